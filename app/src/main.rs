@@ -1,0 +1,3 @@
+//! The `vetted` command.
+
+fn main() {}

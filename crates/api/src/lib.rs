@@ -1,0 +1,1 @@
+//! The HTTP API: uploads for owners, reviews for moderators, one axum Router.

@@ -1,0 +1,1 @@
+//! Adapters over the AWS SDK. SDK types stay inside this crate.

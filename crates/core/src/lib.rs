@@ -1,0 +1,24 @@
+//! The Vetted domain, free of SDKs and I/O.
+//!
+//! Everything that decides something lives here: which uploads exist and how their status may
+//! move ([`record`], [`status`]), what a file must be to pass ([`policy`], [`inspect`]), and the
+//! ports through which the outside world is reached ([`ports`]). Adapters in `vetted-aws` and
+//! `vetted-embedded` implement the ports; handlers call into this crate and map the result.
+
+pub mod events;
+pub mod ids;
+pub mod image_type;
+pub mod policy;
+pub mod ports;
+pub mod reason;
+pub mod record;
+pub mod status;
+pub mod time;
+
+pub use ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
+pub use image_type::ImageType;
+pub use policy::Policy;
+pub use reason::ReasonCode;
+pub use record::{Decision, RecordChanges, Transition, UploadRecord};
+pub use status::Status;
+pub use time::{Clock, SystemClock, Timestamp};

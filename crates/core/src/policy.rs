@@ -1,0 +1,245 @@
+//! What an upload must be to pass: types, sizes, dimensions, and how much the gate may read.
+//!
+//! Defaults suit logos and menu photos. A TOML file overrides them, then `VETTED_POLICY_*`
+//! environment variables override the file; every source is checked, and an error names the
+//! setting that is wrong. The caller reads the file and the environment: this module only parses.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::image_type::ImageType;
+
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * KIB;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// The formats accepted; the sniffed type must be one of these.
+    pub allowed_types: BTreeSet<ImageType>,
+    /// The smallest object accepted, in bytes (at least 1).
+    pub min_bytes: u64,
+    /// The largest object accepted, in bytes.
+    pub max_bytes: u64,
+    /// The shortest side accepted, in pixels.
+    pub min_side: u32,
+    /// The longest side accepted, in pixels.
+    pub max_side: u32,
+    /// The most pixels (width × height) accepted.
+    pub max_pixels: u64,
+    /// Refuse an upload whose sniffed type differs from its declared type.
+    pub require_type_match: bool,
+    /// The most bytes the gate reads from the start of an object.
+    pub gate_max_bytes: u64,
+    /// How much the first read fetches; more is read, up to `gate_max_bytes`, only when the
+    /// gate asks for it.
+    pub gate_first_read_bytes: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allowed_types: ImageType::ALL.into_iter().collect(),
+            min_bytes: 1,
+            max_bytes: 20 * MIB,
+            min_side: 64,
+            max_side: 8192,
+            max_pixels: 40_000_000,
+            require_type_match: true,
+            gate_max_bytes: 64 * KIB,
+            gate_first_read_bytes: 64 * KIB,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    #[error("policy file: {0}")]
+    Toml(String),
+    #[error("{var}={value:?}: {why}")]
+    Env {
+        var: String,
+        value: String,
+        why: String,
+    },
+    #[error("policy: {0}")]
+    Invalid(String),
+}
+
+/// The prefix of every environment variable that overrides a policy setting.
+pub const ENV_PREFIX: &str = "VETTED_POLICY_";
+
+impl Policy {
+    /// The defaults overridden by a TOML document holding any of the fields above.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        policy.validated()
+    }
+
+    /// Overrides settings from `VETTED_POLICY_<FIELD>` variables, e.g. `VETTED_POLICY_MAX_BYTES`
+    /// or `VETTED_POLICY_ALLOWED_TYPES=image/png,image/jpeg`. Other variables are ignored; an
+    /// unknown `VETTED_POLICY_*` variable is an error, because a typo must not go unnoticed.
+    pub fn with_env<I, K, V>(mut self, vars: I) -> Result<Self, PolicyError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (var, value) in vars {
+            let (var, value) = (var.as_ref(), value.as_ref().trim());
+            let Some(field) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let env_err = |why: String| PolicyError::Env {
+                var: var.to_owned(),
+                value: value.to_owned(),
+                why,
+            };
+            let int = |v: &str| v.parse::<u64>().map_err(|e| env_err(e.to_string()));
+            let side = |v: &str| v.parse::<u32>().map_err(|e| env_err(e.to_string()));
+            match field {
+                "ALLOWED_TYPES" => {
+                    self.allowed_types = value
+                        .split(',')
+                        .map(|t| ImageType::from_mime(t.trim()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| env_err(e.to_string()))?;
+                }
+                "MIN_BYTES" => self.min_bytes = int(value)?,
+                "MAX_BYTES" => self.max_bytes = int(value)?,
+                "MIN_SIDE" => self.min_side = side(value)?,
+                "MAX_SIDE" => self.max_side = side(value)?,
+                "MAX_PIXELS" => self.max_pixels = int(value)?,
+                "REQUIRE_TYPE_MATCH" => {
+                    self.require_type_match = value
+                        .parse::<bool>()
+                        .map_err(|_| env_err("expected true or false".to_owned()))?;
+                }
+                "GATE_MAX_BYTES" => self.gate_max_bytes = int(value)?,
+                "GATE_FIRST_READ_BYTES" => self.gate_first_read_bytes = int(value)?,
+                _ => return Err(env_err("no such policy setting".to_owned())),
+            }
+        }
+        self.validated()
+    }
+
+    /// Checks that the settings make sense together.
+    pub fn validated(self) -> Result<Self, PolicyError> {
+        let bad = |why: &str| Err(PolicyError::Invalid(why.to_owned()));
+        if self.allowed_types.is_empty() {
+            return bad("allowed_types is empty: nothing could ever be uploaded");
+        }
+        if self.min_bytes == 0 {
+            return bad("min_bytes must be at least 1: an empty file is never an image");
+        }
+        if self.min_bytes > self.max_bytes {
+            return bad("min_bytes is greater than max_bytes");
+        }
+        if self.min_side == 0 || self.min_side > self.max_side {
+            return bad("min_side must be at least 1 and at most max_side");
+        }
+        if self.max_pixels < u64::from(self.min_side) * u64::from(self.min_side) {
+            return bad("max_pixels is below min_side × min_side: no image could pass");
+        }
+        if self.gate_max_bytes < 64 {
+            return bad("gate_max_bytes must be at least 64: no header fits in less");
+        }
+        if self.gate_first_read_bytes == 0 || self.gate_first_read_bytes > self.gate_max_bytes {
+            return bad("gate_first_read_bytes must be between 1 and gate_max_bytes");
+        }
+        Ok(self)
+    }
+
+    pub fn allows(&self, image_type: ImageType) -> bool {
+        self.allowed_types.contains(&image_type)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let p = Policy::default();
+        assert_eq!(
+            p.allowed_types.iter().map(|t| t.mime()).collect::<Vec<_>>(),
+            ["image/jpeg", "image/png", "image/webp"]
+        );
+        assert_eq!((p.min_bytes, p.max_bytes), (1, 20 * 1024 * 1024));
+        assert_eq!(
+            (p.min_side, p.max_side, p.max_pixels),
+            (64, 8192, 40_000_000)
+        );
+        assert!(p.require_type_match);
+        assert_eq!(p.gate_max_bytes, 65_536);
+        assert_eq!(p.clone().validated(), Ok(p));
+    }
+
+    #[test]
+    fn toml_overrides_only_what_it_names() {
+        let p = Policy::from_toml("max_side = 4096\nallowed_types = [\"image/png\"]\n").unwrap();
+        assert_eq!(p.max_side, 4096);
+        assert_eq!(p.allowed_types, BTreeSet::from([ImageType::Png]));
+        assert_eq!(p.min_side, 64);
+    }
+
+    #[test]
+    fn toml_typos_and_bad_types_are_errors() {
+        assert!(matches!(
+            Policy::from_toml("max_sides = 1"),
+            Err(PolicyError::Toml(_))
+        ));
+        let err = Policy::from_toml("allowed_types = [\"image/svg+xml\"]").unwrap_err();
+        assert!(err.to_string().contains("image/svg+xml"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_names_the_bad_variable() {
+        let p = Policy::default()
+            .with_env([
+                ("VETTED_POLICY_MAX_BYTES", "1000"),
+                ("VETTED_POLICY_ALLOWED_TYPES", "image/png, image/webp"),
+                ("PATH", "/bin"),
+            ])
+            .unwrap();
+        assert_eq!(p.max_bytes, 1000);
+        assert_eq!(
+            p.allowed_types,
+            BTreeSet::from([ImageType::Png, ImageType::Webp])
+        );
+
+        let err = Policy::default()
+            .with_env([("VETTED_POLICY_MAX_BYTES", "lots")])
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("VETTED_POLICY_MAX_BYTES="),
+            "{err}"
+        );
+        let err = Policy::default()
+            .with_env([("VETTED_POLICY_MAX_BYTE", "1")])
+            .unwrap_err();
+        assert!(err.to_string().contains("no such policy setting"), "{err}");
+    }
+
+    #[test]
+    fn settings_that_contradict_each_other_are_refused() {
+        let cases = [
+            "min_bytes = 0",
+            "min_bytes = 10\nmax_bytes = 5",
+            "min_side = 100\nmax_side = 50",
+            "max_pixels = 10",
+            "allowed_types = []",
+            "gate_max_bytes = 10\ngate_first_read_bytes = 10",
+            "gate_first_read_bytes = 100000",
+        ];
+        for text in cases {
+            assert!(
+                matches!(Policy::from_toml(text), Err(PolicyError::Invalid(_))),
+                "{text:?} accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The ports: what the domain needs from the outside world, named by role.
+//!
+//! Each trait states its contract in its doc comments, and `vetted-contract` holds one suite
+//! per port that every adapter (embedded and AWS) must pass. SDK types never cross a port:
+//! adapters translate them into the error types below, keeping the cause as the source.
+
+mod events;
+mod objects;
+mod queue;
+mod uploads;
+mod workflow;
+
+pub use events::{EventError, EventSink};
+pub use objects::{ObjectMeta, ObjectStore, StoreError};
+pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
+pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
+pub use workflow::{ReviewStart, ReviewWorkflow, StartOutcome, WorkflowError};
+
+use std::error::Error as StdError;
+
+use thiserror::Error;
+
+/// A failure of the infrastructure behind a port, with its cause.
+///
+/// `retryable` says whether the same call may succeed later (throttling, a timeout, a 5xx, a
+/// dropped connection) or never will (access denied, a malformed request). Workers retry the
+/// first kind and give up on the second, and the workflow's `Retry` blocks match the names
+/// workers derive from it.
+#[derive(Debug, Error)]
+#[error("{operation} failed: {source}")]
+pub struct BackendError {
+    pub operation: &'static str,
+    pub retryable: bool,
+    #[source]
+    pub source: Box<dyn StdError + Send + Sync>,
+}
+
+impl BackendError {
+    pub fn retryable(
+        operation: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self {
+            operation,
+            retryable: true,
+            source: source.into(),
+        }
+    }
+
+    pub fn permanent(
+        operation: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        Self {
+            operation,
+            retryable: false,
+            source: source.into(),
+        }
+    }
+}
+
+/// Whether an error may go away if the same work is tried again.
+pub trait Retryable {
+    fn is_retryable(&self) -> bool;
+}

@@ -1,0 +1,96 @@
+//! The record store port: one record per upload, moved only by conditional transitions.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use super::{BackendError, Retryable};
+use crate::ids::{OwnerId, UploadId};
+use crate::record::{Transition, TransitionError, UploadRecord};
+use crate::status::Status;
+
+/// An opaque position in a listing, handed back to fetch the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageToken(pub String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// At most this many items (adapters clamp it to 1..=100).
+    pub limit: u32,
+    pub after: Option<PageToken>,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> Self {
+        Self { limit, after: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Present when more items may follow.
+    pub next: Option<PageToken>,
+}
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum UploadsError {
+    #[error("upload {0} not found")]
+    NotFound(UploadId),
+    #[error("upload {0} already exists")]
+    AlreadyExists(UploadId),
+    #[error(transparent)]
+    Conflict(#[from] TransitionError),
+    #[error("page token is not one this store issued")]
+    BadPageToken,
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl Retryable for UploadsError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            UploadsError::Backend(e) => e.retryable,
+            _ => false,
+        }
+    }
+}
+
+/// Upload records.
+///
+/// Contract:
+/// - `create` stores a new record; a second `create` with the same id is `AlreadyExists` and
+///   changes nothing.
+/// - `get` returns the record as last written, task token included, or `NotFound`.
+/// - `transition` is atomic and conditional: it applies exactly what
+///   [`UploadRecord::apply`] does, if and only if the stored status is `transition.from`;
+///   otherwise it returns `Conflict` with the actual status and writes nothing. Of any number
+///   of concurrent transitions from the same status, exactly one succeeds.
+/// - `list_by_owner` returns that owner's records, newest `created_at` first.
+/// - `list_by_status` returns the records now in `status`, oldest `status_since` first.
+/// - Listings page with `PageRequest`: following `next` until it is `None` yields every
+///   matching record exactly once.
+#[async_trait]
+pub trait Uploads: Send + Sync {
+    async fn create(&self, record: &UploadRecord) -> Result<(), UploadsError>;
+
+    async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError>;
+
+    async fn transition(
+        &self,
+        id: &UploadId,
+        transition: &Transition,
+    ) -> Result<UploadRecord, UploadsError>;
+
+    async fn list_by_owner(
+        &self,
+        owner: &OwnerId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError>;
+
+    async fn list_by_status(
+        &self,
+        status: Status,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError>;
+}

@@ -1,0 +1,430 @@
+//! The upload record: one per upload, from intent to outcome, and the transitions that move it.
+//!
+//! A [`Transition`] names the status it expects, the status it moves to and the fields it sets.
+//! [`UploadRecord::apply`] is the reference semantics every `Uploads` adapter must match: the
+//! embedded adapter calls it inside a transaction, the DynamoDB adapter mirrors it as a
+//! conditional update, and the contract suite checks both against it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
+use crate::image_type::ImageType;
+use crate::reason::ReasonCode;
+use crate::status::{IllegalMove, Status};
+use crate::time::Timestamp;
+
+/// The client's name for the file. Metadata only: it never becomes part of a key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FileName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FileNameError {
+    #[error("the filename is empty")]
+    Empty,
+    #[error("the filename is longer than {max} bytes", max = FileName::MAX_BYTES)]
+    TooLong,
+    #[error("the filename contains a path separator or '..'")]
+    PathLike,
+    #[error("the filename contains a control or bidirectional-override character")]
+    ControlCharacter,
+}
+
+impl FileName {
+    pub const MAX_BYTES: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, FileNameError> {
+        if raw.trim().is_empty() {
+            return Err(FileNameError::Empty);
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err(FileNameError::TooLong);
+        }
+        if raw.contains(['/', '\\']) || raw.contains("..") {
+            return Err(FileNameError::PathLike);
+        }
+        // Bidi overrides make "gpj.exe" display as "exe.jpg"; treat them like control codes.
+        let deceptive = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if raw.chars().any(|c| c.is_control() || deceptive(c)) {
+            return Err(FileNameError::ControlCharacter);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for FileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FileName({:?})", self.0)
+    }
+}
+
+impl TryFrom<String> for FileName {
+    type Error = FileNameError;
+    fn try_from(raw: String) -> Result<Self, FileNameError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<FileName> for String {
+    fn from(name: FileName) -> String {
+        name.0
+    }
+}
+
+/// How the browser sends the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadMethod {
+    /// A presigned POST form; the default.
+    #[default]
+    Post,
+    /// A presigned PUT URL.
+    Put,
+    /// Through the API, for clients that cannot upload directly.
+    Proxy,
+}
+
+/// A moderator's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Decline,
+}
+
+/// Why a moderator declined. Stable codes, like [`ReasonCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineReason {
+    Inappropriate,
+    LowQuality,
+    NotRelevant,
+    Copyright,
+    Other,
+}
+
+/// One upload, from the owner's intent to its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    pub id: UploadId,
+    pub owner: OwnerId,
+    pub filename: FileName,
+    pub declared_type: ImageType,
+    pub declared_size: u64,
+    pub method: UploadMethod,
+    pub key: ObjectKey,
+    pub status: Status,
+    /// When the record entered its current status; the review queue is ordered by it.
+    pub status_since: Timestamp,
+    pub created_at: Timestamp,
+    /// The upload must arrive before this instant, or the intent expires.
+    pub expires_at: Timestamp,
+    pub reason: Option<ReasonCode>,
+    pub detected_type: Option<ImageType>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// The real size, from the object store.
+    pub bytes: Option<u64>,
+    /// The object version (or ETag) that intake examined.
+    pub object_version: Option<String>,
+    pub execution_name: Option<ExecutionName>,
+    /// Present only while a decision is pending (`IN_REVIEW`, `DECIDED`). Serde skips it, so
+    /// no JSON built from a record can carry it; stores keep it in a field of its own.
+    #[serde(skip)]
+    pub task_token: Option<TaskToken>,
+    pub moderator: Option<ModeratorId>,
+    pub decision: Option<Decision>,
+    pub decline_reason: Option<DeclineReason>,
+    /// For operators: what went wrong, when the status is `FAILED`.
+    pub failure: Option<String>,
+}
+
+impl UploadRecord {
+    /// A new intent: the owner may upload to `key` until `expires_at`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_intent(
+        id: UploadId,
+        owner: OwnerId,
+        filename: FileName,
+        declared_type: ImageType,
+        declared_size: u64,
+        method: UploadMethod,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Self {
+        let key = ObjectKey::incoming(&owner, &id);
+        Self {
+            id,
+            owner,
+            filename,
+            declared_type,
+            declared_size,
+            method,
+            key,
+            status: Status::AwaitingUpload,
+            status_since: now,
+            created_at: now,
+            expires_at,
+            reason: None,
+            detected_type: None,
+            width: None,
+            height: None,
+            bytes: None,
+            object_version: None,
+            execution_name: None,
+            task_token: None,
+            moderator: None,
+            decision: None,
+            decline_reason: None,
+            failure: None,
+        }
+    }
+
+    /// Applies a transition, or says why it cannot. This is the reference semantics of
+    /// `Uploads::transition`:
+    /// - the record must be in `transition.from`, else [`TransitionError::Conflict`];
+    /// - `status` and `status_since` take the new values, and each `Some` change is written;
+    /// - the task token is cleared whenever the new status is not one that awaits a decision.
+    pub fn apply(&self, transition: &Transition) -> Result<UploadRecord, TransitionError> {
+        if self.status != transition.from {
+            return Err(TransitionError::Conflict {
+                id: self.id,
+                expected: transition.from,
+                actual: self.status,
+            });
+        }
+        let mut next = self.clone();
+        next.status = transition.to;
+        next.status_since = transition.at;
+        let c = &transition.changes;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = &c.$field { next.$field = Some(v.clone()); } )* };
+        }
+        set!(
+            reason,
+            detected_type,
+            width,
+            height,
+            bytes,
+            object_version,
+            execution_name,
+            task_token,
+            moderator,
+            decision,
+            decline_reason,
+            failure
+        );
+        if !transition.to.awaits_decision() {
+            next.task_token = None;
+        }
+        Ok(next)
+    }
+}
+
+impl Status {
+    /// Statuses in which the workflow waits on a task token held by the record.
+    pub fn awaits_decision(self) -> bool {
+        matches!(self, Status::InReview | Status::Decided)
+    }
+}
+
+/// Fields a transition sets. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordChanges {
+    pub reason: Option<ReasonCode>,
+    pub detected_type: Option<ImageType>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub bytes: Option<u64>,
+    pub object_version: Option<String>,
+    pub execution_name: Option<ExecutionName>,
+    pub task_token: Option<TaskToken>,
+    pub moderator: Option<ModeratorId>,
+    pub decision: Option<Decision>,
+    pub decline_reason: Option<DeclineReason>,
+    pub failure: Option<String>,
+}
+
+/// A checked move of one record from one status to another.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub from: Status,
+    pub to: Status,
+    pub at: Timestamp,
+    pub changes: RecordChanges,
+}
+
+impl Transition {
+    /// A move the status machine allows, with no field changes yet.
+    pub fn new(from: Status, to: Status, at: Timestamp) -> Result<Self, IllegalMove> {
+        from.check_move(to)?;
+        Ok(Self {
+            from,
+            to,
+            at,
+            changes: RecordChanges::default(),
+        })
+    }
+
+    pub fn with(mut self, changes: RecordChanges) -> Self {
+        self.changes = changes;
+        self
+    }
+}
+
+/// Why a transition did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransitionError {
+    #[error("upload {id} is {actual}, not {expected}")]
+    Conflict {
+        id: UploadId,
+        expected: Status,
+        actual: Status,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent() -> UploadRecord {
+        UploadRecord::new_intent(
+            UploadId::generate(),
+            OwnerId::parse("owner-1").unwrap(),
+            FileName::parse("logo.png").unwrap(),
+            ImageType::Png,
+            1234,
+            UploadMethod::Post,
+            Timestamp::from_unix_millis(1_000),
+            Timestamp::from_unix_millis(301_000),
+        )
+    }
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_unix_millis(ms)
+    }
+
+    #[test]
+    fn an_intent_is_awaiting_upload_at_its_server_built_key() {
+        let r = intent();
+        assert_eq!(r.status, Status::AwaitingUpload);
+        assert_eq!(r.key, ObjectKey::incoming(&r.owner, &r.id));
+    }
+
+    #[test]
+    fn apply_moves_status_and_writes_only_the_given_fields() {
+        let r = intent();
+        let t = Transition::new(Status::AwaitingUpload, Status::Received, at(2_000))
+            .unwrap()
+            .with(RecordChanges {
+                bytes: Some(99),
+                ..Default::default()
+            });
+        let next = r.apply(&t).unwrap();
+        assert_eq!(next.status, Status::Received);
+        assert_eq!(next.status_since, at(2_000));
+        assert_eq!(next.bytes, Some(99));
+        assert_eq!(next.created_at, r.created_at);
+        assert_eq!(next.width, None);
+    }
+
+    #[test]
+    fn apply_refuses_a_record_in_another_status() {
+        let r = intent();
+        let t = Transition::new(Status::Received, Status::InReview, at(2_000)).unwrap();
+        assert_eq!(
+            r.apply(&t),
+            Err(TransitionError::Conflict {
+                id: r.id,
+                expected: Status::Received,
+                actual: Status::AwaitingUpload
+            })
+        );
+    }
+
+    #[test]
+    fn transitions_the_machine_forbids_cannot_be_built() {
+        assert!(Transition::new(Status::Published, Status::Received, at(0)).is_err());
+        assert!(Transition::new(Status::AwaitingUpload, Status::Published, at(0)).is_err());
+    }
+
+    #[test]
+    fn the_task_token_lives_only_while_a_decision_is_pending() {
+        let token = TaskToken::parse("tok").unwrap();
+        let mut r = intent();
+        for (from, to) in [
+            (Status::AwaitingUpload, Status::Received),
+            (Status::Received, Status::InReview),
+        ] {
+            let changes = RecordChanges {
+                task_token: Some(token.clone()),
+                ..Default::default()
+            };
+            r = r
+                .apply(&Transition::new(from, to, at(5)).unwrap().with(changes))
+                .unwrap();
+        }
+        assert_eq!(r.task_token, Some(token.clone()));
+        r = r
+            .apply(&Transition::new(Status::InReview, Status::Decided, at(6)).unwrap())
+            .unwrap();
+        assert_eq!(r.task_token, Some(token));
+        r = r
+            .apply(&Transition::new(Status::Decided, Status::Approved, at(7)).unwrap())
+            .unwrap();
+        assert_eq!(r.task_token, None);
+    }
+
+    #[test]
+    fn a_received_record_never_keeps_a_token_it_was_given() {
+        let r = intent();
+        let t = Transition::new(Status::AwaitingUpload, Status::Received, at(2))
+            .unwrap()
+            .with(RecordChanges {
+                task_token: Some(TaskToken::parse("tok").unwrap()),
+                ..Default::default()
+            });
+        assert_eq!(r.apply(&t).unwrap().task_token, None);
+    }
+
+    #[test]
+    fn json_of_a_record_never_carries_the_token() {
+        let mut r = intent();
+        r.task_token = Some(TaskToken::parse("very-secret-token").unwrap());
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(!json.contains("very-secret-token"));
+        let back: UploadRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.task_token, None);
+    }
+
+    #[test]
+    fn filenames_are_metadata_but_still_checked() {
+        for good in ["logo.png", "Menu photo (1).JPG", "café.webp", "a"] {
+            assert!(FileName::parse(good).is_ok(), "{good:?} refused");
+        }
+        let cases = [
+            ("", FileNameError::Empty),
+            ("   ", FileNameError::Empty),
+            ("a/b.png", FileNameError::PathLike),
+            ("..\\x.png", FileNameError::PathLike),
+            ("..png", FileNameError::PathLike),
+            ("a\u{0}.png", FileNameError::ControlCharacter),
+            ("a\n.png", FileNameError::ControlCharacter),
+            ("gpj\u{202E}.exe", FileNameError::ControlCharacter),
+        ];
+        for (bad, why) in cases {
+            assert_eq!(FileName::parse(bad), Err(why), "{bad:?}");
+        }
+        assert_eq!(
+            FileName::parse(&"x".repeat(256)),
+            Err(FileNameError::TooLong)
+        );
+    }
+}

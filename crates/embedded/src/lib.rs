@@ -1,0 +1,1 @@
+//! Adapters for one machine: files for objects, SQLite for records and queues.

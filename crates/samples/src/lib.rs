@@ -1,0 +1,1 @@
+//! Generated image files, good and bad, for tests, benchmarks and the demo.
