@@ -8,8 +8,10 @@
 pub mod events;
 pub mod ids;
 pub mod image_type;
+pub mod inspect;
 pub mod policy;
 pub mod ports;
+pub mod presign;
 pub mod reason;
 pub mod record;
 pub mod status;

@@ -11,6 +11,8 @@ use crate::ids::{ExecutionName, TaskToken, UploadId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewStart {
     pub upload_id: UploadId,
+    /// How long `AwaitDecision` waits for a moderator (the ASL's `TimeoutSecondsPath`).
+    pub review_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

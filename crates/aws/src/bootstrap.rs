@@ -1,0 +1,1 @@
+//! Creating the pipeline's resources on an AWS emulator: bucket, queues, table, state machine.

@@ -1,0 +1,1 @@
+//! Building SDK clients: region, credentials, endpoint override and one rustls HTTP client.

@@ -1,0 +1,1 @@
+//! `DynamoUploads`: the record store port over one DynamoDB table.

@@ -1,0 +1,1 @@
+//! Mapping SDK errors to retryable or permanent backend errors.

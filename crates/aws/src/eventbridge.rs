@@ -1,0 +1,1 @@
+//! `EventBridgeEventSink`: the event sink port over EventBridge.

@@ -1,0 +1,1 @@
+//! `S3ObjectStore`: the object store port over S3.

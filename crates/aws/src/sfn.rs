@@ -1,0 +1,1 @@
+//! `SfnReviewWorkflow`: the review workflow port over Step Functions.

@@ -1,0 +1,1 @@
+//! `SqsWorkQueue`: the work queue port over SQS, with its dead-letter queue.

@@ -1,0 +1,1 @@
+//! Opening the SQLite database: pragmas, schema migrations, a blocking-pool bridge.

@@ -1,0 +1,1 @@
+//! `FsObjectStore`: the object store port over a directory, with atomic writes.

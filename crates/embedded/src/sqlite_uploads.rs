@@ -1,0 +1,1 @@
+//! `SqliteUploads`: the record store port over SQLite, transitions in transactions.
