@@ -1,0 +1,17 @@
+//! Ties `infra/template.yaml` to the code: the ASL placeholders and queues, one function per
+//! crate under `functions/`, the queues workers read, the table the adapter queries, and the
+//! parameter constraints that make bad input fail at deploy time. No AWS account is needed:
+//! the template is read as data (cfn-lint and checkov check it as CloudFormation).
+
+#[path = "infra/functions.rs"]
+mod functions;
+#[path = "infra/parameters.rs"]
+mod parameters;
+#[path = "infra/queues.rs"]
+mod queues;
+#[path = "infra/storage.rs"]
+mod storage;
+#[path = "infra/template.rs"]
+mod template;
+#[path = "infra/workflow.rs"]
+mod workflow;

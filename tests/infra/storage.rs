@@ -1,0 +1,154 @@
+//! The uploads table and the event bus against what the code reads and writes.
+
+use serde_json::{Value, json};
+use vetted_core::events::EventType;
+
+use crate::template::Template;
+
+fn only_resource<'a>(template: &'a Template, kind: &str) -> (&'a str, &'a Value) {
+    let found = template.resources_of_type(kind);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one {kind}, found {:?}",
+        found.iter().map(|(id, _)| id).collect::<Vec<_>>()
+    );
+    found[0]
+}
+
+fn attribute_type<'a>(table: &'a Value, name: &str) -> Option<&'a str> {
+    table
+        .pointer("/Properties/AttributeDefinitions")?
+        .as_array()?
+        .iter()
+        .find(|a| a.get("AttributeName").and_then(Value::as_str) == Some(name))?
+        .get("AttributeType")?
+        .as_str()
+}
+
+/// The key schema as (attribute, key type, attribute type) triples.
+fn keys(table: &Value, schema: &Value) -> Vec<(String, String, String)> {
+    schema
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            let name = k
+                .get("AttributeName")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let key_type = k.get("KeyType").and_then(Value::as_str).unwrap_or_default();
+            let attr_type = attribute_type(table, name).unwrap_or("undefined");
+            (name.to_owned(), key_type.to_owned(), attr_type.to_owned())
+        })
+        .collect()
+}
+
+fn triple(name: &str, key_type: &str, attr_type: &str) -> (String, String, String) {
+    (name.to_owned(), key_type.to_owned(), attr_type.to_owned())
+}
+
+/// The layout the DynamoDB adapter (crates/aws) queries: one item per upload, listings by
+/// status and by owner, expiry of intents through `ttl`.
+#[test]
+fn table_has_the_keys_and_indexes_the_record_store_queries() {
+    let template = Template::load();
+    let (id, table) = only_resource(&template, "AWS::DynamoDB::Table");
+    let props = &table["Properties"];
+    assert_eq!(
+        props["BillingMode"], "PAY_PER_REQUEST",
+        "{id} must bill per request"
+    );
+    assert_eq!(
+        keys(table, &props["KeySchema"]),
+        [triple("id", "HASH", "S")],
+        "{id} primary key"
+    );
+
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let index = |name: &str| {
+        indexes
+            .iter()
+            .find(|i| i["IndexName"] == name)
+            .unwrap_or_else(|| panic!("{id} has no GSI {name}"))
+            .clone()
+    };
+    let by_status = index("by-status");
+    assert_eq!(
+        keys(table, &by_status["KeySchema"]),
+        [
+            triple("status", "HASH", "S"),
+            triple("status_since", "RANGE", "N")
+        ],
+        "GSI by-status"
+    );
+    let by_owner = index("by-owner");
+    assert_eq!(
+        keys(table, &by_owner["KeySchema"]),
+        [
+            triple("owner", "HASH", "S"),
+            triple("created_at", "RANGE", "N")
+        ],
+        "GSI by-owner"
+    );
+    for gsi in [&by_status, &by_owner] {
+        assert_eq!(
+            gsi["Projection"],
+            json!({"ProjectionType": "ALL"}),
+            "{} must project ALL",
+            gsi["IndexName"]
+        );
+    }
+    assert_eq!(
+        props["TimeToLiveSpecification"],
+        json!({"AttributeName": "ttl", "Enabled": true}),
+        "{id} TTL"
+    );
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"],
+        json!({"PointInTimeRecoveryEnabled": true}),
+        "{id} point-in-time recovery"
+    );
+}
+
+/// The sample rule must match events the code can emit: source `vetted` and detail-types
+/// spelt as `EventType::as_str` spells them.
+#[test]
+fn event_rules_match_event_types_the_code_emits() {
+    let template = Template::load();
+    let rules = template.resources_of_type("AWS::Events::Rule");
+    assert!(
+        !rules.is_empty(),
+        "the template has no sample EventBridge rule"
+    );
+    let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    for (id, rule) in rules {
+        let pattern = &rule["Properties"]["EventPattern"];
+        assert_eq!(
+            pattern["source"],
+            json!(["vetted"]),
+            "{id} must match source vetted"
+        );
+        let types = pattern["detail-type"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(!types.is_empty(), "{id} matches no detail-type");
+        for t in types {
+            let t = t.as_str().unwrap_or_default();
+            assert!(
+                known.contains(&t),
+                "{id} matches detail-type {t:?}, which no EventType has; known: {known:?}"
+            );
+        }
+        let bus = &rule["Properties"]["EventBusName"];
+        let bus_id = bus.get("Ref").and_then(Value::as_str).unwrap_or_default();
+        assert!(
+            template.is_type(bus_id, "AWS::Events::EventBus"),
+            "{id} must listen on the template's bus, not {bus}"
+        );
+    }
+}
