@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod inspect;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vetted",
@@ -20,12 +22,25 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    // Its help text lives with its arguments (a doc comment here would replace it).
+    Inspect(inspect::InspectArgs),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    match cli.command {}
+    let result = match cli.command {
+        // Its exit status says accepted (0), rejected (1) or usage error (2).
+        Command::Inspect(args) => return inspect::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Logs go to stderr, filtered by `VETTED_LOG` (e.g. `VETTED_LOG=debug`), so that stdout stays

@@ -1,1 +1,0 @@
-//! The inspection gate: magic bytes and header dimensions, judged against the policy, from a prefix of the file.
