@@ -9,6 +9,7 @@ pub mod events;
 pub mod ids;
 pub mod image_type;
 pub mod inspect;
+pub mod intake;
 pub mod policy;
 pub mod ports;
 pub mod presign;

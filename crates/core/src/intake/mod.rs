@@ -1,0 +1,558 @@
+//! The intake service: turns a bucket notification into a verdict, and a plausible image into
+//! a review workflow. The Lambda function and the local worker loops both call it.
+//!
+//! Every step is safe to repeat, because SQS delivers at least once and a worker may die
+//! between any two steps:
+//! - reading (HEAD, ranged GET, the gate) has no effect, and the gate is deterministic;
+//! - `AWAITING_UPLOAD → RECEIVED` is a conditional write, so of many deliveries one claims the
+//!   upload, and the others — or a redelivery after a crash — resume from `RECEIVED`;
+//! - the workflow execution's name is derived from (upload, object version), so starting it
+//!   again is `AlreadyStarted`, never a second review;
+//! - events are re-published on resume with the same id, so none is lost and duplicates are
+//!   recognisable.
+//!
+//! An event whose object has since been replaced (another write to the same key) is stale and
+//! does nothing: the newer write brings its own event.
+
+pub mod s3_event;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use tracing::{info, warn};
+
+use crate::events::UploadEvent;
+use crate::ids::{ExecutionName, KeyKind, ObjectKey, OwnerId, UploadId};
+use crate::inspect::{Verdict, run_gate};
+use crate::policy::Policy;
+use crate::ports::{
+    EventError, EventSink, ObjectMeta, ObjectStore, Retryable, ReviewStart, ReviewWorkflow,
+    StartOutcome, StoreError, Uploads, UploadsError, WorkflowError,
+};
+use crate::reason::ReasonCode;
+use crate::record::{RecordChanges, Transition, TransitionError, UploadRecord};
+use crate::status::Status;
+use crate::time::Clock;
+
+pub use s3_event::{Notification, NotificationError, ObjectCreated, parse_notification};
+
+/// Content type given to quarantined copies: never served as what they claim to be.
+const QUARANTINE_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// What intake did with one object event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The notification that S3 sends when it is configured.
+    TestEvent,
+    /// A key that is not under `incoming/`, or belongs to another bucket: left alone.
+    Ignored { key: String, why: &'static str },
+    /// A key under `incoming/` that Vetted never issued: the object was deleted.
+    StrayDeleted { key: String },
+    /// A well-formed key with no intent behind it: the object was deleted.
+    UnknownUploadDeleted { key: ObjectKey },
+    /// The object arrived after its intent expired: the record is `EXPIRED`, the object deleted.
+    IntentExpired { upload: UploadId },
+    /// The upload was already handled, or the event is older than the object now stored.
+    Duplicate { upload: UploadId, status: Status },
+    /// The object is no longer there (deleted or quarantined since the event).
+    ObjectGone { upload: UploadId },
+    /// The gate refused the file: the record is `REJECTED`, the object quarantined.
+    Rejected {
+        upload: UploadId,
+        reason: ReasonCode,
+    },
+    /// The gate accepted the file and its review runs under `execution`.
+    ReviewStarted {
+        upload: UploadId,
+        execution: ExecutionName,
+        already_started: bool,
+    },
+}
+
+#[derive(Debug, Error)]
+pub enum IntakeError {
+    /// The message is not a notification intake can read; it should go to the dead-letter
+    /// queue, where an operator can look at it.
+    #[error(transparent)]
+    Notification(#[from] NotificationError),
+    #[error("upload {upload}: record store: {source}")]
+    Uploads {
+        upload: UploadId,
+        #[source]
+        source: UploadsError,
+    },
+    #[error("object {key}: {source}")]
+    Store {
+        key: ObjectKey,
+        #[source]
+        source: StoreError,
+    },
+    #[error("upload {upload}: review workflow: {source}")]
+    Workflow {
+        upload: UploadId,
+        #[source]
+        source: WorkflowError,
+    },
+    #[error("upload {upload}: events: {source}")]
+    Events {
+        upload: UploadId,
+        #[source]
+        source: EventError,
+    },
+}
+
+impl Retryable for IntakeError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            IntakeError::Notification(_) => false,
+            IntakeError::Uploads { source, .. } => source.is_retryable(),
+            IntakeError::Store { source, .. } => source.is_retryable(),
+            IntakeError::Workflow { source, .. } => source.is_retryable(),
+            IntakeError::Events { source, .. } => source.is_retryable(),
+        }
+    }
+}
+
+/// What intake needs from the outside world, and its settings.
+pub struct Intake {
+    pub uploads: Arc<dyn Uploads>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub workflow: Arc<dyn ReviewWorkflow>,
+    pub events: Arc<dyn EventSink>,
+    pub clock: Arc<dyn Clock>,
+    pub policy: Policy,
+    /// The bucket whose notifications this intake handles.
+    pub bucket: String,
+    /// How long a review may wait for a moderator before it expires.
+    pub review_timeout: Duration,
+}
+
+/// The name of the review execution for one stored version of one upload: at most 80
+/// characters, and the same every time it is derived.
+pub fn execution_name(upload: &UploadId, object_version: &str) -> ExecutionName {
+    let digest = hex::encode(Sha256::digest(object_version.as_bytes()));
+    let name = format!("{upload}-{}", &digest[..16]);
+    ExecutionName::parse(&name)
+        .unwrap_or_else(|_| unreachable!("a UUID, a dash and hex digits form a valid name"))
+}
+
+impl Intake {
+    /// Handles one message body from the intake queue. An error leaves the message to be
+    /// retried (and, if it keeps failing, dead-lettered); records already handled in the same
+    /// message are safe to handle again.
+    pub async fn handle_message(&self, body: &str) -> Result<Vec<Outcome>, IntakeError> {
+        let records = match parse_notification(body)? {
+            Notification::TestEvent => return Ok(vec![Outcome::TestEvent]),
+            Notification::Records(records) => records,
+        };
+        let mut outcomes = Vec::with_capacity(records.len());
+        for record in &records {
+            outcomes.push(self.handle_record(record).await?);
+        }
+        Ok(outcomes)
+    }
+
+    async fn handle_record(&self, event: &ObjectCreated) -> Result<Outcome, IntakeError> {
+        if event.bucket != self.bucket {
+            warn!(bucket = %event.bucket, key = %event.key, "event from another bucket ignored");
+            return Ok(Outcome::Ignored {
+                key: event.key.clone(),
+                why: "another bucket",
+            });
+        }
+        let Ok(key) = ObjectKey::from_notification(&event.key) else {
+            warn!(key = %event.key, "event for a key outside incoming/ ignored");
+            return Ok(Outcome::Ignored {
+                key: event.key.clone(),
+                why: "not under incoming/",
+            });
+        };
+        match key.kind() {
+            KeyKind::Incoming { owner, upload } => {
+                self.handle_upload(key, owner, upload, event).await
+            }
+            KeyKind::Stray => {
+                warn!(key = %event.key, "deleting an object at a key Vetted never issued");
+                self.delete(&key).await?;
+                Ok(Outcome::StrayDeleted {
+                    key: event.key.clone(),
+                })
+            }
+            _ => Ok(Outcome::Ignored {
+                key: event.key.clone(),
+                why: "not an incoming upload",
+            }),
+        }
+    }
+
+    #[tracing::instrument(skip(self, key, owner, event), fields(upload_id = %upload))]
+    async fn handle_upload(
+        &self,
+        key: ObjectKey,
+        owner: OwnerId,
+        upload: UploadId,
+        event: &ObjectCreated,
+    ) -> Result<Outcome, IntakeError> {
+        let record = match self.uploads.get(&upload).await {
+            Ok(record) if record.owner == owner && record.key == key => record,
+            Ok(_) | Err(UploadsError::NotFound(_)) => {
+                warn!(%key, "deleting an upload with no intent behind it");
+                self.delete(&key).await?;
+                return Ok(Outcome::UnknownUploadDeleted { key });
+            }
+            Err(source) => return Err(IntakeError::Uploads { upload, source }),
+        };
+        match record.status {
+            Status::AwaitingUpload | Status::Received => {}
+            Status::Rejected => {
+                // A crash may have come between the verdict and the quarantine.
+                self.quarantine(&record).await?;
+                return Ok(duplicate(&record));
+            }
+            Status::Expired if record.reason == Some(ReasonCode::IntentExpired) => {
+                self.delete(&key).await?;
+                return Ok(duplicate(&record));
+            }
+            _ => return Ok(duplicate(&record)),
+        }
+
+        let meta = match self.objects.head(&key).await {
+            Ok(meta) => meta,
+            Err(StoreError::NotFound(_)) => return Ok(Outcome::ObjectGone { upload }),
+            Err(source) => return Err(IntakeError::Store { key, source }),
+        };
+        if is_stale(event, &meta) {
+            info!("event is older than the object now stored; the newer write has its own");
+            return Ok(duplicate(&record));
+        }
+        let version = object_version(&meta);
+        if record.status == Status::Received && record.object_version.as_deref() != Some(&version) {
+            info!("upload already claimed by another write to the same key");
+            return Ok(duplicate(&record));
+        }
+        if record.status == Status::AwaitingUpload && self.clock.now() > record.expires_at {
+            return self.expire_late_upload(record).await;
+        }
+
+        let gate = run_gate(
+            meta.size,
+            record.declared_type.mime(),
+            &self.policy,
+            |len| self.objects.get_range(&key, 0..len),
+        )
+        .await
+        .map_err(|source| IntakeError::Store {
+            key: key.clone(),
+            source,
+        })?;
+        info!(verdict = ?gate.verdict, bytes_read = gate.bytes_read, "gate");
+
+        let mut changes = RecordChanges {
+            bytes: Some(meta.size),
+            object_version: Some(version.clone()),
+            ..Default::default()
+        };
+        let execution = execution_name(&upload, &version);
+        if let Verdict::Accept {
+            image_type,
+            width,
+            height,
+        } = gate.verdict
+        {
+            changes.detected_type = Some(image_type);
+            changes.width = Some(width);
+            changes.height = Some(height);
+            changes.execution_name = Some(execution.clone());
+        }
+        let received = match self.claim(record, changes, &version).await? {
+            Claim::Ours(received) => received,
+            Claim::Theirs(current) => return Ok(duplicate(&current)),
+        };
+        self.publish(&received).await?;
+
+        match gate.verdict {
+            Verdict::Accept { .. } => self.start_review(&received, execution).await,
+            Verdict::Reject { reason } => self.reject(received, reason).await,
+            // run_gate resolves NeedMore itself; should one slip through, it is a header
+            // the gate could not reach, never a reason to accept.
+            Verdict::NeedMore { .. } => self.reject(received, ReasonCode::HeaderTooDeep).await,
+        }
+    }
+
+    /// `AWAITING_UPLOAD → RECEIVED` for this write. A record already `RECEIVED` for this same
+    /// write (a redelivery, or a concurrent delivery that won the race) is ours to resume.
+    async fn claim(
+        &self,
+        record: UploadRecord,
+        changes: RecordChanges,
+        version: &str,
+    ) -> Result<Claim, IntakeError> {
+        if record.status == Status::Received {
+            return Ok(Claim::Ours(record));
+        }
+        let transition = self
+            .transition_for(record.status, Status::Received)
+            .with(changes);
+        match self.uploads.transition(&record.id, &transition).await {
+            Ok(received) => Ok(Claim::Ours(received)),
+            Err(UploadsError::Conflict(TransitionError::Conflict { .. })) => {
+                let current = self.get(&record.id).await?;
+                let same_write = current.status == Status::Received
+                    && current.object_version.as_deref() == Some(version);
+                Ok(if same_write {
+                    Claim::Ours(current)
+                } else {
+                    Claim::Theirs(current)
+                })
+            }
+            Err(source) => Err(IntakeError::Uploads {
+                upload: record.id,
+                source,
+            }),
+        }
+    }
+
+    async fn start_review(
+        &self,
+        record: &UploadRecord,
+        execution: ExecutionName,
+    ) -> Result<Outcome, IntakeError> {
+        let input = ReviewStart {
+            upload_id: record.id,
+            review_timeout_seconds: self.review_timeout.as_secs().max(1),
+        };
+        let started = self
+            .workflow
+            .start(&execution, &input)
+            .await
+            .map_err(|source| IntakeError::Workflow {
+                upload: record.id,
+                source,
+            })?;
+        info!(%execution, ?started, "review workflow");
+        Ok(Outcome::ReviewStarted {
+            upload: record.id,
+            execution,
+            already_started: started == StartOutcome::AlreadyStarted,
+        })
+    }
+
+    async fn reject(
+        &self,
+        received: UploadRecord,
+        reason: ReasonCode,
+    ) -> Result<Outcome, IntakeError> {
+        let transition = self
+            .transition_for(Status::Received, Status::Rejected)
+            .with(RecordChanges {
+                reason: Some(reason),
+                ..Default::default()
+            });
+        let rejected = match self.uploads.transition(&received.id, &transition).await {
+            Ok(rejected) => rejected,
+            Err(UploadsError::Conflict(_)) => {
+                let current = self.get(&received.id).await?;
+                if current.status != Status::Rejected {
+                    return Ok(duplicate(&current));
+                }
+                current
+            }
+            Err(source) => {
+                return Err(IntakeError::Uploads {
+                    upload: received.id,
+                    source,
+                });
+            }
+        };
+        self.publish(&rejected).await?;
+        self.quarantine(&rejected).await?;
+        warn!(%reason, "upload rejected and quarantined");
+        Ok(Outcome::Rejected {
+            upload: rejected.id,
+            reason,
+        })
+    }
+
+    async fn expire_late_upload(&self, record: UploadRecord) -> Result<Outcome, IntakeError> {
+        let transition = self
+            .transition_for(Status::AwaitingUpload, Status::Expired)
+            .with(RecordChanges {
+                reason: Some(ReasonCode::IntentExpired),
+                ..Default::default()
+            });
+        match self.uploads.transition(&record.id, &transition).await {
+            Ok(expired) => self.publish(&expired).await?,
+            Err(UploadsError::Conflict(_)) => {
+                let current = self.get(&record.id).await?;
+                if current.status != Status::Expired {
+                    return Ok(duplicate(&current));
+                }
+                self.publish(&current).await?;
+            }
+            Err(source) => {
+                return Err(IntakeError::Uploads {
+                    upload: record.id,
+                    source,
+                });
+            }
+        }
+        warn!("upload arrived after its intent expired; deleted");
+        self.delete(&record.key).await?;
+        Ok(Outcome::IntentExpired { upload: record.id })
+    }
+
+    async fn quarantine(&self, record: &UploadRecord) -> Result<(), IntakeError> {
+        quarantine(self.objects.as_ref(), record)
+            .await
+            .map_err(|(key, source)| IntakeError::Store { key, source })
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), IntakeError> {
+        self.objects
+            .delete(key)
+            .await
+            .map_err(|source| IntakeError::Store {
+                key: key.clone(),
+                source,
+            })
+    }
+
+    async fn get(&self, upload: &UploadId) -> Result<UploadRecord, IntakeError> {
+        self.uploads
+            .get(upload)
+            .await
+            .map_err(|source| IntakeError::Uploads {
+                upload: *upload,
+                source,
+            })
+    }
+
+    async fn publish(&self, record: &UploadRecord) -> Result<(), IntakeError> {
+        let Some(event) = UploadEvent::for_record(record) else {
+            return Ok(());
+        };
+        self.events
+            .publish(&event)
+            .await
+            .map_err(|source| IntakeError::Events {
+                upload: record.id,
+                source,
+            })
+    }
+
+    fn transition_for(&self, from: Status, to: Status) -> Transition {
+        Transition::new(from, to, self.clock.now())
+            .unwrap_or_else(|e| unreachable!("intake only makes moves the machine allows: {e}"))
+    }
+}
+
+/// Who holds an upload after intake tried to claim it.
+enum Claim {
+    /// `RECEIVED` for the write this event describes: carry on.
+    Ours(UploadRecord),
+    /// Claimed by another write, or already moved on: nothing to do.
+    Theirs(UploadRecord),
+}
+
+/// Moves a refused object out of `incoming/` into `quarantine/`, where nothing reads it again
+/// and a lifecycle rule expires it. Safe to repeat: a missing source means it already moved.
+pub(crate) async fn quarantine(
+    objects: &dyn ObjectStore,
+    record: &UploadRecord,
+) -> Result<(), (ObjectKey, StoreError)> {
+    let to = ObjectKey::quarantine(&record.owner, &record.id);
+    match objects
+        .copy(&record.key, &to, QUARANTINE_CONTENT_TYPE)
+        .await
+    {
+        Ok(_) | Err(StoreError::NotFound(_)) => {}
+        Err(source) => return Err((to, source)),
+    }
+    objects
+        .delete(&record.key)
+        .await
+        .map_err(|source| (record.key.clone(), source))
+}
+
+fn duplicate(record: &UploadRecord) -> Outcome {
+    Outcome::Duplicate {
+        upload: record.id,
+        status: record.status,
+    }
+}
+
+/// The version intake examined: the store's version id, or else the ETag without quotes.
+fn object_version(meta: &ObjectMeta) -> String {
+    meta.version
+        .clone()
+        .unwrap_or_else(|| meta.etag.trim_matches('"').to_owned())
+}
+
+/// Whether the event describes an earlier write than the object now stored.
+fn is_stale(event: &ObjectCreated, meta: &ObjectMeta) -> bool {
+    if let (Some(event_version), Some(stored)) = (&event.version_id, &meta.version) {
+        return event_version != stored;
+    }
+    match &event.etag {
+        Some(etag) => etag != meta.etag.trim_matches('"'),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_names_are_stable_short_and_version_specific() {
+        let upload = UploadId::generate();
+        let a = execution_name(&upload, "etag-1");
+        assert_eq!(a, execution_name(&upload, "etag-1"));
+        assert_ne!(a, execution_name(&upload, "etag-2"));
+        assert!(a.as_str().len() <= 80);
+        assert!(a.as_str().starts_with(&upload.to_string()));
+    }
+
+    fn meta(etag: &str, version: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            size: 1,
+            etag: format!("\"{etag}\""),
+            version: version.map(str::to_owned),
+            content_type: None,
+        }
+    }
+
+    fn event(etag: Option<&str>, version: Option<&str>) -> ObjectCreated {
+        ObjectCreated {
+            event_name: "ObjectCreated:Put".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            size: Some(1),
+            etag: etag.map(str::to_owned),
+            version_id: version.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn staleness_prefers_versions_then_etags() {
+        assert!(!is_stale(&event(Some("a"), None), &meta("a", None)));
+        assert!(is_stale(&event(Some("a"), None), &meta("b", None)));
+        assert!(!is_stale(&event(None, None), &meta("b", None)));
+        assert!(is_stale(
+            &event(Some("a"), Some("v1")),
+            &meta("a", Some("v2"))
+        ));
+        assert!(!is_stale(
+            &event(Some("x"), Some("v2")),
+            &meta("a", Some("v2"))
+        ));
+    }
+
+    #[test]
+    fn the_version_examined_is_the_version_id_or_the_bare_etag() {
+        assert_eq!(object_version(&meta("e", None)), "e");
+        assert_eq!(object_version(&meta("e", Some("v"))), "v");
+    }
+}
