@@ -15,6 +15,7 @@ pub mod ports;
 pub mod presign;
 pub mod reason;
 pub mod record;
+pub mod review;
 pub mod status;
 pub mod time;
 

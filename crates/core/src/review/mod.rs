@@ -1,0 +1,165 @@
+//! The review: the workflow's task workers and the moderator's decision.
+//!
+//! `statemachine/review.asl.json` sends one SQS message per task, carrying a task token. The
+//! worker behind the queue calls [`Review::handle_message`], which does the task's work and
+//! answers the workflow — except `await_decision`, whose answer comes from a moderator through
+//! [`Review::decide`].
+//!
+//! Every task is safe to run twice (SQS delivers at least once, and a worker can die between
+//! any two steps): status moves are conditional, copies and deletes are idempotent, and a task
+//! that finds its work already done just answers again. An answer to a task that is no longer
+//! waiting (`TaskGone`) means someone already answered it, or it timed out; either way there
+//! is nothing left to do.
+//!
+//! Errors: a retryable failure (throttling, a timeout) fails the message, so the queue
+//! delivers it again with the same token. A permanent one is reported to the workflow as
+//! `Vetted.Permanent`, whose `Catch` records the upload as `FAILED`.
+
+mod decision;
+pub mod sanitize;
+mod tasks;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::events::UploadEvent;
+use crate::ids::{TaskToken, UploadId};
+use crate::policy::Policy;
+use crate::ports::{
+    EventError, EventSink, ObjectStore, Retryable, ReviewWorkflow, StoreError, Uploads,
+    UploadsError, WorkflowError,
+};
+use crate::record::UploadRecord;
+use crate::time::Clock;
+
+pub use decision::{DecisionError, DecisionOutcome};
+
+/// The error names the workflow's `Retry` and `Catch` blocks match.
+pub const ERROR_RETRYABLE: &str = "Vetted.Retryable";
+pub const ERROR_PERMANENT: &str = "Vetted.Permanent";
+
+/// Which step of the workflow a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Sanitize,
+    AwaitDecision,
+    Publish,
+    Decline,
+    Expire,
+    RecordFailure,
+}
+
+/// A task message as the workflow sends it (`Parameters.MessageBody` in the ASL).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TaskMessage {
+    pub task: TaskKind,
+    pub upload_id: UploadId,
+    pub execution: String,
+    pub task_token: TaskToken,
+    /// For `record_failure`: the error the workflow caught (`{Error, Cause}`).
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+/// What a task did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// The task's work is done and the workflow has its answer.
+    Answered(TaskKind),
+    /// `await_decision`: the token is stored; a moderator will answer.
+    AwaitingModerator,
+    /// The workflow no longer waits on this task (answered before, or timed out).
+    NothingToAnswer(TaskKind),
+    /// The task could not be done; the workflow was told so and will record a failure.
+    ReportedFailure { task: TaskKind, cause: String },
+}
+
+#[derive(Debug, Error)]
+pub enum TaskError {
+    #[error("task message is not one the review workflow sends: {0}")]
+    Malformed(String),
+    #[error("upload {upload}: record store: {source}")]
+    Uploads {
+        upload: UploadId,
+        #[source]
+        source: UploadsError,
+    },
+    #[error("upload {upload}: object store: {source}")]
+    Store {
+        upload: UploadId,
+        #[source]
+        source: StoreError,
+    },
+    #[error("upload {upload}: workflow: {source}")]
+    Workflow {
+        upload: UploadId,
+        #[source]
+        source: WorkflowError,
+    },
+    #[error("upload {upload}: events: {source}")]
+    Events {
+        upload: UploadId,
+        #[source]
+        source: EventError,
+    },
+    #[error("upload {upload}: the sanitizer stopped unexpectedly")]
+    SanitizerCrashed { upload: UploadId },
+}
+
+impl Retryable for TaskError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            TaskError::Malformed(_) => false,
+            TaskError::Uploads { source, .. } => source.is_retryable(),
+            TaskError::Store { source, .. } => source.is_retryable(),
+            TaskError::Workflow { source, .. } => source.is_retryable(),
+            TaskError::Events { source, .. } => source.is_retryable(),
+            TaskError::SanitizerCrashed { .. } => false,
+        }
+    }
+}
+
+/// The review's dependencies and settings, shared by every task and by decisions.
+pub struct Review {
+    pub uploads: Arc<dyn Uploads>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub workflow: Arc<dyn ReviewWorkflow>,
+    pub events: Arc<dyn EventSink>,
+    pub clock: Arc<dyn Clock>,
+    pub policy: Policy,
+    /// The allocation ceiling for the sanitizer's decoder.
+    pub max_decode_alloc: u64,
+}
+
+impl Review {
+    /// Parses a task message; a body the workflow would never send is `Malformed`.
+    pub fn parse_message(body: &str) -> Result<TaskMessage, TaskError> {
+        serde_json::from_str(body).map_err(|e| TaskError::Malformed(e.to_string()))
+    }
+
+    async fn get(&self, upload: &UploadId) -> Result<UploadRecord, TaskError> {
+        self.uploads
+            .get(upload)
+            .await
+            .map_err(|source| TaskError::Uploads {
+                upload: *upload,
+                source,
+            })
+    }
+
+    async fn publish_event(&self, record: &UploadRecord) -> Result<(), TaskError> {
+        let Some(event) = UploadEvent::for_record(record) else {
+            return Ok(());
+        };
+        self.events
+            .publish(&event)
+            .await
+            .map_err(|source| TaskError::Events {
+                upload: record.id,
+                source,
+            })
+    }
+}
