@@ -1,1 +1,347 @@
 //! Opening the SQLite database: pragmas, schema migrations, a blocking-pool bridge.
+//!
+//! One file holds everything `vetted serve` keeps (records, queues, and later the event outbox
+//! and the workflow engine's executions), so that one transaction can span them and one backup
+//! copies them all.
+//!
+//! # Connections: one writer thread, a few readers
+//!
+//! SQLite allows one writer at a time whatever we do, so every write goes to a single
+//! connection owned by a dedicated thread ([`Db::call`]); callers queue closures to it over a
+//! channel and await the answer. Compared with a `Mutex<Connection>` taken on `spawn_blocking`,
+//! waiting writers cost a queued closure, not a blocked pool thread each, and they are served
+//! in order. Reads that need no write lock ([`Db::read`]) run on a small pool of read-only
+//! connections on the blocking pool; in WAL mode they never wait for the writer and always see
+//! every transaction committed before they start. With `synchronous=NORMAL` a commit is an
+//! append to the WAL without an fsync, so the writer's cost is SQLite's own work plus one
+//! thread hand-off per call; 1000 uploads/s at ~10–20 writes per upload needs 10–20 thousand
+//! of them a second from this one thread. `benches/sqlite.rs` measures it (`cargo bench -p
+//! vetted-embedded --bench sqlite`). If it falls short, the writer thread is the one place to
+//! batch several queued closures into one transaction (group commit, with savepoints inside).
+//!
+//! # Durability
+//!
+//! WAL with `synchronous=NORMAL` is durable against the process being killed at any moment
+//! (`kill -9`, a panic, an OOM kill): a transaction that committed is in the WAL file, in the
+//! operating system's hands, before `commit` returns, and the next open replays it. What it
+//! does not survive is the machine losing power before the next checkpoint's fsync; that
+//! needs `synchronous=FULL` (an fsync per commit) and is not what `vetted serve` promises.
+//!
+//! # Adding tables
+//!
+//! Each component owns a list of numbered migrations ([`Migration`]) and a name, registered in
+//! [`COMPONENTS`]. To add one (the event outbox, the workflow engine):
+//! 1. in your module, `pub(crate) const MIGRATIONS: &[Migration] = &[Migration { version: 1,
+//!    sql: "CREATE TABLE ..." }];`
+//! 2. add `("your_component", your_module::MIGRATIONS)` to [`COMPONENTS`].
+//!
+//! To change your schema later, append `version: 2` (never edit a migration that has shipped).
+//! [`Db::open`] applies the versions a file lacks, each in its own transaction with the bump of
+//! its version in `schema_versions`, so a kill mid-migration leaves the previous version. A file
+//! whose version is newer than this build knows is refused rather than misread.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use thiserror::Error;
+use tokio::sync::{Notify, Semaphore, oneshot};
+use vetted_core::ports::BackendError;
+
+/// One step of a component's schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// 1, 2, 3, ... in order, per component.
+    pub version: u32,
+    pub sql: &'static str,
+}
+
+/// Every component's migrations, applied in this order at open.
+pub const COMPONENTS: &[(&str, &[Migration])] = &[
+    ("uploads", crate::sqlite_uploads::MIGRATIONS),
+    ("queue", crate::sqlite_queue::MIGRATIONS),
+];
+
+/// How long a statement waits for a lock held by another process (an operator command on the
+/// same file) before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// At most this many reads run at once, each on its own connection.
+const READERS: usize = 4;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the database's {component} schema is at version {found}, newer than this build's {known}"
+    )]
+    SchemaTooNew {
+        component: String,
+        found: u32,
+        known: u32,
+    },
+    #[error("the database at {0} is not in WAL mode (journal_mode is {1:?})")]
+    NotWal(PathBuf, String),
+    #[error("cannot start the database writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
+    #[error("the database writer has stopped")]
+    Closed,
+    #[error("a database operation panicked")]
+    Panicked,
+}
+
+impl DbError {
+    /// Lock contention (with another process) may clear; everything else will not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            _ => false,
+        }
+    }
+
+    /// The port-level error, keeping this one as its source.
+    pub fn into_backend(self, operation: &'static str) -> BackendError {
+        if self.is_retryable() {
+            BackendError::retryable(operation, self)
+        } else {
+            BackendError::permanent(operation, self)
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle on one database file; cheap to clone, shared by every adapter in the process.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<mpsc::Sender<Job>>,
+    idle_readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+    signals: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens (creating it and its directory if needed) the database at `path`, applies every
+    /// pending migration and starts the writer thread.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Db, DbError> {
+        let path = path.as_ref().to_path_buf();
+        let opened = path.clone();
+        let conn = tokio::task::spawn_blocking(move || open_writer(&opened))
+            .await
+            .map_err(|_| DbError::Panicked)??;
+        let (sender, jobs) = mpsc::channel::<Job>();
+        thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || run_writer(conn, jobs))
+            .map_err(DbError::WriterThread)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(sender),
+                idle_readers: Mutex::new(Vec::new()),
+                reader_slots: Semaphore::new(READERS),
+                signals: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer connection and returns its result. Use it for anything that
+    /// writes; open a transaction inside `f` (see [`immediate`]) when it reads, then writes.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = catch_unwind(AssertUnwindSafe(|| f(conn)));
+            // The caller may have gone away (its future dropped); the work is done regardless.
+            let _ = answer.send(result);
+        });
+        self.inner
+            .writer
+            .lock()
+            .map_err(|_| DbError::Closed)?
+            .send(job)
+            .map_err(|_| DbError::Closed)?;
+        match answered.await {
+            Ok(Ok(result)) => result.map_err(DbError::from),
+            Ok(Err(_panic)) => Err(DbError::Panicked),
+            Err(_) => Err(DbError::Closed),
+        }
+    }
+
+    /// Runs `f` on a read-only connection. It sees every transaction committed before it began,
+    /// and never waits for the writer.
+    pub async fn read<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let _slot = self
+            .inner
+            .reader_slots
+            .acquire()
+            .await
+            .map_err(|_| DbError::Closed)?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let idle = inner
+                .idle_readers
+                .lock()
+                .ok()
+                .and_then(|mut idle| idle.pop());
+            let conn = match idle {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut idle) = inner.idle_readers.lock()
+                && idle.len() < READERS
+            {
+                idle.push(conn);
+            }
+            result.map_err(DbError::from)
+        })
+        .await
+        .map_err(|_| DbError::Panicked)?
+    }
+
+    /// A wake-up signal shared by everything in this process that uses `topic` on this
+    /// database: a queue's receivers wait on it, its senders notify it after they commit.
+    pub fn signal(&self, topic: &str) -> Arc<Notify> {
+        let mut signals = self
+            .inner
+            .signals
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Arc::clone(signals.entry(topic.to_owned()).or_default())
+    }
+}
+
+/// Starts a transaction that takes the write lock at once, so that what it reads cannot
+/// change before it writes.
+pub fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Durable against kill -9 in WAL mode; see the module docs for what it does not cover.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path)?;
+    // WAL is a property of the file: set once, it holds for every later connection.
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::NotWal(path.to_path_buf(), mode));
+    }
+    configure(&conn)?;
+    migrate(&mut conn, COMPONENTS)?;
+    Ok(conn)
+}
+
+fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    // Ends when every `Db` clone is gone; dropping the connection closes the file cleanly.
+    for job in jobs {
+        job(&mut conn);
+    }
+}
+
+/// Applies every migration of `components` that the file lacks, one transaction each, reading
+/// the version inside that transaction so that two processes opening the file at once cannot
+/// both apply the same step.
+fn migrate(conn: &mut Connection, components: &[(&str, &[Migration])]) -> Result<(), DbError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_versions (
+            component TEXT PRIMARY KEY,
+            version INTEGER NOT NULL
+        ) STRICT;",
+    )?;
+    for (component, migrations) in components {
+        let known = migrations.last().map_or(0, |m| m.version);
+        loop {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let found: u32 = tx
+                .query_row(
+                    "SELECT version FROM schema_versions WHERE component = ?1",
+                    [component],
+                    |row| row.get(0),
+                )
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(0),
+                    other => Err(other),
+                })?;
+            if found > known {
+                return Err(DbError::SchemaTooNew {
+                    component: (*component).to_owned(),
+                    found,
+                    known,
+                });
+            }
+            let Some(next) = migrations.iter().find(|m| m.version > found) else {
+                break;
+            };
+            tx.execute_batch(next.sql)?;
+            tx.execute(
+                "INSERT INTO schema_versions (component, version) VALUES (?1, ?2)
+                 ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                rusqlite::params![component, next.version],
+            )?;
+            tx.commit()?;
+            tracing::info!(component, version = next.version, "applied migration");
+        }
+    }
+    Ok(())
+}

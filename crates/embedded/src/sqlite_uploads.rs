@@ -1,1 +1,260 @@
 //! `SqliteUploads`: the record store port over SQLite, transitions in transactions.
+//!
+//! One row per upload with a typed column per field; the task token has a column of its own and
+//! is never part of any JSON. A transition is one `IMMEDIATE` transaction on the writer: read
+//! the row, let [`UploadRecord::apply`] decide, write with `WHERE id = ? AND status = ?`. The
+//! write lock is held from the read to the write, so concurrent transitions queue up and the
+//! second one finds the first one's status: exactly one wins. Listings are keyset-paged on
+//! `(created_at, id)` and `(status_since, id)`, both indexed, so ties page correctly and a
+//! deep page costs what the first one does.
+
+mod rows;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rusqlite::{OptionalExtension, params};
+use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
+use vetted_core::record::TransitionError;
+use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
+
+use crate::db::{Db, DbError, Migration, immediate};
+use rows::{COLUMNS, Row};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: "
+        CREATE TABLE uploads (
+            id TEXT PRIMARY KEY NOT NULL,
+            owner TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            declared_type TEXT NOT NULL,
+            declared_size INTEGER NOT NULL,
+            method TEXT NOT NULL,
+            object_key TEXT NOT NULL,
+            status TEXT NOT NULL,
+            status_since INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            reason TEXT,
+            detected_type TEXT,
+            width INTEGER,
+            height INTEGER,
+            bytes INTEGER,
+            object_version TEXT,
+            execution_name TEXT,
+            task_token TEXT,
+            moderator TEXT,
+            decision TEXT,
+            decline_reason TEXT,
+            failure TEXT
+        ) STRICT;
+        CREATE INDEX uploads_by_owner ON uploads (owner, created_at, id);
+        CREATE INDEX uploads_by_status ON uploads (status, status_since, id);
+    ",
+}];
+
+/// Upload records in the shared database.
+#[derive(Debug, Clone)]
+pub struct SqliteUploads {
+    db: Db,
+}
+
+impl SqliteUploads {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+fn backend(operation: &'static str) -> impl FnOnce(DbError) -> UploadsError {
+    move |e| UploadsError::Backend(e.into_backend(operation))
+}
+
+/// Which listing a page token belongs to; a token of one is refused by the other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    ByOwner,
+    ByStatus,
+}
+
+impl Listing {
+    fn tag(self) -> &'static str {
+        match self {
+            Listing::ByOwner => "o1",
+            Listing::ByStatus => "s1",
+        }
+    }
+}
+
+/// The position after the last item of a page: its sort key and id.
+fn encode_token(listing: Listing, last: &UploadRecord) -> PageToken {
+    let at = match listing {
+        Listing::ByOwner => last.created_at,
+        Listing::ByStatus => last.status_since,
+    };
+    let plain = format!("{}:{}:{}", listing.tag(), at.unix_millis(), last.id);
+    PageToken(URL_SAFE_NO_PAD.encode(plain))
+}
+
+fn decode_token(listing: Listing, token: &PageToken) -> Result<(i64, String), UploadsError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(&token.0)
+        .map_err(|_| UploadsError::BadPageToken)?;
+    let plain = String::from_utf8(bytes).map_err(|_| UploadsError::BadPageToken)?;
+    let mut parts = plain.splitn(3, ':');
+    let (Some(tag), Some(at), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(UploadsError::BadPageToken);
+    };
+    let at: i64 = at.parse().map_err(|_| UploadsError::BadPageToken)?;
+    let id = UploadId::parse(id).map_err(|_| UploadsError::BadPageToken)?;
+    if tag != listing.tag() {
+        return Err(UploadsError::BadPageToken);
+    }
+    Ok((at, id.to_string()))
+}
+
+impl SqliteUploads {
+    /// Runs one page of a listing. `filter` is the owner or the status; the SQL orders by the
+    /// listing's index and fetches one row more than asked, to know whether a next page exists.
+    async fn page(
+        &self,
+        listing: Listing,
+        filter: String,
+        request: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        let limit = request.limit.clamp(1, 100);
+        let after = request
+            .after
+            .as_ref()
+            .map(|t| decode_token(listing, t))
+            .transpose()?;
+        let sql = match (listing, after.is_some()) {
+            (Listing::ByOwner, false) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE owner = ?1
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::ByOwner, true) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE owner = ?1 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::ByStatus, false) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE status = ?1
+                 ORDER BY status_since, id LIMIT ?4"
+            ),
+            (Listing::ByStatus, true) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE status = ?1 AND (status_since, id) > (?2, ?3)
+                 ORDER BY status_since, id LIMIT ?4"
+            ),
+        };
+        let (at, id) = after.unwrap_or((0, String::new()));
+        let mut items = self
+            .db
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map(params![filter, at, id, limit + 1], Row::record)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(backend("uploads.list"))?;
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|last| encode_token(listing, last))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+}
+
+#[async_trait]
+impl Uploads for SqliteUploads {
+    #[tracing::instrument(skip(self, record), fields(upload_id = %record.id))]
+    async fn create(&self, record: &UploadRecord) -> Result<(), UploadsError> {
+        let (id, record) = (record.id, record.clone());
+        let inserted = self
+            .db
+            .call(move |conn| {
+                let values = Row::values(&record)?;
+                let mut stmt = conn.prepare_cached(&format!(
+                    "INSERT INTO uploads ({COLUMNS}) VALUES ({}) ON CONFLICT (id) DO NOTHING",
+                    rows::PLACEHOLDERS
+                ))?;
+                stmt.execute(rusqlite::params_from_iter(values.iter()))
+            })
+            .await
+            .map_err(backend("uploads.create"))?;
+        if inserted == 0 {
+            return Err(UploadsError::AlreadyExists(id));
+        }
+        Ok(())
+    }
+
+    async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError> {
+        let id = *id;
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
+                    .query_row([id.to_string()], Row::record)
+                    .optional()
+            })
+            .await
+            .map_err(backend("uploads.get"))?
+            .ok_or(UploadsError::NotFound(id))
+    }
+
+    #[tracing::instrument(skip(self, transition), fields(upload_id = %id, to = %transition.to))]
+    async fn transition(
+        &self,
+        id: &UploadId,
+        transition: &Transition,
+    ) -> Result<UploadRecord, UploadsError> {
+        let (id, transition) = (*id, transition.clone());
+        self.db
+            .call(move |conn| {
+                let tx = immediate(conn)?;
+                let current = tx
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
+                    .query_row([id.to_string()], Row::record)
+                    .optional()?;
+                let Some(current) = current else {
+                    return Ok(Err(UploadsError::NotFound(id)));
+                };
+                let next = match current.apply(&transition) {
+                    Ok(next) => next,
+                    Err(conflict) => return Ok(Err(conflict.into())),
+                };
+                let written = rows::update(&tx, &next, transition.from)?;
+                if written != 1 {
+                    // Unreachable while the transaction holds the write lock; kept so that the
+                    // condition, not the locking, is what guarantees one effect.
+                    return Ok(Err(UploadsError::Conflict(TransitionError::Conflict {
+                        id,
+                        expected: transition.from,
+                        actual: current.status,
+                    })));
+                }
+                tx.commit()?;
+                Ok(Ok(next))
+            })
+            .await
+            .map_err(backend("uploads.transition"))?
+    }
+
+    async fn list_by_owner(
+        &self,
+        owner: &OwnerId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.page(Listing::ByOwner, owner.as_str().to_owned(), page)
+            .await
+    }
+
+    async fn list_by_status(
+        &self,
+        status: Status,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.page(Listing::ByStatus, status.as_str().to_owned(), page)
+            .await
+    }
+}

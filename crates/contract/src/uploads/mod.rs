@@ -1,0 +1,119 @@
+//! The `Uploads` contract: records, conditional transitions with the semantics of
+//! [`UploadRecord::apply`], and paged listings.
+//!
+//! Every check uses fresh ids and owners of its own, and listings by status look only at the
+//! check's own records, so the suite also runs on a shared table.
+
+mod listings;
+mod records;
+mod transitions;
+
+pub use listings::{
+    a_foreign_page_token_is_refused, list_by_owner_is_newest_first,
+    list_by_status_is_oldest_first_and_follows_transitions, page_limit_is_clamped,
+    paging_yields_every_record_once_even_when_sort_keys_tie,
+};
+pub use records::{
+    create_then_get_returns_the_record, create_twice_is_already_exists,
+    missing_records_are_not_found,
+};
+pub use transitions::{
+    a_conflict_reports_the_actual_status_and_writes_nothing,
+    concurrent_transitions_have_exactly_one_winner, every_legal_transition_matches_apply,
+    the_task_token_lives_only_while_a_decision_is_pending,
+};
+
+use vetted_core::Clock;
+use vetted_core::ports::Uploads;
+use vetted_core::record::{DeclineReason, FileName, UploadMethod};
+use vetted_core::{
+    Decision, ExecutionName, ImageType, ModeratorId, OwnerId, ReasonCode, RecordChanges,
+    SystemClock, TaskToken, Timestamp, UploadId, UploadRecord,
+};
+
+use crate::support::unique;
+
+/// Runs every check on `uploads`, which should start empty (or be a table no one else uses
+/// for these ids: every check makes its own).
+pub async fn run_all(uploads: &dyn Uploads) {
+    create_then_get_returns_the_record(uploads).await;
+    create_twice_is_already_exists(uploads).await;
+    missing_records_are_not_found(uploads).await;
+    every_legal_transition_matches_apply(uploads).await;
+    a_conflict_reports_the_actual_status_and_writes_nothing(uploads).await;
+    concurrent_transitions_have_exactly_one_winner(uploads).await;
+    the_task_token_lives_only_while_a_decision_is_pending(uploads).await;
+    list_by_owner_is_newest_first(uploads).await;
+    list_by_status_is_oldest_first_and_follows_transitions(uploads).await;
+    paging_yields_every_record_once_even_when_sort_keys_tie(uploads).await;
+    page_limit_is_clamped(uploads).await;
+    a_foreign_page_token_is_refused(uploads).await;
+}
+
+pub(crate) fn fresh_owner() -> OwnerId {
+    OwnerId::parse(&unique("owner")).expect("a generated owner id is valid")
+}
+
+/// Now, in milliseconds; checks offset their timestamps from it.
+pub(crate) fn now_ms() -> i64 {
+    SystemClock.now().unix_millis()
+}
+
+pub(crate) fn at(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms)
+}
+
+/// A fresh intent of `owner`, created at `created_ms`.
+pub(crate) fn intent(owner: &OwnerId, created_ms: i64) -> UploadRecord {
+    UploadRecord::new_intent(
+        UploadId::generate(),
+        owner.clone(),
+        FileName::parse("Menu photo (1).png").expect("valid filename"),
+        ImageType::Png,
+        123_456,
+        UploadMethod::Post,
+        at(created_ms),
+        at(created_ms + 15 * 60 * 1000),
+    )
+}
+
+/// Changes that set every field, with values that differ by `seed`, so a store that drops,
+/// swaps or truncates a field fails the comparison with `apply`.
+pub(crate) fn every_field(seed: u32) -> RecordChanges {
+    let reasons = [
+        ReasonCode::TypeMismatch,
+        ReasonCode::TooLarge,
+        ReasonCode::ProcessingFailed,
+    ];
+    let declines = [
+        DeclineReason::LowQuality,
+        DeclineReason::Copyright,
+        DeclineReason::Other,
+    ];
+    let pick = seed as usize % 3;
+    RecordChanges {
+        reason: Some(reasons[pick]),
+        detected_type: Some(ImageType::ALL[pick]),
+        width: Some(1000 + seed),
+        height: Some(2000 + seed),
+        bytes: Some(u64::from(seed) * 1_000_003 + 7),
+        object_version: Some(format!("\"etag-{seed}\" v{seed}")),
+        execution_name: Some(
+            ExecutionName::parse(&format!("review-{seed}")).expect("valid execution name"),
+        ),
+        task_token: Some(
+            TaskToken::parse(&format!("token/{seed}+{}", "t".repeat(900)))
+                .expect("valid task token"),
+        ),
+        moderator: Some(ModeratorId::parse(&format!("mod-{seed}")).expect("valid moderator")),
+        decision: Some(if seed.is_multiple_of(2) {
+            Decision::Approve
+        } else {
+            Decision::Decline
+        }),
+        decline_reason: Some(declines[pick]),
+        failure: Some(format!(
+            "step {seed} failed: 'quoted' \"and\" caf\u{e9}\n second line"
+        )),
+    }
+}

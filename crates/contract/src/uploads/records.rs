@@ -1,0 +1,90 @@
+//! Uploads checks: creating and reading records.
+
+use vetted_core::ports::{Uploads, UploadsError};
+use vetted_core::{Status, Transition, UploadId};
+
+use super::{at, every_field, fresh_owner, intent, now_ms};
+use crate::support::Check;
+
+/// `get` returns what `create` stored: a fresh intent, and a record with every field set
+/// (task token included, though serde never carries it).
+pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::create_then_get_returns_the_record";
+    let _check = Check::start(CHECK);
+    let owner = fresh_owner();
+    let plain = intent(&owner, now_ms());
+    let mut full = intent(&owner, now_ms() + 1);
+    let changes = every_field(4);
+    full = full
+        .apply(
+            &Transition::new(Status::AwaitingUpload, Status::Received, at(now_ms() + 2))
+                .expect("legal move")
+                .with(changes.clone()),
+        )
+        .expect("apply")
+        .apply(
+            &Transition::new(Status::Received, Status::InReview, at(now_ms() + 3))
+                .expect("legal move")
+                .with(changes),
+        )
+        .expect("apply");
+    assert!(
+        full.task_token.is_some(),
+        "{CHECK}: test record lacks a token"
+    );
+    for record in [&plain, &full] {
+        uploads
+            .create(record)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: create {} failed: {e}", record.status));
+        let got = uploads
+            .get(&record.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: get after create failed: {e}"));
+        assert_eq!(&got, record, "{CHECK}: get differs from what was created");
+    }
+}
+
+/// A second `create` with the same id is `AlreadyExists` and leaves the first record as it was.
+pub async fn create_twice_is_already_exists(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::create_twice_is_already_exists";
+    let _check = Check::start(CHECK);
+    let first = intent(&fresh_owner(), now_ms());
+    uploads.create(&first).await.expect("first create");
+    let mut second = intent(&fresh_owner(), now_ms() + 5);
+    second.id = first.id;
+    match uploads.create(&second).await {
+        Err(UploadsError::AlreadyExists(id)) => {
+            assert_eq!(id, first.id, "{CHECK}: AlreadyExists names the wrong id")
+        }
+        other => panic!("{CHECK}: a second create with the same id returned {other:?}"),
+    }
+    assert_eq!(
+        uploads.get(&first.id).await.expect("get"),
+        first,
+        "{CHECK}: the failed create changed the stored record"
+    );
+}
+
+/// `get` and `transition` of an id never created are `NotFound` naming that id.
+pub async fn missing_records_are_not_found(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::missing_records_are_not_found";
+    let _check = Check::start(CHECK);
+    let id = UploadId::generate();
+    match uploads.get(&id).await {
+        Err(UploadsError::NotFound(got)) => assert_eq!(got, id, "{CHECK}: get names the id"),
+        other => panic!("{CHECK}: get of a missing id returned {other:?}"),
+    }
+    let t = Transition::new(Status::AwaitingUpload, Status::Received, at(now_ms()))
+        .expect("legal move");
+    match uploads.transition(&id, &t).await {
+        Err(UploadsError::NotFound(got)) => {
+            assert_eq!(got, id, "{CHECK}: transition names the id")
+        }
+        other => panic!("{CHECK}: transition of a missing id returned {other:?}"),
+    }
+    assert!(
+        matches!(uploads.get(&id).await, Err(UploadsError::NotFound(_))),
+        "{CHECK}: a transition of a missing id created a record"
+    );
+}

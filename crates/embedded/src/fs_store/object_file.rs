@@ -1,0 +1,195 @@
+//! The object file format: the object's bytes, then a trailer with its metadata, written
+//! through a temporary file and a rename (see the `fs_store` module docs for why).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use vetted_core::ObjectKey;
+use vetted_core::ports::{BackendError, ObjectMeta, StoreError};
+
+const MAGIC: &[u8; 8] = b"VETTOBJ1";
+/// The trailer's fixed tail: the metadata length and the magic.
+const TAIL: u64 = 16;
+/// Metadata is a few hundred bytes; anything much larger is not one of our files.
+const MAX_META: u64 = 64 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Trailer {
+    pub(super) size: u64,
+    etag: String,
+    content_type: String,
+}
+
+impl Trailer {
+    pub(super) fn meta(self) -> ObjectMeta {
+        ObjectMeta {
+            size: self.size,
+            etag: self.etag,
+            version: None,
+            content_type: Some(self.content_type),
+        }
+    }
+}
+
+/// Why a file cannot be read as an object.
+#[derive(Debug, thiserror::Error)]
+#[error("{path} is not a valid object file: {why}")]
+pub struct CorruptObject {
+    path: PathBuf,
+    why: &'static str,
+}
+
+/// An operation's outcome before it becomes a `StoreError`: missing, or an I/O failure.
+pub(super) enum Failure {
+    Missing,
+    Io(io::Error),
+    Corrupt(CorruptObject),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Failure::Missing,
+            _ => Failure::Io(e),
+        }
+    }
+}
+
+impl Failure {
+    pub(super) fn into_store_error(self, operation: &'static str, key: &ObjectKey) -> StoreError {
+        match self {
+            Failure::Missing => StoreError::NotFound(key.clone()),
+            Failure::Corrupt(e) => StoreError::Backend(BackendError::permanent(operation, e)),
+            Failure::Io(e) => {
+                let transient = matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::ResourceBusy
+                        | io::ErrorKind::StorageFull
+                );
+                let e = BackendError {
+                    operation,
+                    retryable: transient,
+                    source: Box::new(e),
+                };
+                StoreError::Backend(e)
+            }
+        }
+    }
+}
+
+/// An object file opened for reading, with its trailer checked.
+pub(super) struct Opened {
+    pub(super) file: File,
+    pub(super) trailer: Trailer,
+}
+
+pub(super) fn open_object(path: &Path) -> Result<Opened, Failure> {
+    let corrupt = |why| {
+        Failure::Corrupt(CorruptObject {
+            path: path.to_path_buf(),
+            why,
+        })
+    };
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < TAIL {
+        return Err(corrupt("shorter than its trailer"));
+    }
+    let mut tail = [0u8; TAIL as usize];
+    file.read_exact_at(&mut tail, len - TAIL)?;
+    let (meta_len, magic) = tail.split_at(8);
+    if magic != MAGIC {
+        return Err(corrupt("no trailer magic"));
+    }
+    let meta_len = u64::from_le_bytes(meta_len.try_into().map_err(|_| corrupt("tail"))?);
+    if meta_len > MAX_META || meta_len + TAIL > len {
+        return Err(corrupt("impossible metadata length"));
+    }
+    let mut meta = vec![0u8; meta_len as usize];
+    file.read_exact_at(&mut meta, len - TAIL - meta_len)?;
+    let trailer: Trailer =
+        serde_json::from_slice(&meta).map_err(|_| corrupt("unreadable metadata"))?;
+    if trailer.size + meta_len + TAIL != len {
+        return Err(corrupt("size does not match the file"));
+    }
+    Ok(Opened { file, trailer })
+}
+
+pub(super) fn read_range(opened: &Opened, range: Range<u64>) -> Result<Bytes, Failure> {
+    let end = range.end.min(opened.trailer.size);
+    if range.start >= end {
+        return Ok(Bytes::new());
+    }
+    let mut buf = vec![0u8; (end - range.start) as usize];
+    opened.file.read_exact_at(&mut buf, range.start)?;
+    Ok(buf.into())
+}
+
+/// Creates `dir` and any missing parents under `root`, fsyncing each new entry into its parent.
+fn create_dirs(root: &Path, dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().unwrap_or(root);
+    if parent != dir {
+        create_dirs(root, parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => File::open(parent)?.sync_all(),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `source` as the object at `target`: temporary file, fsync, rename, fsync directory.
+pub(super) fn write_object(
+    root: &Path,
+    target: &Path,
+    mut source: impl Read,
+    content_type: &str,
+) -> Result<ObjectMeta, Failure> {
+    let dir = target.parent().unwrap_or(root);
+    create_dirs(root, dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut chunk = vec![0u8; CHUNK];
+    loop {
+        let n = match source.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::Io(e)),
+        };
+        hasher.update(&chunk[..n]);
+        temp.write_all(&chunk[..n]).map_err(Failure::Io)?;
+        size += n as u64;
+    }
+    let trailer = Trailer {
+        size,
+        etag: format!("\"{}\"", hex::encode(hasher.finalize())),
+        content_type: content_type.to_owned(),
+    };
+    let meta = serde_json::to_vec(&trailer).map_err(|e| Failure::Io(io::Error::other(e)))?;
+    temp.write_all(&meta).map_err(Failure::Io)?;
+    temp.write_all(&(meta.len() as u64).to_le_bytes())
+        .map_err(Failure::Io)?;
+    temp.write_all(MAGIC).map_err(Failure::Io)?;
+    temp.as_file().sync_all().map_err(Failure::Io)?;
+    temp.persist(target).map_err(|e| Failure::Io(e.error))?;
+    File::open(dir)?.sync_all().map_err(Failure::Io)?;
+    Ok(trailer.meta())
+}

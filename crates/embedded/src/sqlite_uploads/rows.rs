@@ -1,0 +1,188 @@
+//! Between an `UploadRecord` and its row: one typed column per field, enums as their stable
+//! spellings, timestamps as Unix milliseconds.
+
+use std::error::Error as StdError;
+use std::str::FromStr;
+
+use rusqlite::Connection;
+use rusqlite::types::{Type, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use vetted_core::record::FileName;
+use vetted_core::{
+    ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, ReasonCode, Status, TaskToken,
+    Timestamp, UploadId, UploadRecord,
+};
+
+/// Every column, in the order [`Row::values`] produces and [`Row::record`] reads.
+pub(super) const COLUMNS: &str = "id, owner, filename, declared_type, declared_size, method, \
+    object_key, status, status_since, created_at, expires_at, reason, detected_type, width, \
+    height, bytes, object_version, execution_name, task_token, moderator, decision, \
+    decline_reason, failure";
+
+pub(super) const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
+     ?21, ?22, ?23";
+
+pub(super) struct Row;
+
+type Boxed = Box<dyn StdError + Send + Sync>;
+
+fn to_sql_failure(e: impl Into<Boxed>) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.into())
+}
+
+/// The serde spelling of a unit enum (`"snake_case"`), as the API and events show it.
+fn spelling<T: Serialize>(value: &T) -> rusqlite::Result<String> {
+    match serde_json::to_value(value).map_err(to_sql_failure)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(to_sql_failure(format!("{other} is not a unit enum"))),
+    }
+}
+
+fn from_spelling<T: DeserializeOwned>(text: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+}
+
+fn integer(value: u64) -> rusqlite::Result<Value> {
+    i64::try_from(value)
+        .map(Value::Integer)
+        .map_err(to_sql_failure)
+}
+
+fn text(value: impl Into<String>) -> Value {
+    Value::Text(value.into())
+}
+
+fn opt<T>(
+    value: Option<&T>,
+    f: impl FnOnce(&T) -> rusqlite::Result<Value>,
+) -> rusqlite::Result<Value> {
+    value.map_or(Ok(Value::Null), f)
+}
+
+/// Reads text column `idx` and parses it, naming the column in the error.
+fn parse<T, E: Into<Boxed>>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+    f: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    let raw: String = row.get(idx)?;
+    f(&raw).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+}
+
+fn parse_opt<T, E: Into<Boxed>>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+    f: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<Option<T>> {
+    let raw: Option<String> = row.get(idx)?;
+    raw.map(|raw| {
+        f(&raw).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+    })
+    .transpose()
+}
+
+fn unsigned(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<u64>> {
+    let value: Option<i64> = row.get(idx)?;
+    value
+        .map(|v| {
+            u64::try_from(v).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(idx, Type::Integer, e.into())
+            })
+        })
+        .transpose()
+}
+
+fn millis(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    row.get(idx).map(Timestamp::from_unix_millis)
+}
+
+/// A key as stored: one Vetted issued, or a stray one from a notification.
+fn object_key(raw: &str) -> Result<ObjectKey, vetted_core::ids::IdError> {
+    ObjectKey::parse(raw).or_else(|_| ObjectKey::from_notification(raw))
+}
+
+impl Row {
+    /// The values of every column of `r`, in [`COLUMNS`] order.
+    pub(super) fn values(r: &UploadRecord) -> rusqlite::Result<Vec<Value>> {
+        Ok(vec![
+            text(r.id.to_string()),
+            text(r.owner.as_str()),
+            text(r.filename.as_str()),
+            text(r.declared_type.mime()),
+            integer(r.declared_size)?,
+            text(spelling(&r.method)?),
+            text(r.key.as_str()),
+            text(r.status.as_str()),
+            Value::Integer(r.status_since.unix_millis()),
+            Value::Integer(r.created_at.unix_millis()),
+            Value::Integer(r.expires_at.unix_millis()),
+            opt(r.reason.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.detected_type.as_ref(), |v| Ok(text(v.mime())))?,
+            opt(r.width.as_ref(), |v| Ok(Value::Integer(i64::from(*v))))?,
+            opt(r.height.as_ref(), |v| Ok(Value::Integer(i64::from(*v))))?,
+            opt(r.bytes.as_ref(), |v| integer(*v))?,
+            opt(r.object_version.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.execution_name.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.task_token.as_ref(), |v| Ok(text(v.expose())))?,
+            opt(r.moderator.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.decision.as_ref(), |v| spelling(v).map(text))?,
+            opt(r.decline_reason.as_ref(), |v| spelling(v).map(text))?,
+            opt(r.failure.as_ref(), |v| Ok(text(v.as_str())))?,
+        ])
+    }
+
+    /// The record in a row selected with [`COLUMNS`].
+    pub(super) fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRecord> {
+        Ok(UploadRecord {
+            id: parse(row, 0, UploadId::parse)?,
+            owner: parse(row, 1, OwnerId::parse)?,
+            filename: parse(row, 2, FileName::parse)?,
+            declared_type: parse(row, 3, ImageType::from_mime)?,
+            declared_size: unsigned(row, 4)?.ok_or(rusqlite::Error::InvalidColumnType(
+                4,
+                "declared_size".into(),
+                Type::Null,
+            ))?,
+            method: parse(row, 5, from_spelling)?,
+            key: parse(row, 6, object_key)?,
+            status: parse(row, 7, Status::from_str)?,
+            status_since: millis(row, 8)?,
+            created_at: millis(row, 9)?,
+            expires_at: millis(row, 10)?,
+            reason: parse_opt(row, 11, ReasonCode::from_str)?,
+            detected_type: parse_opt(row, 12, ImageType::from_mime)?,
+            width: row.get(13)?,
+            height: row.get(14)?,
+            bytes: unsigned(row, 15)?,
+            object_version: row.get(16)?,
+            execution_name: parse_opt(row, 17, ExecutionName::parse)?,
+            task_token: parse_opt(row, 18, TaskToken::parse)?,
+            moderator: parse_opt(row, 19, ModeratorId::parse)?,
+            decision: parse_opt(row, 20, from_spelling)?,
+            decline_reason: parse_opt(row, 21, from_spelling)?,
+            failure: row.get(22)?,
+        })
+    }
+}
+
+/// Writes every field a transition may change, if the row is still in `from`.
+pub(super) fn update(
+    conn: &Connection,
+    next: &UploadRecord,
+    from: Status,
+) -> rusqlite::Result<usize> {
+    let values = Row::values(next)?;
+    // Columns 7.. of COLUMNS (status onwards) are the ones a transition may change; the first
+    // seven are fixed at creation.
+    let mut stmt = conn.prepare_cached(
+        "UPDATE uploads SET status = ?8, status_since = ?9, created_at = ?10, expires_at = ?11,
+            reason = ?12, detected_type = ?13, width = ?14, height = ?15, bytes = ?16,
+            object_version = ?17, execution_name = ?18, task_token = ?19, moderator = ?20,
+            decision = ?21, decline_reason = ?22, failure = ?23
+         WHERE id = ?1 AND status = ?24",
+    )?;
+    let mut params: Vec<Value> = values;
+    params.push(text(from.as_str()));
+    stmt.execute(rusqlite::params_from_iter(params.iter()))
+}

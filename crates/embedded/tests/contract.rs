@@ -1,0 +1,48 @@
+//! The contract suites on the embedded adapters: real directories and real SQLite files.
+
+use std::time::Duration;
+
+use vetted_contract::queue::QueueUnderTest;
+use vetted_contract::{objects, queue, uploads};
+use vetted_embedded::db::Db;
+use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_uploads::SqliteUploads;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_object_store_passes_the_object_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsObjectStore::new(dir.path().join("objects")).unwrap();
+    objects::run_all(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_uploads_pass_the_uploads_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    uploads::run_all(&SqliteUploads::new(db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_work_queue_passes_the_queue_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    let config = QueueConfig {
+        visibility_timeout: Duration::from_secs(1),
+        max_receives: 3,
+    };
+    // Another queue in the same database, busy with its own messages, must not interfere.
+    let neighbour = SqliteWorkQueue::new(db.clone(), "neighbour", config);
+    for i in 0..5 {
+        vetted_core::ports::WorkQueue::send(&neighbour, &format!("neighbour {i}"))
+            .await
+            .unwrap();
+    }
+    let queue = SqliteWorkQueue::new(db, "intake", config);
+    queue::run_all(QueueUnderTest {
+        queue: &queue,
+        visibility_timeout: config.visibility_timeout,
+        max_receives: config.max_receives,
+    })
+    .await;
+}
