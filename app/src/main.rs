@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aws;
 mod inspect;
 
 #[derive(Debug, Parser)]
@@ -23,6 +24,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Tools for the AWS backend: `vetted aws bootstrap` creates the pipeline on an emulator.
+    Aws(aws::AwsArgs),
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),
 }
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
+        Command::Aws(args) => aws::run(args),
         // Its exit status says accepted (0), rejected (1) or usage error (2).
         Command::Inspect(args) => return inspect::run(args),
     };

@@ -1,1 +1,274 @@
 //! `DynamoUploads`: the record store port over one DynamoDB table.
+//!
+//! One item per upload, keyed by `id`. The moderator queue reads the `by-status` index
+//! (status, then `status_since`), owners read `by-owner` (owner, then `created_at`). A
+//! transition is one `UpdateItem` conditioned on the expected status, mirroring
+//! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
+//! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
+
+mod item;
+mod paging;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
+use vetted_core::record::TransitionError;
+use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
+
+pub use item::BadItem;
+use item::{
+    CREATED_AT, ID, Item, OWNER, STATUS, STATUS_SINCE, TASK_TOKEN, TTL, changed_attributes,
+    from_item, millis, s, to_item,
+};
+use paging::Index;
+
+use crate::errors::backend_error;
+
+/// The table's partition key (a string: the upload id).
+pub const HASH_KEY: &str = ID;
+/// The index the moderator queue reads: partition `status`, sort `status_since` (Unix ms).
+pub const BY_STATUS_INDEX: &str = "by-status";
+/// The index owners' listings read: partition `owner`, sort `created_at` (Unix ms).
+pub const BY_OWNER_INDEX: &str = "by-owner";
+/// The TTL attribute (Unix seconds), present only while a record awaits its upload.
+pub const TTL_ATTRIBUTE: &str = TTL;
+
+const BY_STATUS: Index = Index {
+    name: BY_STATUS_INDEX,
+    partition: STATUS,
+    sort: STATUS_SINCE,
+};
+const BY_OWNER: Index = Index {
+    name: BY_OWNER_INDEX,
+    partition: OWNER,
+    sort: CREATED_AT,
+};
+
+/// The key attributes of the table and its indexes, with their types, for creating the table.
+pub const KEY_ATTRIBUTES: [(&str, &str); 5] = [
+    (ID, "S"),
+    (STATUS, "S"),
+    (STATUS_SINCE, "N"),
+    (OWNER, "S"),
+    (CREATED_AT, "N"),
+];
+
+/// The secondary indexes: name, partition attribute, sort attribute.
+pub const INDEXES: [(&str, &str, &str); 2] = [
+    (BY_STATUS_INDEX, STATUS, STATUS_SINCE),
+    (BY_OWNER_INDEX, OWNER, CREATED_AT),
+];
+
+/// Upload records in one DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoUploads {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoUploads {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn record(operation: &'static str, item: &Item) -> Result<UploadRecord, UploadsError> {
+        from_item(item).map_err(|e| BackendError::permanent(operation, e).into())
+    }
+
+    async fn list(
+        &self,
+        index: Index,
+        partition: &str,
+        newest_first: bool,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        let limit = page.limit.clamp(1, 100) as usize;
+        let start = match &page.after {
+            None => None,
+            Some(token) => {
+                Some(paging::decode(token, index, partition).ok_or(UploadsError::BadPageToken)?)
+            }
+        };
+        // One extra item says whether another page exists, so `next` is `None` on the last.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.partition)
+            .expression_attribute_values(":pk", s(partition))
+            .scan_index_forward(!newest_first)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:Query", e))?;
+        let mut items = output.items.unwrap_or_default();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|last| paging::encode(&paging::key_after(index, last)))
+        } else {
+            // Fewer than asked, yet a start key: DynamoDB stopped at its 1 MB page size.
+            output.last_evaluated_key.as_ref().map(paging::encode)
+        };
+        let items = items
+            .iter()
+            .map(|item| Self::record("dynamodb:Query", item))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+}
+
+/// `UpdateItem` parts for one transition, mirroring `UploadRecord::apply`.
+fn update_expression(transition: &Transition) -> (String, Vec<(String, AttributeValue)>) {
+    let mut sets = vec![format!("#{STATUS} = :to"), format!("#{STATUS_SINCE} = :at")];
+    let mut values = vec![
+        (":to".to_owned(), s(transition.to.as_str())),
+        (":at".to_owned(), millis(transition.at)),
+        (":from".to_owned(), s(transition.from.as_str())),
+    ];
+    // No move enters AWAITING_UPLOAD, so whatever a transition does, the intent's TTL goes.
+    let mut removes = vec![format!("#{TTL}")];
+    let keeps_token = transition.to.awaits_decision();
+    for (name, value) in changed_attributes(&transition.changes) {
+        if name == TASK_TOKEN && !keeps_token {
+            continue;
+        }
+        sets.push(format!("#{name} = :{name}"));
+        values.push((format!(":{name}"), value));
+    }
+    if !keeps_token {
+        removes.push(format!("#{TASK_TOKEN}"));
+    }
+    let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
+    (expression, values)
+}
+
+/// Every `#name` placeholder in an expression, resolved to the attribute it names.
+fn placeholder_names(expression: &str) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '#'))
+        .filter_map(|word| word.strip_prefix('#'))
+        .map(|name| (format!("#{name}"), name.to_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[async_trait]
+impl Uploads for DynamoUploads {
+    #[tracing::instrument(skip(self, record), fields(upload_id = %record.id))]
+    async fn create(&self, record: &UploadRecord) -> Result<(), UploadsError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", ID)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(UploadsError::AlreadyExists(record.id))
+            }
+            Err(e) => Err(backend_error("dynamodb:PutItem", e).into()),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(upload_id = %id))]
+    async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ID, s(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:GetItem", e))?;
+        let item = output.item.ok_or(UploadsError::NotFound(*id))?;
+        Self::record("dynamodb:GetItem", &item)
+    }
+
+    #[tracing::instrument(skip(self, transition), fields(upload_id = %id, from = %transition.from, to = %transition.to))]
+    async fn transition(
+        &self,
+        id: &UploadId,
+        transition: &Transition,
+    ) -> Result<UploadRecord, UploadsError> {
+        let (update, values) = update_expression(transition);
+        let condition = format!("#{STATUS} = :from");
+        let names = placeholder_names(&format!("{update} {condition}"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, s(id.to_string()))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old_item = match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                return Self::record("dynamodb:UpdateItem", &item);
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item().cloned()
+                }
+                _ => return Err(backend_error("dynamodb:UpdateItem", e).into()),
+            },
+        };
+        // The old item says what the status really was; without it (or if there was no item
+        // at all), read it: a missing record is `NotFound`, not a conflict.
+        let actual = match old_item {
+            Some(item) => Self::record("dynamodb:UpdateItem", &item)?,
+            None => self.get(id).await?,
+        };
+        Err(UploadsError::Conflict(TransitionError::Conflict {
+            id: *id,
+            expected: transition.from,
+            actual: actual.status,
+        }))
+    }
+
+    #[tracing::instrument(skip(self, page))]
+    async fn list_by_owner(
+        &self,
+        owner: &OwnerId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.list(BY_OWNER, owner.as_str(), true, page).await
+    }
+
+    #[tracing::instrument(skip(self, page))]
+    async fn list_by_status(
+        &self,
+        status: Status,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.list(BY_STATUS, status.as_str(), false, page).await
+    }
+}

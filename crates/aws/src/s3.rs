@@ -1,1 +1,240 @@
 //! `S3ObjectStore`: the object store port over S3.
+//!
+//! Ranged reads use an HTTP `Range` header, so the gate fetches only the prefix it inspects;
+//! files are streamed from disk; copies replace the metadata so the published object carries
+//! the content type we chose, never the uploader's.
+
+use std::ops::Range;
+use std::path::Path;
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::MetadataDirective;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use bytes::Bytes;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use vetted_core::ObjectKey;
+use vetted_core::ports::{BackendError, ObjectMeta, ObjectStore, StoreError};
+
+use crate::errors::{SdkError, backend_error, unusable_answer};
+
+/// Characters a `CopySource` may carry unencoded: RFC 3986 unreserved, and `/` between the
+/// bucket and the key's segments.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Objects in one S3 bucket.
+#[derive(Debug, Clone)]
+pub struct S3ObjectStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3ObjectStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn head_version(
+        &self,
+        key: &ObjectKey,
+        version: Option<String>,
+    ) -> Result<ObjectMeta, StoreError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_version_id(version)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error().is_some_and(|s| s.is_not_found()) {
+                    StoreError::NotFound(key.clone())
+                } else {
+                    backend_error("s3:HeadObject", e).into()
+                }
+            })?;
+        Ok(ObjectMeta {
+            size: size_of("s3:HeadObject", head.content_length)?,
+            etag: head.e_tag.unwrap_or_default(),
+            version: head.version_id,
+            content_type: head.content_type,
+        })
+    }
+}
+
+fn size_of(operation: &'static str, length: Option<i64>) -> Result<u64, BackendError> {
+    length
+        .and_then(|n| u64::try_from(n).ok())
+        .ok_or_else(|| unusable_answer(operation, "no valid Content-Length"))
+}
+
+/// Maps the "no such key" answer of any S3 operation to `NotFound`.
+fn object_error<E>(operation: &'static str, key: &ObjectKey, err: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if err.code() == Some("NoSuchKey") {
+        StoreError::NotFound(key.clone())
+    } else {
+        backend_error(operation, err).into()
+    }
+}
+
+async fn collect(operation: &'static str, body: ByteStream) -> Result<Bytes, StoreError> {
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| BackendError::retryable(operation, e))?;
+    Ok(bytes.into_bytes())
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn head(&self, key: &ObjectKey) -> Result<ObjectMeta, StoreError> {
+        self.head_version(key, None).await
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, StoreError> {
+        if range.start >= range.end {
+            // Nothing to read, but a missing key must still say so.
+            self.head(key).await?;
+            return Ok(Bytes::new());
+        }
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes={}-{}", range.start, range.end - 1))
+            .send()
+            .await;
+        match result {
+            Ok(output) => collect("s3:GetObject", output.body).await,
+            // S3 refuses a range that starts at or past the end; the port clips it to nothing.
+            Err(e) if e.code() == Some("InvalidRange") => Ok(Bytes::new()),
+            Err(e) => Err(object_error("s3:GetObject", key, e)),
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| object_error("s3:GetObject", key, e))?;
+        collect("s3:GetObject", output.body).await
+    }
+
+    #[tracing::instrument(skip(self, body), fields(bucket = %self.bucket, bytes = body.len()))]
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let size = body.len() as u64;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| backend_error("s3:PutObject", e))?;
+        Ok(ObjectMeta {
+            size,
+            etag: output.e_tag.unwrap_or_default(),
+            version: output.version_id,
+            content_type: Some(content_type.to_owned()),
+        })
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn put_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| BackendError::permanent("s3:PutObject(read file)", e))?
+            .len();
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| BackendError::permanent("s3:PutObject(read file)", e))?;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| backend_error("s3:PutObject", e))?;
+        Ok(ObjectMeta {
+            size,
+            etag: output.e_tag.unwrap_or_default(),
+            version: output.version_id,
+            content_type: Some(content_type.to_owned()),
+        })
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn copy(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        let source = format!("{}/{}", self.bucket, from.as_str());
+        let output = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to.as_str())
+            .copy_source(utf8_percent_encode(&source, COPY_SOURCE).to_string())
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(|e| object_error("s3:CopyObject", from, e))?;
+        // The copy's answer lacks the size; ask for exactly the version it wrote.
+        self.head_version(to, output.version_id).await
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(|e| backend_error("s3:DeleteObject", e))?;
+        Ok(())
+    }
+}
