@@ -3,5 +3,6 @@
 
 pub mod db;
 pub mod fs_store;
+pub mod s3;
 pub mod sqlite_queue;
 pub mod sqlite_uploads;
