@@ -34,7 +34,7 @@ pub enum ReasonCode {
     Corrupt,
     /// The dimensions lie further into the file than the gate may read.
     HeaderTooDeep,
-    /// The upload arrived after its intent had expired.
+    /// The upload did not arrive before its intent expired (late, or never).
     IntentExpired,
     /// No moderator decided before the review timed out.
     ReviewTimedOut,
@@ -96,7 +96,7 @@ impl ReasonCode {
             ReasonCode::HeaderTooDeep => {
                 "The image's dimensions are further into the file than Vetted reads."
             }
-            ReasonCode::IntentExpired => "The upload arrived after its permission had expired.",
+            ReasonCode::IntentExpired => "The upload did not arrive before its permission expired.",
             ReasonCode::ReviewTimedOut => "No moderator reviewed the image in time.",
             ReasonCode::ProcessingFailed => "Processing failed; an operator has been alerted.",
         }

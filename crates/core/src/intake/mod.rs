@@ -15,6 +15,7 @@
 //! does nothing: the newer write brings its own event.
 
 pub mod s3_event;
+mod sweep;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ use crate::status::Status;
 use crate::time::Clock;
 
 pub use s3_event::{Notification, NotificationError, ObjectCreated, parse_notification};
+pub use sweep::SweepReport;
 
 /// Content type given to quarantined copies: never served as what they claim to be.
 const QUARANTINE_CONTENT_TYPE: &str = "application/octet-stream";
@@ -77,6 +79,11 @@ pub enum IntakeError {
     /// queue, where an operator can look at it.
     #[error(transparent)]
     Notification(#[from] NotificationError),
+    #[error("listing intents: {source}")]
+    Listing {
+        #[source]
+        source: UploadsError,
+    },
     #[error("upload {upload}: record store: {source}")]
     Uploads {
         upload: UploadId,
@@ -107,6 +114,7 @@ impl Retryable for IntakeError {
     fn is_retryable(&self) -> bool {
         match self {
             IntakeError::Notification(_) => false,
+            IntakeError::Listing { source } => source.is_retryable(),
             IntakeError::Uploads { source, .. } => source.is_retryable(),
             IntakeError::Store { source, .. } => source.is_retryable(),
             IntakeError::Workflow { source, .. } => source.is_retryable(),

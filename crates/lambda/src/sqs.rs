@@ -1,0 +1,72 @@
+//! An SQS batch in, an `SqsBatchResponse` out (the event source mapping needs
+//! `ReportBatchItemFailures`): only messages whose handler failed are delivered again.
+//!
+//! Messages of one batch are handled concurrently. A message without an id or a body cannot
+//! be reported or handled; it is logged and left to be acknowledged with the batch, since
+//! retrying it could never succeed.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use futures_util::future::join_all;
+use tracing::{error, warn};
+
+/// Runs `handle` on every message body; a message whose handler returns `Err` is reported as
+/// failed (with the error logged), all others are acknowledged.
+pub async fn handle_batch<F, Fut, E>(event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let runs = event.records.into_iter().map(|message| {
+        let id = message.message_id;
+        let body = message.body;
+        let handled = body.map(&handle);
+        async move {
+            let (Some(id), Some(handled)) = (id.clone(), handled) else {
+                warn!(message = ?id, "SQS message without an id or a body; nothing to do");
+                return None;
+            };
+            match handled.await {
+                Ok(()) => None,
+                Err(error) => {
+                    error!(message = %id, %error, "message failed; SQS will deliver it again");
+                    Some(id)
+                }
+            }
+        }
+    });
+    let failed: Vec<String> = join_all(runs).await.into_iter().flatten().collect();
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(failed);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::event::sqs::SqsMessage;
+
+    use super::*;
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut message = SqsMessage::default();
+        message.message_id = Some(id.to_owned());
+        message.body = Some(body.to_owned());
+        message
+    }
+
+    #[tokio::test]
+    async fn only_failed_messages_are_reported() {
+        let mut event = SqsEvent::default();
+        event.records = vec![message("a", "ok"), message("b", "bad"), message("c", "ok")];
+        let response = handle_batch(event, |body| async move {
+            if body == "ok" { Ok(()) } else { Err("refused") }
+        })
+        .await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["b"]);
+    }
+}
