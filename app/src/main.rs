@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod aws;
 mod inspect;
+mod token;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,6 +29,8 @@ enum Command {
     Aws(aws::AwsArgs),
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),
+    /// Print a dev token (HS256, signed with the data directory's dev key) for `vetted serve`.
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Aws(args) => aws::run(args),
         // Its exit status says accepted (0), rejected (1) or usage error (2).
         Command::Inspect(args) => return inspect::run(args),
+        Command::Token(args) => token::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,12 +6,14 @@
 
 mod events;
 mod objects;
+mod presign;
 mod queue;
 mod uploads;
 mod workflow;
 
 pub use events::{EventError, EventSink};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
+pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use workflow::{ReviewStart, ReviewWorkflow, StartOutcome, WorkflowError};

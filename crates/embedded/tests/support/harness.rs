@@ -94,7 +94,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut S3Config)) -> App {
         store,
         queue,
         spool_dir,
-        http: reqwest::Client::new(),
+        http: {
+            // reqwest is built without a crypto provider of its own (see the workspace's
+            // rustls entry); install ring's before building a client.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::new()
+        },
         _dir: dir,
         server,
     }

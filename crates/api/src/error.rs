@@ -1,0 +1,211 @@
+//! One error type for every handler: an HTTP status, a stable reason code and a sentence.
+//!
+//! The body is always `{"error": "<sentence for people>", "reason": "<code>"}`. Reason codes
+//! are a public contract, listed in [`reasons`] and in `schemas/openapi.yaml`; clients switch
+//! on them, so they are never renamed. Server faults are logged with their cause and answered
+//! with a generic sentence, so that no internal detail leaks.
+
+use std::error::Error as StdError;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use vetted_core::ReasonCode;
+use vetted_core::ports::{Retryable, SignerError, UploadsError};
+
+/// Every reason code the API answers with.
+pub mod reasons {
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const INVALID_JSON: &str = "invalid_json";
+    pub const UNKNOWN_FIELD: &str = "unknown_field";
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const INVALID_QUERY: &str = "invalid_query";
+    pub const INVALID_PAGE_TOKEN: &str = "invalid_page_token";
+    pub const INVALID_FILENAME: &str = "invalid_filename";
+    pub const INVALID_BODY: &str = "invalid_body";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
+    pub const INTERNAL: &str = "internal";
+    pub const UNAVAILABLE: &str = "unavailable";
+    // Shared with the record's reason codes (`vetted_core::ReasonCode`).
+    pub const TYPE_NOT_ALLOWED: &str = "type_not_allowed";
+    pub const TYPE_MISMATCH: &str = "type_mismatch";
+    pub const EMPTY: &str = "empty";
+    pub const TOO_SMALL: &str = "too_small";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const INTENT_EXPIRED: &str = "intent_expired";
+}
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    reason: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason, message)
+    }
+
+    /// A bad-input refusal named by one of the record's reason codes.
+    pub fn refused(code: ReasonCode, message: impl Into<String>) -> Self {
+        Self::bad_request(code.as_str(), message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, reasons::UNAUTHENTICATED, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, reasons::FORBIDDEN, message)
+    }
+
+    /// The same answer whether the upload does not exist or belongs to someone else, so that
+    /// ids cannot be probed.
+    pub fn upload_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, reasons::NOT_FOUND, "no such upload")
+    }
+
+    pub fn payload_too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            reasons::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than the {limit} bytes allowed here"),
+        )
+    }
+
+    /// A fault on our side: logged with its cause, answered without it.
+    pub fn internal(context: &str, error: &(dyn StdError + 'static)) -> Self {
+        tracing::error!(error = %DisplayChain(error), "{context}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            reasons::INTERNAL,
+            "something went wrong on our side; try again later",
+        )
+    }
+
+    /// A dependency that may come back: 503, so that clients retry.
+    pub fn unavailable(context: &str, error: &(dyn StdError + 'static)) -> Self {
+        tracing::warn!(error = %DisplayChain(error), "{context}");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            reasons::UNAVAILABLE,
+            "a service we depend on is unavailable; try again shortly",
+        )
+    }
+
+    /// A backend failure: 503 when a retry may succeed, else 500.
+    pub fn backend(context: &str, error: &(dyn StdError + 'static), retryable: bool) -> Self {
+        if retryable {
+            Self::unavailable(context, error)
+        } else {
+            Self::internal(context, error)
+        }
+    }
+}
+
+impl From<UploadsError> for ApiError {
+    fn from(error: UploadsError) -> Self {
+        match error {
+            UploadsError::NotFound(_) => Self::upload_not_found(),
+            UploadsError::BadPageToken => Self::bad_request(
+                reasons::INVALID_PAGE_TOKEN,
+                "the page token is not one this API issued",
+            ),
+            other => {
+                let retryable = other.is_retryable();
+                Self::backend("upload store failed", &other, retryable)
+            }
+        }
+    }
+}
+
+impl From<SignerError> for ApiError {
+    fn from(error: SignerError) -> Self {
+        let retryable = error.is_retryable();
+        Self::backend("presigning failed", &error, retryable)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.message,
+            reason: self.reason,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// An error and its sources, `a: b: c`, for logs.
+struct DisplayChain<'a>(&'a (dyn StdError + 'static));
+
+impl std::fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn not_found_fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, reasons::NOT_FOUND, "no such route")
+}
+
+pub(crate) async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        reasons::METHOD_NOT_ALLOWED,
+        "this route does not accept that method",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_codes_match_the_record_codes() {
+        for (api, core) in [
+            (reasons::TYPE_NOT_ALLOWED, ReasonCode::TypeNotAllowed),
+            (reasons::TYPE_MISMATCH, ReasonCode::TypeMismatch),
+            (reasons::EMPTY, ReasonCode::Empty),
+            (reasons::TOO_SMALL, ReasonCode::TooSmall),
+            (reasons::TOO_LARGE, ReasonCode::TooLarge),
+            (reasons::INTENT_EXPIRED, ReasonCode::IntentExpired),
+        ] {
+            assert_eq!(api, core.as_str());
+            assert_eq!(ApiError::refused(core, "x").reason, api);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! API settings: upload expiry, the intent's grace period, the proxy cap, page sizes.
+//!
+//! Defaults suit AWS; `VETTED_*` environment variables override them (see
+//! [`ApiSettings::with_env`]), and [`ApiSettings::check`] runs at start-up: errors stop the
+//! process with a message that names the setting, warnings are logged.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+use vetted_core::Policy;
+use vetted_core::presign::{self, DEFAULT_EXPIRES_IN};
+
+/// Lambda refuses request bodies over 6 MiB, so a proxy upload cannot be larger there.
+pub const DEFAULT_PROXY_MAX_BYTES: u64 = 6 * 1024 * 1024;
+/// How long after its presigned URL expires an intent still accepts the upload: an upload that
+/// started just before expiry may finish (and be notified) a little after it.
+pub const DEFAULT_INTENT_GRACE: Duration = Duration::from_secs(60);
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// How long a presigned POST or PUT (and a proxy upload's permission) is valid.
+    pub presign_expires_in: Duration,
+    /// Added to the presign expiry to give the intent's `expires_at`.
+    pub intent_grace: Duration,
+    /// The largest proxy upload (`PUT /api/uploads/{id}/content`).
+    pub proxy_max_bytes: u64,
+    pub default_page_size: u32,
+    /// Where proxy uploads are spooled before they go to the object store; the system's
+    /// temporary directory when `None`.
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            presign_expires_in: DEFAULT_EXPIRES_IN,
+            intent_grace: DEFAULT_INTENT_GRACE,
+            proxy_max_bytes: DEFAULT_PROXY_MAX_BYTES,
+            default_page_size: DEFAULT_PAGE_SIZE,
+            temp_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SettingsError {
+    #[error("{var}={value:?}: {why}")]
+    Env {
+        var: String,
+        value: String,
+        why: String,
+    },
+    #[error("upload expiry: {0}")]
+    Expiry(#[from] presign::PresignError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ApiSettings {
+    /// Overrides from `VETTED_UPLOAD_EXPIRES_SECS`, `VETTED_UPLOAD_GRACE_SECS` and
+    /// `VETTED_PROXY_MAX_BYTES`; other variables are ignored.
+    pub fn with_env<I, K, V>(mut self, vars: I) -> Result<Self, SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (var, value) in vars {
+            let (var, value) = (var.as_ref(), value.as_ref().trim());
+            let number = || {
+                value.parse::<u64>().map_err(|e| SettingsError::Env {
+                    var: var.to_owned(),
+                    value: value.to_owned(),
+                    why: e.to_string(),
+                })
+            };
+            match var {
+                "VETTED_UPLOAD_EXPIRES_SECS" => {
+                    self.presign_expires_in = Duration::from_secs(number()?);
+                }
+                "VETTED_UPLOAD_GRACE_SECS" => self.intent_grace = Duration::from_secs(number()?),
+                "VETTED_PROXY_MAX_BYTES" => self.proxy_max_bytes = number()?,
+                _ => {}
+            }
+        }
+        Ok(self)
+    }
+
+    /// Start-up checks. Returns the warnings to log.
+    pub fn check(&self, policy: &Policy) -> Result<Vec<String>, SettingsError> {
+        let mut warnings = Vec::new();
+        if let Some(warning) = presign::check_expires_in(self.presign_expires_in)? {
+            warnings.push(warning);
+        }
+        if self.proxy_max_bytes == 0 {
+            return Err(SettingsError::Invalid(
+                "proxy_max_bytes is 0: no proxy upload could succeed".to_owned(),
+            ));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&self.default_page_size) {
+            return Err(SettingsError::Invalid(format!(
+                "default_page_size must be 1 to {MAX_PAGE_SIZE}"
+            )));
+        }
+        if policy.min_bytes > self.proxy_max_bytes {
+            warnings.push(format!(
+                "proxy uploads are capped at {} bytes, below the policy's minimum of {}: \
+                 every proxy upload will be refused",
+                self.proxy_max_bytes, policy.min_bytes
+            ));
+        }
+        Ok(warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_pass_and_short_expiries_warn() {
+        let policy = Policy::default();
+        assert_eq!(ApiSettings::default().check(&policy), Ok(vec![]));
+        let short = ApiSettings::default()
+            .with_env([("VETTED_UPLOAD_EXPIRES_SECS", "30")])
+            .unwrap();
+        let warnings = short.check(&policy).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("clock"), "{warnings:?}");
+    }
+
+    #[test]
+    fn impossible_settings_stop_start_up() {
+        let policy = Policy::default();
+        let zero = ApiSettings::default()
+            .with_env([("VETTED_UPLOAD_EXPIRES_SECS", "0")])
+            .unwrap();
+        assert!(matches!(zero.check(&policy), Err(SettingsError::Expiry(_))));
+        let err = ApiSettings::default()
+            .with_env([("VETTED_PROXY_MAX_BYTES", "lots")])
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("VETTED_PROXY_MAX_BYTES="),
+            "{err}"
+        );
+    }
+}

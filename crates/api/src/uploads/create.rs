@@ -1,0 +1,194 @@
+//! `POST /api/uploads`: check the request, sign the upload, write the intent, answer 201.
+//!
+//! Nothing is written unless every check passes and the signature was made; the intent is
+//! written before the answer, so no URL is ever handed out for an upload without a record.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use vetted_core::ports::UploadGrant;
+use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::{ImageType, ObjectKey, OwnerId, Policy, ReasonCode, UploadId, UploadRecord};
+
+use super::content_path;
+use super::views::{CreateUploadRequest, CreateUploadResponse, FormField};
+use crate::auth::OwnerCaller;
+use crate::body::JsonBody;
+use crate::error::{ApiError, reasons};
+use crate::{ApiSettings, ApiState};
+
+/// The checked parts of a create request.
+struct Checked {
+    filename: FileName,
+    content_type: ImageType,
+    size: u64,
+    method: UploadMethod,
+}
+
+fn check(
+    request: CreateUploadRequest,
+    policy: &Policy,
+    settings: &ApiSettings,
+) -> Result<Checked, ApiError> {
+    let filename = FileName::parse(&request.filename)
+        .map_err(|e| ApiError::bad_request(reasons::INVALID_FILENAME, e.to_string()))?;
+    let allowed = || {
+        policy
+            .allowed_types
+            .iter()
+            .map(|t| t.mime())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let content_type = ImageType::from_mime(&request.content_type)
+        .ok()
+        .filter(|t| policy.allows(*t))
+        .ok_or_else(|| {
+            ApiError::refused(
+                ReasonCode::TypeNotAllowed,
+                format!(
+                    "{:?} is not allowed; allowed types: {}",
+                    request.content_type,
+                    allowed()
+                ),
+            )
+        })?;
+    let size = request.size;
+    if size == 0 {
+        return Err(ApiError::refused(
+            ReasonCode::Empty,
+            "size is 0: the file is empty",
+        ));
+    }
+    if size < policy.min_bytes {
+        let msg = format!(
+            "size {size} is below the minimum of {} bytes",
+            policy.min_bytes
+        );
+        return Err(ApiError::refused(ReasonCode::TooSmall, msg));
+    }
+    if size > policy.max_bytes {
+        let msg = format!(
+            "size {size} is above the maximum of {} bytes",
+            policy.max_bytes
+        );
+        return Err(ApiError::refused(ReasonCode::TooLarge, msg));
+    }
+    let method = request.method.unwrap_or_default();
+    if method == UploadMethod::Proxy && size > settings.proxy_max_bytes {
+        let msg = format!(
+            "size {size} is above the {} bytes a proxy upload may carry; use method post or put",
+            settings.proxy_max_bytes
+        );
+        return Err(ApiError::refused(ReasonCode::TooLarge, msg));
+    }
+    Ok(Checked {
+        filename,
+        content_type,
+        size,
+        method,
+    })
+}
+
+#[tracing::instrument(skip_all, fields(owner = %owner, upload_id))]
+pub(super) async fn create_upload(
+    State(state): State<ApiState>,
+    OwnerCaller(owner): OwnerCaller,
+    JsonBody(request): JsonBody<CreateUploadRequest>,
+) -> Result<Response, ApiError> {
+    let checked = check(request, &state.policy, &state.settings)?;
+    let upload_id = UploadId::generate();
+    tracing::Span::current().record("upload_id", tracing::field::display(&upload_id));
+    let grant = UploadGrant {
+        upload_id,
+        key: ObjectKey::incoming(&owner, &upload_id),
+        content_type: checked.content_type,
+        length: state.policy.min_bytes.max(1)..=checked.size,
+        now: state.clock.now(),
+        expires_in: state.settings.presign_expires_in,
+    };
+    let answer = sign(&state, &grant, checked.method).await?;
+    let record = intent(&state, &owner, &grant, checked, &answer);
+    state.uploads.create(&record).await?;
+    tracing::info!(method = ?record.method, size = record.declared_size, "upload intent created");
+
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/uploads/{upload_id}")) {
+        headers.insert(header::LOCATION, location);
+    }
+    // Presigned URLs are credentials for a few minutes; keep them out of caches.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((StatusCode::CREATED, headers, Json(answer)).into_response())
+}
+
+async fn sign(
+    state: &ApiState,
+    grant: &UploadGrant,
+    method: UploadMethod,
+) -> Result<CreateUploadResponse, ApiError> {
+    let base = |url: String, expires_at| CreateUploadResponse {
+        upload_id: grant.upload_id,
+        method,
+        url,
+        fields: None,
+        headers: None,
+        expires_at,
+    };
+    Ok(match method {
+        UploadMethod::Post => {
+            let post = state.signer.presign_post(grant).await?;
+            let fields = post
+                .fields
+                .into_iter()
+                .map(|(name, value)| FormField { name, value })
+                .collect();
+            CreateUploadResponse {
+                fields: Some(fields),
+                ..base(post.url, post.expires_at)
+            }
+        }
+        UploadMethod::Put => {
+            let put = state.signer.presign_put(grant).await?;
+            let headers = put.headers.into_iter().collect::<BTreeMap<_, _>>();
+            CreateUploadResponse {
+                headers: Some(headers),
+                ..base(put.url, put.expires_at)
+            }
+        }
+        UploadMethod::Proxy => {
+            let headers = BTreeMap::from([(
+                "content-type".to_owned(),
+                grant.content_type.mime().to_owned(),
+            )]);
+            let expires_at = grant.now.saturating_add(grant.expires_in);
+            CreateUploadResponse {
+                headers: Some(headers),
+                ..base(content_path(&grant.upload_id), expires_at)
+            }
+        }
+    })
+}
+
+fn intent(
+    state: &ApiState,
+    owner: &OwnerId,
+    grant: &UploadGrant,
+    checked: Checked,
+    answer: &CreateUploadResponse,
+) -> UploadRecord {
+    UploadRecord::new_intent(
+        grant.upload_id,
+        owner.clone(),
+        checked.filename,
+        checked.content_type,
+        checked.size,
+        checked.method,
+        grant.now,
+        answer
+            .expires_at
+            .saturating_add(state.settings.intent_grace),
+    )
+}

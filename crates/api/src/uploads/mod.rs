@@ -1,0 +1,33 @@
+//! The owners' upload routes.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /api/uploads` | ask to upload: checks, writes the intent, returns a presigned POST or PUT |
+//! | `GET /api/uploads` | the caller's uploads, newest first, paginated |
+//! | `GET /api/uploads/{id}` | one of the caller's uploads; anyone else's is 404 |
+//! | `PUT /api/uploads/{id}/content` | proxy upload for clients that cannot reach the bucket |
+
+mod create;
+mod proxy;
+mod read;
+pub mod views;
+
+use axum::Router;
+use axum::routing::{get, put};
+
+use crate::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/api/uploads",
+            get(read::list_uploads).post(create::create_upload),
+        )
+        .route("/api/uploads/{id}", get(read::get_upload))
+        .route("/api/uploads/{id}/content", put(proxy::put_content))
+}
+
+/// The path of the proxy upload for one upload.
+pub fn content_path(id: &vetted_core::UploadId) -> String {
+    format!("/api/uploads/{id}/content")
+}

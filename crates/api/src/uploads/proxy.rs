@@ -1,0 +1,142 @@
+//! `PUT /api/uploads/{id}/content`: the proxy upload, for clients that cannot reach the bucket.
+//!
+//! The body is streamed to a temporary file with the cap enforced while it arrives (the
+//! smaller of the declared size and the proxy maximum): past the cap the answer is 413 and
+//! nothing reaches the store. Only then is the file put at the intent's key. The record is not
+//! moved here: the store's notification does that, exactly as for a direct upload.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use vetted_core::{ReasonCode, Status, UploadRecord};
+
+use super::read::owned_record;
+use super::views::ContentReceived;
+use crate::ApiState;
+use crate::auth::OwnerCaller;
+use crate::error::{ApiError, reasons};
+
+#[tracing::instrument(skip(state, owner, headers, body), fields(upload_id = %id))]
+pub(super) async fn put_content(
+    State(state): State<ApiState>,
+    OwnerCaller(owner): OwnerCaller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ContentReceived>), ApiError> {
+    let record = owned_record(&state, &owner, &id).await?;
+    check_intent(&state, &record)?;
+    check_content_type(&headers, &record)?;
+    let cap = record.declared_size.min(state.settings.proxy_max_bytes);
+    if content_length(&headers).is_some_and(|length| length > cap) {
+        return Err(ApiError::payload_too_large(cap));
+    }
+    let (spool, bytes) = spool(&state, body, cap).await?;
+    if bytes == 0 {
+        return Err(ApiError::refused(ReasonCode::Empty, "the body is empty"));
+    }
+    state
+        .objects
+        .put_file(&record.key, &spool, record.declared_type.mime())
+        .await
+        .map_err(|e| {
+            use vetted_core::ports::Retryable;
+            let retryable = e.is_retryable();
+            ApiError::backend("proxy upload: storing the object failed", &e, retryable)
+        })?;
+    tracing::info!(bytes, "proxy upload stored");
+    Ok((
+        StatusCode::CREATED,
+        Json(ContentReceived {
+            upload_id: record.id,
+            bytes,
+            status: record.status,
+        }),
+    ))
+}
+
+fn check_intent(state: &ApiState, record: &UploadRecord) -> Result<(), ApiError> {
+    if record.status != Status::AwaitingUpload {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            reasons::NOT_AWAITING_UPLOAD,
+            format!("upload is {}, not awaiting its file", record.status),
+        ));
+    }
+    if state.clock.now() > record.expires_at {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            reasons::INTENT_EXPIRED,
+            "the permission to upload has expired; ask for a new one",
+        ));
+    }
+    Ok(())
+}
+
+fn check_content_type(headers: &HeaderMap, record: &UploadRecord) -> Result<(), ApiError> {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !sent
+        .trim()
+        .eq_ignore_ascii_case(record.declared_type.mime())
+    {
+        return Err(ApiError::refused(
+            ReasonCode::TypeMismatch,
+            format!(
+                "Content-Type {sent:?} is not the declared {}",
+                record.declared_type.mime()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Writes the body to a temporary file, refusing it as soon as it passes `cap` bytes.
+async fn spool(
+    state: &ApiState,
+    body: Body,
+    cap: u64,
+) -> Result<(tempfile::TempPath, u64), ApiError> {
+    let temp = match &state.settings.temp_dir {
+        Some(dir) => tempfile::NamedTempFile::new_in(dir),
+        None => tempfile::NamedTempFile::new(),
+    }
+    .map_err(|e| ApiError::internal("proxy upload: no temporary file", &e))?;
+    let (file, path) = temp.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut received: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                reasons::INVALID_BODY,
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        received = received.saturating_add(chunk.len() as u64);
+        if received > cap {
+            return Err(ApiError::payload_too_large(cap));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal("proxy upload: spooling failed", &e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal("proxy upload: spooling failed", &e))?;
+    Ok((path, received))
+}

@@ -1,0 +1,61 @@
+//! `GET /api/uploads/{id}` and `GET /api/uploads`: an owner reads their own uploads.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use vetted_core::ports::{PageRequest, PageToken};
+use vetted_core::{OwnerId, UploadId, UploadRecord};
+
+use super::views::{ListQuery, UploadList, UploadView};
+use crate::ApiState;
+use crate::auth::OwnerCaller;
+use crate::body::QueryParams;
+use crate::error::{ApiError, reasons};
+use crate::settings::MAX_PAGE_SIZE;
+
+/// The caller's upload, or 404 whether it does not exist or is someone else's.
+pub(super) async fn owned_record(
+    state: &ApiState,
+    owner: &OwnerId,
+    raw_id: &str,
+) -> Result<UploadRecord, ApiError> {
+    let id = UploadId::parse(raw_id).map_err(|_| ApiError::upload_not_found())?;
+    let record = state.uploads.get(&id).await?;
+    if &record.owner != owner {
+        return Err(ApiError::upload_not_found());
+    }
+    Ok(record)
+}
+
+#[tracing::instrument(skip(state, owner), fields(upload_id = %id))]
+pub(super) async fn get_upload(
+    State(state): State<ApiState>,
+    OwnerCaller(owner): OwnerCaller,
+    Path(id): Path<String>,
+) -> Result<Json<UploadView>, ApiError> {
+    let record = owned_record(&state, &owner, &id).await?;
+    Ok(Json(UploadView::from(&record)))
+}
+
+#[tracing::instrument(skip_all, fields(owner = %owner))]
+pub(super) async fn list_uploads(
+    State(state): State<ApiState>,
+    OwnerCaller(owner): OwnerCaller,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<UploadList>, ApiError> {
+    let limit = query.limit.unwrap_or(state.settings.default_page_size);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            reasons::INVALID_QUERY,
+            format!("limit must be 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let page = PageRequest {
+        limit,
+        after: query.after.map(PageToken),
+    };
+    let page = state.uploads.list_by_owner(&owner, &page).await?;
+    Ok(Json(UploadList {
+        items: page.items.iter().map(UploadView::from).collect(),
+        next: page.next.map(|token| token.0),
+    }))
+}

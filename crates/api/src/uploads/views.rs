@@ -1,0 +1,123 @@
+//! Request and response bodies of the upload routes, as `schemas/api/*.json` describe them.
+//!
+//! A record is never serialised as it is stored: [`UploadView`] names what an owner may see,
+//! so no key, bucket, object version, execution name, task token or failure detail leaves
+//! the server.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use vetted_core::record::{DeclineReason, UploadMethod};
+use vetted_core::{Decision, ImageType, ReasonCode, Status, Timestamp, UploadId, UploadRecord};
+
+/// `POST /api/uploads`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUploadRequest {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    #[serde(default)]
+    pub method: Option<UploadMethod>,
+}
+
+/// One form field of a presigned POST.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FormField {
+    pub name: String,
+    pub value: String,
+}
+
+/// `201` to `POST /api/uploads`: where and how to send the file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateUploadResponse {
+    pub upload_id: UploadId,
+    pub method: UploadMethod,
+    pub url: String,
+    /// POST only: send these form fields in this order, then the file as the last part, `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<FormField>>,
+    /// PUT and proxy: send exactly these headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    pub expires_at: Timestamp,
+}
+
+/// An upload as its owner sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadView {
+    pub upload_id: UploadId,
+    pub filename: String,
+    pub content_type: ImageType,
+    pub size: u64,
+    pub method: UploadMethod,
+    pub status: Status,
+    pub status_since: Timestamp,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<ReasonCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_message: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_type: Option<ImageType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_reason: Option<DeclineReason>,
+}
+
+impl From<&UploadRecord> for UploadView {
+    fn from(r: &UploadRecord) -> Self {
+        Self {
+            upload_id: r.id,
+            filename: r.filename.as_str().to_owned(),
+            content_type: r.declared_type,
+            size: r.declared_size,
+            method: r.method,
+            status: r.status,
+            status_since: r.status_since,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            reason: r.reason,
+            reason_message: r.reason.map(ReasonCode::describe),
+            detected_type: r.detected_type,
+            width: r.width,
+            height: r.height,
+            bytes: r.bytes,
+            decision: r.decision,
+            decline_reason: r.decline_reason,
+        }
+    }
+}
+
+/// `GET /api/uploads`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadList {
+    pub items: Vec<UploadView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The query string of `GET /api/uploads`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub after: Option<String>,
+}
+
+/// `201` to `PUT /api/uploads/{id}/content`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContentReceived {
+    pub upload_id: UploadId,
+    pub bytes: u64,
+    pub status: Status,
+}

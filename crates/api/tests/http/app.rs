@@ -1,0 +1,179 @@
+//! `spawn_app`: the API on a loopback port over a fresh data directory, and request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tempfile::TempDir;
+use vetted_api::auth::{DevKey, JwksVerifier, OidcConfig, Role};
+use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_aws::presign::S3Presigner;
+use vetted_core::ports::UploadSigner;
+use vetted_core::presign::{BucketEndpoint, S3Target};
+use vetted_core::time::ManualClock;
+use vetted_core::{Clock, Policy, SystemClock};
+use vetted_embedded::db::Db;
+use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::sqlite_uploads::SqliteUploads;
+
+/// The dev key of every test app, so that tests can also sign tokens it must refuse.
+pub const DEV_SECRET: [u8; 32] = [42; 32];
+pub const BUCKET: &str = "vetted-test";
+pub const ACCESS_KEY: &str = "vetted-test-key";
+pub const SECRET_KEY: &str = "vetted-test-secret";
+
+#[derive(Default)]
+pub struct AppOptions {
+    pub settings: ApiSettings,
+    pub policy: Policy,
+    pub signer: Option<Arc<dyn UploadSigner>>,
+    pub oidc: Option<OidcConfig>,
+    /// Where the app's clock starts; now when `None`.
+    pub clock_start: Option<vetted_core::Timestamp>,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub uploads: Arc<SqliteUploads>,
+    pub objects: Arc<FsObjectStore>,
+    pub clock: Arc<ManualClock>,
+    pub dev_key: DevKey,
+    _dir: TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(AppOptions::default()).await
+}
+
+pub fn local_signer(base_url: &str) -> Arc<dyn UploadSigner> {
+    let endpoint = BucketEndpoint::PathStyle {
+        base_url: base_url.to_owned(),
+    };
+    let target = S3Target::new(BUCKET, "us-east-1", endpoint).unwrap();
+    Arc::new(S3Presigner::with_static_credentials(
+        target, ACCESS_KEY, SECRET_KEY,
+    ))
+}
+
+pub async fn spawn_with(options: AppOptions) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    let uploads = Arc::new(SqliteUploads::new(db));
+    let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
+    let clock = Arc::new(ManualClock::new(
+        options.clock_start.unwrap_or_else(|| SystemClock.now()),
+    ));
+    let signer = options
+        .signer
+        .unwrap_or_else(|| local_signer("http://127.0.0.1:9/s3"));
+    let oidc = options.oidc.map(|c| JwksVerifier::new(c).unwrap());
+    let auth = Authenticator::new(Some(DevKey::from_secret(&DEV_SECRET)), oidc).unwrap();
+    let mut settings = options.settings;
+    settings.temp_dir = Some(dir.path().to_owned());
+    let state = ApiState::new(ApiParts {
+        uploads: uploads.clone(),
+        objects: objects.clone(),
+        signer,
+        clock: clock.clone(),
+        policy: options.policy,
+        auth,
+        settings,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, vetted_api::router(state))
+            .await
+            .unwrap();
+    });
+    TestApp {
+        base,
+        http: http_client(),
+        uploads,
+        objects,
+        clock,
+        dev_key: DevKey::from_secret(&DEV_SECRET),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn token(&self, user: &str, role: Role) -> String {
+        self.dev_key
+            .issue(user, role, Duration::from_secs(600), SystemClock.now())
+            .unwrap()
+    }
+
+    pub fn owner(&self, user: &str) -> String {
+        self.token(user, Role::Owner)
+    }
+
+    /// `POST /api/uploads` with a raw body.
+    pub async fn create_raw(&self, token: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url("/api/uploads"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn create(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        self.create_raw(token, &body.to_string()).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    /// How many uploads the owner has: proof that a refused request wrote nothing.
+    pub async fn count(&self, owner: &str) -> usize {
+        let (status, body) = self.get(&self.owner(owner), "/api/uploads?limit=100").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"].as_array().unwrap().len()
+    }
+}
+
+/// Status and JSON body; every body the API sends is JSON.
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));
+    (status, body)
+}
+
+/// Asserts an error answer: its status, its reason code, and the error schema.
+pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, reason: &str) {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["reason"], reason, "{}", answer.1);
+    crate::schemas::assert_matches("error.json", &answer.1);
+}
+
+pub fn png_request(size: u64) -> Value {
+    serde_json::json!({"filename": "logo.png", "content_type": "image/png", "size": size})
+}
+
+/// A plain HTTP client for the tests, after installing the crypto provider reqwest needs.
+pub fn http_client() -> reqwest::Client {
+    vetted_api::install_crypto_provider();
+    reqwest::Client::new()
+}

@@ -1,0 +1,15 @@
+//! HTTP-level tests of the API: a real server on a loopback port, the embedded SQLite record
+//! store and file object store in a fresh directory, the real S3 presigner, and responses
+//! checked against `schemas/api`. One binary, so it links once.
+
+// Test code may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used)]
+
+mod app;
+mod auth;
+mod create;
+mod jwks;
+mod proxy;
+mod read;
+mod s3s_verifies;
+mod schemas;

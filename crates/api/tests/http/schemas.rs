@@ -1,0 +1,79 @@
+//! Validates response bodies against `schemas/api/*.json` with the `jsonschema` crate.
+//! References between the files resolve to the files themselves, never to the network.
+
+use std::path::PathBuf;
+
+use jsonschema::{Retrieve, Uri, Validator};
+use serde_json::Value;
+
+const ID_PREFIX: &str = "https://vetted.example/schemas/api/";
+
+fn schema_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/api")
+}
+
+fn load(file: &str) -> Value {
+    let path = schema_dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct SchemaFiles;
+
+impl Retrieve for SchemaFiles {
+    fn retrieve(
+        &self,
+        uri: &Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let file = uri
+            .as_str()
+            .strip_prefix(ID_PREFIX)
+            .ok_or_else(|| format!("{uri} is not one of ours"))?;
+        Ok(load(file))
+    }
+}
+
+pub fn validator(file: &str) -> Validator {
+    jsonschema::options()
+        .with_retriever(SchemaFiles)
+        .should_validate_formats(true)
+        .build(&load(file))
+        .unwrap_or_else(|e| panic!("{file} does not compile: {e}"))
+}
+
+/// Panics with every violation if `value` does not match `schemas/api/{file}`.
+pub fn assert_matches(file: &str, value: &Value) {
+    let validator = validator(file);
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{file}: {errors:#?}\n{value:#}");
+}
+
+#[test]
+fn every_schema_compiles_and_the_error_reasons_are_the_apis() {
+    for entry in std::fs::read_dir(schema_dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        validator(&name);
+    }
+    let listed = load("error.json")["properties"]["reason"]["enum"].clone();
+    let mut listed: Vec<String> = serde_json::from_value(listed).unwrap();
+    listed.sort();
+    let openapi = std::fs::read_to_string(schema_dir().join("../openapi.yaml")).unwrap();
+    for reason in &listed {
+        assert!(
+            openapi.contains(&format!("| `{reason}` |")),
+            "{reason} undocumented in openapi.yaml"
+        );
+    }
+}
+
+#[test]
+fn the_schemas_refuse_what_they_must() {
+    let upload = validator("upload.json");
+    assert!(!upload.is_valid(&serde_json::json!({"upload_id": "x"})));
+    let error = validator("error.json");
+    assert!(error.is_valid(&serde_json::json!({"error": "e", "reason": "not_found"})));
+    assert!(!error.is_valid(&serde_json::json!({"error": "e", "reason": "made_up"})));
+}
