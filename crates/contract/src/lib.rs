@@ -15,8 +15,10 @@
 //! }
 //! ```
 
+pub mod events;
 pub mod objects;
 pub mod queue;
 pub mod uploads;
+pub mod workflow;
 
 mod support;

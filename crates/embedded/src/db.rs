@@ -66,6 +66,8 @@ pub struct Migration {
 pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("uploads", crate::sqlite_uploads::MIGRATIONS),
     ("queue", crate::sqlite_queue::MIGRATIONS),
+    ("workflow", crate::workflow::MIGRATIONS),
+    ("outbox", crate::outbox::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

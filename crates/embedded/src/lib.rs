@@ -3,6 +3,8 @@
 
 pub mod db;
 pub mod fs_store;
+pub mod outbox;
 pub mod s3;
 pub mod sqlite_queue;
 pub mod sqlite_uploads;
+pub mod workflow;

@@ -1,0 +1,175 @@
+//! The review on embedded adapters end to end: the engine running the real ASL, the core
+//! `Review` workers answering its tasks from the SQLite queues, records in SQLite, objects in
+//! a directory, events in the outbox. Shared by the end-to-end tests and the benchmark.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use vetted_core::ports::{ObjectStore, ReviewStart, ReviewWorkflow, Uploads, WorkQueue};
+use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::review::Review;
+use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
+use vetted_core::{
+    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, RecordChanges, Status,
+    SystemClock, Transition, UploadId, UploadRecord,
+};
+use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_uploads::SqliteUploads;
+
+use super::{Rig, review_asl};
+
+pub struct Pipeline {
+    pub rig: Rig,
+    pub review: Arc<Review>,
+    pub uploads: Arc<SqliteUploads>,
+    pub objects: Arc<FsObjectStore>,
+    pub outbox: Arc<SqliteOutbox>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Takes task messages off `queue` and hands them to the review, as the worker binary does.
+async fn work(review: Arc<Review>, queue: Arc<dyn WorkQueue>, stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let Ok(messages) = queue.receive(10, Duration::from_millis(200)).await else {
+            continue;
+        };
+        for message in messages {
+            match review.handle_message(&message.body).await {
+                Ok(_) => {
+                    let _ = queue.ack(&message.receipt).await;
+                }
+                Err(_) => {
+                    let _ = queue
+                        .retry_after(&message.receipt, Duration::from_millis(200))
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+impl Pipeline {
+    pub async fn start(dir: &Path) -> Pipeline {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let rig = Rig::open(&dir.join("vetted.db"), &review_asl(), clock.clone()).await;
+        let uploads = Arc::new(SqliteUploads::new(rig.db.clone()));
+        let objects = Arc::new(FsObjectStore::new(dir.join("objects")).unwrap());
+        let outbox = Arc::new(SqliteOutbox::new(rig.db.clone(), clock.clone()));
+        let review = Arc::new(Review {
+            uploads: uploads.clone(),
+            objects: objects.clone(),
+            workflow: Arc::new(rig.engine.clone()),
+            events: outbox.clone(),
+            clock,
+            policy: Policy::default(),
+            max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        });
+        let (stop, watching) = watch::channel(false);
+        let engine = rig.engine.clone();
+        let runner = stopped(watching.clone());
+        let mut tasks = vec![tokio::spawn(async move { engine.run(runner).await })];
+        for queue in [
+            Arc::new(rig.sanitize.clone()) as Arc<dyn WorkQueue>,
+            Arc::new(rig.review_tasks.clone()) as Arc<dyn WorkQueue>,
+        ] {
+            tasks.push(tokio::spawn(work(review.clone(), queue, watching.clone())));
+        }
+        Pipeline {
+            rig,
+            review,
+            uploads,
+            objects,
+            outbox,
+            stop,
+            tasks,
+        }
+    }
+
+    /// An upload that intake has accepted (RECEIVED, object in place), in review under `name`.
+    pub async fn submit(
+        &self,
+        image: Vec<u8>,
+        width: u32,
+        height: u32,
+        timeout_seconds: u64,
+    ) -> (UploadId, ExecutionName) {
+        let id = UploadId::generate();
+        let owner = OwnerId::parse("owner-1").unwrap();
+        let now = self.review.clock.now();
+        let intent = UploadRecord::new_intent(
+            id,
+            owner,
+            FileName::parse("logo.png").unwrap(),
+            ImageType::Png,
+            image.len() as u64,
+            UploadMethod::Post,
+            now,
+            now.saturating_add(Duration::from_secs(600)),
+        );
+        self.uploads.create(&intent).await.unwrap();
+        self.objects
+            .put(&intent.key, image.clone().into(), "image/png")
+            .await
+            .unwrap();
+        let name =
+            ExecutionName::parse(&format!("review-{}", id.to_string().replace('-', ""))).unwrap();
+        let received = Transition::new(Status::AwaitingUpload, Status::Received, now)
+            .unwrap()
+            .with(RecordChanges {
+                detected_type: Some(ImageType::Png),
+                width: Some(width),
+                height: Some(height),
+                bytes: Some(image.len() as u64),
+                execution_name: Some(name.clone()),
+                ..Default::default()
+            });
+        self.uploads.transition(&id, &received).await.unwrap();
+        let start = ReviewStart {
+            upload_id: id,
+            review_timeout_seconds: timeout_seconds,
+        };
+        self.rig.engine.start(&name, &start).await.unwrap();
+        (id, name)
+    }
+
+    /// Waits (bounded) until the record reaches `status`.
+    pub async fn wait_for(&self, id: &UploadId, status: Status) -> UploadRecord {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let record = self.uploads.get(id).await.unwrap();
+            if record.status == status {
+                return record;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} is {} after 30 s, not {status}",
+                record.status
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    pub async fn published_bytes(&self, id: &UploadId) -> Vec<u8> {
+        self.objects
+            .get(&ObjectKey::published(id))
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The scripted runs and the worker that plays them: for each execution, the task messages it
+//! expects in order and how it answers each (success with an output, failure with an error
+//! and cause, or silence so that the task times out).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use vetted_core::TaskToken;
+use vetted_core::ports::{ReviewWorkflow, WorkQueue, WorkflowError};
+
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Success(Value),
+    Failure(&'static str, &'static str),
+    /// No answer: the task must time out.
+    Silence,
+}
+
+pub struct Scenario {
+    pub key: &'static str,
+    pub review_timeout_seconds: u64,
+    /// Each task message the execution sends, in order, with the worker's answer.
+    pub script: Vec<(&'static str, Answer)>,
+    /// The states it must enter on both engines.
+    pub entered: &'static [&'static str],
+    pub status: &'static str,
+}
+
+fn ok(value: Value) -> Answer {
+    Answer::Success(value)
+}
+
+pub fn scenarios() -> Vec<Scenario> {
+    use Answer::{Failure, Silence};
+    let clean = || ok(json!({ "verdict": "clean", "width": 640, "height": 480 }));
+    vec![
+        Scenario {
+            key: "approve",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", ok(json!({ "decision": "approve" }))),
+                ("publish", ok(json!({ "status": "PUBLISHED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "Decided",
+                "Publish",
+                "Published",
+            ],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "decline",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", ok(json!({ "decision": "decline" }))),
+                ("decline", ok(json!({ "status": "DECLINED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "Decided",
+                "Decline",
+                "Declined",
+            ],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "rejected",
+            review_timeout_seconds: 300,
+            script: vec![(
+                "sanitize",
+                ok(json!({ "verdict": "rejected", "reason": "type_mismatch" })),
+            )],
+            entered: &["Sanitize", "SanitizeVerdict", "Rejected"],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "timeout",
+            review_timeout_seconds: 2,
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", Silence),
+                ("expire", ok(json!({ "status": "EXPIRED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "Expire",
+                "Expired",
+            ],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "retry",
+            review_timeout_seconds: 300,
+            script: vec![
+                (
+                    "sanitize",
+                    Failure("Vetted.Retryable", "the store was busy"),
+                ),
+                ("sanitize", clean()),
+                ("await_decision", ok(json!({ "decision": "approve" }))),
+                (
+                    "publish",
+                    Failure("Vetted.Retryable", "the copy was throttled"),
+                ),
+                ("publish", ok(json!({ "status": "PUBLISHED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "Decided",
+                "Publish",
+                "Published",
+            ],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "catch",
+            review_timeout_seconds: 300,
+            script: vec![
+                (
+                    "sanitize",
+                    Failure("Vetted.Permanent", "the uploaded object is gone"),
+                ),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: &["Sanitize", "RecordFailure", "Failed"],
+            status: "FAILED",
+        },
+        Scenario {
+            key: "exhausted",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", Failure("Vetted.Retryable", "busy 1")),
+                ("sanitize", Failure("Vetted.Retryable", "busy 2")),
+                ("sanitize", Failure("Vetted.Retryable", "busy 3")),
+                ("sanitize", Failure("Vetted.Retryable", "busy 4")),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: &["Sanitize", "RecordFailure", "Failed"],
+            status: "FAILED",
+        },
+        Scenario {
+            key: "unexpected",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", ok(json!({ "verdict": "maybe" }))),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "UnexpectedAnswer",
+                "RecordFailure",
+                "Failed",
+            ],
+            status: "FAILED",
+        },
+    ]
+}
+
+/// What the worker saw of one execution.
+#[derive(Debug, Default, Clone)]
+pub struct Transcript {
+    /// Task message bodies, without their task token.
+    pub messages: Vec<Value>,
+    /// Anything off-script: a task that was not expected, an answer that was refused.
+    pub problems: Vec<String>,
+}
+
+/// One execution's script and how far it has got.
+struct Play {
+    script: Vec<(&'static str, Answer)>,
+    next: usize,
+    /// The last task answered, and how.
+    last: Option<(&'static str, Answer)>,
+    transcript: Transcript,
+}
+
+/// Plays the scripts of one engine's executions.
+pub struct Worker {
+    plays: Mutex<HashMap<String, Play>>,
+}
+
+impl Worker {
+    pub fn new(runs: &[(String, &Scenario)]) -> Arc<Worker> {
+        let plays = runs
+            .iter()
+            .map(|(name, s)| {
+                let play = Play {
+                    script: s.script.clone(),
+                    next: 0,
+                    last: None,
+                    transcript: Transcript::default(),
+                };
+                (name.clone(), play)
+            })
+            .collect();
+        Arc::new(Worker {
+            plays: Mutex::new(plays),
+        })
+    }
+
+    pub fn transcript(&self, name: &str) -> Transcript {
+        self.plays.lock().expect("the worker panicked")[name]
+            .transcript
+            .clone()
+    }
+
+    /// What to do with one message: the token and the answer, if the script has one.
+    ///
+    /// A message for the task just answered, when the script expects another, is answered
+    /// as that task was: moto re-sends a retried task with the same token (normalisation 4).
+    fn next(&self, body: &Value) -> Option<(TaskToken, Answer, bool)> {
+        let name = body["execution"].as_str()?;
+        let mut plays = self.plays.lock().expect("the worker panicked");
+        let play = plays.get_mut(name)?;
+        let mut shown = body.clone();
+        let token = shown.as_object_mut()?.remove("task_token")?;
+        play.transcript.messages.push(shown);
+        let token = TaskToken::parse(token.as_str()?).ok()?;
+        let task = body["task"].as_str().unwrap_or_default();
+        if let Some((expected, answer)) = play.script.get(play.next).cloned()
+            && expected == task
+        {
+            play.next += 1;
+            play.last = Some((expected, answer.clone()));
+            return Some((token, answer, false));
+        }
+        if let Some((last, answer)) = play.last.clone()
+            && last == task
+        {
+            return Some((token, answer, true));
+        }
+        play.transcript
+            .problems
+            .push(format!("unscripted message {body}"));
+        None
+    }
+
+    fn problem(&self, body: &Value, problem: String) {
+        let name = body["execution"].as_str().unwrap_or_default();
+        if let Some(play) = self
+            .plays
+            .lock()
+            .expect("the worker panicked")
+            .get_mut(name)
+        {
+            play.transcript.problems.push(problem);
+        }
+    }
+}
+
+/// Answers task messages from `queue` until `stop` says true.
+pub async fn serve(
+    worker: Arc<Worker>,
+    workflow: Arc<dyn ReviewWorkflow>,
+    queue: Arc<dyn WorkQueue>,
+    stop: watch::Receiver<bool>,
+) {
+    while !*stop.borrow() {
+        let messages = queue
+            .receive(10, Duration::from_secs(1))
+            .await
+            .expect("receive");
+        for message in messages {
+            queue.ack(&message.receipt).await.expect("ack");
+            let body: Value = serde_json::from_str(&message.body).expect("task messages are JSON");
+            let Some((token, answer, repeat)) = worker.next(&body) else {
+                continue;
+            };
+            let answered = match &answer {
+                Answer::Success(output) => workflow.send_task_success(&token, output).await,
+                Answer::Failure(error, cause) => {
+                    workflow.send_task_failure(&token, error, cause).await
+                }
+                Answer::Silence => Ok(()),
+            };
+            match answered {
+                Ok(()) => {}
+                // A repeat may find its (reused) token already closed.
+                Err(WorkflowError::TaskGone) if repeat => {}
+                Err(e) => worker.problem(&body, format!("answering {answer:?} failed: {e}")),
+            }
+        }
+    }
+}
