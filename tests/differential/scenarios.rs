@@ -168,6 +168,22 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
             status: "FAILED",
         },
+        Scenario {
+            key: "no-verdict",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", ok(json!({}))),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "UnexpectedAnswer",
+                "RecordFailure",
+                "Failed",
+            ],
+            status: "FAILED",
+        },
     ]
 }
 
