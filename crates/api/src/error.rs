@@ -29,6 +29,9 @@ pub mod reasons {
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
+    pub const ALREADY_DECIDED: &str = "already_decided";
+    pub const NOT_IN_REVIEW: &str = "not_in_review";
+    pub const REVIEW_TIMED_OUT: &str = "review_timed_out";
     pub const INTERNAL: &str = "internal";
     pub const UNAVAILABLE: &str = "unavailable";
     // Shared with the record's reason codes (`vetted_core::ReasonCode`).

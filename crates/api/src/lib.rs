@@ -8,6 +8,7 @@
 pub mod auth;
 mod body;
 pub mod error;
+pub mod reviews;
 pub mod settings;
 pub mod uploads;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use vetted_core::ports::{ObjectStore, UploadSigner, Uploads};
+use vetted_core::review::Review;
 use vetted_core::{Clock, Policy};
 
 pub use auth::Authenticator;
@@ -44,6 +46,8 @@ pub struct ApiState {
     pub policy: Arc<Policy>,
     pub auth: Arc<Authenticator>,
     pub settings: Arc<ApiSettings>,
+    /// Decisions: the core's review service, over the same record store.
+    pub review: Arc<Review>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -55,6 +59,7 @@ pub struct ApiParts {
     pub policy: Policy,
     pub auth: Authenticator,
     pub settings: ApiSettings,
+    pub review: Arc<Review>,
 }
 
 impl ApiState {
@@ -72,6 +77,7 @@ impl ApiState {
             policy: Arc::new(parts.policy),
             auth: Arc::new(parts.auth),
             settings: Arc::new(parts.settings),
+            review: parts.review,
         })
     }
 }
@@ -87,6 +93,7 @@ impl FromRef<ApiState> for Arc<Authenticator> {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(uploads::routes())
+        .merge(reviews::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .with_state(state)

@@ -10,12 +10,18 @@ use vetted_api::auth::{DevKey, JwksVerifier, OidcConfig, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_aws::presign::S3Presigner;
 use vetted_core::ports::UploadSigner;
+use vetted_core::ports::{EventSink, ReviewWorkflow, WorkQueue};
 use vetted_core::presign::{BucketEndpoint, S3Target};
+use vetted_core::review::Review;
+use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::time::ManualClock;
 use vetted_core::{Clock, Policy, SystemClock};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
+use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
 
 /// The dev key of every test app, so that tests can also sign tokens it must refuse.
 pub const DEV_SECRET: [u8; 32] = [42; 32];
@@ -40,8 +46,17 @@ pub struct TestApp {
     pub objects: Arc<FsObjectStore>,
     pub clock: Arc<ManualClock>,
     pub dev_key: DevKey,
+    pub workflow: Arc<EmbeddedWorkflow>,
+    pub review: Arc<Review>,
+    pub outbox: Arc<SqliteOutbox>,
+    /// The workflow's task queues, worked by [`TestApp::pump`].
+    pub task_queues: Vec<Arc<SqliteWorkQueue>>,
     _dir: TempDir,
 }
+
+const ASL: &str = include_str!("../../../../statemachine/review.asl.json");
+const SANITIZE_QUEUE: &str = "embedded://queues/sanitize";
+const REVIEW_TASKS_QUEUE: &str = "embedded://queues/review-tasks";
 
 pub async fn spawn_app() -> TestApp {
     spawn_with(AppOptions::default()).await
@@ -60,7 +75,7 @@ pub fn local_signer(base_url: &str) -> Arc<dyn UploadSigner> {
 pub async fn spawn_with(options: AppOptions) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
-    let uploads = Arc::new(SqliteUploads::new(db));
+    let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let clock = Arc::new(ManualClock::new(
         options.clock_start.unwrap_or_else(|| SystemClock.now()),
@@ -72,6 +87,46 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let auth = Authenticator::new(Some(DevKey::from_secret(&DEV_SECRET)), oidc).unwrap();
     let mut settings = options.settings;
     settings.temp_dir = Some(dir.path().to_owned());
+    let queue_config = QueueConfig {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 5,
+    };
+    let task_queues = vec![
+        Arc::new(SqliteWorkQueue::new(db.clone(), "sanitize", queue_config)),
+        Arc::new(SqliteWorkQueue::new(
+            db.clone(),
+            "review-tasks",
+            queue_config,
+        )),
+    ];
+    let queue_map = [SANITIZE_QUEUE, REVIEW_TASKS_QUEUE]
+        .into_iter()
+        .zip(&task_queues)
+        .map(|(url, queue)| (url.to_owned(), queue.clone() as Arc<dyn WorkQueue>))
+        .collect();
+    let asl = substitute(
+        ASL,
+        &[
+            ("SanitizeQueueUrl", SANITIZE_QUEUE),
+            ("ReviewTasksQueueUrl", REVIEW_TASKS_QUEUE),
+        ],
+    )
+    .unwrap();
+    let workflow = Arc::new(
+        EmbeddedWorkflow::open(db.clone(), &asl, queue_map, clock.clone())
+            .await
+            .unwrap(),
+    );
+    let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
+    let review = Arc::new(Review {
+        uploads: uploads.clone(),
+        objects: objects.clone(),
+        workflow: workflow.clone() as Arc<dyn ReviewWorkflow>,
+        events: outbox.clone() as Arc<dyn EventSink>,
+        clock: clock.clone(),
+        policy: options.policy.clone(),
+        max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+    });
     let state = ApiState::new(ApiParts {
         uploads: uploads.clone(),
         objects: objects.clone(),
@@ -80,6 +135,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         policy: options.policy,
         auth,
         settings,
+        review: review.clone(),
     })
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -96,6 +152,10 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         objects,
         clock,
         dev_key: DevKey::from_secret(&DEV_SECRET),
+        workflow,
+        review,
+        outbox,
+        task_queues,
         _dir: dir,
     }
 }
@@ -115,6 +175,28 @@ impl TestApp {
         self.token(user, Role::Owner)
     }
 
+    pub fn moderator(&self, user: &str) -> String {
+        self.token(user, Role::Moderator)
+    }
+
+    /// Works the workflow's task messages through the core's review workers, as the task
+    /// workers of `vetted serve` do, until both queues are empty.
+    pub async fn pump(&self) {
+        loop {
+            let mut handled = 0;
+            for queue in &self.task_queues {
+                for message in queue.receive(10, Duration::ZERO).await.unwrap() {
+                    self.review.handle_message(&message.body).await.unwrap();
+                    queue.ack(&message.receipt).await.unwrap();
+                    handled += 1;
+                }
+            }
+            if handled == 0 {
+                return;
+            }
+        }
+    }
+
     /// `POST /api/uploads` with a raw body.
     pub async fn create_raw(&self, token: &str, body: &str) -> (StatusCode, Value) {
         let response = self
@@ -131,6 +213,19 @@ impl TestApp {
 
     pub async fn create(&self, token: &str, body: Value) -> (StatusCode, Value) {
         self.create_raw(token, &body.to_string()).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        read(response).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {

@@ -11,5 +11,6 @@ mod create;
 mod jwks;
 mod proxy;
 mod read;
+mod reviews;
 mod s3s_verifies;
 mod schemas;
