@@ -60,7 +60,7 @@ pub enum SettingsError {
 }
 
 impl ApiSettings {
-    /// Overrides from `VETTED_UPLOAD_EXPIRES_SECS`, `VETTED_UPLOAD_GRACE_SECS` and
+    /// Overrides from `VETTED_PRESIGN_EXPIRY_SECONDS`, `VETTED_INTENT_GRACE_SECONDS` and
     /// `VETTED_PROXY_MAX_BYTES`; other variables are ignored.
     pub fn with_env<I, K, V>(mut self, vars: I) -> Result<Self, SettingsError>
     where
@@ -78,10 +78,10 @@ impl ApiSettings {
                 })
             };
             match var {
-                "VETTED_UPLOAD_EXPIRES_SECS" => {
+                "VETTED_PRESIGN_EXPIRY_SECONDS" => {
                     self.presign_expires_in = Duration::from_secs(number()?);
                 }
-                "VETTED_UPLOAD_GRACE_SECS" => self.intent_grace = Duration::from_secs(number()?),
+                "VETTED_INTENT_GRACE_SECONDS" => self.intent_grace = Duration::from_secs(number()?),
                 "VETTED_PROXY_MAX_BYTES" => self.proxy_max_bytes = number()?,
                 _ => {}
             }
@@ -125,7 +125,7 @@ mod tests {
         let policy = Policy::default();
         assert_eq!(ApiSettings::default().check(&policy), Ok(vec![]));
         let short = ApiSettings::default()
-            .with_env([("VETTED_UPLOAD_EXPIRES_SECS", "30")])
+            .with_env([("VETTED_PRESIGN_EXPIRY_SECONDS", "30")])
             .unwrap();
         let warnings = short.check(&policy).unwrap();
         assert_eq!(warnings.len(), 1);
@@ -136,7 +136,7 @@ mod tests {
     fn impossible_settings_stop_start_up() {
         let policy = Policy::default();
         let zero = ApiSettings::default()
-            .with_env([("VETTED_UPLOAD_EXPIRES_SECS", "0")])
+            .with_env([("VETTED_PRESIGN_EXPIRY_SECONDS", "0")])
             .unwrap();
         assert!(matches!(zero.check(&policy), Err(SettingsError::Expiry(_))));
         let err = ApiSettings::default()
