@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod aws;
+mod bench;
+mod client;
 mod inspect;
+mod serve;
 mod token;
 
 #[derive(Debug, Parser)]
@@ -29,6 +32,10 @@ enum Command {
     Aws(aws::AwsArgs),
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),
+    // Its help text lives with its arguments.
+    Bench(bench::BenchArgs),
+    // Its help text lives with its arguments.
+    Serve(serve::ServeArgs),
     /// Print a dev token (HS256, signed with the data directory's dev key) for `vetted serve`.
     Token(token::TokenArgs),
 }
@@ -40,6 +47,8 @@ fn main() -> ExitCode {
         Command::Aws(args) => aws::run(args),
         // Its exit status says accepted (0), rejected (1) or usage error (2).
         Command::Inspect(args) => return inspect::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
     };
     match result {

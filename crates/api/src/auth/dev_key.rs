@@ -43,6 +43,7 @@ pub enum DevKeyError {
 }
 
 /// The dev signing key. `Debug` does not show it.
+#[derive(Clone)]
 pub struct DevKey {
     encoding: EncodingKey,
     decoding: DecodingKey,

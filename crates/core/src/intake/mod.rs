@@ -195,7 +195,7 @@ impl Intake {
         }
     }
 
-    #[tracing::instrument(skip(self, key, owner, event), fields(upload_id = %upload))]
+    #[tracing::instrument(skip_all, fields(upload_id = %upload))]
     async fn handle_upload(
         &self,
         key: ObjectKey,

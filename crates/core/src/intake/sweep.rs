@@ -80,7 +80,10 @@ impl Intake {
                     version_id: None,
                 };
                 let outcome = self.handle_record(&event).await?;
-                if !matches!(outcome, Outcome::Duplicate { .. } | Outcome::ObjectGone { .. }) {
+                if !matches!(
+                    outcome,
+                    Outcome::Duplicate { .. } | Outcome::ObjectGone { .. }
+                ) {
                     report.recovered += 1;
                 }
             }

@@ -1,0 +1,450 @@
+//! `vetted bench`: drives a running pipeline through its real HTTP endpoints, the way
+//! browsers would, with a mix of valid and invalid files, and reports throughput, latency,
+//! the bytes the gate read per object and the server's peak memory.
+//!
+//! Latency is measured by the server, not the driver: from an upload's `created_at` (the
+//! intent) to its `status_since` when it reached `IN_REVIEW` (or `REJECTED`), both read back
+//! from the API after the run. So the driver's own polling cannot distort the figures, and
+//! the clock is the server's.
+//!
+//! Without `--url`, it starts `vetted serve` on a fresh data directory and a free port, and
+//! reads that process's peak resident memory (VmHWM) when the run ends.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Semaphore;
+use vetted_api::auth::{DevKey, Role};
+use vetted_core::inspect::run_gate;
+use vetted_core::{Clock, Policy, SystemClock, Timestamp};
+use vetted_samples::{hostile, images};
+
+use crate::client::VettedClient;
+
+/// Drive load through a running pipeline and report throughput, latency and memory.
+///
+/// Example: `vetted bench --uploads 1000 --concurrency 32` (starts its own server).
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// How many uploads to send.
+    #[arg(long, default_value_t = 500)]
+    uploads: usize,
+    /// How many uploads are in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// The share of uploads that are invalid (spoofed, too small, truncated), 0 to 1.
+    #[arg(long, default_value_t = 0.2)]
+    invalid_share: f64,
+    /// A running server to drive; without it, bench starts `vetted serve` itself.
+    #[arg(long)]
+    url: Option<String>,
+    /// The data directory of the server at --url, for its dev-token key.
+    #[arg(long, requires = "url")]
+    data: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.uploads == 0 || args.concurrency == 0 || !(0.0..=1.0).contains(&args.invalid_share) {
+        bail!("--uploads and --concurrency must be at least 1, --invalid-share within 0..=1");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(bench(args))
+}
+
+struct Sample {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    valid: bool,
+}
+
+fn samples() -> Vec<Sample> {
+    let mut cut = images::jpeg(320, 240);
+    cut.truncate(2);
+    let sample = |name, content_type, bytes, valid| Sample {
+        name,
+        content_type,
+        bytes,
+        valid,
+    };
+    vec![
+        sample("logo.png", "image/png", images::png(256, 256), true),
+        sample("photo.jpg", "image/jpeg", images::jpeg(640, 480), true),
+        sample(
+            "banner.webp",
+            "image/webp",
+            images::webp_lossless(400, 100),
+            true,
+        ),
+        sample("menu.png", "image/png", hostile::html(), false),
+        sample("icon.png", "image/png", images::png(16, 16), false),
+        sample("cut.jpg", "image/jpeg", cut, false),
+    ]
+}
+
+struct Server {
+    base: String,
+    data: PathBuf,
+    child: Option<tokio::process::Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn start_server(args: &BenchArgs) -> anyhow::Result<Server> {
+    if let Some(url) = &args.url {
+        let data = args
+            .data
+            .clone()
+            .context("--url needs --data (for the dev-token key)")?;
+        return Ok(Server {
+            base: url.trim_end_matches('/').to_owned(),
+            data,
+            child: None,
+            _dir: None,
+        });
+    }
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("VETTED_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting vetted serve")?;
+    let stdout = child.stdout.take().context("no stdout from vetted serve")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(url) = line.trim().strip_prefix("API") {
+                return anyhow::Ok(url.trim().trim_end_matches("/api/").to_owned());
+            }
+        }
+        bail!("vetted serve exited before printing its address")
+    })
+    .await
+    .context("vetted serve did not start within 60 s")??;
+    Ok(Server {
+        base,
+        data,
+        child: Some(child),
+        _dir: Some(dir),
+    })
+}
+
+/// One upload the driver sent.
+struct Sent {
+    id: String,
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let server = start_server(&args).await?;
+    let key = DevKey::load_or_create(&server.data).context("the server's dev key")?;
+    let owner = key.issue(
+        "bench-owner",
+        Role::Owner,
+        Duration::from_secs(3600),
+        SystemClock.now(),
+    )?;
+    let client = VettedClient::new(&server.base)?;
+    let samples = Arc::new(samples());
+    let (valid, invalid): (Vec<usize>, Vec<usize>) =
+        (0..samples.len()).partition(|&i| samples[i].valid);
+
+    let slots = Arc::new(Semaphore::new(args.concurrency));
+    let started = Instant::now();
+    let mut sends = tokio::task::JoinSet::new();
+    for n in 0..args.uploads {
+        // Invalid uploads spread evenly through the run: upload n is invalid when the running
+        // count of invalid ones, n × share, passes a whole number.
+        let invalid_now =
+            ((n + 1) as f64 * args.invalid_share).floor() > (n as f64 * args.invalid_share).floor();
+        let pool = if invalid_now && !invalid.is_empty() {
+            &invalid
+        } else {
+            &valid
+        };
+        let index = pool[n % pool.len()];
+        let (client, owner, samples) = (client.clone(), owner.clone(), samples.clone());
+        let permit = slots.clone().acquire_owned().await?;
+        sends.spawn(async move {
+            let sample = &samples[index];
+            let result = async {
+                let grant = client
+                    .request_upload(
+                        &owner,
+                        sample.name,
+                        sample.content_type,
+                        sample.bytes.len(),
+                        "post",
+                    )
+                    .await?;
+                client
+                    .send_file(&grant, sample.name, sample.bytes.clone())
+                    .await?;
+                anyhow::Ok(Sent {
+                    id: grant.upload_id,
+                })
+            }
+            .await;
+            drop(permit);
+            result
+        });
+    }
+    let mut sent = Vec::with_capacity(args.uploads);
+    let mut send_errors = 0usize;
+    while let Some(joined) = sends.join_next().await {
+        match joined? {
+            Ok(upload) => sent.push(upload),
+            Err(error) => {
+                send_errors += 1;
+                if send_errors <= 3 {
+                    eprintln!("upload failed: {error:#}");
+                }
+            }
+        }
+    }
+    let sending = started.elapsed();
+    let records = settle(&client, &owner, &sent, args.concurrency).await?;
+    let peak_rss_kib = server
+        .child
+        .as_ref()
+        .and_then(|c| c.id())
+        .and_then(peak_rss_kib);
+    let report = Report::new(
+        &records,
+        send_errors,
+        sending,
+        gate_bytes(&samples).await?,
+        peak_rss_kib,
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json(&args))?);
+    } else {
+        report.print(&args);
+    }
+    if let Some(mut child) = server.child {
+        let _ = child.kill().await;
+    }
+    Ok(())
+}
+
+/// Waits until every upload has left AWAITING_UPLOAD and RECEIVED, and returns the records.
+async fn settle(
+    client: &VettedClient,
+    owner: &str,
+    sent: &[Sent],
+    concurrency: usize,
+) -> anyhow::Result<Vec<Value>> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut records: Vec<Option<Value>> = vec![None; sent.len()];
+    loop {
+        let pending: Vec<usize> = (0..sent.len()).filter(|&i| records[i].is_none()).collect();
+        if pending.is_empty() {
+            return Ok(records.into_iter().flatten().collect());
+        }
+        if Instant::now() > deadline {
+            bail!("{} uploads still unsettled after 10 minutes", pending.len());
+        }
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut reads = tokio::task::JoinSet::new();
+        for i in pending {
+            let (client, owner, id) = (client.clone(), owner.to_owned(), sent[i].id.clone());
+            let permit = slots.clone().acquire_owned().await?;
+            reads.spawn(async move {
+                let record = client.upload(&owner, &id).await;
+                drop(permit);
+                (i, record)
+            });
+        }
+        while let Some(joined) = reads.join_next().await {
+            let (i, record) = joined?;
+            let record = record?;
+            if !matches!(
+                record["status"].as_str(),
+                Some("AWAITING_UPLOAD" | "RECEIVED")
+            ) {
+                records[i] = Some(record);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Bytes the gate reads per sample, by running the same gate, with the default policy, over
+/// the same bytes.
+async fn gate_bytes(samples: &[Sample]) -> anyhow::Result<Vec<(&'static str, u64)>> {
+    let policy = Policy::default();
+    let mut out = Vec::new();
+    for sample in samples {
+        let bytes = bytes::Bytes::from(sample.bytes.clone());
+        let total = bytes.len() as u64;
+        let outcome = run_gate(total, sample.content_type, &policy, |n| {
+            let prefix = bytes.slice(..usize::try_from(n).unwrap_or(usize::MAX).min(bytes.len()));
+            async move { Ok::<_, std::convert::Infallible>(prefix) }
+        })
+        .await?;
+        out.push((sample.name, outcome.bytes_read));
+    }
+    Ok(out)
+}
+
+/// Peak resident memory of a process, from /proc (Linux).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Report {
+    settled: usize,
+    in_review: usize,
+    rejected: usize,
+    other: usize,
+    send_errors: usize,
+    sending: Duration,
+    /// From the first intent to the last upload reaching its verdict, by the server's clock.
+    span: Duration,
+    latencies_ms: Vec<u64>,
+    gate_bytes: Vec<(&'static str, u64)>,
+    peak_rss_kib: Option<u64>,
+}
+
+impl Report {
+    fn new(
+        records: &[Value],
+        send_errors: usize,
+        sending: Duration,
+        gate_bytes: Vec<(&'static str, u64)>,
+        peak_rss_kib: Option<u64>,
+    ) -> Self {
+        let time = |r: &Value, field: &str| {
+            r[field]
+                .as_str()
+                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+        };
+        let (mut in_review, mut rejected, mut other) = (0, 0, 0);
+        let mut latencies_ms = Vec::new();
+        let (mut first, mut last) = (None::<Timestamp>, None::<Timestamp>);
+        for record in records {
+            let (Some(created), Some(since)) =
+                (time(record, "created_at"), time(record, "status_since"))
+            else {
+                continue;
+            };
+            match record["status"].as_str() {
+                Some("IN_REVIEW") => {
+                    in_review += 1;
+                    latencies_ms.push(
+                        u64::try_from(since.duration_since(created).as_millis())
+                            .unwrap_or(u64::MAX),
+                    );
+                }
+                Some("REJECTED") => rejected += 1,
+                _ => other += 1,
+            }
+            first = Some(first.map_or(created, |f| f.min(created)));
+            last = Some(last.map_or(since, |l| l.max(since)));
+        }
+        latencies_ms.sort_unstable();
+        let span = match (first, last) {
+            (Some(first), Some(last)) => last.duration_since(first),
+            _ => Duration::ZERO,
+        };
+        Self {
+            settled: records.len(),
+            in_review,
+            rejected,
+            other,
+            send_errors,
+            sending,
+            span,
+            latencies_ms,
+            gate_bytes,
+            peak_rss_kib,
+        }
+    }
+
+    fn percentile(&self, p: f64) -> Option<u64> {
+        if self.latencies_ms.is_empty() {
+            return None;
+        }
+        let rank = ((p / 100.0) * (self.latencies_ms.len() - 1) as f64).round() as usize;
+        self.latencies_ms.get(rank).copied()
+    }
+
+    fn throughput(&self) -> f64 {
+        let seconds = self.span.as_secs_f64();
+        if seconds > 0.0 {
+            self.settled as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn to_json(&self, args: &BenchArgs) -> Value {
+        json!({
+            "uploads": args.uploads,
+            "concurrency": args.concurrency,
+            "settled": self.settled,
+            "in_review": self.in_review,
+            "rejected": self.rejected,
+            "other": self.other,
+            "send_errors": self.send_errors,
+            "sending_seconds": self.sending.as_secs_f64(),
+            "span_seconds": self.span.as_secs_f64(),
+            "uploads_per_second": self.throughput(),
+            "latency_ms": {"p50": self.percentile(50.0), "p99": self.percentile(99.0), "max": self.latencies_ms.last()},
+            "gate_bytes_read": self.gate_bytes.iter().map(|(n, b)| json!({"file": n, "bytes": b})).collect::<Vec<_>>(),
+            "peak_rss_kib": self.peak_rss_kib,
+        })
+    }
+
+    fn print(&self, args: &BenchArgs) {
+        println!(
+            "vetted bench: {} uploads, {} at a time, {:.0}% invalid",
+            args.uploads,
+            args.concurrency,
+            args.invalid_share * 100.0
+        );
+        println!(
+            "  settled          {} ({} in review, {} rejected, {} other), {} failed to send",
+            self.settled, self.in_review, self.rejected, self.other, self.send_errors
+        );
+        println!("  sending took     {:.2} s", self.sending.as_secs_f64());
+        println!(
+            "  upload→verdict   {:.0} uploads/s over {:.2} s (server clock)",
+            self.throughput(),
+            self.span.as_secs_f64()
+        );
+        let ms = |v: Option<u64>| v.map_or("-".to_owned(), |v| format!("{v} ms"));
+        println!(
+            "  upload→IN_REVIEW p50 {}  p99 {}  max {}",
+            ms(self.percentile(50.0)),
+            ms(self.percentile(99.0)),
+            ms(self.latencies_ms.last().copied())
+        );
+        let gate: Vec<String> = self
+            .gate_bytes
+            .iter()
+            .map(|(n, b)| format!("{n} {b} B"))
+            .collect();
+        println!("  gate bytes read  {}", gate.join(", "));
+        match self.peak_rss_kib {
+            Some(kib) => println!("  server peak RSS  {:.1} MiB", kib as f64 / 1024.0),
+            None => {
+                println!("  server peak RSS  (not measured: the server was not started by bench)")
+            }
+        }
+    }
+}

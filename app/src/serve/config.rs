@@ -1,0 +1,174 @@
+//! `vetted serve`'s settings: a TOML file (`--config`), then environment variables, then
+//! defaults. Every value is checked at start-up, and an error names the setting.
+//!
+//! ```toml
+//! review_timeout_seconds = 259200     # 72 h for a moderator to decide
+//! presign_expiry_seconds = 300        # how long an upload permission lasts
+//!
+//! [policy]                            # see `vetted inspect --help`
+//! max_bytes = 10485760
+//!
+//! [workers]                           # messages handled at once, per worker
+//! intake = 8
+//! sanitize = 2
+//! review_tasks = 8
+//!
+//! [[webhooks]]                        # every event is POSTed here, signed
+//! url = "https://example.com/vetted"
+//! secret = "a long random string"
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use vetted_core::Policy;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    pub policy: Policy,
+    pub review_timeout_seconds: u64,
+    pub presign_expiry_seconds: u64,
+    pub workers: Workers,
+    pub webhooks: Vec<Webhook>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workers {
+    pub intake: usize,
+    pub sanitize: usize,
+    pub review_tasks: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    /// Signs each delivery: `X-Vetted-Signature: sha256=<hex HMAC of the body>`.
+    pub secret: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            policy: Policy::default(),
+            review_timeout_seconds: 72 * 3600,
+            presign_expiry_seconds: 300,
+            workers: Workers::default(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        // Sanitize decodes whole images; more of them at once than cores only adds memory.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            intake: 16,
+            sanitize: cores,
+            review_tasks: 16,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The file's settings (or the defaults), overridden by `VETTED_POLICY_*`,
+    /// `VETTED_REVIEW_TIMEOUT_SECONDS` and `VETTED_PRESIGN_EXPIRY_SECONDS`.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config: ServeConfig = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => ServeConfig::default(),
+        };
+        config.policy = config
+            .policy
+            .with_env(std::env::vars())
+            .context("policy settings")?;
+        if let Some(seconds) = env_seconds("VETTED_REVIEW_TIMEOUT_SECONDS")? {
+            config.review_timeout_seconds = seconds;
+        }
+        if let Some(seconds) = env_seconds("VETTED_PRESIGN_EXPIRY_SECONDS")? {
+            config.presign_expiry_seconds = seconds;
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    pub fn review_timeout(&self) -> Duration {
+        Duration::from_secs(self.review_timeout_seconds)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.review_timeout_seconds == 0 {
+            bail!("review_timeout_seconds must be at least 1");
+        }
+        let Workers {
+            intake,
+            sanitize,
+            review_tasks,
+        } = self.workers;
+        if intake == 0 || sanitize == 0 || review_tasks == 0 {
+            bail!("every [workers] count must be at least 1");
+        }
+        for hook in &self.webhooks {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                bail!("webhook url {:?} is not an http(s) URL", hook.url);
+            }
+            if hook.secret.len() < 16 {
+                bail!(
+                    "webhook secret for {} is shorter than 16 characters",
+                    hook.url
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn env_seconds(var: &str) -> anyhow::Result<Option<u64>> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse()
+            .map(Some)
+            .with_context(|| format!("{var}={value:?} is not a number of seconds")),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_defaults_and_typos_are_errors() {
+        let config: ServeConfig =
+            toml::from_str("review_timeout_seconds = 60\n[workers]\nsanitize = 1\n").unwrap();
+        assert_eq!(config.review_timeout_seconds, 60);
+        assert_eq!(config.workers.sanitize, 1);
+        assert_eq!(config.workers.intake, 16);
+        assert!(toml::from_str::<ServeConfig>("review_timeout = 60").is_err());
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_the_setting_named() {
+        let mut config = ServeConfig::default();
+        config.webhooks.push(Webhook {
+            url: "ftp://x".into(),
+            secret: "0123456789abcdef".into(),
+        });
+        assert!(config.check().unwrap_err().to_string().contains("ftp://x"));
+        let config = ServeConfig {
+            review_timeout_seconds: 0,
+            ..ServeConfig::default()
+        };
+        assert!(config.check().is_err());
+    }
+}

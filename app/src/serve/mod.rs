@@ -1,0 +1,373 @@
+//! `vetted serve`: the whole pipeline in one process.
+//!
+//! One tokio runtime runs, each as a task: the HTTP server (the API, the web pages and, on
+//! the embedded backend, the S3-compatible upload endpoint), a worker per queue (intake,
+//! sanitize, review tasks), the workflow engine's timers and the event outbox (embedded), and
+//! a maintenance loop (lost notifications, stale intents, undelivered decisions). Ctrl-C or
+//! SIGTERM stops taking work and lets what is in hand finish.
+//!
+//! Being killed instead loses nothing: every step is durable before it is acknowledged, and
+//! on the next start the queues redeliver what was in flight, the engine resumes its
+//! executions, and the maintenance loop finds uploads whose notification never left.
+
+mod aws;
+mod config;
+mod demo;
+mod embedded;
+mod handlers;
+mod notifier;
+mod pipeline;
+mod web;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vetted_api::auth::Role;
+use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_core::intake::Intake;
+use vetted_core::review::Review;
+use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
+use vetted_core::{Clock, SystemClock};
+
+use crate::token::DEFAULT_DATA_DIR;
+use config::ServeConfig;
+use handlers::{IntakeMessages, TaskMessages};
+use pipeline::{Backend, Pipeline};
+use worker::{MessageHandler, WorkerSettings, run_worker};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// Files and SQLite under --data, an embedded workflow engine and upload endpoint.
+    Embedded,
+    /// S3, DynamoDB, SQS, Step Functions and EventBridge (or an emulator of them).
+    Aws,
+}
+
+/// Run the whole pipeline on this machine: upload and review APIs, the owner page and the
+/// moderator console, the S3-compatible upload endpoint, and every worker.
+///
+/// Example: `vetted serve --demo`, then open the owner page it prints.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "VETTED_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Where the embedded backend keeps everything; also holds the dev-token key.
+    #[arg(long, env = "VETTED_DATA", default_value = DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Which parts run the pipeline.
+    #[arg(long, value_enum, default_value = "embedded")]
+    backend: BackendChoice,
+    /// A TOML file of settings (policy, review timeout, workers, webhooks).
+    #[arg(long, env = "VETTED_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Seed sample uploads, good and bad, and print ready owner and moderator tokens.
+    #[arg(long)]
+    demo: bool,
+    /// The URL browsers reach this server at, if it is not http://ADDR (behind a proxy).
+    #[arg(long, env = "VETTED_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// With --backend aws: an emulator's URL (moto); serve creates what it needs there.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// With --backend aws: the resources to use, as `vetted aws bootstrap --write` writes them.
+    #[arg(long, value_name = "FILE")]
+    resources: Option<PathBuf>,
+    /// With --backend aws and --endpoint-url: the prefix of the resources' names.
+    #[arg(long, default_value = "vetted")]
+    prefix: String,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::load(args.config.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let local = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pipeline = match args.backend {
+        BackendChoice::Embedded => embedded::build(&args.data, &public_url, clock.clone()).await?,
+        BackendChoice::Aws => {
+            aws::build(aws::AwsTarget {
+                endpoint_url: args.endpoint_url.as_deref(),
+                resources_file: args.resources.as_deref(),
+                prefix: &args.prefix,
+                data: &args.data,
+            })
+            .await?
+        }
+    };
+    let services = Services::new(&pipeline, &config, clock.clone());
+    let api = api_state(&pipeline, &config, &args, &services, clock)?;
+
+    let mut app = vetted_api::router(api).merge(web::routes());
+    if let Backend::Embedded { s3, .. } = &pipeline.backend {
+        app = app.merge(s3.router());
+    }
+
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    tasks.spawn(async move {
+        if let Err(error) = server.await {
+            warn!(%error, "HTTP server stopped");
+        }
+    });
+    spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
+    spawn_backend(&mut tasks, &pipeline, &config, &shutdown)?;
+    tasks.spawn(maintain(services.clone(), shutdown.clone()));
+
+    print_banner(&pipeline, &args, &public_url);
+    if args.demo {
+        let owner = pipeline.dev_key.issue(
+            demo::DEMO_OWNER,
+            Role::Owner,
+            demo::DEMO_TOKEN_TTL,
+            SystemClock.now(),
+        )?;
+        let base = format!("http://{local}");
+        tasks.spawn(async move { demo::seed(&base, &owner).await });
+    }
+
+    wait_for_stop_signal().await;
+    info!("stopping: finishing the work in hand");
+    shutdown.cancel();
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!("some work did not finish within 30 s; it will be redelivered on the next start");
+    }
+    Ok(())
+}
+
+/// The core services every worker and the API share.
+#[derive(Clone)]
+struct Services {
+    intake: Arc<Intake>,
+    review: Arc<Review>,
+}
+
+impl Services {
+    fn new(pipeline: &Pipeline, config: &ServeConfig, clock: Arc<dyn Clock>) -> Self {
+        let intake = Arc::new(Intake {
+            uploads: pipeline.uploads.clone(),
+            objects: pipeline.objects.clone(),
+            workflow: pipeline.workflow.clone(),
+            events: pipeline.events.clone(),
+            clock: clock.clone(),
+            policy: config.policy.clone(),
+            bucket: pipeline.bucket.clone(),
+            review_timeout: config.review_timeout(),
+        });
+        let review = Arc::new(Review {
+            uploads: pipeline.uploads.clone(),
+            objects: pipeline.objects.clone(),
+            workflow: pipeline.workflow.clone(),
+            events: pipeline.events.clone(),
+            clock,
+            policy: config.policy.clone(),
+            max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        });
+        Self { intake, review }
+    }
+}
+
+fn api_state(
+    pipeline: &Pipeline,
+    config: &ServeConfig,
+    args: &ServeArgs,
+    services: &Services,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<ApiState> {
+    let settings = ApiSettings {
+        presign_expires_in: Duration::from_secs(config.presign_expiry_seconds),
+        temp_dir: Some(args.data.join("spool").join("api")),
+        ..ApiSettings::default()
+    }
+    .with_env(std::env::vars())?;
+    if let Some(dir) = &settings.temp_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(ApiState::new(ApiParts {
+        uploads: pipeline.uploads.clone(),
+        objects: pipeline.objects.clone(),
+        signer: pipeline.signer.clone(),
+        clock,
+        policy: config.policy.clone(),
+        auth: Authenticator::new(Some(pipeline.dev_key.clone()), None)?,
+        settings,
+        review: services.review.clone(),
+    })?)
+}
+
+fn spawn_workers(
+    tasks: &mut JoinSet<()>,
+    pipeline: &Pipeline,
+    config: &ServeConfig,
+    services: &Services,
+    shutdown: &CancellationToken,
+) {
+    let poll_wait = Duration::from_secs(5);
+    let workers: [(&'static str, usize, _, Arc<dyn MessageHandler>); 3] = [
+        (
+            "intake",
+            config.workers.intake,
+            pipeline.intake_queue.clone(),
+            Arc::new(IntakeMessages(services.intake.clone())),
+        ),
+        (
+            "sanitize",
+            config.workers.sanitize,
+            pipeline.sanitize_queue.clone(),
+            Arc::new(TaskMessages(services.review.clone())),
+        ),
+        (
+            "review-tasks",
+            config.workers.review_tasks,
+            pipeline.review_tasks_queue.clone(),
+            Arc::new(TaskMessages(services.review.clone())),
+        ),
+    ];
+    for (name, concurrency, queue, handler) in workers {
+        let settings = WorkerSettings {
+            name,
+            concurrency,
+            poll_wait,
+        };
+        tasks.spawn(run_worker(settings, queue, handler, shutdown.clone()));
+    }
+}
+
+fn spawn_backend(
+    tasks: &mut JoinSet<()>,
+    pipeline: &Pipeline,
+    config: &ServeConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    if let Backend::Embedded { engine, outbox, .. } = &pipeline.backend {
+        let (engine, stop) = (engine.clone(), shutdown.clone());
+        tasks.spawn(async move { engine.run(stop.cancelled_owned()).await });
+        let notifier = notifier::Notifier::new(config.webhooks.clone())?;
+        let (outbox, stop) = (outbox.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            outbox
+                .run_dispatcher(&notifier, stop.cancelled_owned())
+                .await
+        });
+    }
+    Ok(())
+}
+
+/// Every 30 s: handle uploads whose notification never came, expire intents nobody used, and
+/// deliver decisions the workflow has not acknowledged. The first round runs at start-up.
+async fn maintain(services: Services, shutdown: CancellationToken) {
+    const EVERY: Duration = Duration::from_secs(30);
+    let mut ticks = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match services.intake.sweep_awaiting(EVERY).await {
+            Ok(report) if report.recovered + report.expired > 0 => info!(?report, "intent sweep"),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "intent sweep failed; next round in 30 s"),
+        }
+        match services.review.redeliver_decisions(EVERY).await {
+            Ok(0) => {}
+            Ok(delivered) => info!(delivered, "decisions delivered again"),
+            Err(error) => warn!(%error, "redelivering decisions failed; next round in 30 s"),
+        }
+    }
+}
+
+async fn wait_for_stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    warn!(%error, "cannot listen for SIGTERM; stop with Ctrl-C");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn print_banner(pipeline: &Pipeline, args: &ServeArgs, public_url: &str) {
+    let mut out = format!(
+        "\nVetted is running ({} backend{}).\n\n  Owner page         {public_url}/\n  Moderator console  {public_url}/moderate\n  API                {public_url}/api/\n",
+        pipeline.backend.name(),
+        match &pipeline.backend {
+            Backend::Embedded { .. } => format!(", data in {}", args.data.display()),
+            Backend::Aws {
+                endpoint_url: Some(url),
+            } => format!(" at {url}"),
+            Backend::Aws { endpoint_url: None } => String::new(),
+        }
+    );
+    if let Backend::Embedded { s3, .. } = &pipeline.backend {
+        out.push_str(&format!(
+            "  Upload endpoint    {public_url}/s3/{}/\n",
+            s3.config().bucket
+        ));
+    }
+    if args.demo {
+        let now = SystemClock.now();
+        let token = |user, role| {
+            pipeline
+                .dev_key
+                .issue(user, role, demo::DEMO_TOKEN_TTL, now)
+                .unwrap_or_else(|e| format!("(could not issue a token: {e})"))
+        };
+        let owner = token(demo::DEMO_OWNER, Role::Owner);
+        let moderator = token(demo::DEMO_MODERATOR, Role::Moderator);
+        out.push_str(&format!(
+            "\nDemo (tokens valid 24 h; the links sign you in):\n  as the owner      {public_url}/#token={owner}\n  as the moderator  {public_url}/moderate#token={moderator}\n\n  owner token      {owner}\n  moderator token  {moderator}\n"
+        ));
+    } else {
+        out.push_str(&format!(
+            "\nSign in with a token: vetted token --data {} --user ID --role owner|moderator\n",
+            args.data.display()
+        ));
+    }
+    out.push_str("\nStop with Ctrl-C.\n");
+    println!("{out}");
+}

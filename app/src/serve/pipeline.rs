@@ -1,0 +1,52 @@
+//! The parts of the pipeline as `vetted serve` runs them, whichever backend provides them:
+//! the ports, the three work queues, the presigner, and what only one backend has.
+
+use std::sync::Arc;
+
+use vetted_api::auth::DevKey;
+use vetted_core::ports::{
+    EventSink, ObjectStore, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
+};
+use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::s3::S3Endpoint;
+use vetted_embedded::workflow::EmbeddedWorkflow;
+
+/// The review workflow this binary was built with, the same file the SAM template deploys.
+pub const REVIEW_ASL: &str = include_str!("../../../statemachine/review.asl.json");
+
+pub struct Pipeline {
+    pub uploads: Arc<dyn Uploads>,
+    pub objects: Arc<dyn ObjectStore>,
+    pub workflow: Arc<dyn ReviewWorkflow>,
+    pub events: Arc<dyn EventSink>,
+    pub signer: Arc<dyn UploadSigner>,
+    pub intake_queue: Arc<dyn WorkQueue>,
+    pub sanitize_queue: Arc<dyn WorkQueue>,
+    pub review_tasks_queue: Arc<dyn WorkQueue>,
+    /// The bucket intake expects notifications from.
+    pub bucket: String,
+    /// Signs `vetted token`'s and `--demo`'s tokens; the API accepts them.
+    pub dev_key: DevKey,
+    pub backend: Backend,
+}
+
+/// What only one backend has, and `vetted serve` must run or mount.
+pub enum Backend {
+    Embedded {
+        engine: Arc<EmbeddedWorkflow>,
+        outbox: Arc<SqliteOutbox>,
+        s3: Arc<S3Endpoint>,
+    },
+    /// AWS, or an emulator of it: Step Functions runs the workflow and EventBridge takes the
+    /// events; uploads go to S3 itself.
+    Aws { endpoint_url: Option<String> },
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Embedded { .. } => "embedded",
+            Backend::Aws { .. } => "aws",
+        }
+    }
+}
