@@ -5,9 +5,35 @@
 //! be reported or handled; it is logged and left to be acknowledged with the batch, since
 //! retrying it could never succeed.
 
+use std::fmt;
+
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
 use tracing::{error, warn};
+use vetted_core::ports::Retryable;
+
+/// A handler's error as it is logged: with whether delivering the message again can help.
+///
+/// Both kinds fail the message. A retryable one (throttling, a timeout) may succeed next time;
+/// a permanent one (a body that is not what the queue carries) keeps failing until SQS moves
+/// the message to the dead-letter queue after the queue's `maxReceiveCount`, where an operator
+/// can see it. Acknowledging it instead would lose it without a trace.
+#[derive(Debug)]
+pub struct Failure<E>(pub E);
+
+impl<E: fmt::Display + Retryable> fmt::Display for Failure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_retryable() {
+            write!(f, "{} (retryable)", self.0)
+        } else {
+            write!(
+                f,
+                "{} (permanent: fails until the queue dead-letters it)",
+                self.0
+            )
+        }
+    }
+}
 
 /// Runs `handle` on every message body; a message whose handler returns `Err` is reported as
 /// failed (with the error logged), all others are acknowledged.
@@ -68,5 +94,25 @@ mod tests {
             .map(|f| f.item_identifier.as_str())
             .collect();
         assert_eq!(failed, ["b"]);
+    }
+
+    struct Flaky(bool);
+
+    impl fmt::Display for Flaky {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("boom")
+        }
+    }
+
+    impl Retryable for Flaky {
+        fn is_retryable(&self) -> bool {
+            self.0
+        }
+    }
+
+    #[test]
+    fn failures_say_whether_a_retry_can_help() {
+        assert_eq!(Failure(Flaky(true)).to_string(), "boom (retryable)");
+        assert!(Failure(Flaky(false)).to_string().contains("permanent"));
     }
 }

@@ -1,0 +1,227 @@
+//! The intake handler's batch mapping, on the embedded adapters (a real SQLite file, a real
+//! directory, the embedded engine running the review ASL): which messages of a batch are
+//! acknowledged and which are reported as failed, and that each acknowledged one did its work.
+
+// Tests report a failed setup by panicking.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use intake::IntakeHandler;
+use vetted_core::intake::{Intake, execution_name};
+use vetted_core::ports::{ObjectStore, StoreError, Uploads, WorkQueue};
+use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::{
+    Clock, ImageType, ObjectKey, OwnerId, Policy, Status, SystemClock, UploadId, UploadRecord,
+};
+use vetted_embedded::db::Db;
+use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_uploads::SqliteUploads;
+use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+
+const BUCKET: &str = "vetted";
+const ASL: &str = include_str!("../../../statemachine/review.asl.json");
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    uploads: Arc<SqliteUploads>,
+    objects: Arc<FsObjectStore>,
+    engine: EmbeddedWorkflow,
+    handler: IntakeHandler,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = QueueConfig {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let mut queues: HashMap<String, Arc<dyn WorkQueue>> = HashMap::new();
+    for name in ["sanitize", "review-tasks"] {
+        let queue = SqliteWorkQueue::new(db.clone(), name, config);
+        queues.insert(format!("embedded://{name}"), Arc::new(queue));
+    }
+    let asl = substitute(
+        ASL,
+        &[
+            ("SanitizeQueueUrl", "embedded://sanitize"),
+            ("ReviewTasksQueueUrl", "embedded://review-tasks"),
+        ],
+    )
+    .unwrap();
+    let engine = EmbeddedWorkflow::open(db.clone(), &asl, queues, clock.clone())
+        .await
+        .unwrap();
+    let uploads = Arc::new(SqliteUploads::new(db.clone()));
+    let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
+    let intake = Intake {
+        uploads: uploads.clone(),
+        objects: objects.clone(),
+        workflow: Arc::new(engine.clone()),
+        events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+        clock,
+        policy: Policy::default(),
+        bucket: BUCKET.to_owned(),
+        review_timeout: Duration::from_secs(600),
+    };
+    Rig {
+        _dir: dir,
+        uploads,
+        objects,
+        engine,
+        handler: IntakeHandler::new(Arc::new(intake)),
+    }
+}
+
+/// An S3 notification for `key`, encoded as S3 encodes keys (`+` for a space).
+fn notification(key: &str) -> String {
+    let encoded: String = key
+        .bytes()
+        .map(|b| match b {
+            b' ' => "+".to_owned(),
+            b if b.is_ascii_alphanumeric() || b"-_.*".contains(&b) => (b as char).to_string(),
+            b => format!("%{b:02X}"),
+        })
+        .collect();
+    serde_json::json!({ "Records": [{
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:Post",
+        "s3": { "bucket": { "name": BUCKET }, "object": { "key": encoded } }
+    }]})
+    .to_string()
+}
+
+fn batch(messages: &[(&str, &str)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|(id, body)| {
+            let mut message = SqsMessage::default();
+            message.message_id = Some((*id).to_owned());
+            message.body = Some((*body).to_owned());
+            message
+        })
+        .collect();
+    event
+}
+
+#[tokio::test]
+async fn only_messages_intake_could_not_handle_are_reported_failed() {
+    let rig = rig().await;
+    let now = SystemClock.now();
+    let owner = OwnerId::parse("owner-1").unwrap();
+    let intent = UploadRecord::new_intent(
+        UploadId::generate(),
+        owner.clone(),
+        FileName::parse("logo.png").unwrap(),
+        ImageType::Png,
+        10_000,
+        UploadMethod::Post,
+        now,
+        now.saturating_add(Duration::from_secs(300)),
+    );
+    rig.uploads.create(&intent).await.unwrap();
+    let png = vetted_samples::images::png(200, 100);
+    rig.objects
+        .put(&intent.key, png.into(), "image/png")
+        .await
+        .unwrap();
+    let stray = ObjectKey::from_notification("incoming/owner 1/../x+y").unwrap();
+    rig.objects
+        .put(&stray, b"stray".to_vec().into(), "text/plain")
+        .await
+        .unwrap();
+
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"vetted"}"#;
+    let good = notification(intent.key.as_str());
+    let stray_event = notification(stray.as_str());
+    let response = rig
+        .handler
+        .handle(batch(&[
+            ("test-event", test_event),
+            ("upload", &good),
+            ("not-json", "this is not JSON"),
+            ("stray", &stray_event),
+            ("not-a-notification", r#"{"Records":7}"#),
+            (
+                "bad-key-encoding",
+                &notification("x").replace("\"x\"", "\"%FF\""),
+            ),
+        ]))
+        .await;
+
+    let failed: BTreeSet<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        BTreeSet::from(["not-json", "not-a-notification", "bad-key-encoding"])
+    );
+    let record = rig.uploads.get(&intent.id).await.unwrap();
+    assert_eq!(record.status, Status::Received);
+    assert_eq!(
+        (record.detected_type, record.width, record.height),
+        (Some(ImageType::Png), Some(200), Some(100))
+    );
+    let version = record.object_version.clone().unwrap();
+    let execution = execution_name(&intent.id, &version);
+    assert_eq!(record.execution_name.as_ref(), Some(&execution));
+    assert!(
+        rig.engine
+            .describe(execution.as_str())
+            .await
+            .unwrap()
+            .is_some(),
+        "the review started"
+    );
+    assert!(matches!(
+        rig.objects.head(&stray).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// The binary, started as Lambda would start it but with a setting missing, stops before
+/// serving anything and names the variable.
+#[test]
+fn a_missing_setting_stops_the_function_at_start_naming_it() {
+    let run = |vars: &[(&str, &str)]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_intake"))
+            .env_clear()
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(run(&[]).contains("environment variable VETTED_BUCKET is not set"));
+    let stderr = run(&[
+        ("VETTED_BUCKET", "b"),
+        ("VETTED_TABLE", "t"),
+        ("VETTED_EVENT_BUS", "e"),
+    ]);
+    assert!(
+        stderr.contains("environment variable VETTED_STATE_MACHINE_ARN is not set"),
+        "{stderr}"
+    );
+    let stderr = run(&[
+        ("VETTED_BUCKET", "b"),
+        ("VETTED_TABLE", "t"),
+        ("VETTED_EVENT_BUS", "e"),
+        ("VETTED_STATE_MACHINE_ARN", "arn"),
+        ("VETTED_REVIEW_TIMEOUT_SECONDS", "a week"),
+    ]);
+    assert!(
+        stderr.contains("VETTED_REVIEW_TIMEOUT_SECONDS=\"a week\" is not valid"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,27 @@
+//! The sanitize Lambda function: reads its settings, wires the AWS adapters into the review
+//! service, and serves SQS batches. Everything else lives in the library.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{LambdaEvent, service_fn};
+use sanitize::{Config, SanitizeHandler};
+use vetted_aws::config::AwsContext;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    vetted_lambda::init_tracing();
+    let config = Config::from_env().context("sanitize settings")?;
+    let ctx = AwsContext::load(None).await;
+    let handler = SanitizeHandler::new(Arc::new(sanitize::review(&ctx, config)));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = handler.clone();
+        async move {
+            let response: SqsBatchResponse = handler.handle(event.payload).await;
+            Ok::<_, lambda_runtime::Error>(response)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!(e))
+}

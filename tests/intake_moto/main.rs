@@ -1,0 +1,26 @@
+//! Intake against the moto emulator, driven as Lambda drives it: the S3 notification is taken
+//! off the real intake queue and handed to the intake function's handler in an `SqsEvent`, and
+//! the messages it does not report as failed are deleted.
+//!
+//! - `upload`: a presigned POST of a real PNG is received and its review starts; an HTML file
+//!   declared as a PNG is rejected, quarantined and announced.
+//! - `duplicates`: one notification handled three times, and twice at once, starts one review.
+//! - `poison`: a body that is not JSON reaches the dead-letter queue while its batch-mates
+//!   succeed.
+//! - `keys`: keys Vetted never issued (spaces, `+`, `%2B`, Unicode, `../`, `//`), an upload
+//!   with no intent and one whose intent expired are deleted, and nothing crashes.
+//! - `sweep`: lost notifications are recovered and stale intents expire, on moto and on the
+//!   embedded adapters.
+//!
+//! Every test bootstraps its own pipeline under a unique prefix.
+
+// Helpers shared by the tests report a failed step by panicking, as the tests do.
+#![allow(clippy::unwrap_used)]
+
+mod duplicates;
+mod events;
+mod keys;
+mod poison;
+mod support;
+mod sweep;
+mod upload;

@@ -1,0 +1,181 @@
+//! The sweep over intents still awaiting their upload, as one scenario run on moto and on the
+//! embedded adapters: an upload whose notification is never handled is recovered, an intent
+//! past its deadline with nothing uploaded expires, and one within its deadline is left alone.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use vetted_core::intake::{Intake, SweepReport};
+use vetted_core::ports::WorkQueue;
+use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::{
+    Clock, ExecutionName, ImageType, Policy, ReasonCode, Status, SystemClock, Timestamp, UploadId,
+    UploadRecord,
+};
+use vetted_embedded::db::Db;
+use vetted_embedded::fs_store::FsObjectStore;
+use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_uploads::SqliteUploads;
+use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+
+use crate::support::{ASL, Pipeline, owner};
+
+/// Whether the backend's workflow engine has an execution of this name.
+#[async_trait]
+trait Executions: Send + Sync {
+    async fn exists(&self, name: &ExecutionName) -> bool;
+}
+
+async fn scenario(intake: &Intake, executions: &dyn Executions) {
+    let now = intake.clock.now();
+    let minutes_ago = |m: i64| Timestamp::from_unix_millis(now.unix_millis() - m * 60_000);
+    let in_five_minutes = now.saturating_add(Duration::from_secs(300));
+    let png = vetted_samples::images::png(200, 100);
+    let intent = |created, expires| {
+        UploadRecord::new_intent(
+            UploadId::generate(),
+            owner(),
+            FileName::parse("logo.png").unwrap(),
+            ImageType::Png,
+            png.len() as u64,
+            UploadMethod::Post,
+            created,
+            expires,
+        )
+    };
+    // Uploaded a minute ago; its notification was lost (on moto it sits unread on the queue).
+    let lost = intent(minutes_ago(1), in_five_minutes);
+    // Issued ten minutes ago, expired five minutes ago, never used.
+    let stale = intent(minutes_ago(10), minutes_ago(5));
+    // Issued a minute ago, not used yet.
+    let waiting = intent(minutes_ago(1), in_five_minutes);
+    for record in [&lost, &stale, &waiting] {
+        intake.uploads.create(record).await.unwrap();
+    }
+    intake
+        .objects
+        .put(&lost.key, png.clone().into(), "image/png")
+        .await
+        .unwrap();
+
+    // Notifications arrive within seconds: inside the grace period nothing is touched.
+    let report = intake
+        .sweep_awaiting(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(report, SweepReport::default());
+    assert_eq!(
+        intake.uploads.get(&lost.id).await.unwrap().status,
+        Status::AwaitingUpload
+    );
+
+    let report = intake.sweep_awaiting(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            examined: 3,
+            recovered: 1,
+            expired: 1
+        }
+    );
+    let recovered = intake.uploads.get(&lost.id).await.unwrap();
+    assert_eq!(recovered.status, Status::Received);
+    assert_eq!((recovered.width, recovered.height), (Some(200), Some(100)));
+    let execution = recovered.execution_name.expect("its review started");
+    assert!(executions.exists(&execution).await, "{execution} exists");
+    let expired = intake.uploads.get(&stale.id).await.unwrap();
+    assert_eq!(expired.status, Status::Expired);
+    assert_eq!(expired.reason, Some(ReasonCode::IntentExpired));
+    assert_eq!(
+        intake.uploads.get(&waiting.id).await.unwrap().status,
+        Status::AwaitingUpload
+    );
+
+    // Sweeping again finds only the intent still waiting, and leaves it.
+    let report = intake.sweep_awaiting(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            examined: 1,
+            recovered: 0,
+            expired: 0
+        }
+    );
+}
+
+struct StepFunctions(Arc<Pipeline>);
+
+#[async_trait]
+impl Executions for StepFunctions {
+    async fn exists(&self, name: &ExecutionName) -> bool {
+        let arn = self.0.resources.workflow(&self.0.ctx).execution_arn(name);
+        self.0
+            .sfn
+            .describe_execution()
+            .execution_arn(arn.unwrap())
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_recovers_and_expires_on_moto() {
+    let pipeline = Arc::new(Pipeline::start("sweep").await);
+    scenario(&pipeline.intake, &StepFunctions(pipeline.clone())).await;
+}
+
+struct Embedded(EmbeddedWorkflow);
+
+#[async_trait]
+impl Executions for Embedded {
+    async fn exists(&self, name: &ExecutionName) -> bool {
+        self.0.describe(name.as_str()).await.unwrap().is_some()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = QueueConfig {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let queues: HashMap<String, Arc<dyn WorkQueue>> = ["sanitize", "review-tasks"]
+        .into_iter()
+        .map(|name| {
+            let queue = SqliteWorkQueue::new(db.clone(), name, config);
+            (
+                format!("embedded://{name}"),
+                Arc::new(queue) as Arc<dyn WorkQueue>,
+            )
+        })
+        .collect();
+    let asl = substitute(
+        ASL,
+        &[
+            ("SanitizeQueueUrl", "embedded://sanitize"),
+            ("ReviewTasksQueueUrl", "embedded://review-tasks"),
+        ],
+    )
+    .unwrap();
+    let engine = EmbeddedWorkflow::open(db.clone(), &asl, queues, clock.clone())
+        .await
+        .unwrap();
+    let intake = Intake {
+        uploads: Arc::new(SqliteUploads::new(db.clone())),
+        objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
+        workflow: Arc::new(engine.clone()),
+        events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+        clock,
+        policy: Policy::default(),
+        bucket: "vetted".to_owned(),
+        review_timeout: Duration::from_secs(600),
+    };
+    scenario(&intake, &Embedded(engine)).await;
+}
