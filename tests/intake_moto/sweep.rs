@@ -1,15 +1,17 @@
 //! The sweep over intents still awaiting their upload, as one scenario run on moto and on the
 //! embedded adapters: an upload whose notification is never handled is recovered, an intent
-//! past its deadline with nothing uploaded expires, and one within its deadline is left alone.
+//! past its deadline with nothing uploaded expires, and one within its deadline is left alone;
+//! then the sweep over uploads claimed but not finished: a lost review start is made, and an
+//! upload whose object was replaced before its verdict becomes FAILED.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use vetted_core::intake::{Intake, SweepReport};
+use vetted_core::intake::{Intake, SweepReport, execution_name};
 use vetted_core::ports::WorkQueue;
-use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::record::{FileName, RecordChanges, Transition, UploadMethod};
 use vetted_core::{
     Clock, ExecutionName, ImageType, Policy, ReasonCode, Status, SystemClock, Timestamp, UploadId,
     UploadRecord,
@@ -78,7 +80,8 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
         SweepReport {
             examined: 3,
             recovered: 1,
-            expired: 1
+            expired: 1,
+            ..SweepReport::default()
         }
     );
     let recovered = intake.uploads.get(&lost.id).await.unwrap();
@@ -100,9 +103,105 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
         report,
         SweepReport {
             examined: 1,
-            recovered: 0,
-            expired: 0
+            ..SweepReport::default()
         }
+    );
+
+    received_scenario(intake, executions, &png, recovered.id).await;
+}
+
+/// Uploads intake claimed but did not finish: a review whose start was lost is started, and
+/// one whose object was replaced before its verdict becomes FAILED. `in_review` is the upload
+/// the first part recovered, RECEIVED with its review started (no workers run here).
+async fn received_scenario(
+    intake: &Intake,
+    executions: &dyn Executions,
+    png: &[u8],
+    in_review: UploadId,
+) {
+    let now = intake.clock.now();
+    let claimed = |record: &UploadRecord, version: &str, execution: Option<ExecutionName>| {
+        let transition = Transition::new(Status::AwaitingUpload, Status::Received, now)
+            .unwrap()
+            .with(RecordChanges {
+                bytes: Some(png.len() as u64),
+                object_version: Some(version.to_owned()),
+                detected_type: Some(ImageType::Png),
+                width: Some(200),
+                height: Some(100),
+                execution_name: execution,
+                ..Default::default()
+            });
+        (record.id, transition)
+    };
+    let new_intent = || {
+        UploadRecord::new_intent(
+            UploadId::generate(),
+            owner(),
+            FileName::parse("logo.png").unwrap(),
+            ImageType::Png,
+            png.len() as u64,
+            UploadMethod::Post,
+            now,
+            now.saturating_add(Duration::from_secs(300)),
+        )
+    };
+
+    // Claimed and accepted, then intake died before starting the review.
+    let lost_start = new_intent();
+    intake.uploads.create(&lost_start).await.unwrap();
+    let meta = intake
+        .objects
+        .put(&lost_start.key, png.to_vec().into(), "image/png")
+        .await
+        .unwrap();
+    let version = meta
+        .version
+        .clone()
+        .unwrap_or_else(|| meta.etag.trim_matches('"').to_owned());
+    let name = execution_name(&lost_start.id, &version);
+    let (id, transition) = claimed(&lost_start, &version, Some(name.clone()));
+    intake.uploads.transition(&id, &transition).await.unwrap();
+    assert!(!executions.exists(&name).await, "no review yet");
+
+    // Claimed with no verdict recorded, and the object replaced since.
+    let replaced = new_intent();
+    intake.uploads.create(&replaced).await.unwrap();
+    intake
+        .objects
+        .put(&replaced.key, png.to_vec().into(), "image/png")
+        .await
+        .unwrap();
+    let (id, transition) = claimed(&replaced, "a-version-no-longer-stored", None);
+    intake.uploads.transition(&id, &transition).await.unwrap();
+
+    let report = intake.sweep_received(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        report,
+        SweepReport {
+            examined: 3,
+            recovered: 1,
+            failed: 1,
+            ..SweepReport::default()
+        }
+    );
+    assert!(
+        executions.exists(&name).await,
+        "the lost review was started"
+    );
+    let failed = intake.uploads.get(&replaced.id).await.unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert_eq!(failed.reason, Some(ReasonCode::ProcessingFailed));
+    assert!(
+        failed
+            .failure
+            .unwrap()
+            .contains("not the one intake examined")
+    );
+    assert_eq!(
+        intake.uploads.get(&in_review).await.unwrap().status,
+        Status::Received,
+        "an upload whose review runs is left to it"
     );
 }
 

@@ -286,8 +286,9 @@ fn spawn_backend(
     Ok(())
 }
 
-/// Every 30 s: handle uploads whose notification never came, expire intents nobody used, and
-/// deliver decisions the workflow has not acknowledged. The first round runs at start-up.
+/// Every 30 s: handle uploads whose notification never came, expire intents nobody used,
+/// finish uploads intake claimed but did not finish, and deliver decisions the workflow has
+/// not acknowledged. The first round runs at start-up.
 async fn maintain(services: Services, shutdown: CancellationToken) {
     const EVERY: Duration = Duration::from_secs(30);
     let mut ticks = tokio::time::interval(EVERY);
@@ -296,10 +297,22 @@ async fn maintain(services: Services, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        match services.intake.sweep_awaiting(EVERY).await {
-            Ok(report) if report.recovered + report.expired > 0 => info!(?report, "intent sweep"),
-            Ok(_) => {}
-            Err(error) => warn!(%error, "intent sweep failed; next round in 30 s"),
+        for (what, sweep) in [
+            ("intents", services.intake.sweep_awaiting(EVERY).await),
+            (
+                "claimed uploads",
+                services.intake.sweep_received(EVERY).await,
+            ),
+        ] {
+            match sweep {
+                Ok(report)
+                    if report.recovered + report.expired + report.failed + report.errors > 0 =>
+                {
+                    info!(?report, "swept {what}");
+                }
+                Ok(_) => {}
+                Err(error) => warn!(%error, "sweeping {what} failed; next round in 30 s"),
+            }
         }
         match services.review.redeliver_decisions(EVERY).await {
             Ok(0) => {}

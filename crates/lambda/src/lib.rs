@@ -8,7 +8,18 @@
 pub mod env;
 pub mod sqs;
 
-/// Structured logs for CloudWatch, filtered by `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`.
+/// JSON logs for CloudWatch, one object a line, filtered by `VETTED_LOG` (as the template
+/// sets it, e.g. `info` or `vetted_core=debug,info`), else by the function's
+/// `AWS_LAMBDA_LOG_LEVEL`, else `info`.
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VETTED_LOG")
+        .or_else(|_| EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL"))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .init();
 }

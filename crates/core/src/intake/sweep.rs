@@ -1,4 +1,6 @@
-//! The sweep over intents still awaiting their upload.
+//! The sweeps over uploads whose handling stopped short: intents still awaiting their
+//! upload ([`Intake::sweep_awaiting`]) and uploads claimed but not finished
+//! ([`Intake::sweep_received`]).
 //!
 //! Notifications can go missing: the embedded endpoint may be killed between storing an
 //! object and queueing its event, and S3 documents its notifications as at-least-once in
@@ -6,7 +8,8 @@
 //! safe anyway: an intent whose object is in the store is handled exactly as if its
 //! notification had arrived (every step of intake is idempotent, so racing a late
 //! notification is harmless), and an intent whose deadline passed with nothing uploaded
-//! expires, so the owner hears about it instead of waiting forever.
+//! expires, so the owner hears about it instead of waiting forever. Likewise a worker may die
+//! between claiming an upload and starting its review; the second sweep finishes the job.
 
 use std::time::Duration;
 
@@ -21,12 +24,18 @@ use crate::status::Status;
 /// What one sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
-    /// Intents examined.
+    /// Records examined.
     pub examined: usize,
-    /// Uploads found in the store with no notification handled, now handled.
+    /// Uploads whose handling had stopped short (a notification never handled, a review
+    /// never started), now handled.
     pub recovered: usize,
     /// Intents that expired with nothing uploaded.
     pub expired: usize,
+    /// Uploads that can no longer be finished, now `FAILED` for an operator to look at.
+    pub failed: usize,
+    /// Records the sweep could not handle this time (a backend error); the next sweep
+    /// tries them again. Each is logged.
+    pub errors: usize,
 }
 
 /// Records examined per page; a sweep looks at most `MAX_PAGES` pages.
@@ -53,7 +62,12 @@ impl Intake {
                     return Ok(report);
                 }
                 report.examined += 1;
-                self.sweep_one(record, &mut report).await?;
+                let id = record.id;
+                // One record that fails must not stop the others behind it, sweep after sweep.
+                if let Err(error) = self.sweep_one(record, &mut report).await {
+                    warn!(upload_id = %id, %error, "sweep could not handle this intent; next time");
+                    report.errors += 1;
+                }
             }
             match batch.next {
                 Some(next) => page.after = Some(next),
@@ -61,6 +75,95 @@ impl Intake {
             }
         }
         Ok(report)
+    }
+
+    /// Finishes uploads that have been `RECEIVED` for at least `grace`: intake claimed them
+    /// but may have died before their verdict took effect. An accepted one (its execution
+    /// name recorded) gets its review started, which is `AlreadyStarted` if it was; any other
+    /// is handled again from its stored object, and if that object is no longer the one
+    /// intake examined (replaced meanwhile), it cannot be judged: it becomes `FAILED`.
+    pub async fn sweep_received(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
+        let now = self.clock.now();
+        let mut report = SweepReport::default();
+        let mut page = PageRequest::first(PAGE);
+        for _ in 0..MAX_PAGES {
+            let batch = self
+                .uploads
+                .list_by_status(Status::Received, &page)
+                .await
+                .map_err(|source| IntakeError::Listing { source })?;
+            for record in batch.items {
+                if now.duration_since(record.status_since) < grace {
+                    return Ok(report);
+                }
+                report.examined += 1;
+                let id = record.id;
+                if let Err(error) = self.finish_received(record, &mut report).await {
+                    warn!(upload_id = %id, %error, "sweep could not finish this upload; next time");
+                    report.errors += 1;
+                }
+            }
+            match batch.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        Ok(report)
+    }
+
+    async fn finish_received(
+        &self,
+        record: UploadRecord,
+        report: &mut SweepReport,
+    ) -> Result<(), IntakeError> {
+        if let Some(execution) = record.execution_name.clone() {
+            if let Outcome::ReviewStarted {
+                already_started: false,
+                ..
+            } = self.start_review(&record, execution).await?
+            {
+                warn!(upload_id = %record.id, "started a review whose start had been lost");
+                report.recovered += 1;
+            }
+            return Ok(());
+        }
+        let event = recovered_event(&self.bucket, &record);
+        match self.handle_record(&event).await? {
+            Outcome::Duplicate {
+                status: Status::Received,
+                ..
+            }
+            | Outcome::ObjectGone { .. } => {
+                let changes = RecordChanges {
+                    reason: Some(ReasonCode::ProcessingFailed),
+                    failure: Some(
+                        "the object at the upload's key is not the one intake examined (it was \
+                         replaced or removed before the verdict was recorded)"
+                            .to_owned(),
+                    ),
+                    ..Default::default()
+                };
+                let transition = self
+                    .transition_for(Status::Received, Status::Failed)
+                    .with(changes);
+                match self.uploads.transition(&record.id, &transition).await {
+                    Ok(failed) => {
+                        self.publish(&failed).await?;
+                        warn!(upload_id = %record.id, "upload could not be judged; now FAILED");
+                        report.failed += 1;
+                    }
+                    Err(UploadsError::Conflict(_)) => {}
+                    Err(source) => {
+                        return Err(IntakeError::Uploads {
+                            upload: record.id,
+                            source,
+                        });
+                    }
+                }
+            }
+            _ => report.recovered += 1,
+        }
+        Ok(())
     }
 
     async fn sweep_one(
@@ -71,15 +174,9 @@ impl Intake {
         match self.objects.head(&record.key).await {
             Ok(_) => {
                 warn!(upload_id = %record.id, "found an upload whose notification never came");
-                let event = ObjectCreated {
-                    event_name: "ObjectCreated:Recovered".to_owned(),
-                    bucket: self.bucket.clone(),
-                    key: record.key.as_str().to_owned(),
-                    size: None,
-                    etag: None,
-                    version_id: None,
-                };
-                let outcome = self.handle_record(&event).await?;
+                let outcome = self
+                    .handle_record(&recovered_event(&self.bucket, &record))
+                    .await?;
                 if !matches!(
                     outcome,
                     Outcome::Duplicate { .. } | Outcome::ObjectGone { .. }
@@ -120,5 +217,18 @@ impl Intake {
             }
         }
         Ok(())
+    }
+}
+
+/// The notification intake would have had for `record`'s object: with no ETag or version,
+/// it describes whatever is stored at the key now.
+fn recovered_event(bucket: &str, record: &UploadRecord) -> ObjectCreated {
+    ObjectCreated {
+        event_name: "ObjectCreated:Recovered".to_owned(),
+        bucket: bucket.to_owned(),
+        key: record.key.as_str().to_owned(),
+        size: None,
+        etag: None,
+        version_id: None,
     }
 }
