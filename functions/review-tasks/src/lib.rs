@@ -1,8 +1,12 @@
-//! The review-tasks function: its settings, its composition over the AWS adapters, and the SQS
-//! batch handler, kept out of `main.rs` so that tests drive exactly what Lambda runs.
+//! The review workflow's task workers, as the `review-tasks` and `sanitize` functions run them:
+//! their settings, their composition over the AWS adapters, and the SQS batch handler, kept
+//! out of `main.rs` so that tests drive exactly what Lambda runs. The two functions run this
+//! same code; they differ only in the queue they consume and the memory they are given
+//! (decoding whole images needs far more), which is why they are two.
 //!
-//! Each message is a task the review workflow sent with a task token: await a decision (store
-//! the token for the moderator), publish, decline, expire, or record a failure. The core
+//! Each message is a task the review workflow sent with a task token: sanitize, await a
+//! decision (store the token for the moderator), publish, decline, expire, or record a
+//! failure. The core
 //! review does the task and answers the workflow; a task that cannot be done is reported to
 //! the workflow as a failure and acknowledged. A message fails only when a retry may help
 //! (throttling, a timeout) or when it is not a task message at all, which then ends in the
@@ -23,8 +27,8 @@ use vetted_core::{Policy, SystemClock};
 use vetted_lambda::env::{self, EnvError};
 use vetted_lambda::sqs::{Failure, handle_batch};
 
-/// What the function is told by its environment (see `ReviewTasksFunction` in the SAM
-/// template).
+/// What the function is told by its environment (see `ReviewTasksFunction` and
+/// `SanitizeFunction` in the SAM template).
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bucket: String,
@@ -66,11 +70,11 @@ pub fn review(ctx: &AwsContext, config: Config) -> Review {
 
 /// Handles one batch from the review-tasks queue's event source mapping.
 #[derive(Clone)]
-pub struct ReviewTasksHandler {
+pub struct TaskHandler {
     review: Arc<Review>,
 }
 
-impl ReviewTasksHandler {
+impl TaskHandler {
     pub fn new(review: Arc<Review>) -> Self {
         Self { review }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use review_tasks::{Config, ReviewTasksHandler};
+use review_tasks::{Config, TaskHandler};
 use vetted_aws::config::AwsContext;
 
 #[tokio::main]
@@ -14,7 +14,7 @@ async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
     let config = Config::from_env().context("review-tasks settings")?;
     let ctx = AwsContext::load(None).await;
-    let handler = ReviewTasksHandler::new(Arc::new(review_tasks::review(&ctx, config)));
+    let handler = TaskHandler::new(Arc::new(review_tasks::review(&ctx, config)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = handler.clone();
         async move {

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use review_tasks::ReviewTasksHandler;
+use review_tasks::TaskHandler;
 use vetted_core::ports::{ObjectStore, ReviewStart, ReviewWorkflow, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, ExecutionName, ImageType, OwnerId, Policy, RecordChanges, Status, SystemClock,
-    Transition, UploadId, UploadRecord,
+    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, RecordChanges, Status,
+    SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
@@ -86,7 +86,7 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
         policy: Policy::default(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
-    let handler = ReviewTasksHandler::new(review.clone());
+    let handler = TaskHandler::new(review.clone());
 
     // An upload intake accepted, in review.
     let now = clock.now();
@@ -163,6 +163,13 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     assert_eq!(
         failed,
         BTreeSet::from(["not-json", "no-token", "unknown-task"])
+    );
+    assert!(
+        objects
+            .head(&ObjectKey::sanitized(&intent.id))
+            .await
+            .is_ok(),
+        "the sanitize task wrote the sanitized copy"
     );
     let record = uploads.get(&intent.id).await.unwrap();
     assert_eq!(record.status, Status::InReview);

@@ -47,13 +47,29 @@ impl Intake {
     /// ordinary notifications, which arrive within seconds, are left to do their work).
     /// Run it at start-up and then periodically.
     pub async fn sweep_awaiting(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
+        self.sweep(Status::AwaitingUpload, grace).await
+    }
+
+    /// Finishes uploads that have been `RECEIVED` for at least `grace`: intake claimed them
+    /// but may have died before their verdict took effect. An accepted one (its execution
+    /// name recorded) gets its review started, which is `AlreadyStarted` if it was; any other
+    /// is handled again from its stored object, and if that object is no longer the one
+    /// intake examined (replaced meanwhile), it cannot be judged: it becomes `FAILED`.
+    pub async fn sweep_received(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
+        self.sweep(Status::Received, grace).await
+    }
+
+    /// Pages through the records in `status`, oldest first, handling each that has been
+    /// there for at least `grace`. One record that fails is logged and counted, and the sweep
+    /// goes on: it must not stop the others behind it, sweep after sweep.
+    async fn sweep(&self, status: Status, grace: Duration) -> Result<SweepReport, IntakeError> {
         let now = self.clock.now();
         let mut report = SweepReport::default();
         let mut page = PageRequest::first(PAGE);
         for _ in 0..MAX_PAGES {
             let batch = self
                 .uploads
-                .list_by_status(Status::AwaitingUpload, &page)
+                .list_by_status(status, &page)
                 .await
                 .map_err(|source| IntakeError::Listing { source })?;
             for record in batch.items {
@@ -63,43 +79,12 @@ impl Intake {
                 }
                 report.examined += 1;
                 let id = record.id;
-                // One record that fails must not stop the others behind it, sweep after sweep.
-                if let Err(error) = self.sweep_one(record, &mut report).await {
-                    warn!(upload_id = %id, %error, "sweep could not handle this intent; next time");
-                    report.errors += 1;
-                }
-            }
-            match batch.next {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
-        }
-        Ok(report)
-    }
-
-    /// Finishes uploads that have been `RECEIVED` for at least `grace`: intake claimed them
-    /// but may have died before their verdict took effect. An accepted one (its execution
-    /// name recorded) gets its review started, which is `AlreadyStarted` if it was; any other
-    /// is handled again from its stored object, and if that object is no longer the one
-    /// intake examined (replaced meanwhile), it cannot be judged: it becomes `FAILED`.
-    pub async fn sweep_received(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
-        let now = self.clock.now();
-        let mut report = SweepReport::default();
-        let mut page = PageRequest::first(PAGE);
-        for _ in 0..MAX_PAGES {
-            let batch = self
-                .uploads
-                .list_by_status(Status::Received, &page)
-                .await
-                .map_err(|source| IntakeError::Listing { source })?;
-            for record in batch.items {
-                if now.duration_since(record.status_since) < grace {
-                    return Ok(report);
-                }
-                report.examined += 1;
-                let id = record.id;
-                if let Err(error) = self.finish_received(record, &mut report).await {
-                    warn!(upload_id = %id, %error, "sweep could not finish this upload; next time");
+                let handled = match status {
+                    Status::AwaitingUpload => self.sweep_one(record, &mut report).await,
+                    _ => self.finish_received(record, &mut report).await,
+                };
+                if let Err(error) = handled {
+                    warn!(upload_id = %id, %error, "the sweep could not handle this upload; next time");
                     report.errors += 1;
                 }
             }
