@@ -43,6 +43,36 @@ use handlers::{IntakeMessages, TaskMessages};
 use pipeline::{Backend, Pipeline};
 use worker::{MessageHandler, WorkerSettings, run_worker};
 
+const SETTINGS_HELP: &str = "\
+Settings file (--config), every key optional:
+
+  review_timeout_seconds = 259200   # how long a moderator has (72 h)
+  presign_expiry_seconds = 300      # how long an upload permission lasts
+
+  [policy]                          # what an upload must be (see vetted inspect --help)
+  allowed_types = [\"image/jpeg\", \"image/png\", \"image/webp\"]
+  max_bytes = 20971520
+  min_side = 64
+  max_side = 8192
+  max_pixels = 40000000
+
+  [workers]                         # messages handled at once
+  intake = 16
+  sanitize = 2                      # default: the number of cores
+  review_tasks = 16
+
+  [[webhooks]]                      # every event is POSTed here, HMAC-signed
+  url = \"https://example.com/vetted\"
+  secret = \"at least 16 characters\"
+
+Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
+VETTED_REVIEW_TIMEOUT_SECONDS and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
+VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info).
+
+Being killed loses nothing: on the next start, work in flight is redelivered and
+executions resume. Data layout (embedded): vetted.db, objects/, spool/, dev-jwt.key,
+s3-credentials.json under --data.";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
     /// Files and SQLite under --data, an embedded workflow engine and upload endpoint.
@@ -56,6 +86,7 @@ pub enum BackendChoice {
 ///
 /// Example: `vetted serve --demo`, then open the owner page it prints.
 #[derive(Debug, Args)]
+#[command(after_long_help = SETTINGS_HELP)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "VETTED_ADDR", default_value = "127.0.0.1:8080")]
@@ -383,4 +414,23 @@ fn print_banner(pipeline: &Pipeline, args: &ServeArgs, public_url: &str) {
     }
     out.push_str("\nStop with Ctrl-C.\n");
     println!("{out}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_example_in_the_help_is_a_valid_settings_file() {
+        let start = SETTINGS_HELP.find("review_timeout_seconds").unwrap();
+        let end = SETTINGS_HELP.find("Environment:").unwrap();
+        let example: String = SETTINGS_HELP[start..end]
+            .lines()
+            .map(|line| format!("{}\n", line.trim_start()))
+            .collect();
+        let config: ServeConfig = toml::from_str(&example).unwrap();
+        assert_eq!(config.review_timeout_seconds, 259_200);
+        assert_eq!(config.workers.sanitize, 2);
+        assert_eq!(config.webhooks.len(), 1);
+    }
 }
