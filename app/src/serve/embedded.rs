@@ -73,6 +73,21 @@ pub async fn build(
     let sanitize_queue = queue("sanitize", 300);
     let review_tasks_queue = queue("review-tasks", 60);
 
+    // This process is the queues' only consumer: what a killed predecessor had received is
+    // handled again now, not after its visibility timeout.
+    for queue in [&intake_queue, &sanitize_queue, &review_tasks_queue] {
+        let released = queue.release_unacknowledged().await.with_context(|| {
+            format!("releasing the {} queue's unfinished messages", queue.name())
+        })?;
+        if released > 0 {
+            tracing::warn!(
+                queue = queue.name(),
+                released,
+                "redelivering what the last run left unfinished"
+            );
+        }
+    }
+
     let asl = substitute(
         REVIEW_ASL,
         &[

@@ -93,6 +93,29 @@ impl SqliteWorkQueue {
         &self.name
     }
 
+    /// Makes every message received and not yet acknowledged visible again now, and voids its
+    /// receipt; returns how many. For the one process that consumes the queue, at start-up:
+    /// what an earlier process received died with it, and would otherwise wait out the whole
+    /// visibility timeout (minutes, for sanitize) before anyone handled it again.
+    pub async fn release_unacknowledged(&self) -> Result<usize, QueueError> {
+        let queue = self.name.to_string();
+        let released = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE queue_messages SET visible_at = ?2, receipt = NULL
+                     WHERE queue = ?1 AND receipt IS NOT NULL AND visible_at > ?2",
+                )?
+                .execute(params![queue, now_ms()])
+            })
+            .await
+            .map_err(Self::backend("queue.release_unacknowledged"))?;
+        if released > 0 {
+            self.arrivals.notify_waiters();
+        }
+        Ok(released)
+    }
+
     fn backend(operation: &'static str) -> impl FnOnce(DbError) -> QueueError {
         move |e| QueueError::Backend(e.into_backend(operation))
     }

@@ -99,6 +99,45 @@ async fn queued_and_in_flight_messages_survive_reopening() {
 }
 
 #[tokio::test]
+async fn messages_a_dead_process_received_are_released_at_once_on_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vetted.db");
+    let slow = QueueConfig {
+        visibility_timeout: Duration::from_secs(3600),
+        max_receives: 5,
+    };
+    let old_receipt = {
+        let queue = SqliteWorkQueue::new(Db::open(&path).await.unwrap(), "sanitize", slow);
+        queue.send("in hand when killed").await.unwrap();
+        queue.send("delayed by a retry").await.unwrap();
+        let killed = receive_one(&queue).await;
+        let retried = receive_one(&queue).await;
+        queue
+            .retry_after(&retried.receipt, Duration::from_secs(600))
+            .await
+            .unwrap();
+        killed.receipt
+    };
+    let queue = SqliteWorkQueue::new(Db::open(&path).await.unwrap(), "sanitize", slow);
+    let other = SqliteWorkQueue::new(Db::open(&path).await.unwrap(), "intake", slow);
+    other.send("another queue's").await.unwrap();
+    receive_one(&other).await;
+    assert_eq!(queue.release_unacknowledged().await.unwrap(), 2);
+    let (first, second) = (receive_one(&queue).await, receive_one(&queue).await);
+    assert_eq!((first.receive_count, second.receive_count), (2, 2));
+    assert!(matches!(
+        queue.ack(&old_receipt).await,
+        Err(QueueError::StaleReceipt)
+    ));
+    assert_eq!(
+        other.stats().await.unwrap().in_flight,
+        1,
+        "only its own queue"
+    );
+    assert_eq!(queue.release_unacknowledged().await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn dead_letters_survive_reopening_and_can_be_redriven() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vetted.db");

@@ -215,7 +215,8 @@ impl Intake {
         match record.status {
             Status::AwaitingUpload | Status::Received => {}
             Status::Rejected => {
-                // A crash may have come between the verdict and the quarantine.
+                // A crash may have come between the verdict, its event and the quarantine.
+                self.publish(&record).await?;
                 self.quarantine(&record).await?;
                 return Ok(duplicate(&record));
             }

@@ -105,7 +105,15 @@ impl Review {
         let record = self.get(&message.upload_id).await?;
         match record.status {
             Status::Received => {}
-            Status::Rejected => return Ok(Step::Answer(rejected_answer(record.reason))),
+            Status::Rejected => {
+                // An earlier attempt may have died between the verdict, its event and the
+                // quarantine; both are safe to repeat.
+                self.publish_event(&record).await?;
+                quarantine(self.objects.as_ref(), &record)
+                    .await
+                    .map_err(|(_, source)| store_error(record.id, source))?;
+                return Ok(Step::Answer(rejected_answer(record.reason)));
+            }
             Status::InReview | Status::Decided | Status::Approved | Status::Published => {
                 return Ok(Step::Answer(json!({ "verdict": "clean" })));
             }
@@ -222,7 +230,12 @@ impl Review {
                 }
             }
             Status::Approved => record,
-            Status::Published => return Ok(Step::Answer(json!({ "status": "PUBLISHED" }))),
+            Status::Published => {
+                // An earlier attempt may have died before the event or the clean-up.
+                self.publish_event(&record).await?;
+                self.delete(&record.id, &record.key).await?;
+                return Ok(Step::Answer(json!({ "status": "PUBLISHED" })));
+            }
             other => {
                 return Ok(Step::Fail(format!(
                     "upload is {other}; only an approved decision is published"
