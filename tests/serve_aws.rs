@@ -1,0 +1,288 @@
+//! `vetted serve --backend aws` on the moto emulator, end to end, through the real binary: the
+//! same server, pages and workers as the embedded backend, over S3, SQS, DynamoDB, Step
+//! Functions (running `statemachine/review.asl.json`) and EventBridge.
+//!
+//! An owner uploads a JPEG carrying GPS EXIF by presigned POST (approved), a PNG by presigned
+//! PUT (declined) and an HTML page named .png (refused by the gate); both go straight to the
+//! emulated S3. The published copy is read back from the bucket and must be re-encoded, the
+//! incoming objects must be gone, and every event, read from EventBridge through a rule that
+//! sends them to a queue, must match its schema, once per status change.
+//!
+//! Needs `VETTED_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it); fails without it.
+
+// clippy.toml allows unwrap in #[test] functions; the helpers here are test code too.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
+use support::client::Api;
+use support::events::{EventSchemas, expected_types, types_of};
+use support::server::{Server, token};
+use support::{contains, has_jpeg_segment, wait_for_status};
+use vetted_aws::config::AwsContext;
+use vetted_aws::eventbridge::EVENT_SOURCE;
+use vetted_core::{ObjectKey, OwnerId, UploadId};
+use vetted_samples::{hostile, images};
+
+const OWNER: &str = "owner-aws";
+const REGION: &str = "us-east-1";
+const ENDPOINT_VARIABLE: &str = "VETTED_TEST_AWS_ENDPOINT";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_decline_and_reject_on_the_aws_backend() {
+    let endpoint = std::env::var(ENDPOINT_VARIABLE).unwrap_or_else(|_| {
+        panic!("{ENDPOINT_VARIABLE} is not set: run ./scripts/test, which starts moto")
+    });
+    let prefix = format!(
+        "serve-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::spawn_with_env(
+        &data,
+        &[
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            &endpoint,
+            "--prefix",
+            &prefix,
+        ],
+        &[
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", REGION),
+        ],
+    )
+    .await;
+    let base = server.base.clone();
+    let ctx = AwsContext::builder()
+        .endpoint_url(&endpoint)
+        .region(REGION)
+        .static_credentials("test", "test")
+        .load()
+        .await;
+    // serve created the bus at start-up; tap it before anything happens.
+    let tap = EventTap::attach(&ctx, &format!("{prefix}-events")).await;
+    let (owner, moderator) = (
+        token(&data, OWNER, "owner").await,
+        token(&data, "moderator-aws", "moderator").await,
+    );
+    let api = Api::new();
+
+    let gps_jpeg = images::jpeg_with_gps(320, 200, 48.8584, 2.2945);
+    assert!(contains(&gps_jpeg, b"Exif\0\0"), "the sample lacks EXIF");
+    let approved = api
+        .upload_file(&base, &owner, "terrace.jpg", "image/jpeg", gps_jpeg, "post")
+        .await;
+    let declined = api
+        .upload_file(
+            &base,
+            &owner,
+            "blurry.png",
+            "image/png",
+            images::png(96, 96),
+            "put",
+        )
+        .await;
+    let spoofed = api
+        .upload_file(
+            &base,
+            &owner,
+            "index.png",
+            "image/png",
+            hostile::html(),
+            "post",
+        )
+        .await;
+
+    let rejected = wait_for_status(&api, &base, &owner, &spoofed, "REJECTED").await;
+    assert_eq!(rejected["reason"], "type_not_allowed", "{rejected}");
+    for id in [&approved, &declined] {
+        wait_for_status(&api, &base, &owner, id, "IN_REVIEW").await;
+    }
+    let queue = api.reviews(&base, &moderator, None).await.unwrap();
+    assert_eq!(queue.status, 200, "{:?}", queue.body);
+    let listed: Vec<&str> = queue.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["upload_id"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&approved.as_str()) && listed.contains(&declined.as_str()),
+        "{listed:?}"
+    );
+
+    for (id, decision, reason) in [
+        (&approved, "approve", None),
+        (&declined, "decline", Some("low_quality")),
+    ] {
+        let answer = api
+            .decide(&base, &moderator, id, decision, reason)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "deciding {id}: {:?}", answer.body);
+        assert_eq!(answer.body["delivered"], true, "{:?}", answer.body);
+    }
+    let published = wait_for_status(&api, &base, &owner, &approved, "PUBLISHED").await;
+    assert_eq!(published["width"], 320, "{published}");
+    let gone = wait_for_status(&api, &base, &owner, &declined, "DECLINED").await;
+    assert_eq!(gone["decline_reason"], "low_quality", "{gone}");
+
+    // What is in the bucket: a re-encoded published copy, and no incoming object left.
+    let s3 = ctx.s3();
+    let bucket = format!("{prefix}-uploads");
+    let key = ObjectKey::published(&UploadId::parse(&approved).unwrap());
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(key.as_str())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {key}: {e:?}"));
+    assert_eq!(object.content_type(), Some("image/jpeg"));
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    assert!(
+        !contains(&bytes, b"Exif\0\0") && !has_jpeg_segment(&bytes, 0xE1),
+        "the published JPEG kept its EXIF"
+    );
+    let decoded = image::load_from_memory(&bytes).expect("the published JPEG decodes");
+    assert_eq!((decoded.width(), decoded.height()), (320, 200));
+    let owner_id = OwnerId::parse(OWNER).unwrap();
+    let (approved_id, declined_id) = (
+        UploadId::parse(&approved).unwrap(),
+        UploadId::parse(&declined).unwrap(),
+    );
+    for key in [
+        ObjectKey::incoming(&owner_id, &approved_id),
+        ObjectKey::incoming(&owner_id, &declined_id),
+        ObjectKey::published(&declined_id),
+    ] {
+        let head = s3
+            .head_object()
+            .bucket(&bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        assert!(head.is_err(), "{key} is still in the bucket");
+    }
+
+    // Events from EventBridge: valid, one per status change, in order per upload.
+    let expected: BTreeMap<&str, &str> = [
+        (approved.as_str(), "PUBLISHED"),
+        (declined.as_str(), "DECLINED"),
+        (spoofed.as_str(), "REJECTED"),
+    ]
+    .into();
+    let total = expected.values().map(|s| expected_types(s).len()).sum();
+    let events = tap.collect(total).await;
+    EventSchemas::load().assert_all_valid(&events);
+    for (id, status) in &expected {
+        assert_eq!(
+            types_of(&events, id),
+            expected_types(status),
+            "EventBridge events of {id} ({status}): {events:#?}"
+        );
+    }
+    assert_eq!(events.len(), total, "an event was repeated: {events:#?}");
+    drop(server);
+}
+
+/// A queue that an EventBridge rule on the server's bus sends every Vetted event to.
+struct EventTap {
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl EventTap {
+    async fn attach(ctx: &AwsContext, bus: &str) -> Self {
+        let (sqs, events) = (ctx.sqs(), ctx.eventbridge());
+        let name = format!("{bus}-tap");
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .unwrap();
+        events
+            .put_rule()
+            .event_bus_name(bus)
+            .name(&name)
+            .event_pattern(json!({ "source": [EVENT_SOURCE] }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("tap")
+            .arn(arn)
+            .build()
+            .unwrap();
+        events
+            .put_targets()
+            .event_bus_name(bus)
+            .rule(&name)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+        Self { sqs, url }
+    }
+
+    /// The events' `detail`s, once `want` have arrived or a minute has passed (then a few
+    /// seconds more, so that a repeated event is seen too).
+    async fn collect(&self, want: usize) -> Vec<Value> {
+        let mut events = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut settled: Option<Instant> = None;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for message in received.messages() {
+                let envelope: Value = serde_json::from_str(message.body().unwrap()).unwrap();
+                events.push(envelope["detail"].clone());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(message.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if events.len() >= want {
+                let since = *settled.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(3) {
+                    return events;
+                }
+            }
+            if Instant::now() >= deadline {
+                return events;
+            }
+        }
+    }
+}
