@@ -17,6 +17,8 @@ const APP_CSS: &str = include_str!("../../../web/app.css");
 const COMMON_JS: &str = include_str!("../../../web/common.js");
 const OWNER_JS: &str = include_str!("../../../web/owner.js");
 const MODERATE_JS: &str = include_str!("../../../web/moderate.js");
+const SESSION_JS: &str = include_str!("../../../web/session.js");
+const UPLOAD_JS: &str = include_str!("../../../web/upload.js");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob: http: https:; connect-src 'self' http: https:; \
@@ -33,6 +35,8 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/assets/common.js", get(|| async { script(COMMON_JS) }))
         .route("/assets/owner.js", get(|| async { script(OWNER_JS) }))
         .route("/assets/moderate.js", get(|| async { script(MODERATE_JS) }))
+        .route("/assets/session.js", get(|| async { script(SESSION_JS) }))
+        .route("/assets/upload.js", get(|| async { script(UPLOAD_JS) }))
 }
 
 fn page(html: &'static str) -> Response {

@@ -1,0 +1,18 @@
+//! Browser end-to-end tests: the real `vetted serve` binary and its two pages, driven in
+//! headless Chromium through chromedriver (Debian's `chromium` and `chromium-driver`, which
+//! `scripts/test` installs). Screenshots of every step land in `target/browser-artifacts/`.
+
+// clippy.toml allows unwrap in #[test] functions; the helpers here are test code too.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod conflict;
+mod demo;
+mod harness;
+mod page;
+mod progress;
+mod steps;
+mod throttle;
+mod upload_review;
