@@ -18,14 +18,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::client::Api;
 use support::events::{EventSchemas, expected_types, types_of};
 use support::server::{Server, token};
 use support::{contains, has_jpeg_segment, wait_for_status};
 use vetted_aws::config::AwsContext;
-use vetted_aws::eventbridge::EVENT_SOURCE;
 use vetted_core::{ObjectKey, OwnerId, UploadId};
 use vetted_samples::{hostile, images};
 
@@ -203,48 +201,11 @@ struct EventTap {
 
 impl EventTap {
     async fn attach(ctx: &AwsContext, bus: &str) -> Self {
-        let (sqs, events) = (ctx.sqs(), ctx.eventbridge());
-        let name = format!("{bus}-tap");
-        let url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .unwrap();
-        events
-            .put_rule()
-            .event_bus_name(bus)
-            .name(&name)
-            .event_pattern(json!({ "source": [EVENT_SOURCE] }).to_string())
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("tap")
-            .arn(arn)
-            .build()
-            .unwrap();
-        events
-            .put_targets()
-            .event_bus_name(bus)
-            .rule(&name)
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
-        Self { sqs, url }
+        let url = support::event_tap::attach(ctx, bus).await;
+        Self {
+            sqs: ctx.sqs(),
+            url,
+        }
     }
 
     /// The events' `detail`s, once `want` have arrived or a minute has passed (then a few

@@ -3,12 +3,11 @@
 
 use std::time::Instant;
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
-use vetted_aws::eventbridge::EVENT_SOURCE;
 use vetted_core::UploadId;
 use vetted_core::events::UploadEvent;
 
+use crate::event_tap;
 use crate::support::{PATIENCE, Pipeline, delete, receive};
 
 /// An EventBridge rule on the pipeline's bus sending every Vetted event to a queue, from which
@@ -21,50 +20,9 @@ pub struct EventTap {
 
 impl EventTap {
     pub async fn attach(pipeline: &Pipeline) -> Self {
-        let (sqs, events) = (pipeline.ctx.sqs(), pipeline.ctx.eventbridge());
-        let bus = &pipeline.resources.event_bus;
-        let name = format!("{bus}-tap");
-        let url = sqs
-            .create_queue()
-            .queue_name(&name)
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .unwrap();
-        events
-            .put_rule()
-            .event_bus_name(bus)
-            .name(&name)
-            .event_pattern(serde_json::json!({ "source": [EVENT_SOURCE] }).to_string())
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("tap")
-            .arn(arn)
-            .build()
-            .unwrap();
-        events
-            .put_targets()
-            .event_bus_name(bus)
-            .rule(&name)
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
+        let url = event_tap::attach(&pipeline.ctx, &pipeline.resources.event_bus).await;
         Self {
-            sqs,
+            sqs: pipeline.ctx.sqs(),
             url,
             seen: Vec::new(),
         }

@@ -18,6 +18,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod duplicates;
+#[path = "../support/event_tap.rs"]
+mod event_tap;
 mod events;
 mod keys;
 mod poison;

@@ -1,7 +1,7 @@
 //! What the tests that run the real `vetted` binary share: spawning `vetted serve` and issuing
 //! its tokens ([`server`]), a small API client ([`client`]), reading its database ([`db`]),
-//! checking emitted events against `schemas/events/` ([`events`]), and a webhook receiver to
-//! capture them ([`webhook`]).
+//! checking emitted events against `schemas/events/` ([`events`]), and capturing them with a
+//! webhook receiver ([`webhook`]) or, on moto, from EventBridge ([`event_tap`]).
 //!
 //! A test target includes it with `mod support;` (from `tests/NAME.rs`) or
 //! `#[path = "../support/mod.rs"] mod support;` (from `tests/NAME/main.rs`).
@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod db;
+pub mod event_tap;
 pub mod events;
 pub mod server;
 pub mod webhook;
