@@ -196,7 +196,13 @@ async fn executions_keep_the_definition_they_started_with() {
     };
     // The new definition no longer knows the verdict "clean".
     let mut changed: serde_json::Value = serde_json::from_str(&review_asl()).unwrap();
-    changed["States"]["SanitizeVerdict"]["Choices"][0]["StringEquals"] = json!("spotless");
+    let clean = changed["States"]["SanitizeVerdict"]["Choices"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|choice| choice["StringEquals"] == "clean")
+        .expect("a choice on the verdict \"clean\"");
+    clean["StringEquals"] = json!("spotless");
     let rig = Rig::open(&path, &changed.to_string(), Arc::new(SystemClock)).await;
     rig.engine
         .send_task_success(&old, &json!({ "verdict": "clean" }))
