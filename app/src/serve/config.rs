@@ -16,7 +16,15 @@
 //! [[webhooks]]                        # every event is POSTed here, signed
 //! url = "https://example.com/vetted"
 //! secret = "a long random string"
+//!
+//! [oidc]                              # also accept RS256 tokens from this issuer
+//! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
+//! issuer = "https://cognito-idp.eu-west-1.amazonaws.com/POOL"
+//! audience = "APP_CLIENT_ID"          # optional
 //! ```
+//!
+//! The dev tokens of `vetted token` (HS256, key in the data directory) are always accepted;
+//! `[oidc]` adds an identity provider's tokens, with roles from `cognito:groups`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -33,6 +41,16 @@ pub struct ServeConfig {
     pub presign_expiry_seconds: u64,
     pub workers: Workers,
     pub webhooks: Vec<Webhook>,
+    pub oidc: Option<Oidc>,
+}
+
+/// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -59,6 +77,7 @@ impl Default for ServeConfig {
             presign_expiry_seconds: 300,
             workers: Workers::default(),
             webhooks: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -128,6 +147,14 @@ impl ServeConfig {
                 );
             }
         }
+        if let Some(oidc) = &self.oidc {
+            if !oidc.jwks_url.starts_with("https://") && !oidc.jwks_url.starts_with("http://") {
+                bail!("[oidc] jwks_url {:?} is not an http(s) URL", oidc.jwks_url);
+            }
+            if oidc.issuer.trim().is_empty() {
+                bail!("[oidc] issuer is empty: set it to the exact `iss` of the tokens");
+            }
+        }
         Ok(())
     }
 }
@@ -170,5 +197,21 @@ mod tests {
             ..ServeConfig::default()
         };
         assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn an_oidc_issuer_is_read_and_checked() {
+        let config: ServeConfig = toml::from_str(
+            "[oidc]\njwks_url = \"https://idp.example/jwks.json\"\nissuer = \"https://idp.example\"\n",
+        )
+        .unwrap();
+        config.check().unwrap();
+        let oidc = config.oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://idp.example");
+        assert_eq!(oidc.audience, None);
+        let wrong: ServeConfig =
+            toml::from_str("[oidc]\njwks_url = \"file:///etc/keys\"\nissuer = \"x\"\n").unwrap();
+        assert!(wrong.check().unwrap_err().to_string().contains("jwks_url"));
+        assert!(toml::from_str::<ServeConfig>("[oidc]\nissuer = \"x\"\n").is_err());
     }
 }

@@ -30,7 +30,7 @@ use clap::{Args, ValueEnum};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vetted_api::auth::Role;
+use vetted_api::auth::{JwksVerifier, OidcConfig, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_core::intake::Intake;
 use vetted_core::review::Review;
@@ -64,6 +64,13 @@ Settings file (--config), every key optional:
   [[webhooks]]                      # every event is POSTed here, HMAC-signed
   url = \"https://example.com/vetted\"
   secret = \"at least 16 characters\"
+
+  [oidc]                            # also accept RS256 tokens from an OIDC issuer
+  jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"
+  issuer = \"https://cognito-idp.REGION.amazonaws.com/POOL\"
+  audience = \"APP_CLIENT_ID\"        # optional; roles come from cognito:groups
+
+Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
 
 Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
 VETTED_REVIEW_TIMEOUT_SECONDS and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
@@ -253,10 +260,24 @@ fn api_state(
         signer: pipeline.signer.clone(),
         clock,
         policy: config.policy.clone(),
-        auth: Authenticator::new(Some(pipeline.dev_key.clone()), None)?,
+        auth: Authenticator::new(Some(pipeline.dev_key.clone()), oidc_verifier(config)?)?,
         settings,
         review: services.review.clone(),
     })?)
+}
+
+/// The `[oidc]` settings as a verifier of RS256 tokens, when they are there.
+fn oidc_verifier(config: &ServeConfig) -> anyhow::Result<Option<JwksVerifier>> {
+    let Some(oidc) = &config.oidc else {
+        return Ok(None);
+    };
+    let verifier = JwksVerifier::new(OidcConfig {
+        jwks_url: oidc.jwks_url.clone(),
+        issuer: oidc.issuer.clone(),
+        audience: oidc.audience.clone(),
+    })
+    .context("[oidc]: building the JWKS client")?;
+    Ok(Some(verifier))
 }
 
 fn spawn_workers(
