@@ -11,6 +11,8 @@
 //!   with no intent and one whose intent expired are deleted, and nothing crashes.
 //! - `sweep`: lost notifications are recovered and stale intents expire, on moto and on the
 //!   embedded adapters.
+//! - `maintenance`: the maintenance function's scheduled pass does the same over its own
+//!   composition of the AWS adapters.
 //!
 //! Every test bootstraps its own pipeline under a unique prefix.
 
@@ -22,6 +24,7 @@ mod duplicates;
 mod event_tap;
 mod events;
 mod keys;
+mod maintenance;
 mod poison;
 mod support;
 mod sweep;

@@ -33,6 +33,7 @@ use tracing::{info, warn};
 use vetted_api::auth::{JwksVerifier, OidcConfig, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_core::intake::Intake;
+use vetted_core::maintenance;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{Clock, SystemClock};
@@ -349,28 +350,7 @@ async fn maintain(services: Services, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        for (what, sweep) in [
-            ("intents", services.intake.sweep_awaiting(EVERY).await),
-            (
-                "claimed uploads",
-                services.intake.sweep_received(EVERY).await,
-            ),
-        ] {
-            match sweep {
-                Ok(report)
-                    if report.recovered + report.expired + report.failed + report.errors > 0 =>
-                {
-                    info!(?report, "swept {what}");
-                }
-                Ok(_) => {}
-                Err(error) => warn!(%error, "sweeping {what} failed; next round in 30 s"),
-            }
-        }
-        match services.review.redeliver_decisions(EVERY).await {
-            Ok(0) => {}
-            Ok(delivered) => info!(delivered, "decisions delivered again"),
-            Err(error) => warn!(%error, "redelivering decisions failed; next round in 30 s"),
-        }
+        maintenance::run_pass(&services.intake, &services.review, EVERY).await;
     }
 }
 

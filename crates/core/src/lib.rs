@@ -10,6 +10,7 @@ pub mod ids;
 pub mod image_type;
 pub mod inspect;
 pub mod intake;
+pub mod maintenance;
 pub mod policy;
 pub mod ports;
 pub mod presign;

@@ -22,7 +22,7 @@ use crate::record::{RecordChanges, UploadRecord};
 use crate::status::Status;
 
 /// What one sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     /// Records examined.
     pub examined: usize,
