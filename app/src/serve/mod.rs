@@ -70,8 +70,7 @@ Settings file (--config), every key optional:
   jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"
   issuer = \"https://cognito-idp.REGION.amazonaws.com/POOL\"
   audience = \"APP_CLIENT_ID\"        # optional; roles come from cognito:groups
-
-Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
+  # Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
 
 Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
 VETTED_REVIEW_TIMEOUT_SECONDS and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
@@ -433,5 +432,6 @@ mod tests {
         assert_eq!(config.review_timeout_seconds, 259_200);
         assert_eq!(config.workers.sanitize, 2);
         assert_eq!(config.webhooks.len(), 1);
+        assert!(config.oidc.is_some(), "the [oidc] example is read");
     }
 }
