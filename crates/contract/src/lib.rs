@@ -8,7 +8,7 @@
 //!
 //! Call them from a multi-threaded tokio runtime:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 //! async fn objects_contract() {
 //!     vetted_contract::objects::run_all(&store).await;
