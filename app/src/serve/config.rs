@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
+use vetted_api::auth::OidcConfig;
 use vetted_core::Policy;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,16 +42,8 @@ pub struct ServeConfig {
     pub presign_expiry_seconds: u64,
     pub workers: Workers,
     pub webhooks: Vec<Webhook>,
-    pub oidc: Option<Oidc>,
-}
-
-/// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Oidc {
-    pub jwks_url: String,
-    pub issuer: String,
-    pub audience: Option<String>,
+    /// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
+    pub oidc: Option<OidcConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

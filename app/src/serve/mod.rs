@@ -30,7 +30,7 @@ use clap::{Args, ValueEnum};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vetted_api::auth::{JwksVerifier, OidcConfig, Role};
+use vetted_api::auth::{JwksVerifier, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
@@ -260,24 +260,18 @@ fn api_state(
         signer: pipeline.signer.clone(),
         clock,
         policy: config.policy.clone(),
-        auth: Authenticator::new(Some(pipeline.dev_key.clone()), oidc_verifier(config)?)?,
+        auth: Authenticator::new(
+            Some(pipeline.dev_key.clone()),
+            config
+                .oidc
+                .clone()
+                .map(JwksVerifier::new)
+                .transpose()
+                .context("[oidc]: building the JWKS client")?,
+        )?,
         settings,
         review: services.review.clone(),
     })?)
-}
-
-/// The `[oidc]` settings as a verifier of RS256 tokens, when they are there.
-fn oidc_verifier(config: &ServeConfig) -> anyhow::Result<Option<JwksVerifier>> {
-    let Some(oidc) = &config.oidc else {
-        return Ok(None);
-    };
-    let verifier = JwksVerifier::new(OidcConfig {
-        jwks_url: oidc.jwks_url.clone(),
-        issuer: oidc.issuer.clone(),
-        audience: oidc.audience.clone(),
-    })
-    .context("[oidc]: building the JWKS client")?;
-    Ok(Some(verifier))
 }
 
 fn spawn_workers(

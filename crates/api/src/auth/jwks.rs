@@ -17,8 +17,10 @@ const CACHE_TTL: Duration = Duration::from_secs(3600);
 const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where an issuer publishes its keys and what its tokens must say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where an issuer publishes its keys and what its tokens must say. Also the `[oidc]` section
+/// of `vetted serve`'s settings file, hence `Deserialize`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// e.g. `https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json`.
     pub jwks_url: String,
