@@ -157,7 +157,7 @@ fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
         }
         None => Policy::default(),
     };
-    Ok(policy.with_env(std::env::vars())?)
+    Ok(policy.with_env(&vetted_core::settings::Env::from_process())?)
 }
 
 fn file_len(path: &Path) -> anyhow::Result<u64> {

@@ -120,7 +120,7 @@ async fn bytes_read_by_type(pipeline: &Pipeline) {
         reads: AtomicU64::new(0),
     });
     let mut intake = intake::intake(&pipeline.ctx, function_config(&pipeline.resources));
-    intake.objects = counting.clone();
+    intake.ports.objects = counting.clone();
     println!("| sample | size (bytes) | verdict | bytes read | ranged GETs |");
     println!("|---|---:|---|---:|---:|");
     for name in BY_TYPE {

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sfn::types::ExecutionListItem;
 use aws_sdk_sqs::types::Message;
-use intake::{Config, IntakeHandler};
+use intake::Config;
 use serde_json::Value;
 use vetted_aws::bootstrap::{BootstrapOptions, Resources, bootstrap};
+use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::dynamo::DynamoUploads;
 use vetted_core::intake::Intake;
@@ -26,6 +27,7 @@ use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
     Clock, ImageType, OwnerId, Policy, SystemClock, Timestamp, UploadId, UploadRecord,
 };
+use vetted_lambda::sqs::handle_sqs_batch;
 
 pub const ENDPOINT_VARIABLE: &str = "VETTED_TEST_AWS_ENDPOINT";
 pub const ASL: &str = include_str!("../../statemachine/review.asl.json");
@@ -70,10 +72,12 @@ pub fn owner() -> OwnerId {
 /// The intake function's settings for these resources, as the template would set them.
 pub fn function_config(resources: &Resources) -> Config {
     Config {
-        bucket: resources.bucket.clone(),
-        table: resources.table.clone(),
+        common: PipelineConfig {
+            bucket: resources.bucket.clone(),
+            table: resources.table.clone(),
+            event_bus: resources.event_bus.clone(),
+        },
         state_machine_arn: resources.state_machine_arn.clone(),
-        event_bus: resources.event_bus.clone(),
         review_timeout: Duration::from_secs(600),
         policy: Policy::default(),
     }
@@ -84,7 +88,6 @@ pub struct Pipeline {
     pub ctx: AwsContext,
     pub resources: Resources,
     pub intake: Arc<Intake>,
-    pub handler: IntakeHandler,
     pub uploads: Arc<DynamoUploads>,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -105,7 +108,6 @@ impl Pipeline {
         let resources = bootstrap(&ctx, &options).await.expect("bootstrap on moto");
         let intake = Arc::new(intake::intake(&ctx, function_config(&resources)));
         Self {
-            handler: IntakeHandler::new(intake.clone()),
             intake,
             uploads: Arc::new(resources.uploads(&ctx)),
             s3: ctx.s3(),
@@ -243,7 +245,7 @@ impl Pipeline {
 
     /// Runs the intake function on `messages` as one batch.
     pub async fn invoke(&self, messages: &[Message]) -> SqsBatchResponse {
-        self.handler.handle(sqs_event(messages)).await
+        handle_sqs_batch(self.intake.as_ref(), sqs_event(messages)).await
     }
 }
 

@@ -13,8 +13,8 @@ use vetted_core::intake::{Intake, SweepReport, execution_name};
 use vetted_core::ports::WorkQueue;
 use vetted_core::record::{FileName, RecordChanges, Transition, UploadMethod};
 use vetted_core::{
-    Clock, ExecutionName, ImageType, Policy, ReasonCode, Status, SystemClock, Timestamp, UploadId,
-    UploadRecord,
+    Clock, ExecutionName, ImageType, Policy, Ports, ReasonCode, Status, SystemClock, Timestamp,
+    UploadId, UploadRecord,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
@@ -32,7 +32,7 @@ trait Executions: Send + Sync {
 }
 
 async fn scenario(intake: &Intake, executions: &dyn Executions) {
-    let now = intake.clock.now();
+    let now = intake.ports.clock.now();
     let minutes_ago = |m: i64| Timestamp::from_unix_millis(now.unix_millis() - m * 60_000);
     let in_five_minutes = now.saturating_add(Duration::from_secs(300));
     let png = vetted_samples::images::png(200, 100);
@@ -55,9 +55,10 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
     // Issued a minute ago, not used yet.
     let waiting = intent(minutes_ago(1), in_five_minutes);
     for record in [&lost, &stale, &waiting] {
-        intake.uploads.create(record).await.unwrap();
+        intake.ports.uploads.create(record).await.unwrap();
     }
     intake
+        .ports
         .objects
         .put(&lost.key, png.clone().into(), "image/png")
         .await
@@ -70,7 +71,7 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
         .unwrap();
     assert_eq!(report, SweepReport::default());
     assert_eq!(
-        intake.uploads.get(&lost.id).await.unwrap().status,
+        intake.ports.uploads.get(&lost.id).await.unwrap().status,
         Status::AwaitingUpload
     );
 
@@ -84,16 +85,16 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
             ..SweepReport::default()
         }
     );
-    let recovered = intake.uploads.get(&lost.id).await.unwrap();
+    let recovered = intake.ports.uploads.get(&lost.id).await.unwrap();
     assert_eq!(recovered.status, Status::Received);
     assert_eq!((recovered.width, recovered.height), (Some(200), Some(100)));
     let execution = recovered.execution_name.expect("its review started");
     assert!(executions.exists(&execution).await, "{execution} exists");
-    let expired = intake.uploads.get(&stale.id).await.unwrap();
+    let expired = intake.ports.uploads.get(&stale.id).await.unwrap();
     assert_eq!(expired.status, Status::Expired);
     assert_eq!(expired.reason, Some(ReasonCode::IntentExpired));
     assert_eq!(
-        intake.uploads.get(&waiting.id).await.unwrap().status,
+        intake.ports.uploads.get(&waiting.id).await.unwrap().status,
         Status::AwaitingUpload
     );
 
@@ -119,7 +120,7 @@ async fn received_scenario(
     png: &[u8],
     in_review: UploadId,
 ) {
-    let now = intake.clock.now();
+    let now = intake.ports.clock.now();
     let claimed = |record: &UploadRecord, version: &str, execution: Option<ExecutionName>| {
         let transition = Transition::new(Status::AwaitingUpload, Status::Received, now)
             .unwrap()
@@ -149,8 +150,9 @@ async fn received_scenario(
 
     // Claimed and accepted, then intake died before starting the review.
     let lost_start = new_intent();
-    intake.uploads.create(&lost_start).await.unwrap();
+    intake.ports.uploads.create(&lost_start).await.unwrap();
     let meta = intake
+        .ports
         .objects
         .put(&lost_start.key, png.to_vec().into(), "image/png")
         .await
@@ -161,19 +163,30 @@ async fn received_scenario(
         .unwrap_or_else(|| meta.etag.trim_matches('"').to_owned());
     let name = execution_name(&lost_start.id, &version);
     let (id, transition) = claimed(&lost_start, &version, Some(name.clone()));
-    intake.uploads.transition(&id, &transition).await.unwrap();
+    intake
+        .ports
+        .uploads
+        .transition(&id, &transition)
+        .await
+        .unwrap();
     assert!(!executions.exists(&name).await, "no review yet");
 
     // Claimed with no verdict recorded, and the object replaced since.
     let replaced = new_intent();
-    intake.uploads.create(&replaced).await.unwrap();
+    intake.ports.uploads.create(&replaced).await.unwrap();
     intake
+        .ports
         .objects
         .put(&replaced.key, png.to_vec().into(), "image/png")
         .await
         .unwrap();
     let (id, transition) = claimed(&replaced, "a-version-no-longer-stored", None);
-    intake.uploads.transition(&id, &transition).await.unwrap();
+    intake
+        .ports
+        .uploads
+        .transition(&id, &transition)
+        .await
+        .unwrap();
 
     let report = intake.sweep_received(Duration::ZERO).await.unwrap();
     assert_eq!(
@@ -189,7 +202,7 @@ async fn received_scenario(
         executions.exists(&name).await,
         "the lost review was started"
     );
-    let failed = intake.uploads.get(&replaced.id).await.unwrap();
+    let failed = intake.ports.uploads.get(&replaced.id).await.unwrap();
     assert_eq!(failed.status, Status::Failed);
     assert_eq!(failed.reason, Some(ReasonCode::ProcessingFailed));
     assert!(
@@ -199,7 +212,7 @@ async fn received_scenario(
             .contains("not the one intake examined")
     );
     assert_eq!(
-        intake.uploads.get(&in_review).await.unwrap().status,
+        intake.ports.uploads.get(&in_review).await.unwrap().status,
         Status::Received,
         "an upload whose review runs is left to it"
     );
@@ -267,11 +280,13 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
         .await
         .unwrap();
     let intake = Intake {
-        uploads: Arc::new(SqliteUploads::new(db.clone())),
-        objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
-        workflow: Arc::new(engine.clone()),
-        events: Arc::new(SqliteOutbox::new(db, clock.clone())),
-        clock,
+        ports: Ports {
+            uploads: Arc::new(SqliteUploads::new(db.clone())),
+            objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
+            events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+            clock,
+        },
+        reviews: Arc::new(engine.clone()),
         policy: Policy::default(),
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),

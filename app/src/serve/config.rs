@@ -33,6 +33,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use vetted_api::auth::OidcConfig;
 use vetted_core::Policy;
+use vetted_core::settings::Env;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -99,14 +100,12 @@ impl ServeConfig {
             }
             None => ServeConfig::default(),
         };
-        config.policy = config
-            .policy
-            .with_env(std::env::vars())
-            .context("policy settings")?;
-        if let Some(seconds) = env_seconds("VETTED_REVIEW_TIMEOUT_SECONDS")? {
+        let env = Env::from_process();
+        config.policy = config.policy.with_env(&env).context("policy settings")?;
+        if let Some(seconds) = env.parsed("VETTED_REVIEW_TIMEOUT_SECONDS")? {
             config.review_timeout_seconds = seconds;
         }
-        if let Some(seconds) = env_seconds("VETTED_PRESIGN_EXPIRY_SECONDS")? {
+        if let Some(seconds) = env.parsed("VETTED_PRESIGN_EXPIRY_SECONDS")? {
             config.presign_expiry_seconds = seconds;
         }
         config.check()?;
@@ -149,17 +148,6 @@ impl ServeConfig {
             }
         }
         Ok(())
-    }
-}
-
-fn env_seconds(var: &str) -> anyhow::Result<Option<u64>> {
-    match std::env::var(var) {
-        Ok(value) if !value.trim().is_empty() => value
-            .trim()
-            .parse()
-            .map(Some)
-            .with_context(|| format!("{var}={value:?} is not a number of seconds")),
-        _ => Ok(None),
     }
 }
 

@@ -14,7 +14,6 @@ mod aws;
 mod config;
 mod demo;
 mod embedded;
-mod handlers;
 mod notifier;
 mod pipeline;
 mod web;
@@ -36,13 +35,13 @@ use vetted_core::intake::Intake;
 use vetted_core::maintenance;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
-use vetted_core::{Clock, SystemClock};
+use vetted_core::settings::Env;
+use vetted_core::{Clock, Ports, QueueService, SystemClock};
 
 use crate::token::DEFAULT_DATA_DIR;
 use config::ServeConfig;
-use handlers::{IntakeMessages, TaskMessages};
 use pipeline::{Backend, Pipeline};
-use worker::{MessageHandler, WorkerSettings, run_worker};
+use worker::{WorkerSettings, run_worker};
 
 const SETTINGS_HELP: &str = "\
 Settings file (--config), every key optional:
@@ -158,7 +157,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let services = Services::new(&pipeline, &config, clock.clone());
-    let api = api_state(&pipeline, &config, &args, &services, clock)?;
+    let api = api_state(&pipeline, &config, &args, &services)?;
 
     let mut app = vetted_api::router(api).merge(web::routes());
     if let Backend::Embedded { s3, .. } = &pipeline.backend {
@@ -209,32 +208,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// The core services every worker and the API share.
 #[derive(Clone)]
 struct Services {
+    ports: Ports,
     intake: Arc<Intake>,
     review: Arc<Review>,
 }
 
 impl Services {
     fn new(pipeline: &Pipeline, config: &ServeConfig, clock: Arc<dyn Clock>) -> Self {
-        let intake = Arc::new(Intake {
+        let ports = Ports {
             uploads: pipeline.uploads.clone(),
             objects: pipeline.objects.clone(),
-            workflow: pipeline.workflow.clone(),
             events: pipeline.events.clone(),
-            clock: clock.clone(),
+            clock,
+        };
+        let intake = Arc::new(Intake {
+            ports: ports.clone(),
+            reviews: pipeline.workflow.clone(),
             policy: config.policy.clone(),
             bucket: pipeline.bucket.clone(),
             review_timeout: config.review_timeout(),
         });
         let review = Arc::new(Review {
-            uploads: pipeline.uploads.clone(),
-            objects: pipeline.objects.clone(),
-            workflow: pipeline.workflow.clone(),
-            events: pipeline.events.clone(),
-            clock,
+            ports: ports.clone(),
+            tasks: pipeline.workflow.clone(),
             policy: config.policy.clone(),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         });
-        Self { intake, review }
+        Self {
+            ports,
+            intake,
+            review,
+        }
     }
 }
 
@@ -243,22 +247,19 @@ fn api_state(
     config: &ServeConfig,
     args: &ServeArgs,
     services: &Services,
-    clock: Arc<dyn Clock>,
 ) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
         presign_expires_in: Duration::from_secs(config.presign_expiry_seconds),
         temp_dir: Some(args.data.join("spool").join("api")),
         ..ApiSettings::default()
     }
-    .with_env(std::env::vars())?;
+    .with_env(&Env::from_process())?;
     if let Some(dir) = &settings.temp_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     Ok(ApiState::new(ApiParts {
-        uploads: pipeline.uploads.clone(),
-        objects: pipeline.objects.clone(),
+        ports: services.ports.clone(),
         signer: pipeline.signer.clone(),
-        clock,
         policy: config.policy.clone(),
         auth: Authenticator::new(
             Some(pipeline.dev_key.clone()),
@@ -282,24 +283,24 @@ fn spawn_workers(
     shutdown: &CancellationToken,
 ) {
     let poll_wait = Duration::from_secs(5);
-    let workers: [(&'static str, usize, _, Arc<dyn MessageHandler>); 3] = [
+    let workers: [(&'static str, usize, _, Arc<dyn QueueService>); 3] = [
         (
             "intake",
             config.workers.intake,
             pipeline.intake_queue.clone(),
-            Arc::new(IntakeMessages(services.intake.clone())),
+            services.intake.clone(),
         ),
         (
             "sanitize",
             config.workers.sanitize,
             pipeline.sanitize_queue.clone(),
-            Arc::new(TaskMessages(services.review.clone())),
+            services.review.clone(),
         ),
         (
             "review-tasks",
             config.workers.review_tasks,
             pipeline.review_tasks_queue.clone(),
-            Arc::new(TaskMessages(services.review.clone())),
+            services.review.clone(),
         ),
     ];
     for (name, concurrency, queue, handler) in workers {

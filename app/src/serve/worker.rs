@@ -1,7 +1,7 @@
-//! Queue workers: feed messages from a work queue to a handler, as a Lambda SQS event source
-//! would, but in-process.
+//! Queue workers: feed messages from a work queue to a [`QueueService`], as a Lambda SQS event
+//! source would, but in-process.
 //!
-//! A message is acknowledged only after its handler succeeds. A retryable failure makes it
+//! A message is acknowledged only after its service handled it. A retryable failure makes it
 //! visible again after a backoff that grows with its receive count; a permanent one is left
 //! for the queue's visibility timeout, so the queue's redrive policy dead-letters it after
 //! its maximum receives, where an operator can look at it and redrive it. Either way nothing
@@ -10,27 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
-use vetted_core::ports::{QueueMessage, WorkQueue};
-
-/// How one message went.
-#[derive(Debug)]
-pub enum Handled {
-    Done,
-    /// Try again later: throttling, a timeout, an unreachable dependency.
-    Retry(String),
-    /// Will never succeed; leave it to the dead-letter queue.
-    GiveUp(String),
-}
-
-#[async_trait]
-pub trait MessageHandler: Send + Sync + 'static {
-    async fn handle(&self, body: &str) -> Handled;
-}
+use vetted_core::QueueService;
+use vetted_core::ports::{QueueMessage, Retryable, WorkQueue};
 
 /// Settings for one worker.
 #[derive(Debug, Clone)]
@@ -46,7 +31,7 @@ pub struct WorkerSettings {
 pub async fn run_worker(
     settings: WorkerSettings,
     queue: Arc<dyn WorkQueue>,
-    handler: Arc<dyn MessageHandler>,
+    service: Arc<dyn QueueService>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
@@ -78,9 +63,9 @@ pub async fn run_worker(
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
-            let (queue, handler, name) = (queue.clone(), handler.clone(), settings.name);
+            let (queue, service, name) = (queue.clone(), service.clone(), settings.name);
             in_flight.spawn(async move {
-                handle_one(name, queue.as_ref(), handler.as_ref(), message).await;
+                handle_one(name, queue.as_ref(), service.as_ref(), message).await;
                 drop(permit);
             });
         }
@@ -94,30 +79,32 @@ pub async fn run_worker(
     while in_flight.join_next().await.is_some() {}
 }
 
+/// Acknowledges a handled message. A retryable failure makes it visible again after a
+/// backoff; a permanent one is left for the visibility timeout, so that the queue
+/// dead-letters it after its maximum receives.
 async fn handle_one(
     worker: &'static str,
     queue: &dyn WorkQueue,
-    handler: &dyn MessageHandler,
+    service: &dyn QueueService,
     message: QueueMessage,
 ) {
-    let outcome = handler.handle(&message.body).await;
-    let result = match &outcome {
-        Handled::Done => queue.ack(&message.receipt).await,
-        Handled::Retry(why) => {
+    let result = match service.handle(&message.body).await {
+        Ok(()) => queue.ack(&message.receipt).await,
+        Err(why) if why.is_retryable() => {
             let delay = backoff(message.receive_count);
-            warn!(worker, message = %message.id, receives = message.receive_count, ?delay, why, "will retry");
+            warn!(worker, message = %message.id, receives = message.receive_count, ?delay, %why, "will retry");
             queue.retry_after(&message.receipt, delay).await
         }
-        Handled::GiveUp(why) => {
-            error!(worker, message = %message.id, receives = message.receive_count, why,
+        Err(why) => {
+            error!(worker, message = %message.id, receives = message.receive_count, %why,
                 "cannot be handled; left for the dead-letter queue");
             Ok(())
         }
     };
     match result {
-        Ok(()) => debug!(worker, message = %message.id, ?outcome, "handled"),
+        Ok(()) => debug!(worker, message = %message.id, "settled"),
         // The message comes back after its visibility timeout and is handled again; every
-        // handler is idempotent, so that costs time, not correctness.
+        // service is idempotent, so that costs time, not correctness.
         Err(error) => warn!(worker, message = %message.id, %error, "could not settle the message"),
     }
 }

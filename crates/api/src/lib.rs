@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use vetted_core::ports::{ObjectStore, UploadSigner, Uploads};
 use vetted_core::review::Review;
-use vetted_core::{Clock, Policy};
+use vetted_core::{Clock, Policy, Ports};
 
 pub use auth::Authenticator;
 pub use error::ApiError;
@@ -52,10 +52,10 @@ pub struct ApiState {
 
 /// The parts an [`ApiState`] is built from.
 pub struct ApiParts {
-    pub uploads: Arc<dyn Uploads>,
-    pub objects: Arc<dyn ObjectStore>,
+    /// The record store, the object store (proxy uploads) and the clock; the API publishes
+    /// no events itself, since its one status change (a decision) goes through `review`.
+    pub ports: Ports,
     pub signer: Arc<dyn UploadSigner>,
-    pub clock: Arc<dyn Clock>,
     pub policy: Policy,
     pub auth: Authenticator,
     pub settings: ApiSettings,
@@ -70,10 +70,10 @@ impl ApiState {
             tracing::warn!("{warning}");
         }
         Ok(Self {
-            uploads: parts.uploads,
-            objects: parts.objects,
+            uploads: parts.ports.uploads,
+            objects: parts.ports.objects,
             signer: parts.signer,
-            clock: parts.clock,
+            clock: parts.ports.clock,
             policy: Arc::new(parts.policy),
             auth: Arc::new(parts.auth),
             settings: Arc::new(parts.settings),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use thiserror::Error;
 use vetted_core::Policy;
 use vetted_core::presign::{self, DEFAULT_EXPIRES_IN};
+use vetted_core::settings::{Env, SettingError};
 
 /// Lambda refuses request bodies over 6 MiB, so a proxy upload cannot be larger there.
 pub const DEFAULT_PROXY_MAX_BYTES: u64 = 6 * 1024 * 1024;
@@ -47,12 +48,8 @@ impl Default for ApiSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SettingsError {
-    #[error("{var}={value:?}: {why}")]
-    Env {
-        var: String,
-        value: String,
-        why: String,
-    },
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error("upload expiry: {0}")]
     Expiry(#[from] presign::PresignError),
     #[error("{0}")]
@@ -62,30 +59,14 @@ pub enum SettingsError {
 impl ApiSettings {
     /// Overrides from `VETTED_PRESIGN_EXPIRY_SECONDS`, `VETTED_INTENT_GRACE_SECONDS` and
     /// `VETTED_PROXY_MAX_BYTES`; other variables are ignored.
-    pub fn with_env<I, K, V>(mut self, vars: I) -> Result<Self, SettingsError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        for (var, value) in vars {
-            let (var, value) = (var.as_ref(), value.as_ref().trim());
-            let number = || {
-                value.parse::<u64>().map_err(|e| SettingsError::Env {
-                    var: var.to_owned(),
-                    value: value.to_owned(),
-                    why: e.to_string(),
-                })
-            };
-            match var {
-                "VETTED_PRESIGN_EXPIRY_SECONDS" => {
-                    self.presign_expires_in = Duration::from_secs(number()?);
-                }
-                "VETTED_INTENT_GRACE_SECONDS" => self.intent_grace = Duration::from_secs(number()?),
-                "VETTED_PROXY_MAX_BYTES" => self.proxy_max_bytes = number()?,
-                _ => {}
-            }
+    pub fn with_env(mut self, env: &Env) -> Result<Self, SettingsError> {
+        if let Some(expiry) = env.seconds("VETTED_PRESIGN_EXPIRY_SECONDS")? {
+            self.presign_expires_in = expiry;
         }
+        if let Some(grace) = env.seconds("VETTED_INTENT_GRACE_SECONDS")? {
+            self.intent_grace = grace;
+        }
+        self.proxy_max_bytes = env.parsed_or("VETTED_PROXY_MAX_BYTES", self.proxy_max_bytes)?;
         Ok(self)
     }
 
@@ -125,7 +106,7 @@ mod tests {
         let policy = Policy::default();
         assert_eq!(ApiSettings::default().check(&policy), Ok(vec![]));
         let short = ApiSettings::default()
-            .with_env([("VETTED_PRESIGN_EXPIRY_SECONDS", "30")])
+            .with_env(&Env::from_pairs([("VETTED_PRESIGN_EXPIRY_SECONDS", "30")]))
             .unwrap();
         let warnings = short.check(&policy).unwrap();
         assert_eq!(warnings.len(), 1);
@@ -136,14 +117,15 @@ mod tests {
     fn impossible_settings_stop_start_up() {
         let policy = Policy::default();
         let zero = ApiSettings::default()
-            .with_env([("VETTED_PRESIGN_EXPIRY_SECONDS", "0")])
+            .with_env(&Env::from_pairs([("VETTED_PRESIGN_EXPIRY_SECONDS", "0")]))
             .unwrap();
         assert!(matches!(zero.check(&policy), Err(SettingsError::Expiry(_))));
         let err = ApiSettings::default()
-            .with_env([("VETTED_PROXY_MAX_BYTES", "lots")])
+            .with_env(&Env::from_pairs([("VETTED_PROXY_MAX_BYTES", "lots")]))
             .unwrap_err();
         assert!(
-            err.to_string().starts_with("VETTED_PROXY_MAX_BYTES="),
+            err.to_string()
+                .starts_with("environment variable VETTED_PROXY_MAX_BYTES="),
             "{err}"
         );
     }

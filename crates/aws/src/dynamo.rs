@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
-use vetted_core::record::TransitionError;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
 pub use item::BadItem;
@@ -241,17 +240,17 @@ impl Uploads for DynamoUploads {
                 _ => return Err(backend_error("dynamodb:UpdateItem", e).into()),
             },
         };
-        // The old item says what the status really was; without it (or if there was no item
-        // at all), read it: a missing record is `NotFound`, not a conflict.
-        let actual = match old_item {
+        // The old item is the record as it stands (`ReturnValuesOnConditionCheckFailure`);
+        // without it (or if there was no item at all), read it: a missing record is
+        // `NotFound`, not a conflict.
+        let current = match old_item {
             Some(item) => Self::record("dynamodb:UpdateItem", &item)?,
             None => self.get(id).await?,
         };
-        Err(UploadsError::Conflict(TransitionError::Conflict {
-            id: *id,
+        Err(UploadsError::Conflict {
             expected: transition.from,
-            actual: actual.status,
-        }))
+            current: Box::new(current),
+        })
     }
 
     #[tracing::instrument(skip(self, page))]

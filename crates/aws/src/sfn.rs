@@ -1,4 +1,6 @@
-//! `SfnReviewWorkflow`: the review workflow port over Step Functions.
+//! The review workflow ports over Step Functions: `SfnReviewWorkflow` starts executions of
+//! one state machine and answers tasks; `SfnTaskResponder` only answers tasks, for the
+//! workers that never start a review and so are given no state machine.
 //!
 //! Step Functions treats a repeated `StartExecution` with the same name and input as a success
 //! while the first execution runs, and as `ExecutionAlreadyExists` otherwise; both mean the
@@ -7,7 +9,9 @@
 
 use async_trait::async_trait;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use vetted_core::ports::{BackendError, ReviewStart, ReviewWorkflow, StartOutcome, WorkflowError};
+use vetted_core::ports::{
+    BackendError, ReviewStart, ReviewStarter, StartOutcome, TaskResponder, WorkflowError,
+};
 use vetted_core::{ExecutionName, TaskToken};
 
 use crate::errors::{SdkError, backend_error};
@@ -17,16 +21,30 @@ const MAX_CAUSE_BYTES: usize = 32_768;
 /// The longest `error` it accepts.
 const MAX_ERROR_BYTES: usize = 256;
 
-/// Executions of one state machine.
+/// Executions of one state machine: starts them, and answers their tasks.
 #[derive(Debug, Clone)]
 pub struct SfnReviewWorkflow {
     client: aws_sdk_sfn::Client,
     state_machine_arn: String,
+    tasks: SfnTaskResponder,
+}
+
+/// Answers task tokens of any execution: a token names its own execution.
+#[derive(Debug, Clone)]
+pub struct SfnTaskResponder {
+    client: aws_sdk_sfn::Client,
+}
+
+impl SfnTaskResponder {
+    pub fn new(client: aws_sdk_sfn::Client) -> Self {
+        Self { client }
+    }
 }
 
 impl SfnReviewWorkflow {
     pub fn new(client: aws_sdk_sfn::Client, state_machine_arn: impl Into<String>) -> Self {
         Self {
+            tasks: SfnTaskResponder::new(client.clone()),
             client,
             state_machine_arn: state_machine_arn.into(),
         }
@@ -83,7 +101,7 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 #[async_trait]
-impl ReviewWorkflow for SfnReviewWorkflow {
+impl ReviewStarter for SfnReviewWorkflow {
     #[tracing::instrument(skip(self, input), fields(upload_id = %input.upload_id))]
     async fn start(
         &self,
@@ -111,7 +129,30 @@ impl ReviewWorkflow for SfnReviewWorkflow {
             Err(e) => Err(backend_error("states:StartExecution", e).into()),
         }
     }
+}
 
+#[async_trait]
+impl TaskResponder for SfnReviewWorkflow {
+    async fn send_task_success(
+        &self,
+        token: &TaskToken,
+        output: &serde_json::Value,
+    ) -> Result<(), WorkflowError> {
+        self.tasks.send_task_success(token, output).await
+    }
+
+    async fn send_task_failure(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), WorkflowError> {
+        self.tasks.send_task_failure(token, error, cause).await
+    }
+}
+
+#[async_trait]
+impl TaskResponder for SfnTaskResponder {
     #[tracing::instrument(skip_all)]
     async fn send_task_success(
         &self,

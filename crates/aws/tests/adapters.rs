@@ -16,7 +16,7 @@ use vetted_aws::sfn::SfnReviewWorkflow;
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_core::events::{EventType, UploadEvent};
 use vetted_core::ports::{
-    EventError, EventSink, ObjectStore, ReviewStart, ReviewWorkflow, StoreError, Uploads,
+    EventError, EventSink, ObjectStore, ReviewStart, ReviewStarter, StoreError, Uploads,
     UploadsError, WorkQueue, WorkflowError,
 };
 use vetted_core::record::{FileName, UploadMethod};

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use vetted_aws::bootstrap::{BootstrapOptions, Resources, bootstrap};
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_core::ports::{
-    ObjectStore, ReviewStart, ReviewWorkflow, StartOutcome, WorkQueue, WorkflowError,
+    ObjectStore, ReviewStart, ReviewStarter, StartOutcome, TaskResponder, WorkQueue, WorkflowError,
 };
 use vetted_core::{ExecutionName, ObjectKey, OwnerId, TaskToken, UploadId};
 

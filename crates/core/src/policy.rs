@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::image_type::ImageType;
+use crate::settings::{Env, SettingError};
 
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * KIB;
@@ -58,12 +59,8 @@ impl Default for Policy {
 pub enum PolicyError {
     #[error("policy file: {0}")]
     Toml(String),
-    #[error("{var}={value:?}: {why}")]
-    Env {
-        var: String,
-        value: String,
-        why: String,
-    },
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error("policy: {0}")]
     Invalid(String),
 }
@@ -81,45 +78,32 @@ impl Policy {
     /// Overrides settings from `VETTED_POLICY_<FIELD>` variables, e.g. `VETTED_POLICY_MAX_BYTES`
     /// or `VETTED_POLICY_ALLOWED_TYPES=image/png,image/jpeg`. Other variables are ignored; an
     /// unknown `VETTED_POLICY_*` variable is an error, because a typo must not go unnoticed.
-    pub fn with_env<I, K, V>(mut self, vars: I) -> Result<Self, PolicyError>
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: AsRef<str>,
-        V: AsRef<str>,
-    {
-        for (var, value) in vars {
-            let (var, value) = (var.as_ref(), value.as_ref().trim());
-            let Some(field) = var.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let env_err = |why: String| PolicyError::Env {
-                var: var.to_owned(),
-                value: value.to_owned(),
-                why,
-            };
-            let int = |v: &str| v.parse::<u64>().map_err(|e| env_err(e.to_string()));
-            let side = |v: &str| v.parse::<u32>().map_err(|e| env_err(e.to_string()));
+    pub fn with_env(mut self, env: &Env) -> Result<Self, PolicyError> {
+        for (var, field, value) in env.with_prefix(ENV_PREFIX) {
+            let invalid = |why: &dyn std::fmt::Display| SettingError::invalid(var, value, why);
+            let int = || env.parsed::<u64>(var).map(Option::unwrap_or_default);
+            let side = || env.parsed::<u32>(var).map(Option::unwrap_or_default);
             match field {
                 "ALLOWED_TYPES" => {
                     self.allowed_types = value
                         .split(',')
                         .map(|t| ImageType::from_mime(t.trim()))
                         .collect::<Result<_, _>>()
-                        .map_err(|e| env_err(e.to_string()))?;
+                        .map_err(|e| invalid(&e))?;
                 }
-                "MIN_BYTES" => self.min_bytes = int(value)?,
-                "MAX_BYTES" => self.max_bytes = int(value)?,
-                "MIN_SIDE" => self.min_side = side(value)?,
-                "MAX_SIDE" => self.max_side = side(value)?,
-                "MAX_PIXELS" => self.max_pixels = int(value)?,
+                "MIN_BYTES" => self.min_bytes = int()?,
+                "MAX_BYTES" => self.max_bytes = int()?,
+                "MIN_SIDE" => self.min_side = side()?,
+                "MAX_SIDE" => self.max_side = side()?,
+                "MAX_PIXELS" => self.max_pixels = int()?,
                 "REQUIRE_TYPE_MATCH" => {
                     self.require_type_match = value
                         .parse::<bool>()
-                        .map_err(|_| env_err("expected true or false".to_owned()))?;
+                        .map_err(|_| invalid(&"expected true or false"))?;
                 }
-                "GATE_MAX_BYTES" => self.gate_max_bytes = int(value)?,
-                "GATE_FIRST_READ_BYTES" => self.gate_first_read_bytes = int(value)?,
-                _ => return Err(env_err("no such policy setting".to_owned())),
+                "GATE_MAX_BYTES" => self.gate_max_bytes = int()?,
+                "GATE_FIRST_READ_BYTES" => self.gate_first_read_bytes = int()?,
+                _ => return Err(invalid(&"no such policy setting").into()),
             }
         }
         self.validated()
@@ -198,12 +182,13 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_and_names_the_bad_variable() {
+        let env = |pairs: &[(&str, &str)]| Env::from_pairs(pairs.iter().copied());
         let p = Policy::default()
-            .with_env([
+            .with_env(&env(&[
                 ("VETTED_POLICY_MAX_BYTES", "1000"),
                 ("VETTED_POLICY_ALLOWED_TYPES", "image/png, image/webp"),
                 ("PATH", "/bin"),
-            ])
+            ]))
             .unwrap();
         assert_eq!(p.max_bytes, 1000);
         assert_eq!(
@@ -212,14 +197,15 @@ mod tests {
         );
 
         let err = Policy::default()
-            .with_env([("VETTED_POLICY_MAX_BYTES", "lots")])
+            .with_env(&env(&[("VETTED_POLICY_MAX_BYTES", "lots")]))
             .unwrap_err();
         assert!(
-            err.to_string().starts_with("VETTED_POLICY_MAX_BYTES="),
+            err.to_string()
+                .starts_with("environment variable VETTED_POLICY_MAX_BYTES="),
             "{err}"
         );
         let err = Policy::default()
-            .with_env([("VETTED_POLICY_MAX_BYTE", "1")])
+            .with_env(&env(&[("VETTED_POLICY_MAX_BYTE", "1")]))
             .unwrap_err();
         assert!(err.to_string().contains("no such policy setting"), "{err}");
     }

@@ -15,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{OptionalExtension, params};
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
-use vetted_core::record::TransitionError;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
 use crate::db::{Db, DbError, Migration, immediate};
@@ -219,19 +218,18 @@ impl Uploads for SqliteUploads {
                 let Some(current) = current else {
                     return Ok(Err(UploadsError::NotFound(id)));
                 };
-                let next = match current.apply(&transition) {
-                    Ok(next) => next,
-                    Err(conflict) => return Ok(Err(conflict.into())),
+                let conflict = |current: UploadRecord| UploadsError::Conflict {
+                    expected: transition.from,
+                    current: Box::new(current),
+                };
+                let Ok(next) = current.apply(&transition) else {
+                    return Ok(Err(conflict(current)));
                 };
                 let written = rows::update(&tx, &next, transition.from)?;
                 if written != 1 {
                     // Unreachable while the transaction holds the write lock; kept so that the
                     // condition, not the locking, is what guarantees one effect.
-                    return Ok(Err(UploadsError::Conflict(TransitionError::Conflict {
-                        id,
-                        expected: transition.from,
-                        actual: current.status,
-                    })));
+                    return Ok(Err(conflict(current)));
                 }
                 tx.commit()?;
                 Ok(Ok(next))

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vetted_core::SystemClock;
-use vetted_core::ports::ReviewWorkflow;
+use vetted_core::ports::TaskResponder;
 use vetted_embedded::workflow::ExecutionStatus;
 use wf_support::{Rig, SANITIZE_URL, body, name, take, take_maybe, token};
 

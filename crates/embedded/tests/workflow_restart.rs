@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use vetted_core::ports::{
-    BackendError, QueueError, QueueMessage, QueueStats, Receipt, ReviewStart, ReviewWorkflow,
-    WorkQueue,
+    BackendError, QueueError, QueueMessage, QueueStats, Receipt, ReviewStart, ReviewStarter,
+    TaskResponder, WorkQueue,
 };
 use vetted_core::time::ManualClock;
 use vetted_core::{SystemClock, Timestamp, UploadId};

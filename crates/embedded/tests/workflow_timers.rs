@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vetted_core::ports::{ReviewStart, ReviewWorkflow, WorkflowError};
+use vetted_core::ports::{ReviewStart, ReviewStarter, TaskResponder, WorkflowError};
 use vetted_core::time::ManualClock;
 use vetted_core::{Clock, Timestamp, UploadId};
 use vetted_embedded::workflow::ExecutionStatus;

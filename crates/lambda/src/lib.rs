@@ -1,12 +1,16 @@
 //! What every Vetted Lambda function shares, so that each `functions/<name>/src/main.rs` is
-//! only the composition of adapters and a handler.
+//! only the composition of adapters and a service.
 //!
-//! - [`env`]: typed settings read once at start-up; a missing or malformed variable stops the
-//!   function with a message naming it, before the first event.
-//! - [`sqs`]: an SQS batch in, an `SqsBatchResponse` naming only the failed messages out.
+//! - Settings: each function reads a typed `Config` from [`vetted_core::settings::Env`] once
+//!   at start-up; a missing or malformed variable stops it with a message naming the
+//!   variable, before the first event.
+//! - [`sqs`]: [`run_sqs`] serves any [`QueueService`](vetted_core::QueueService) from an SQS
+//!   event source mapping, answering with an `SqsBatchResponse` that names only the failed
+//!   messages.
 
-pub mod env;
 pub mod sqs;
+
+pub use sqs::run_sqs;
 
 /// JSON logs for CloudWatch, one object a line, filtered by `VETTED_LOG` (as the template
 /// sets it, e.g. `info` or `vetted_core=debug,info`), else by the function's

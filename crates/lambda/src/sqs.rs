@@ -1,16 +1,44 @@
 //! An SQS batch in, an `SqsBatchResponse` out (the event source mapping needs
 //! `ReportBatchItemFailures`): only messages whose handler failed are delivered again.
+//! [`run_sqs`] is the whole `main` of a queue-consuming function once its service is built.
 //!
 //! Messages of one batch are handled concurrently. A message without an id or a body cannot
 //! be reported or handled; it is logged and left to be acknowledged with the batch, since
 //! retrying it could never succeed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use futures_util::future::join_all;
+use lambda_runtime::{LambdaEvent, service_fn};
 use tracing::{error, warn};
+use vetted_core::QueueService;
 use vetted_core::ports::Retryable;
+
+/// Serves `service` to the Lambda runtime until the function is shut down: every invocation
+/// is one SQS batch, answered with the messages that failed.
+pub async fn run_sqs(service: Arc<dyn QueueService>) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let service = Arc::clone(&service);
+        async move {
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(
+                handle_sqs_batch(service.as_ref(), event.payload).await,
+            )
+        }
+    }))
+    .await
+}
+
+/// Runs `service` on every message of one batch; the response names only the messages that
+/// failed, each logged with whether a retry can help.
+#[tracing::instrument(skip_all, fields(service = service.name(), messages = event.records.len()))]
+pub async fn handle_sqs_batch(service: &dyn QueueService, event: SqsEvent) -> SqsBatchResponse {
+    handle_batch(event, |body| async move {
+        service.handle(&body).await.map_err(Failure)
+    })
+    .await
+}
 
 /// A handler's error as it is logged: with whether delivering the message again can help.
 ///

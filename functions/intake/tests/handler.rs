@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use intake::IntakeHandler;
 use vetted_core::intake::{Intake, execution_name};
 use vetted_core::ports::{ObjectStore, StoreError, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    Clock, ImageType, ObjectKey, OwnerId, Policy, Status, SystemClock, UploadId, UploadRecord,
+    Clock, ImageType, ObjectKey, OwnerId, Policy, Ports, Status, SystemClock, UploadId,
+    UploadRecord,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
@@ -23,6 +23,7 @@ use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_lambda::sqs::handle_sqs_batch;
 
 const BUCKET: &str = "vetted";
 const ASL: &str = include_str!("../../../statemachine/review.asl.json");
@@ -32,7 +33,7 @@ struct Rig {
     uploads: Arc<SqliteUploads>,
     objects: Arc<FsObjectStore>,
     engine: EmbeddedWorkflow,
-    handler: IntakeHandler,
+    intake: Intake,
 }
 
 async fn rig() -> Rig {
@@ -62,11 +63,13 @@ async fn rig() -> Rig {
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let intake = Intake {
-        uploads: uploads.clone(),
-        objects: objects.clone(),
-        workflow: Arc::new(engine.clone()),
-        events: Arc::new(SqliteOutbox::new(db, clock.clone())),
-        clock,
+        ports: Ports {
+            uploads: uploads.clone(),
+            objects: objects.clone(),
+            events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+            clock,
+        },
+        reviews: Arc::new(engine.clone()),
         policy: Policy::default(),
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
@@ -76,7 +79,7 @@ async fn rig() -> Rig {
         uploads,
         objects,
         engine,
-        handler: IntakeHandler::new(Arc::new(intake)),
+        intake,
     }
 }
 
@@ -143,9 +146,9 @@ async fn only_messages_intake_could_not_handle_are_reported_failed() {
     let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"vetted"}"#;
     let good = notification(intent.key.as_str());
     let stray_event = notification(stray.as_str());
-    let response = rig
-        .handler
-        .handle(batch(&[
+    let response = handle_sqs_batch(
+        &rig.intake,
+        batch(&[
             ("test-event", test_event),
             ("upload", &good),
             ("not-json", "this is not JSON"),
@@ -155,8 +158,9 @@ async fn only_messages_intake_could_not_handle_are_reported_failed() {
                 "bad-key-encoding",
                 &notification("x").replace("\"x\"", "\"%FF\""),
             ),
-        ]))
-        .await;
+        ]),
+    )
+    .await;
 
     let failed: BTreeSet<&str> = response
         .batch_item_failures

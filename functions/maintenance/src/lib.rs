@@ -13,7 +13,7 @@ use vetted_aws::config::AwsContext;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance::{MaintenanceReport, run_pass};
 use vetted_core::review::Review;
-use vetted_lambda::env::{self, EnvError};
+use vetted_core::settings::Env;
 
 /// How old a record must be before a pass touches it, unless the environment says otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(120);
@@ -26,10 +26,10 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, EnvError> {
+    pub fn from_env(env: &Env) -> anyhow::Result<Self> {
         Ok(Self {
-            intake: intake::Config::from_env()?,
-            grace: env::seconds_or("VETTED_MAINTENANCE_GRACE_SECONDS", DEFAULT_GRACE)?,
+            intake: intake::Config::from_env(env)?,
+            grace: env.seconds_or("VETTED_MAINTENANCE_GRACE_SECONDS", DEFAULT_GRACE)?,
         })
     }
 }
@@ -46,9 +46,7 @@ impl Maintenance {
         let review = review_tasks::review(
             ctx,
             review_tasks::Config {
-                bucket: config.intake.bucket.clone(),
-                table: config.intake.table.clone(),
-                event_bus: config.intake.event_bus.clone(),
+                common: config.intake.common.clone(),
                 policy: config.intake.policy.clone(),
             },
         );

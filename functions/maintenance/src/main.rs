@@ -8,11 +8,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use maintenance::{Config, Maintenance};
 use serde_json::Value;
 use vetted_aws::config::AwsContext;
+use vetted_core::settings::Env;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
-    let config = Config::from_env().context("maintenance settings")?;
+    let config = Config::from_env(&Env::from_process()).context("maintenance settings")?;
     let ctx = AwsContext::load(None).await;
     let maintenance = Arc::new(Maintenance::new(&ctx, config));
     // The scheduled event's content does not matter: every invocation is one whole pass.

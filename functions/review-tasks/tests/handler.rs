@@ -11,13 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use review_tasks::TaskHandler;
-use vetted_core::ports::{ObjectStore, ReviewStart, ReviewWorkflow, Uploads, WorkQueue};
+use vetted_core::ports::{ObjectStore, ReviewStart, ReviewStarter, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, RecordChanges, Status,
+    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, Ports, RecordChanges, Status,
     SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::db::Db;
@@ -26,6 +25,7 @@ use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_lambda::sqs::handle_sqs_batch;
 
 const ASL: &str = include_str!("../../../statemachine/review.asl.json");
 
@@ -78,15 +78,16 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let review = Arc::new(Review {
-        uploads: uploads.clone(),
-        objects: objects.clone(),
-        workflow: Arc::new(engine.clone()),
-        events: Arc::new(SqliteOutbox::new(db, clock.clone())),
-        clock: clock.clone(),
+        ports: Ports {
+            uploads: uploads.clone(),
+            objects: objects.clone(),
+            events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+            clock: clock.clone(),
+        },
+        tasks: Arc::new(engine.clone()),
         policy: Policy::default(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
-    let handler = TaskHandler::new(review.clone());
 
     // An upload intake accepted, in review.
     let now = clock.now();
@@ -139,8 +140,9 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
         .expect("the workflow moved on to the decision");
     assert!(task.body.contains("await_decision"), "{}", task.body);
 
-    let response = handler
-        .handle(batch(&[
+    let response = handle_sqs_batch(
+        review.as_ref(),
+        batch(&[
             ("task", &task.body),
             ("task-again", &task.body),
             ("not-json", "<html>"),
@@ -152,8 +154,9 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
                 "unknown-task",
                 r#"{"task":"paint","upload_id":"x","execution":"e","task_token":"t"}"#,
             ),
-        ]))
-        .await;
+        ]),
+    )
+    .await;
 
     let failed: BTreeSet<&str> = response
         .batch_item_failures

@@ -6,24 +6,16 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{LambdaEvent, service_fn};
-use review_tasks::{Config, TaskHandler};
 use vetted_aws::config::AwsContext;
+use vetted_core::settings::Env;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
-    let config = Config::from_env().context("sanitize settings")?;
+    let config =
+        review_tasks::Config::from_env(&Env::from_process()).context("sanitize settings")?;
     let ctx = AwsContext::load(None).await;
-    let handler = TaskHandler::new(Arc::new(review_tasks::review(&ctx, config)));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let handler = handler.clone();
-        async move {
-            let response: SqsBatchResponse = handler.handle(event.payload).await;
-            Ok::<_, lambda_runtime::Error>(response)
-        }
-    }))
-    .await
-    .map_err(|e| anyhow::anyhow!(e))
+    vetted_lambda::run_sqs(Arc::new(review_tasks::review(&ctx, config)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

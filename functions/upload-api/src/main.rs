@@ -8,45 +8,42 @@ use std::sync::Arc;
 use anyhow::Context;
 use vetted_api::auth::{JwksVerifier, OidcConfig};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
-use vetted_aws::dynamo::DynamoUploads;
-use vetted_aws::eventbridge::EventBridgeEventSink;
 use vetted_aws::presign::S3Presigner;
-use vetted_aws::s3::S3ObjectStore;
-use vetted_aws::sfn::SfnReviewWorkflow;
+use vetted_aws::sfn::SfnTaskResponder;
+use vetted_core::Policy;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
-use vetted_core::{Policy, SystemClock};
-use vetted_lambda::env::{EnvError, parsed_or, policy, required};
+use vetted_core::settings::Env;
 
 /// Everything this function reads from its environment, checked before the first request.
 struct Config {
-    bucket: String,
-    table: String,
-    state_machine_arn: String,
-    event_bus: String,
+    common: PipelineConfig,
     accelerate: bool,
     oidc: OidcConfig,
     policy: Policy,
+    api: ApiSettings,
 }
 
 impl Config {
-    fn from_env() -> Result<Self, EnvError> {
+    fn from_env(env: &Env) -> anyhow::Result<Self> {
         Ok(Self {
-            bucket: required("VETTED_BUCKET")?,
-            table: required("VETTED_TABLE")?,
-            state_machine_arn: required("VETTED_STATE_MACHINE_ARN")?,
-            event_bus: required("VETTED_EVENT_BUS")?,
-            accelerate: parsed_or("VETTED_TRANSFER_ACCELERATION", false)?,
+            common: PipelineConfig::from_env(env)?,
+            accelerate: env.parsed_or("VETTED_TRANSFER_ACCELERATION", false)?,
             oidc: OidcConfig {
-                jwks_url: required("VETTED_JWKS_URL")?,
-                issuer: required("VETTED_JWT_ISSUER")?,
-                audience: std::env::var("VETTED_JWT_AUDIENCE")
-                    .ok()
-                    .filter(|a| !a.is_empty()),
+                jwks_url: env.required("VETTED_JWKS_URL")?,
+                issuer: env.required("VETTED_JWT_ISSUER")?,
+                audience: env.get("VETTED_JWT_AUDIENCE").map(str::to_owned),
             },
-            policy: policy()?,
+            policy: Policy::default().with_env(env)?,
+            // Lambda's /tmp is the only writable place; proxy uploads spool there.
+            api: ApiSettings {
+                temp_dir: Some(std::env::temp_dir()),
+                ..ApiSettings::default()
+            }
+            .with_env(env)?,
         })
     }
 }
@@ -59,7 +56,7 @@ async fn main() -> Result<(), lambda_http::Error> {
 }
 
 async fn state() -> anyhow::Result<ApiState> {
-    let config = Config::from_env().context("upload-api settings")?;
+    let config = Config::from_env(&Env::from_process()).context("upload-api settings")?;
     let ctx = AwsContext::load(None).await;
     let region = ctx
         .sdk_config()
@@ -68,40 +65,23 @@ async fn state() -> anyhow::Result<ApiState> {
     let endpoint = BucketEndpoint::choose(config.accelerate, None)?;
     let signer = S3Presigner::new(
         ctx.sdk_config(),
-        S3Target::new(&config.bucket, &region, endpoint)?,
+        S3Target::new(&config.common.bucket, &region, endpoint)?,
     )?;
-    let uploads = Arc::new(DynamoUploads::new(ctx.dynamodb(), &config.table));
-    let objects = Arc::new(S3ObjectStore::new(ctx.s3(), &config.bucket));
-    let clock = Arc::new(SystemClock);
+    let ports = config.common.ports(&ctx);
+    // Decisions answer the waiting task; this function never starts a review.
     let review = Arc::new(Review {
-        uploads: uploads.clone(),
-        objects: objects.clone(),
-        workflow: Arc::new(SfnReviewWorkflow::new(ctx.sfn(), &config.state_machine_arn)),
-        events: Arc::new(EventBridgeEventSink::new(
-            ctx.eventbridge(),
-            &config.event_bus,
-        )),
-        clock: clock.clone(),
+        ports: ports.clone(),
+        tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
         policy: config.policy.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
-    let settings = ApiSettings::default()
-        .with_env(std::env::vars())
-        .context("API settings")?;
-    // Lambda's /tmp is the only writable place; proxy uploads spool there.
-    let settings = ApiSettings {
-        temp_dir: Some(std::env::temp_dir()),
-        ..settings
-    };
     Ok(ApiState::new(ApiParts {
-        uploads,
-        objects,
+        ports,
         signer: Arc::new(signer),
-        clock,
         policy: config.policy,
         auth: Authenticator::new(None, Some(verifier))?,
-        settings,
+        settings: config.api,
         review,
     })?)
 }

@@ -66,10 +66,9 @@ fn decision_error(error: DecisionError) -> ApiError {
             reasons::REVIEW_TIMED_OUT,
             "the review timed out before the decision arrived; the upload has expired",
         ),
-        DecisionError::Uploads { source, .. } | DecisionError::Listing(source) => source.into(),
-        DecisionError::Events { source, .. } => {
+        DecisionError::Step(source) => {
             let retryable = vetted_core::ports::Retryable::is_retryable(&source);
-            ApiError::backend("publishing an event", &source, retryable)
+            ApiError::backend("recording the decision", &source, retryable)
         }
     }
 }

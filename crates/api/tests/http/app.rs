@@ -10,12 +10,12 @@ use vetted_api::auth::{DevKey, JwksVerifier, OidcConfig, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_aws::presign::S3Presigner;
 use vetted_core::ports::UploadSigner;
-use vetted_core::ports::{EventSink, ReviewWorkflow, WorkQueue};
+use vetted_core::ports::{EventSink, WorkQueue};
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::time::ManualClock;
-use vetted_core::{Clock, Policy, SystemClock};
+use vetted_core::{Clock, Policy, Ports, SystemClock};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
@@ -118,20 +118,21 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             .unwrap(),
     );
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
-    let review = Arc::new(Review {
+    let ports = Ports {
         uploads: uploads.clone(),
         objects: objects.clone(),
-        workflow: workflow.clone() as Arc<dyn ReviewWorkflow>,
         events: outbox.clone() as Arc<dyn EventSink>,
         clock: clock.clone(),
+    };
+    let review = Arc::new(Review {
+        ports: ports.clone(),
+        tasks: workflow.clone(),
         policy: options.policy.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
     let state = ApiState::new(ApiParts {
-        uploads: uploads.clone(),
-        objects: objects.clone(),
+        ports,
         signer,
-        clock: clock.clone(),
         policy: options.policy,
         auth,
         settings,

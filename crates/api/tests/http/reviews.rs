@@ -7,9 +7,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use vetted_core::intake::Intake;
-use vetted_core::ports::{EventSink, ObjectStore, ReviewWorkflow, StoreError, Uploads};
+use vetted_core::ports::{EventSink, ObjectStore, StoreError, Uploads};
 use vetted_core::record::DeclineReason;
-use vetted_core::{ObjectKey, ReasonCode, Status, UploadId};
+use vetted_core::{ObjectKey, Ports, ReasonCode, Status, UploadId};
 
 use crate::app::{BUCKET, TestApp, assert_error, spawn_app};
 use crate::schemas::assert_matches;
@@ -39,11 +39,13 @@ async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
 
 fn intake(app: &TestApp) -> Intake {
     Intake {
-        uploads: app.uploads.clone(),
-        objects: app.objects.clone(),
-        workflow: app.workflow.clone() as Arc<dyn ReviewWorkflow>,
-        events: app.outbox.clone() as Arc<dyn EventSink>,
-        clock: app.clock.clone(),
+        ports: Ports {
+            uploads: app.uploads.clone(),
+            objects: app.objects.clone(),
+            events: app.outbox.clone() as Arc<dyn EventSink>,
+            clock: app.clock.clone(),
+        },
+        reviews: app.workflow.clone(),
         policy: Default::default(),
         bucket: BUCKET.to_owned(),
         review_timeout: REVIEW_TIMEOUT,

@@ -2,7 +2,6 @@
 
 use futures_util::future::join_all;
 use vetted_core::ports::{Uploads, UploadsError};
-use vetted_core::record::TransitionError;
 use vetted_core::{RecordChanges, Status, TaskToken, Transition, UploadRecord};
 
 use super::{at, every_field, fresh_owner, intent, now_ms};
@@ -107,14 +106,19 @@ fn expect_conflict(
     actual: Status,
 ) {
     match result {
-        Err(UploadsError::Conflict(TransitionError::Conflict {
-            id,
+        Err(UploadsError::Conflict {
             expected: e,
-            actual: a,
-        })) => {
-            assert_eq!(id, record.id, "{check}: Conflict names the wrong id");
+            current,
+        }) => {
+            assert_eq!(
+                current.id, record.id,
+                "{check}: Conflict names the wrong record"
+            );
             assert_eq!(e, expected, "{check}: Conflict's expected status");
-            assert_eq!(a, actual, "{check}: Conflict must carry the actual status");
+            assert_eq!(
+                current.status, actual,
+                "{check}: Conflict must carry the record as it stands"
+            );
         }
         other => panic!(
             "{check}: a transition from {expected} of a record in {actual} must be a Conflict, got {other:?}"
@@ -183,7 +187,7 @@ pub async fn a_conflict_reports_the_actual_status_and_writes_nothing(uploads: &d
 }
 
 /// Of many transitions from the same status started at once, exactly one succeeds; every other
-/// one is a `Conflict` naming the winner's status, and the stored record is the winner's.
+/// one is a `Conflict` carrying the winner's record, and the stored record is the winner's.
 pub async fn concurrent_transitions_have_exactly_one_winner(uploads: &dyn Uploads) {
     const CHECK: &str = "uploads::concurrent_transitions_have_exactly_one_winner";
     let _check = Check::start(CHECK);
@@ -208,10 +212,11 @@ pub async fn concurrent_transitions_have_exactly_one_winner(uploads: &dyn Upload
             .collect();
         let results = join_all(attempts.iter().map(|t| uploads.transition(&record.id, t))).await;
         let mut winners = Vec::new();
+        let mut losers_saw = Vec::new();
         for (t, result) in attempts.iter().zip(results) {
             match result {
                 Ok(stored) => winners.push((t, stored)),
-                Err(UploadsError::Conflict(TransitionError::Conflict { .. })) => {}
+                Err(UploadsError::Conflict { current, .. }) => losers_saw.push(*current),
                 Err(other) => panic!("{CHECK}: a racing transition failed: {other}"),
             }
         }
@@ -232,6 +237,12 @@ pub async fn concurrent_transitions_have_exactly_one_winner(uploads: &dyn Upload
             answered,
             "{CHECK}: the stored record is not the winner's"
         );
+        for seen in &losers_saw {
+            assert_eq!(
+                seen, answered,
+                "{CHECK}: a losing transition's Conflict must carry the winner's record"
+            );
+        }
         for t in &attempts {
             let again = uploads.transition(&record.id, t).await;
             expect_conflict(CHECK, again, &record, Status::AwaitingUpload, winning.to);

@@ -20,22 +20,21 @@ mod sweep;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::events::UploadEvent;
 use crate::ids::{ExecutionName, KeyKind, ObjectKey, OwnerId, UploadId};
 use crate::inspect::{Verdict, run_gate};
+use crate::lifecycle::Lifecycle;
 use crate::policy::Policy;
 use crate::ports::{
-    EventError, EventSink, ObjectMeta, ObjectStore, Retryable, ReviewStart, ReviewWorkflow,
-    StartOutcome, StoreError, Uploads, UploadsError, WorkflowError,
+    ObjectMeta, ObjectStore, ReviewStart, ReviewStarter, StartOutcome, StoreError, UploadsError,
 };
 use crate::reason::ReasonCode;
-use crate::record::{RecordChanges, Transition, TransitionError, UploadRecord};
+use crate::record::{RecordChanges, UploadRecord};
+use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
-use crate::time::Clock;
 
 pub use s3_event::{Notification, NotificationError, ObjectCreated, parse_notification};
 pub use sweep::SweepReport;
@@ -73,63 +72,11 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug, Error)]
-pub enum IntakeError {
-    /// The message is not a notification intake can read; it should go to the dead-letter
-    /// queue, where an operator can look at it.
-    #[error(transparent)]
-    Notification(#[from] NotificationError),
-    #[error("listing intents: {source}")]
-    Listing {
-        #[source]
-        source: UploadsError,
-    },
-    #[error("upload {upload}: record store: {source}")]
-    Uploads {
-        upload: UploadId,
-        #[source]
-        source: UploadsError,
-    },
-    #[error("object {key}: {source}")]
-    Store {
-        key: ObjectKey,
-        #[source]
-        source: StoreError,
-    },
-    #[error("upload {upload}: review workflow: {source}")]
-    Workflow {
-        upload: UploadId,
-        #[source]
-        source: WorkflowError,
-    },
-    #[error("upload {upload}: events: {source}")]
-    Events {
-        upload: UploadId,
-        #[source]
-        source: EventError,
-    },
-}
-
-impl Retryable for IntakeError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            IntakeError::Notification(_) => false,
-            IntakeError::Listing { source } => source.is_retryable(),
-            IntakeError::Uploads { source, .. } => source.is_retryable(),
-            IntakeError::Store { source, .. } => source.is_retryable(),
-            IntakeError::Workflow { source, .. } => source.is_retryable(),
-            IntakeError::Events { source, .. } => source.is_retryable(),
-        }
-    }
-}
-
-/// What intake needs from the outside world, and its settings.
+/// Intake's ports and settings.
 pub struct Intake {
-    pub uploads: Arc<dyn Uploads>,
-    pub objects: Arc<dyn ObjectStore>,
-    pub workflow: Arc<dyn ReviewWorkflow>,
-    pub events: Arc<dyn EventSink>,
-    pub clock: Arc<dyn Clock>,
+    pub ports: Ports,
+    /// Starts the review of an accepted upload.
+    pub reviews: Arc<dyn ReviewStarter>,
     pub policy: Policy,
     /// The bucket whose notifications this intake handles.
     pub bucket: String,
@@ -146,11 +93,24 @@ pub fn execution_name(upload: &UploadId, object_version: &str) -> ExecutionName 
         .unwrap_or_else(|_| unreachable!("a UUID, a dash and hex digits form a valid name"))
 }
 
+#[async_trait]
+impl QueueService for Intake {
+    fn name(&self) -> &'static str {
+        "intake"
+    }
+
+    async fn handle(&self, body: &str) -> Result<(), StepError> {
+        let outcomes = self.handle_message(body).await?;
+        info!(?outcomes, "notification handled");
+        Ok(())
+    }
+}
+
 impl Intake {
     /// Handles one message body from the intake queue. An error leaves the message to be
     /// retried (and, if it keeps failing, dead-lettered); records already handled in the same
     /// message are safe to handle again.
-    pub async fn handle_message(&self, body: &str) -> Result<Vec<Outcome>, IntakeError> {
+    pub async fn handle_message(&self, body: &str) -> Result<Vec<Outcome>, StepError> {
         let records = match parse_notification(body)? {
             Notification::TestEvent => return Ok(vec![Outcome::TestEvent]),
             Notification::Records(records) => records,
@@ -162,7 +122,15 @@ impl Intake {
         Ok(outcomes)
     }
 
-    async fn handle_record(&self, event: &ObjectCreated) -> Result<Outcome, IntakeError> {
+    fn lifecycle(&self) -> Lifecycle<'_> {
+        self.ports.lifecycle()
+    }
+
+    fn objects(&self) -> &dyn ObjectStore {
+        self.ports.objects.as_ref()
+    }
+
+    async fn handle_record(&self, event: &ObjectCreated) -> Result<Outcome, StepError> {
         if event.bucket != self.bucket {
             warn!(bucket = %event.bucket, key = %event.key, "event from another bucket ignored");
             return Ok(Outcome::Ignored {
@@ -202,21 +170,21 @@ impl Intake {
         owner: OwnerId,
         upload: UploadId,
         event: &ObjectCreated,
-    ) -> Result<Outcome, IntakeError> {
-        let record = match self.uploads.get(&upload).await {
+    ) -> Result<Outcome, StepError> {
+        let record = match self.ports.uploads.get(&upload).await {
             Ok(record) if record.owner == owner && record.key == key => record,
             Ok(_) | Err(UploadsError::NotFound(_)) => {
                 warn!(%key, "deleting an upload with no intent behind it");
                 self.delete(&key).await?;
                 return Ok(Outcome::UnknownUploadDeleted { key });
             }
-            Err(source) => return Err(IntakeError::Uploads { upload, source }),
+            Err(source) => return Err(StepError::Uploads { upload, source }),
         };
         match record.status {
             Status::AwaitingUpload | Status::Received => {}
             Status::Rejected => {
                 // A crash may have come between the verdict, its event and the quarantine.
-                self.publish(&record).await?;
+                self.lifecycle().announce(&record).await?;
                 self.quarantine(&record).await?;
                 return Ok(duplicate(&record));
             }
@@ -227,10 +195,10 @@ impl Intake {
             _ => return Ok(duplicate(&record)),
         }
 
-        let meta = match self.objects.head(&key).await {
+        let meta = match self.objects().head(&key).await {
             Ok(meta) => meta,
             Err(StoreError::NotFound(_)) => return Ok(Outcome::ObjectGone { upload }),
-            Err(source) => return Err(IntakeError::Store { key, source }),
+            Err(source) => return Err(StepError::store(&key, source)),
         };
         if is_stale(event, &meta) {
             info!("event is older than the object now stored; the newer write has its own");
@@ -241,7 +209,7 @@ impl Intake {
             info!("upload already claimed by another write to the same key");
             return Ok(duplicate(&record));
         }
-        if record.status == Status::AwaitingUpload && self.clock.now() > record.expires_at {
+        if record.status == Status::AwaitingUpload && self.ports.clock.now() > record.expires_at {
             return self.expire_late_upload(record).await;
         }
 
@@ -249,13 +217,10 @@ impl Intake {
             meta.size,
             record.declared_type.mime(),
             &self.policy,
-            |len| self.objects.get_range(&key, 0..len),
+            |len| self.objects().get_range(&key, 0..len),
         )
         .await
-        .map_err(|source| IntakeError::Store {
-            key: key.clone(),
-            source,
-        })?;
+        .map_err(|source| StepError::store(&key, source))?;
         info!(verdict = ?gate.verdict, bytes_read = gate.bytes_read, "gate");
 
         let mut changes = RecordChanges {
@@ -279,64 +244,54 @@ impl Intake {
             Claim::Ours(received) => received,
             Claim::Theirs(current) => return Ok(duplicate(&current)),
         };
-        self.publish(&received).await?;
 
         match gate.verdict {
             Verdict::Accept { .. } => self.start_review(&received, execution).await,
-            Verdict::Reject { reason } => self.reject(received, reason).await,
+            Verdict::Reject { reason } => self.reject(&received, reason).await,
             // run_gate resolves NeedMore itself; should one slip through, it is a header
             // the gate could not reach, never a reason to accept.
-            Verdict::NeedMore { .. } => self.reject(received, ReasonCode::HeaderTooDeep).await,
+            Verdict::NeedMore { .. } => self.reject(&received, ReasonCode::HeaderTooDeep).await,
         }
     }
 
     /// `AWAITING_UPLOAD → RECEIVED` for this write. A record already `RECEIVED` for this same
-    /// write (a redelivery, or a concurrent delivery that won the race) is ours to resume.
+    /// write (a redelivery, or a concurrent delivery that won the race) is ours to resume; its
+    /// event is announced again, since the attempt that claimed it may have died first.
     async fn claim(
         &self,
         record: UploadRecord,
         changes: RecordChanges,
         version: &str,
-    ) -> Result<Claim, IntakeError> {
+    ) -> Result<Claim, StepError> {
         if record.status == Status::Received {
+            self.lifecycle().announce(&record).await?;
             return Ok(Claim::Ours(record));
         }
-        let transition = self
-            .transition_for(record.status, Status::Received)
-            .with(changes);
-        match self.uploads.transition(&record.id, &transition).await {
-            Ok(received) => Ok(Claim::Ours(received)),
-            Err(UploadsError::Conflict(TransitionError::Conflict { .. })) => {
-                let current = self.get(&record.id).await?;
-                let same_write = current.status == Status::Received
-                    && current.object_version.as_deref() == Some(version);
-                Ok(if same_write {
-                    Claim::Ours(current)
-                } else {
-                    Claim::Theirs(current)
-                })
-            }
-            Err(source) => Err(IntakeError::Uploads {
-                upload: record.id,
-                source,
-            }),
-        }
+        let same_write = |r: &UploadRecord| r.object_version.as_deref() == Some(version);
+        let advanced = self
+            .lifecycle()
+            .advance(&record, Status::Received, changes)
+            .await?;
+        Ok(match advanced.reached() {
+            Ok(received) if same_write(&received) => Claim::Ours(received),
+            Ok(current) | Err(current) => Claim::Theirs(current),
+        })
     }
 
     async fn start_review(
         &self,
         record: &UploadRecord,
         execution: ExecutionName,
-    ) -> Result<Outcome, IntakeError> {
+    ) -> Result<Outcome, StepError> {
         let input = ReviewStart {
             upload_id: record.id,
             review_timeout_seconds: self.review_timeout.as_secs().max(1),
         };
         let started = self
-            .workflow
+            .reviews
             .start(&execution, &input)
             .await
-            .map_err(|source| IntakeError::Workflow {
+            .map_err(|source| StepError::Workflow {
                 upload: record.id,
                 source,
             })?;
@@ -350,32 +305,21 @@ impl Intake {
 
     async fn reject(
         &self,
-        received: UploadRecord,
+        received: &UploadRecord,
         reason: ReasonCode,
-    ) -> Result<Outcome, IntakeError> {
-        let transition = self
-            .transition_for(Status::Received, Status::Rejected)
-            .with(RecordChanges {
-                reason: Some(reason),
-                ..Default::default()
-            });
-        let rejected = match self.uploads.transition(&received.id, &transition).await {
-            Ok(rejected) => rejected,
-            Err(UploadsError::Conflict(_)) => {
-                let current = self.get(&received.id).await?;
-                if current.status != Status::Rejected {
-                    return Ok(duplicate(&current));
-                }
-                current
-            }
-            Err(source) => {
-                return Err(IntakeError::Uploads {
-                    upload: received.id,
-                    source,
-                });
-            }
+    ) -> Result<Outcome, StepError> {
+        let changes = RecordChanges {
+            reason: Some(reason),
+            ..Default::default()
         };
-        self.publish(&rejected).await?;
+        let advanced = self
+            .lifecycle()
+            .advance(received, Status::Rejected, changes)
+            .await?;
+        let rejected = match advanced.reached() {
+            Ok(rejected) => rejected,
+            Err(current) => return Ok(duplicate(&current)),
+        };
         self.quarantine(&rejected).await?;
         warn!(%reason, "upload rejected and quarantined");
         Ok(Outcome::Rejected {
@@ -384,76 +328,32 @@ impl Intake {
         })
     }
 
-    async fn expire_late_upload(&self, record: UploadRecord) -> Result<Outcome, IntakeError> {
-        let transition = self
-            .transition_for(Status::AwaitingUpload, Status::Expired)
-            .with(RecordChanges {
-                reason: Some(ReasonCode::IntentExpired),
-                ..Default::default()
-            });
-        match self.uploads.transition(&record.id, &transition).await {
-            Ok(expired) => self.publish(&expired).await?,
-            Err(UploadsError::Conflict(_)) => {
-                let current = self.get(&record.id).await?;
-                if current.status != Status::Expired {
-                    return Ok(duplicate(&current));
-                }
-                self.publish(&current).await?;
-            }
-            Err(source) => {
-                return Err(IntakeError::Uploads {
-                    upload: record.id,
-                    source,
-                });
-            }
+    async fn expire_late_upload(&self, record: UploadRecord) -> Result<Outcome, StepError> {
+        let changes = RecordChanges {
+            reason: Some(ReasonCode::IntentExpired),
+            ..Default::default()
+        };
+        let advanced = self
+            .lifecycle()
+            .advance(&record, Status::Expired, changes)
+            .await?;
+        if let Err(current) = advanced.reached() {
+            return Ok(duplicate(&current));
         }
         warn!("upload arrived after its intent expired; deleted");
         self.delete(&record.key).await?;
         Ok(Outcome::IntentExpired { upload: record.id })
     }
 
-    async fn quarantine(&self, record: &UploadRecord) -> Result<(), IntakeError> {
-        quarantine(self.objects.as_ref(), record)
-            .await
-            .map_err(|(key, source)| IntakeError::Store { key, source })
+    async fn quarantine(&self, record: &UploadRecord) -> Result<(), StepError> {
+        quarantine(self.objects(), record).await
     }
 
-    async fn delete(&self, key: &ObjectKey) -> Result<(), IntakeError> {
-        self.objects
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StepError> {
+        self.objects()
             .delete(key)
             .await
-            .map_err(|source| IntakeError::Store {
-                key: key.clone(),
-                source,
-            })
-    }
-
-    async fn get(&self, upload: &UploadId) -> Result<UploadRecord, IntakeError> {
-        self.uploads
-            .get(upload)
-            .await
-            .map_err(|source| IntakeError::Uploads {
-                upload: *upload,
-                source,
-            })
-    }
-
-    async fn publish(&self, record: &UploadRecord) -> Result<(), IntakeError> {
-        let Some(event) = UploadEvent::for_record(record) else {
-            return Ok(());
-        };
-        self.events
-            .publish(&event)
-            .await
-            .map_err(|source| IntakeError::Events {
-                upload: record.id,
-                source,
-            })
-    }
-
-    fn transition_for(&self, from: Status, to: Status) -> Transition {
-        Transition::new(from, to, self.clock.now())
-            .unwrap_or_else(|e| unreachable!("intake only makes moves the machine allows: {e}"))
+            .map_err(|source| StepError::store(key, source))
     }
 }
 
@@ -470,19 +370,19 @@ enum Claim {
 pub(crate) async fn quarantine(
     objects: &dyn ObjectStore,
     record: &UploadRecord,
-) -> Result<(), (ObjectKey, StoreError)> {
+) -> Result<(), StepError> {
     let to = ObjectKey::quarantine(&record.owner, &record.id);
     match objects
         .copy(&record.key, &to, QUARANTINE_CONTENT_TYPE)
         .await
     {
         Ok(_) | Err(StoreError::NotFound(_)) => {}
-        Err(source) => return Err((to, source)),
+        Err(source) => return Err(StepError::store(&to, source)),
     }
     objects
         .delete(&record.key)
         .await
-        .map_err(|source| (record.key.clone(), source))
+        .map_err(|source| StepError::store(&record.key, source))
 }
 
 fn duplicate(record: &UploadRecord) -> Outcome {

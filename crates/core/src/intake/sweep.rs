@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{Intake, IntakeError, ObjectCreated, Outcome};
-use crate::ports::{PageRequest, StoreError, UploadsError};
+use super::{Intake, ObjectCreated, Outcome};
+use crate::lifecycle::Advanced;
+use crate::ports::{PageRequest, StoreError};
 use crate::reason::ReasonCode;
 use crate::record::{RecordChanges, UploadRecord};
+use crate::service::StepError;
 use crate::status::Status;
 
 /// What one sweep did.
@@ -46,7 +48,7 @@ impl Intake {
     /// Sweeps intents that have been awaiting their upload for at least `grace` (so that
     /// ordinary notifications, which arrive within seconds, are left to do their work).
     /// Run it at start-up and then periodically.
-    pub async fn sweep_awaiting(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
+    pub async fn sweep_awaiting(&self, grace: Duration) -> Result<SweepReport, StepError> {
         self.sweep(Status::AwaitingUpload, grace).await
     }
 
@@ -55,23 +57,24 @@ impl Intake {
     /// name recorded) gets its review started, which is `AlreadyStarted` if it was; any other
     /// is handled again from its stored object, and if that object is no longer the one
     /// intake examined (replaced meanwhile), it cannot be judged: it becomes `FAILED`.
-    pub async fn sweep_received(&self, grace: Duration) -> Result<SweepReport, IntakeError> {
+    pub async fn sweep_received(&self, grace: Duration) -> Result<SweepReport, StepError> {
         self.sweep(Status::Received, grace).await
     }
 
     /// Pages through the records in `status`, oldest first, handling each that has been
     /// there for at least `grace`. One record that fails is logged and counted, and the sweep
     /// goes on: it must not stop the others behind it, sweep after sweep.
-    async fn sweep(&self, status: Status, grace: Duration) -> Result<SweepReport, IntakeError> {
-        let now = self.clock.now();
+    async fn sweep(&self, status: Status, grace: Duration) -> Result<SweepReport, StepError> {
+        let now = self.ports.clock.now();
         let mut report = SweepReport::default();
         let mut page = PageRequest::first(PAGE);
         for _ in 0..MAX_PAGES {
             let batch = self
+                .ports
                 .uploads
                 .list_by_status(status, &page)
                 .await
-                .map_err(|source| IntakeError::Listing { source })?;
+                .map_err(|source| StepError::Listing { source })?;
             for record in batch.items {
                 if now.duration_since(record.status_since) < grace {
                     // Oldest first: everything after this one is younger still.
@@ -100,7 +103,7 @@ impl Intake {
         &self,
         record: UploadRecord,
         report: &mut SweepReport,
-    ) -> Result<(), IntakeError> {
+    ) -> Result<(), StepError> {
         if let Some(execution) = record.execution_name.clone() {
             if let Outcome::ReviewStarted {
                 already_started: false,
@@ -128,22 +131,13 @@ impl Intake {
                     ),
                     ..Default::default()
                 };
-                let transition = self
-                    .transition_for(Status::Received, Status::Failed)
-                    .with(changes);
-                match self.uploads.transition(&record.id, &transition).await {
-                    Ok(failed) => {
-                        self.publish(&failed).await?;
-                        warn!(upload_id = %record.id, "upload could not be judged; now FAILED");
-                        report.failed += 1;
-                    }
-                    Err(UploadsError::Conflict(_)) => {}
-                    Err(source) => {
-                        return Err(IntakeError::Uploads {
-                            upload: record.id,
-                            source,
-                        });
-                    }
+                if let Advanced::Moved(_) = self
+                    .lifecycle()
+                    .advance(&record, Status::Failed, changes)
+                    .await?
+                {
+                    warn!(upload_id = %record.id, "upload could not be judged; now FAILED");
+                    report.failed += 1;
                 }
             }
             _ => report.recovered += 1,
@@ -155,8 +149,8 @@ impl Intake {
         &self,
         record: UploadRecord,
         report: &mut SweepReport,
-    ) -> Result<(), IntakeError> {
-        match self.objects.head(&record.key).await {
+    ) -> Result<(), StepError> {
+        match self.objects().head(&record.key).await {
             Ok(_) => {
                 warn!(upload_id = %record.id, "found an upload whose notification never came");
                 let outcome = self
@@ -169,37 +163,23 @@ impl Intake {
                     report.recovered += 1;
                 }
             }
-            Err(StoreError::NotFound(_)) if self.clock.now() > record.expires_at => {
+            Err(StoreError::NotFound(_)) if self.ports.clock.now() > record.expires_at => {
                 let changes = RecordChanges {
                     reason: Some(ReasonCode::IntentExpired),
                     ..Default::default()
                 };
-                let transition = self
-                    .transition_for(Status::AwaitingUpload, Status::Expired)
-                    .with(changes);
-                match self.uploads.transition(&record.id, &transition).await {
-                    Ok(expired) => {
-                        self.publish(&expired).await?;
-                        info!(upload_id = %record.id, "intent expired with nothing uploaded");
-                        report.expired += 1;
-                    }
-                    // Its upload arrived meanwhile; intake has it.
-                    Err(UploadsError::Conflict(_)) => {}
-                    Err(source) => {
-                        return Err(IntakeError::Uploads {
-                            upload: record.id,
-                            source,
-                        });
-                    }
+                // Moved elsewhere: its upload arrived meanwhile, and intake has it.
+                if let Advanced::Moved(_) = self
+                    .lifecycle()
+                    .advance(&record, Status::Expired, changes)
+                    .await?
+                {
+                    info!(upload_id = %record.id, "intent expired with nothing uploaded");
+                    report.expired += 1;
                 }
             }
             Err(StoreError::NotFound(_)) => {}
-            Err(source) => {
-                return Err(IntakeError::Store {
-                    key: record.key,
-                    source,
-                });
-            }
+            Err(source) => return Err(StepError::store(&record.key, source)),
         }
         Ok(())
     }

@@ -16,7 +16,9 @@ pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
-pub use workflow::{ReviewStart, ReviewWorkflow, StartOutcome, WorkflowError};
+pub use workflow::{
+    ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder, WorkflowError,
+};
 
 use std::error::Error as StdError;
 

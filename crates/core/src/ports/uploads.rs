@@ -5,7 +5,7 @@ use thiserror::Error;
 
 use super::{BackendError, Retryable};
 use crate::ids::{OwnerId, UploadId};
-use crate::record::{Transition, TransitionError, UploadRecord};
+use crate::record::{Transition, UploadRecord};
 use crate::status::Status;
 
 /// An opaque position in a listing, handed back to fetch the next page.
@@ -39,8 +39,14 @@ pub enum UploadsError {
     NotFound(UploadId),
     #[error("upload {0} already exists")]
     AlreadyExists(UploadId),
-    #[error(transparent)]
-    Conflict(#[from] TransitionError),
+    /// The stored status was not the transition's `from`: nothing was written. `current` is
+    /// the record as it stands, read atomically with the failed condition, so the caller can
+    /// tell "already done" from "moved elsewhere" without another read.
+    #[error("upload {} is {}, not {expected}", current.id, current.status)]
+    Conflict {
+        expected: Status,
+        current: Box<UploadRecord>,
+    },
     #[error("page token is not one this store issued")]
     BadPageToken,
     #[error(transparent)]
@@ -64,8 +70,8 @@ impl Retryable for UploadsError {
 /// - `get` returns the record as last written, task token included, or `NotFound`.
 /// - `transition` is atomic and conditional: it applies exactly what
 ///   [`UploadRecord::apply`] does, if and only if the stored status is `transition.from`;
-///   otherwise it returns `Conflict` with the actual status and writes nothing. Of any number
-///   of concurrent transitions from the same status, exactly one succeeds.
+///   otherwise it writes nothing and returns `Conflict` with the record as it now stands. Of
+///   any number of concurrent transitions from the same status, exactly one succeeds.
 /// - `list_by_owner` returns that owner's records, newest `created_at` first.
 /// - `list_by_status` returns the records now in `status`, oldest `status_since` first.
 /// - Listings page with `PageRequest`: following `next` until it is `None` yields every

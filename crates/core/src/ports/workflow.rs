@@ -1,4 +1,5 @@
-//! The review workflow port: start a review, and answer the tasks it waits on.
+//! The review workflow ports, by role: start a review ([`ReviewStarter`]), and answer the
+//! tasks it waits on ([`TaskResponder`]).
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -41,21 +42,29 @@ impl Retryable for WorkflowError {
     }
 }
 
-/// The engine that runs `statemachine/review.asl.json`.
+/// Starts reviews: the side of the workflow engine that intake needs.
 ///
 /// Contract:
 /// - `start` begins an execution named `name`. Starting a name that already exists is
 ///   `AlreadyStarted`, never a second execution.
-/// - `send_task_success` and `send_task_failure` answer the task that issued `token`; a token
-///   whose task timed out or whose execution ended is `TaskGone`.
 #[async_trait]
-pub trait ReviewWorkflow: Send + Sync {
+pub trait ReviewStarter: Send + Sync {
     async fn start(
         &self,
         name: &ExecutionName,
         input: &ReviewStart,
     ) -> Result<StartOutcome, WorkflowError>;
+}
 
+/// Answers the tasks a review waits on: the side of the workflow engine that the task workers
+/// and the moderator's decisions need. A token names its own execution, so no state machine
+/// is configured here.
+///
+/// Contract:
+/// - `send_task_success` and `send_task_failure` answer the task that issued `token`; a token
+///   whose task timed out or whose execution ended is `TaskGone`.
+#[async_trait]
+pub trait TaskResponder: Send + Sync {
     async fn send_task_success(
         &self,
         token: &TaskToken,
@@ -69,3 +78,9 @@ pub trait ReviewWorkflow: Send + Sync {
         cause: &str,
     ) -> Result<(), WorkflowError>;
 }
+
+/// The whole engine that runs `statemachine/review.asl.json`: both roles, as `vetted serve`
+/// and the contract suites hold it. Services take only the role they use.
+pub trait ReviewWorkflow: ReviewStarter + TaskResponder {}
+
+impl<T: ReviewStarter + TaskResponder + ?Sized> ReviewWorkflow for T {}

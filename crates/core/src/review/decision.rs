@@ -13,11 +13,12 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::Review;
-use crate::events::UploadEvent;
 use crate::ids::{ModeratorId, TaskToken, UploadId};
-use crate::ports::{EventError, PageRequest, UploadsError, WorkflowError};
+use crate::lifecycle::Advanced;
+use crate::ports::{PageRequest, Retryable, UploadsError, WorkflowError};
 use crate::reason::ReasonCode;
-use crate::record::{Decision, DeclineReason, RecordChanges, Transition, UploadRecord};
+use crate::record::{Decision, DeclineReason, RecordChanges, UploadRecord};
+use crate::service::StepError;
 use crate::status::Status;
 
 /// How a recorded decision fared.
@@ -39,20 +40,18 @@ pub enum DecisionError {
     NotInReview { id: UploadId, status: Status },
     #[error("the review of upload {id} timed out before the decision arrived")]
     TimedOut { id: UploadId },
-    #[error("upload {id}: record store: {source}")]
-    Uploads {
-        id: UploadId,
-        #[source]
-        source: UploadsError,
-    },
-    #[error("listing decided uploads: {0}")]
-    Listing(#[source] UploadsError),
-    #[error("upload {id}: events: {source}")]
-    Events {
-        id: UploadId,
-        #[source]
-        source: EventError,
-    },
+    /// The record store or the event sink failed; the decision may not be recorded.
+    #[error(transparent)]
+    Step(#[from] StepError),
+}
+
+impl Retryable for DecisionError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            DecisionError::Step(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
 }
 
 impl Review {
@@ -75,17 +74,18 @@ impl Review {
             },
             ..Default::default()
         };
-        let transition = Transition::new(Status::InReview, Status::Decided, self.clock.now())
-            .unwrap_or_else(|e| unreachable!("IN_REVIEW → DECIDED is allowed: {e}"))
-            .with(changes);
-        let decided = match self.uploads.transition(&id, &transition).await {
-            Ok(decided) => decided,
-            Err(UploadsError::Conflict(_)) => {
-                // Someone else moved it first: report what it became.
-                let current = self.get_for_decision(id).await?;
+        // DECIDED has no event of its own: the workflow's next step announces the outcome.
+        let decided = match self
+            .lifecycle()
+            .advance(&record, Status::Decided, changes)
+            .await?
+        {
+            Advanced::Moved(decided) => decided,
+            // Someone else decided first, even the same moderator a moment earlier (a double
+            // submit): only the write that won delivers the decision.
+            Advanced::AlreadyThere(current) | Advanced::Elsewhere(current) => {
                 return Err(refusal(&current));
             }
-            Err(source) => return Err(DecisionError::Uploads { id, source }),
         };
         let token = record.task_token.ok_or(DecisionError::NotInReview {
             id,
@@ -104,15 +104,16 @@ impl Review {
     /// Sends again every decision recorded more than `older_than` ago whose delivery may have
     /// failed. Returns how many were delivered. Run it periodically and at start-up.
     pub async fn redeliver_decisions(&self, older_than: Duration) -> Result<usize, DecisionError> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let mut page = PageRequest::first(100);
         let mut delivered = 0;
         loop {
             let batch = self
+                .ports
                 .uploads
                 .list_by_status(Status::Decided, &page)
                 .await
-                .map_err(DecisionError::Listing)?;
+                .map_err(|source| StepError::Listing { source })?;
             for record in &batch.items {
                 if now.duration_since(record.status_since) < older_than {
                     continue;
@@ -135,7 +136,7 @@ impl Review {
 
     async fn deliver(&self, decided: &UploadRecord, token: &TaskToken) -> Delivery {
         let output = json!({ "decision": decided.decision });
-        match self.workflow.send_task_success(token, &output).await {
+        match self.tasks.send_task_success(token, &output).await {
             Ok(()) => {
                 info!(decision = ?decided.decision, "decision delivered");
                 Delivery::Done
@@ -148,26 +149,16 @@ impl Review {
         }
     }
 
+    /// The task timed out before the decision reached it: the upload expires. If the
+    /// workflow's own Expire step got there first, this only announces the event again.
     async fn expire_decided(&self, decided: &UploadRecord) -> Result<(), DecisionError> {
-        let id = decided.id;
-        let transition = Transition::new(Status::Decided, Status::Expired, self.clock.now())
-            .unwrap_or_else(|e| unreachable!("DECIDED → EXPIRED is allowed: {e}"))
-            .with(RecordChanges {
-                reason: Some(ReasonCode::ReviewTimedOut),
-                ..Default::default()
-            });
-        let expired = match self.uploads.transition(&id, &transition).await {
-            Ok(expired) => expired,
-            // The workflow's Expire step got there first; it publishes the event itself.
-            Err(UploadsError::Conflict(_)) => return Ok(()),
-            Err(source) => return Err(DecisionError::Uploads { id, source }),
+        let changes = RecordChanges {
+            reason: Some(ReasonCode::ReviewTimedOut),
+            ..Default::default()
         };
-        if let Some(event) = UploadEvent::for_record(&expired) {
-            self.events
-                .publish(&event)
-                .await
-                .map_err(|source| DecisionError::Events { id, source })?;
-        }
+        self.lifecycle()
+            .advance(decided, Status::Expired, changes)
+            .await?;
         Ok(())
     }
 
@@ -181,10 +172,10 @@ impl Review {
     }
 
     async fn get_for_decision(&self, id: UploadId) -> Result<UploadRecord, DecisionError> {
-        match self.uploads.get(&id).await {
+        match self.ports.uploads.get(&id).await {
             Ok(record) => Ok(record),
             Err(UploadsError::NotFound(_)) => Err(DecisionError::NotFound(id)),
-            Err(source) => Err(DecisionError::Uploads { id, source }),
+            Err(source) => Err(StepError::Uploads { upload: id, source }.into()),
         }
     }
 }

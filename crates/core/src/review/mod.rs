@@ -21,18 +21,15 @@ mod tasks;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
+use tracing::info;
 
-use crate::events::UploadEvent;
 use crate::ids::{TaskToken, UploadId};
+use crate::lifecycle::Lifecycle;
 use crate::policy::Policy;
-use crate::ports::{
-    EventError, EventSink, ObjectStore, Retryable, ReviewWorkflow, StoreError, Uploads,
-    UploadsError, WorkflowError,
-};
-use crate::record::UploadRecord;
-use crate::time::Clock;
+use crate::ports::{ObjectStore, TaskResponder};
+use crate::service::{Ports, QueueService, StepError};
 
 pub use decision::{DecisionError, DecisionOutcome};
 
@@ -77,88 +74,50 @@ pub enum TaskOutcome {
     ReportedFailure { task: TaskKind, cause: String },
 }
 
-#[derive(Debug, Error)]
-pub enum TaskError {
-    #[error("task message is not one the review workflow sends: {0}")]
-    Malformed(String),
-    #[error("upload {upload}: record store: {source}")]
-    Uploads {
-        upload: UploadId,
-        #[source]
-        source: UploadsError,
-    },
-    #[error("upload {upload}: object store: {source}")]
-    Store {
-        upload: UploadId,
-        #[source]
-        source: StoreError,
-    },
-    #[error("upload {upload}: workflow: {source}")]
-    Workflow {
-        upload: UploadId,
-        #[source]
-        source: WorkflowError,
-    },
-    #[error("upload {upload}: events: {source}")]
-    Events {
-        upload: UploadId,
-        #[source]
-        source: EventError,
-    },
-    #[error("upload {upload}: the sanitizer stopped unexpectedly")]
-    SanitizerCrashed { upload: UploadId },
-}
-
-impl Retryable for TaskError {
-    fn is_retryable(&self) -> bool {
-        match self {
-            TaskError::Malformed(_) => false,
-            TaskError::Uploads { source, .. } => source.is_retryable(),
-            TaskError::Store { source, .. } => source.is_retryable(),
-            TaskError::Workflow { source, .. } => source.is_retryable(),
-            TaskError::Events { source, .. } => source.is_retryable(),
-            TaskError::SanitizerCrashed { .. } => false,
-        }
-    }
-}
-
-/// The review's dependencies and settings, shared by every task and by decisions.
+/// The review's ports and settings, shared by every task and by decisions.
 pub struct Review {
-    pub uploads: Arc<dyn Uploads>,
-    pub objects: Arc<dyn ObjectStore>,
-    pub workflow: Arc<dyn ReviewWorkflow>,
-    pub events: Arc<dyn EventSink>,
-    pub clock: Arc<dyn Clock>,
+    pub ports: Ports,
+    /// Answers the workflow's tasks; decisions answer `AwaitDecision` through it.
+    pub tasks: Arc<dyn TaskResponder>,
     pub policy: Policy,
     /// The allocation ceiling for the sanitizer's decoder.
     pub max_decode_alloc: u64,
 }
 
-impl Review {
-    /// Parses a task message; a body the workflow would never send is `Malformed`.
-    pub fn parse_message(body: &str) -> Result<TaskMessage, TaskError> {
-        serde_json::from_str(body).map_err(|e| TaskError::Malformed(e.to_string()))
+#[async_trait]
+impl QueueService for Review {
+    fn name(&self) -> &'static str {
+        "review"
     }
 
-    async fn get(&self, upload: &UploadId) -> Result<UploadRecord, TaskError> {
-        self.uploads
+    async fn handle(&self, body: &str) -> Result<(), StepError> {
+        let outcome = self.handle_message(body).await?;
+        info!(?outcome, "task handled");
+        Ok(())
+    }
+}
+
+impl Review {
+    /// Parses a task message; a body the workflow would never send is `MalformedTask`.
+    pub fn parse_message(body: &str) -> Result<TaskMessage, StepError> {
+        serde_json::from_str(body).map_err(|e| StepError::MalformedTask(e.to_string()))
+    }
+
+    fn lifecycle(&self) -> Lifecycle<'_> {
+        self.ports.lifecycle()
+    }
+
+    fn objects(&self) -> &dyn ObjectStore {
+        self.ports.objects.as_ref()
+    }
+
+    async fn get(&self, upload: &UploadId) -> Result<crate::record::UploadRecord, StepError> {
+        self.ports
+            .uploads
             .get(upload)
             .await
-            .map_err(|source| TaskError::Uploads {
+            .map_err(|source| StepError::Uploads {
                 upload: *upload,
-                source,
-            })
-    }
-
-    async fn publish_event(&self, record: &UploadRecord) -> Result<(), TaskError> {
-        let Some(event) = UploadEvent::for_record(record) else {
-            return Ok(());
-        };
-        self.events
-            .publish(&event)
-            .await
-            .map_err(|source| TaskError::Events {
-                upload: record.id,
                 source,
             })
     }

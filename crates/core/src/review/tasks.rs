@@ -5,12 +5,13 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::sanitize::sanitize;
-use super::{ERROR_PERMANENT, Review, TaskError, TaskKind, TaskMessage, TaskOutcome};
-use crate::ids::{ObjectKey, UploadId};
+use super::{ERROR_PERMANENT, Review, TaskKind, TaskMessage, TaskOutcome};
+use crate::ids::ObjectKey;
 use crate::intake::quarantine;
-use crate::ports::{ObjectMeta, Retryable, StoreError, UploadsError, WorkflowError};
+use crate::ports::{ObjectMeta, Retryable, StoreError, WorkflowError};
 use crate::reason::ReasonCode;
-use crate::record::{Decision, RecordChanges, Transition, UploadRecord};
+use crate::record::{Decision, RecordChanges, UploadRecord};
+use crate::service::StepError;
 use crate::status::Status;
 
 /// The most of a caught error kept on a failed record.
@@ -28,18 +29,10 @@ enum Step {
     Fail(String),
 }
 
-/// Where a conditional move left the record.
-enum Moved {
-    /// This call moved it, or an earlier attempt of the same step did.
-    To(UploadRecord),
-    /// It is somewhere else: another step or decision got there first.
-    Elsewhere(UploadRecord),
-}
-
 impl Review {
     /// Runs one task message. `Err` means: leave the message for the queue to deliver again.
     #[tracing::instrument(skip_all, fields(upload_id))]
-    pub async fn handle_message(&self, body: &str) -> Result<TaskOutcome, TaskError> {
+    pub async fn handle_message(&self, body: &str) -> Result<TaskOutcome, StepError> {
         let message = Self::parse_message(body)?;
         let span = tracing::Span::current();
         span.record("upload_id", tracing::field::display(message.upload_id));
@@ -63,15 +56,15 @@ impl Review {
         }
     }
 
-    async fn answer(&self, message: &TaskMessage, output: Value) -> Result<TaskOutcome, TaskError> {
+    async fn answer(&self, message: &TaskMessage, output: Value) -> Result<TaskOutcome, StepError> {
         match self
-            .workflow
+            .tasks
             .send_task_success(&message.task_token, &output)
             .await
         {
             Ok(()) => Ok(TaskOutcome::Answered(message.task)),
             Err(WorkflowError::TaskGone) => Ok(TaskOutcome::NothingToAnswer(message.task)),
-            Err(source) => Err(TaskError::Workflow {
+            Err(source) => Err(StepError::Workflow {
                 upload: message.upload_id,
                 source,
             }),
@@ -82,10 +75,10 @@ impl Review {
         &self,
         message: &TaskMessage,
         cause: String,
-    ) -> Result<TaskOutcome, TaskError> {
+    ) -> Result<TaskOutcome, StepError> {
         warn!(task = ?message.task, %cause, "task failed permanently");
         match self
-            .workflow
+            .tasks
             .send_task_failure(&message.task_token, ERROR_PERMANENT, &cause)
             .await
         {
@@ -94,24 +87,22 @@ impl Review {
                 cause,
             }),
             Err(WorkflowError::TaskGone) => Ok(TaskOutcome::NothingToAnswer(message.task)),
-            Err(source) => Err(TaskError::Workflow {
+            Err(source) => Err(StepError::Workflow {
                 upload: message.upload_id,
                 source,
             }),
         }
     }
 
-    async fn sanitize_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn sanitize_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         match record.status {
             Status::Received => {}
             Status::Rejected => {
                 // An earlier attempt may have died between the verdict, its event and the
                 // quarantine; both are safe to repeat.
-                self.publish_event(&record).await?;
-                quarantine(self.objects.as_ref(), &record)
-                    .await
-                    .map_err(|(_, source)| store_error(record.id, source))?;
+                self.lifecycle().announce(&record).await?;
+                quarantine(self.objects(), &record).await?;
                 return Ok(Step::Answer(rejected_answer(record.reason)));
             }
             Status::InReview | Status::Decided | Status::Approved | Status::Published => {
@@ -119,43 +110,43 @@ impl Review {
             }
             other => return Ok(Step::Fail(format!("upload is {other}, not RECEIVED"))),
         }
-        let meta = match self.head(&record.id, &record.key).await? {
+        let meta = match self.head(&record.key).await? {
             Some(meta) => meta,
             None => return Ok(Step::Fail("the uploaded object is gone".to_owned())),
         };
         let verdict = if meta.size > self.policy.max_bytes {
             Err(ReasonCode::TooLarge)
         } else {
-            let bytes = match self.objects.get(&record.key).await {
+            let bytes = match self.objects().get(&record.key).await {
                 Ok(bytes) => bytes,
                 Err(StoreError::NotFound(_)) => {
                     return Ok(Step::Fail("the uploaded object is gone".to_owned()));
                 }
-                Err(source) => return Err(store_error(record.id, source)),
+                Err(source) => return Err(StepError::store(&record.key, source)),
             };
             let expected = record.detected_type.unwrap_or(record.declared_type);
             let (policy, max_alloc) = (self.policy.clone(), self.max_decode_alloc);
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
             tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))
                 .await
-                .map_err(|_| TaskError::SanitizerCrashed { upload: record.id })?
+                .map_err(|_| StepError::SanitizerCrashed { upload: record.id })?
         };
         let clean = match verdict {
             Ok(clean) => clean,
-            Err(reason) => return self.reject_after_sanitize(record, reason).await,
+            Err(reason) => return self.reject_after_sanitize(&record, reason).await,
         };
         let (sanitized, preview) = (
             ObjectKey::sanitized(&record.id),
             ObjectKey::preview(&record.id),
         );
-        self.objects
+        self.objects()
             .put(&sanitized, clean.bytes.into(), clean.image_type.mime())
             .await
-            .map_err(|source| store_error(record.id, source))?;
-        self.objects
+            .map_err(|source| StepError::store(&sanitized, source))?;
+        self.objects()
             .put(&preview, clean.preview.into(), "image/webp")
             .await
-            .map_err(|source| store_error(record.id, source))?;
+            .map_err(|source| StepError::store(&preview, source))?;
         info!(width = clean.width, height = clean.height, "sanitized");
         Ok(Step::Answer(json!({
             "verdict": "clean",
@@ -166,31 +157,32 @@ impl Review {
 
     async fn reject_after_sanitize(
         &self,
-        record: UploadRecord,
+        record: &UploadRecord,
         reason: ReasonCode,
-    ) -> Result<Step, TaskError> {
+    ) -> Result<Step, StepError> {
         let changes = RecordChanges {
             reason: Some(reason),
             ..Default::default()
         };
-        let rejected = match self.advance(&record, Status::Rejected, changes).await? {
-            Moved::To(rejected) => rejected,
-            Moved::Elsewhere(current) => {
+        let advanced = self
+            .lifecycle()
+            .advance(record, Status::Rejected, changes)
+            .await?;
+        let rejected = match advanced.reached() {
+            Ok(rejected) => rejected,
+            Err(current) => {
                 return Ok(Step::Fail(format!(
                     "upload moved to {} meanwhile",
                     current.status
                 )));
             }
         };
-        self.publish_event(&rejected).await?;
-        quarantine(self.objects.as_ref(), &rejected)
-            .await
-            .map_err(|(_, source)| store_error(rejected.id, source))?;
+        quarantine(self.objects(), &rejected).await?;
         warn!(%reason, "sanitize refused the image");
         Ok(Step::Answer(rejected_answer(Some(reason))))
     }
 
-    async fn await_decision_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn await_decision_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         let in_review = match record.status {
             Status::Received => {
@@ -198,42 +190,46 @@ impl Review {
                     task_token: Some(message.task_token.clone()),
                     ..Default::default()
                 };
-                match self.advance(&record, Status::InReview, changes).await? {
-                    Moved::To(in_review) => in_review,
-                    Moved::Elsewhere(_) => return Ok(Step::Nothing),
+                let advanced = self
+                    .lifecycle()
+                    .advance(&record, Status::InReview, changes)
+                    .await?;
+                match advanced.reached() {
+                    Ok(in_review) => in_review,
+                    Err(_) => return Ok(Step::Nothing),
                 }
             }
-            Status::InReview => record,
+            Status::InReview if record.task_token.as_ref() == Some(&message.task_token) => {
+                // A redelivery: the first attempt may have died before announcing the review.
+                self.lifecycle().announce(&record).await?;
+                record
+            }
             _ => return Ok(Step::Nothing),
         };
         if in_review.task_token.as_ref() != Some(&message.task_token) {
             warn!("a different task token is stored; this message is stale");
             return Ok(Step::Nothing);
         }
-        // Published again on a redelivery: the first attempt may have died before publishing.
-        self.publish_event(&in_review).await?;
         Ok(Step::Wait)
     }
 
-    async fn publish_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn publish_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         let approved = match record.status {
             Status::Decided if record.decision == Some(Decision::Approve) => {
-                match self
-                    .advance(&record, Status::Approved, RecordChanges::default())
-                    .await?
-                {
-                    Moved::To(approved) => approved,
-                    Moved::Elsewhere(current) => {
-                        return Ok(Step::Fail(format!("upload moved to {}", current.status)));
-                    }
+                match self.move_on(&record, Status::Approved).await? {
+                    Ok(approved) => approved,
+                    Err(fail) => return Ok(fail),
                 }
             }
-            Status::Approved => record,
+            Status::Approved => {
+                self.lifecycle().announce(&record).await?;
+                record
+            }
             Status::Published => {
                 // An earlier attempt may have died before the event or the clean-up.
-                self.publish_event(&record).await?;
-                self.delete(&record.id, &record.key).await?;
+                self.lifecycle().announce(&record).await?;
+                self.delete(&record.key).await?;
                 return Ok(Step::Answer(json!({ "status": "PUBLISHED" })));
             }
             other => {
@@ -242,7 +238,6 @@ impl Review {
                 )));
             }
         };
-        self.publish_event(&approved).await?;
         let content_type = approved
             .detected_type
             .unwrap_or(approved.declared_type)
@@ -251,55 +246,46 @@ impl Review {
             ObjectKey::sanitized(&approved.id),
             ObjectKey::published(&approved.id),
         );
-        match self.objects.copy(&from, &to, content_type).await {
+        match self.objects().copy(&from, &to, content_type).await {
             Ok(_) => {}
             Err(StoreError::NotFound(_)) => {
                 return Ok(Step::Fail("the sanitized copy is missing".to_owned()));
             }
-            Err(source) => return Err(store_error(approved.id, source)),
+            Err(source) => return Err(StepError::store(&to, source)),
         }
-        let published = match self
-            .advance(&approved, Status::Published, RecordChanges::default())
-            .await?
-        {
-            Moved::To(published) => published,
-            Moved::Elsewhere(current) => {
-                return Ok(Step::Fail(format!("upload moved to {}", current.status)));
-            }
+        let published = match self.move_on(&approved, Status::Published).await? {
+            Ok(published) => published,
+            Err(fail) => return Ok(fail),
         };
-        self.publish_event(&published).await?;
-        self.delete(&published.id, &published.key).await?;
+        self.delete(&published.key).await?;
         info!("published");
         Ok(Step::Answer(json!({ "status": "PUBLISHED" })))
     }
 
-    async fn decline_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn decline_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         let declined = match record.status {
             Status::Decided if record.decision == Some(Decision::Decline) => {
-                match self
-                    .advance(&record, Status::Declined, RecordChanges::default())
-                    .await?
-                {
-                    Moved::To(declined) => declined,
-                    Moved::Elsewhere(current) => {
-                        return Ok(Step::Fail(format!("upload moved to {}", current.status)));
-                    }
+                match self.move_on(&record, Status::Declined).await? {
+                    Ok(declined) => declined,
+                    Err(fail) => return Ok(fail),
                 }
             }
-            Status::Declined => record,
+            Status::Declined => {
+                self.lifecycle().announce(&record).await?;
+                record
+            }
             other => {
                 return Ok(Step::Fail(format!(
                     "upload is {other}; only a declining decision is declined"
                 )));
             }
         };
-        self.publish_event(&declined).await?;
         self.remove_all_copies(&declined).await?;
         Ok(Step::Answer(json!({ "status": "DECLINED" })))
     }
 
-    async fn expire_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn expire_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         let expired = match record.status {
             Status::InReview | Status::Decided => {
@@ -307,26 +293,32 @@ impl Review {
                     reason: Some(ReasonCode::ReviewTimedOut),
                     ..Default::default()
                 };
-                match self.advance(&record, Status::Expired, changes).await? {
-                    Moved::To(expired) => expired,
-                    Moved::Elsewhere(current) => {
+                let advanced = self
+                    .lifecycle()
+                    .advance(&record, Status::Expired, changes)
+                    .await?;
+                match advanced.reached() {
+                    Ok(expired) => expired,
+                    Err(current) => {
                         return Ok(Step::Fail(format!("upload moved to {}", current.status)));
                     }
                 }
             }
-            Status::Expired => record,
+            Status::Expired => {
+                self.lifecycle().announce(&record).await?;
+                record
+            }
             other => return Ok(Step::Fail(format!("upload is {other}; it cannot expire"))),
         };
-        self.publish_event(&expired).await?;
         self.remove_all_copies(&expired).await?;
         Ok(Step::Answer(json!({ "status": "EXPIRED" })))
     }
 
-    async fn record_failure_step(&self, message: &TaskMessage) -> Result<Step, TaskError> {
+    async fn record_failure_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         if record.status.is_final() || record.status == Status::Failed {
             if record.status == Status::Failed {
-                self.publish_event(&record).await?;
+                self.lifecycle().announce(&record).await?;
             }
             return Ok(Step::Answer(json!({ "status": record.status })));
         }
@@ -340,71 +332,55 @@ impl Review {
             failure: Some(failure),
             ..Default::default()
         };
-        let failed = match self.advance(&record, Status::Failed, changes).await? {
-            Moved::To(failed) => failed,
-            Moved::Elsewhere(current) => {
-                return Ok(Step::Answer(json!({ "status": current.status })));
-            }
+        let advanced = self
+            .lifecycle()
+            .advance(&record, Status::Failed, changes)
+            .await?;
+        let status = match advanced.reached() {
+            Ok(failed) | Err(failed) => failed.status,
         };
-        self.publish_event(&failed).await?;
-        Ok(Step::Answer(json!({ "status": "FAILED" })))
+        Ok(Step::Answer(json!({ "status": status })))
     }
 
-    /// Moves `record` from its status to `to`. A conflict is resolved by reading the record:
-    /// already at `to` (an earlier attempt of the same step) counts as moved.
-    async fn advance(
+    /// A move with no field changes that only this step makes: anywhere else means the
+    /// workflow and the record disagree, which the workflow records as a failure.
+    async fn move_on(
         &self,
         record: &UploadRecord,
         to: Status,
-        changes: RecordChanges,
-    ) -> Result<Moved, TaskError> {
-        let transition = Transition::new(record.status, to, self.clock.now())
-            .unwrap_or_else(|e| unreachable!("review steps only make allowed moves: {e}"))
-            .with(changes);
-        match self.uploads.transition(&record.id, &transition).await {
-            Ok(moved) => Ok(Moved::To(moved)),
-            Err(UploadsError::Conflict(_)) => {
-                let current = self.get(&record.id).await?;
-                Ok(if current.status == to {
-                    Moved::To(current)
-                } else {
-                    Moved::Elsewhere(current)
-                })
-            }
-            Err(source) => Err(TaskError::Uploads {
-                upload: record.id,
-                source,
-            }),
-        }
+    ) -> Result<Result<UploadRecord, Step>, StepError> {
+        let advanced = self
+            .lifecycle()
+            .advance(record, to, RecordChanges::default())
+            .await?;
+        Ok(advanced
+            .reached()
+            .map_err(|current| Step::Fail(format!("upload moved to {}", current.status))))
     }
 
-    async fn head(
-        &self,
-        upload: &UploadId,
-        key: &ObjectKey,
-    ) -> Result<Option<ObjectMeta>, TaskError> {
-        match self.objects.head(key).await {
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StepError> {
+        match self.objects().head(key).await {
             Ok(meta) => Ok(Some(meta)),
             Err(StoreError::NotFound(_)) => Ok(None),
-            Err(source) => Err(store_error(*upload, source)),
+            Err(source) => Err(StepError::store(key, source)),
         }
     }
 
-    async fn delete(&self, upload: &UploadId, key: &ObjectKey) -> Result<(), TaskError> {
-        self.objects
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StepError> {
+        self.objects()
             .delete(key)
             .await
-            .map_err(|source| store_error(*upload, source))
+            .map_err(|source| StepError::store(key, source))
     }
 
     /// A declined or expired upload keeps nothing: original, sanitized copy and preview go.
-    async fn remove_all_copies(&self, record: &UploadRecord) -> Result<(), TaskError> {
+    async fn remove_all_copies(&self, record: &UploadRecord) -> Result<(), StepError> {
         for key in [
             record.key.clone(),
             ObjectKey::sanitized(&record.id),
             ObjectKey::preview(&record.id),
         ] {
-            self.delete(&record.id, &key).await?;
+            self.delete(&key).await?;
         }
         Ok(())
     }
@@ -412,10 +388,6 @@ impl Review {
 
 fn rejected_answer(reason: Option<ReasonCode>) -> Value {
     json!({ "verdict": "rejected", "reason": reason })
-}
-
-fn store_error(upload: UploadId, source: StoreError) -> TaskError {
-    TaskError::Store { upload, source }
 }
 
 fn truncate_at_char_boundary(text: &mut String, max: usize) {

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use vetted_core::ports::{ObjectStore, ReviewStart, ReviewWorkflow, Uploads, WorkQueue};
+use vetted_core::ports::{ObjectStore, ReviewStart, ReviewStarter, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, RecordChanges, Status,
+    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, Ports, RecordChanges, Status,
     SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::fs_store::FsObjectStore;
@@ -65,11 +65,13 @@ impl Pipeline {
         let objects = Arc::new(FsObjectStore::new(dir.join("objects")).unwrap());
         let outbox = Arc::new(SqliteOutbox::new(rig.db.clone(), clock.clone()));
         let review = Arc::new(Review {
-            uploads: uploads.clone(),
-            objects: objects.clone(),
-            workflow: Arc::new(rig.engine.clone()),
-            events: outbox.clone(),
-            clock,
+            ports: Ports {
+                uploads: uploads.clone(),
+                objects: objects.clone(),
+                events: outbox.clone(),
+                clock,
+            },
+            tasks: Arc::new(rig.engine.clone()),
             policy: Policy::default(),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         });
@@ -104,7 +106,7 @@ impl Pipeline {
     ) -> (UploadId, ExecutionName) {
         let id = UploadId::generate();
         let owner = OwnerId::parse("owner-1").unwrap();
-        let now = self.review.clock.now();
+        let now = self.review.ports.clock.now();
         let intent = UploadRecord::new_intent(
             id,
             owner,

@@ -1,4 +1,5 @@
-//! `EmbeddedWorkflow`: the durable engine behind the `ReviewWorkflow` port.
+//! `EmbeddedWorkflow`: the durable engine behind the review workflow ports (`ReviewStarter`
+//! and `TaskResponder`).
 //!
 //! Every change to an execution is one transaction on the database's writer ([`Machine`]).
 //! Task messages are sent after that transaction commits, outbox-style: the task row records
@@ -22,7 +23,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::Notify;
-use vetted_core::ports::{ReviewStart, ReviewWorkflow, StartOutcome, WorkQueue, WorkflowError};
+use vetted_core::ports::{
+    ReviewStart, ReviewStarter, StartOutcome, TaskResponder, WorkQueue, WorkflowError,
+};
 use vetted_core::{Clock, ExecutionName, TaskToken};
 
 use super::definition::Definition;
@@ -293,7 +296,7 @@ impl Inner {
 }
 
 #[async_trait]
-impl ReviewWorkflow for EmbeddedWorkflow {
+impl ReviewStarter for EmbeddedWorkflow {
     #[tracing::instrument(skip(self, input), fields(upload_id = %input.upload_id))]
     async fn start(
         &self,
@@ -308,7 +311,10 @@ impl ReviewWorkflow for EmbeddedWorkflow {
         })?;
         self.start_execution(name, input).await
     }
+}
 
+#[async_trait]
+impl TaskResponder for EmbeddedWorkflow {
     #[tracing::instrument(skip_all)]
     async fn send_task_success(
         &self,
