@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use vetted_core::Timestamp;
-use vetted_embedded::s3::form::{FormLimits, read_until_file};
-use vetted_embedded::s3::post_policy::{PostPolicy, is_exempt};
+use vetted_s3_endpoint::form::{FormLimits, read_until_file};
+use vetted_s3_endpoint::post_policy::{Condition, PostPolicy, is_exempt};
 
 const FILE_CAP: u64 = 64 * 1024;
 
@@ -75,13 +75,10 @@ fuzz_target!(|data: &[u8]| {
                 assert!(now <= policy.expiration);
                 for name in fields.names() {
                     let named = policy.conditions.iter().any(|c| match c {
-                        vetted_embedded::s3::post_policy::Condition::Eq { field, .. }
-                        | vetted_embedded::s3::post_policy::Condition::StartsWith {
-                            field, ..
-                        } => field == name,
-                        vetted_embedded::s3::post_policy::Condition::ContentLengthRange {
-                            ..
-                        } => false,
+                        Condition::Eq { field, .. } | Condition::StartsWith { field, .. } => {
+                            field == name
+                        }
+                        Condition::ContentLengthRange { .. } => false,
                     });
                     assert!(named || is_exempt(name), "field {name} slipped through");
                 }

@@ -23,10 +23,10 @@ use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
-use vetted_embedded::s3::{Credentials, S3Config, S3Endpoint};
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
 
 use super::pipeline::{Backend, Pipeline, REVIEW_ASL};
 

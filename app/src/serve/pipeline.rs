@@ -8,8 +8,8 @@ use vetted_core::ports::{
     EventSink, ObjectStore, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
 };
 use vetted_embedded::outbox::SqliteOutbox;
-use vetted_embedded::s3::S3Endpoint;
 use vetted_embedded::workflow::EmbeddedWorkflow;
+use vetted_s3_endpoint::S3Endpoint;
 
 /// The review workflow this binary was built with, the same file the SAM template deploys.
 pub const REVIEW_ASL: &str = include_str!("../../../statemachine/review.asl.json");

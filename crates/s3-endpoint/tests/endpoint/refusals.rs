@@ -1,13 +1,11 @@
 //! Helpers shared by the refusal tests: send a form or a PUT and read S3's error code, and
 //! check that a refused request left nothing behind.
 
-#![allow(dead_code, clippy::unwrap_used)]
-
 use serde_json::{Value, json};
 use vetted_core::ObjectKey;
 use vetted_core::ports::{ObjectStore, StoreError};
 
-use super::harness::*;
+use crate::harness::*;
 
 /// The status and, for an error, S3's error code (empty on success).
 pub async fn outcome(response: reqwest::Response) -> (u16, String) {

@@ -2,21 +2,14 @@
 //! nothing behind: tampered, expired, oversized, undersized, wrong-type and malformed forms
 //! store no object, enqueue no event and leave no spool file.
 
-// Test helpers outside #[test] functions unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used)]
-
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/refusals.rs"]
-mod refusals;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use harness::*;
-use refusals::*;
 use serde_json::{Value, json};
 use vetted_core::ObjectKey;
 use vetted_core::ports::ObjectStore;
+
+use crate::harness::*;
+use crate::refusals::*;
 
 #[tokio::test]
 async fn tampered_posts_are_refused() {

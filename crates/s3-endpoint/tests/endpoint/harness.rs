@@ -1,9 +1,7 @@
-//! Test harness for the S3 endpoint: a real server on a loopback port over a real
-//! `FsObjectStore` and `SqliteWorkQueue` in a temporary directory, boto3 (from the test venv)
-//! and aws-sdk-s3 as independent signers, and a hand-built multipart body for exact control
-//! over field order.
-
-#![allow(dead_code)]
+//! Test harness for the S3 endpoint: a real server on a loopback port over the in-memory store
+//! and queue of `memory.rs`, with its spool directory in a temporary directory, boto3 (from the
+//! test venv) and aws-sdk-s3 as independent signers, and a hand-built multipart body for exact
+//! control over field order.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,10 +15,9 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use vetted_core::ports::{QueueMessage, WorkQueue};
 use vetted_core::{Clock, SystemClock};
-use vetted_embedded::db::Db;
-use vetted_embedded::fs_store::FsObjectStore;
-use vetted_embedded::s3::{Credentials, S3Config, S3Endpoint};
-use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
+
+use crate::memory::{MemoryObjectStore, RecordingQueue};
 
 pub const BUCKET: &str = "vetted-uploads";
 pub const REGION: &str = "us-east-1";
@@ -31,8 +28,8 @@ pub const ORIGIN: &str = "http://localhost:5173";
 pub struct App {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    pub store: Arc<FsObjectStore>,
-    pub queue: Arc<SqliteWorkQueue>,
+    pub store: Arc<MemoryObjectStore>,
+    pub queue: Arc<RecordingQueue>,
     pub spool_dir: PathBuf,
     pub http: reqwest::Client,
     _dir: TempDir,
@@ -52,16 +49,8 @@ pub async fn spawn_app() -> App {
 /// Serves the endpoint merged into a router with another route, as `vetted serve` will.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut S3Config)) -> App {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
-    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
-    let queue = Arc::new(SqliteWorkQueue::new(
-        db,
-        "intake",
-        QueueConfig {
-            visibility_timeout: Duration::from_secs(60),
-            max_receives: 5,
-        },
-    ));
+    let store = Arc::new(MemoryObjectStore::default());
+    let queue = Arc::new(RecordingQueue::default());
     let spool_dir = dir.path().join("spool");
     let mut config = S3Config::new(
         BUCKET,
@@ -124,10 +113,10 @@ impl App {
 
     /// Spool files still on disk: there must never be any once a request has finished.
     pub fn spool_leftovers(&self) -> Vec<PathBuf> {
-        vetted_embedded::s3::spool::leftovers(&self.spool_dir).unwrap()
+        vetted_s3_endpoint::spool::leftovers(&self.spool_dir).unwrap()
     }
 
-    /// Signs the requests with boto3; see `support/boto_sign.py`.
+    /// Signs the requests with boto3; see `boto_sign.py`.
     pub async fn boto(&self, requests: Value) -> Vec<Value> {
         let spec = json!({
             "endpoint": self.endpoint_url(),
@@ -173,7 +162,7 @@ fn python() -> PathBuf {
 
 async fn boto_sign(spec: Value) -> Vec<Value> {
     let python = python();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/boto_sign.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/endpoint/boto_sign.py");
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(&python)
             .arg(script)

@@ -1,19 +1,12 @@
 //! PUT, GET and routing refusals: tampered, expired, wrongly keyed, unauthenticated and
 //! out-of-bounds requests are refused with S3's codes and leave nothing behind.
 
-// Test helpers outside #[test] functions unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used)]
-
-#[path = "support/harness.rs"]
-mod harness;
-#[path = "support/refusals.rs"]
-mod refusals;
-
-use harness::*;
-use refusals::*;
 use serde_json::json;
 use vetted_core::ObjectKey;
 use vetted_core::ports::{ObjectStore, StoreError};
+
+use crate::harness::*;
+use crate::refusals::*;
 
 #[tokio::test]
 async fn tampered_and_wrongly_keyed_puts_are_refused() {

@@ -1,9 +1,9 @@
 //! Spooling an upload's body to a temporary file before it becomes an object.
 //!
-//! The file lives in the spool directory (on the object store's filesystem, so handing it to
-//! the store is a rename), is capped while it is written, and is removed when dropped: on
-//! every error path, on a client that disconnects mid-body (the handler's future is dropped),
-//! and after the store has taken its content. Files left by a killed process are swept at
+//! The file lives in the spool directory, is handed to the store by path
+//! ([`ObjectStore::put_file`](vetted_core::ports::ObjectStore::put_file)), is capped while it
+//! is written, and is removed when dropped: on every error path, on a client that disconnects
+//! mid-body (the handler's future is dropped), and after the store has taken its content. Files left by a killed process are swept at
 //! start-up by [`sweep`].
 
 use std::path::{Path, PathBuf};

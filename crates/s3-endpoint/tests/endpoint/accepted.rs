@@ -1,21 +1,16 @@
-//! The S3 endpoint on a real port, over a real directory store and SQLite queue, driven by
-//! requests that others signed: boto3's presigned POST, PUT and GET, and aws-sdk-s3's presigned
-//! PUT. Refusals are in `s3_refusals.rs`.
-
-// Test helpers outside #[test] functions unwrap too: a failure there is a failed test.
-#![allow(clippy::unwrap_used)]
-
-#[path = "support/harness.rs"]
-mod harness;
+//! Accepted requests: the endpoint on a real port, driven by requests that others signed:
+//! boto3's presigned POST, PUT and GET, and aws-sdk-s3's presigned PUT. Refusals are in
+//! `post_refusals.rs` and `put_refusals.rs`.
 
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
-use harness::*;
 use serde_json::{Value, json};
 use vetted_core::ObjectKey;
 use vetted_core::ports::ObjectStore;
+
+use crate::harness::*;
 
 /// Asserts exactly one event was enqueued, for this key, size and ETag; returns it.
 async fn assert_one_event(app: &App, key: &str, size: u64, method: &str) -> Value {

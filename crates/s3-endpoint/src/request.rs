@@ -179,7 +179,7 @@ pub fn readable_key(raw: &str) -> Result<ObjectKey, S3Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::s3::Credentials;
+    use crate::Credentials;
 
     fn config() -> S3Config {
         S3Config::new(

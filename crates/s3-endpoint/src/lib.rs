@@ -1,5 +1,10 @@
-//! The embedded S3-compatible endpoint for browser and SDK uploads, served under
-//! `{mount_path}/{bucket}/{key}` (path style), with signatures verified for real.
+//! The S3-compatible upload endpoint that `vetted serve` embeds, for browser and SDK uploads,
+//! served under `{mount_path}/{bucket}/{key}` (path style), with signatures verified for real.
+//!
+//! It is its own crate, depending only on `vetted-core`'s ports, because it is a security
+//! boundary: it parses what unauthenticated clients send, so it has a fuzz target
+//! (`fuzz/fuzz_targets/post_form.rs`), and neither that nor its tests should link the
+//! SQLite and workflow code of `vetted-embedded`.
 //!
 //! What it serves: presigned PUT (SigV4 query auth), POST object (a signed policy and a
 //! multipart form), presigned GET and HEAD with `Range` (previews, sanitized and published
@@ -79,7 +84,7 @@ pub struct S3Config {
     pub bucket: String,
     pub region: String,
     pub credentials: Credentials,
-    /// Where bodies are spooled; must be on the object store's filesystem.
+    /// Where bodies are spooled until the object store has taken them.
     pub spool_dir: PathBuf,
     /// The hard ceiling for any upload, PUT or POST, whatever a signature or policy allows.
     pub max_object_bytes: u64,
