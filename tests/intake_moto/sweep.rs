@@ -4,13 +4,11 @@
 //! then the sweep over uploads claimed but not finished: a lost review start is made, and an
 //! upload whose object was replaced before its verdict becomes FAILED.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use vetted_core::intake::{Intake, SweepReport, execution_name};
-use vetted_core::ports::WorkQueue;
 use vetted_core::record::{FileName, RecordChanges, Transition, UploadMethod};
 use vetted_core::{
     Clock, ExecutionName, ImageType, Policy, Ports, ReasonCode, Status, SystemClock, Timestamp,
@@ -21,7 +19,7 @@ use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_embedded::workflow::EmbeddedWorkflow;
 
 use crate::support::{ASL, Pipeline, owner};
 
@@ -258,27 +256,16 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
         visibility_timeout: Duration::from_secs(30),
         max_receives: 3,
     };
-    let queues: HashMap<String, Arc<dyn WorkQueue>> = ["sanitize", "review-tasks"]
-        .into_iter()
-        .map(|name| {
-            let queue = SqliteWorkQueue::new(db.clone(), name, config);
-            (
-                format!("embedded://{name}"),
-                Arc::new(queue) as Arc<dyn WorkQueue>,
-            )
-        })
-        .collect();
-    let asl = substitute(
+    let queue = |name| Arc::new(SqliteWorkQueue::new(db.clone(), name, config));
+    let engine = EmbeddedWorkflow::open_review(
+        db.clone(),
         ASL,
-        &[
-            ("SanitizeQueueUrl", "embedded://sanitize"),
-            ("ReviewTasksQueueUrl", "embedded://review-tasks"),
-        ],
+        queue("sanitize"),
+        queue("review-tasks"),
+        clock.clone(),
     )
+    .await
     .unwrap();
-    let engine = EmbeddedWorkflow::open(db.clone(), &asl, queues, clock.clone())
-        .await
-        .unwrap();
     let intake = Intake {
         ports: Ports {
             uploads: Arc::new(SqliteUploads::new(db.clone())),

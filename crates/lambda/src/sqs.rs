@@ -9,7 +9,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tracing::{error, warn};
@@ -38,6 +38,22 @@ pub async fn handle_sqs_batch(service: &dyn QueueService, event: SqsEvent) -> Sq
         service.handle(&body).await.map_err(Failure)
     })
     .await
+}
+
+/// An SQS batch of `(message id, body)` pairs, as the event source mapping delivers it: for
+/// tests, and for driving a function by hand.
+pub fn sqs_event(messages: &[(&str, &str)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|(id, body)| {
+            let mut message = SqsMessage::default();
+            message.message_id = Some((*id).to_owned());
+            message.body = Some((*body).to_owned());
+            message
+        })
+        .collect();
+    event
 }
 
 /// A handler's error as it is logged: with whether delivering the message again can help.

@@ -5,13 +5,12 @@
 // Tests report a failed setup by panicking.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use vetted_core::intake::{Intake, execution_name};
-use vetted_core::ports::{ObjectStore, StoreError, Uploads, WorkQueue};
+use vetted_core::ports::{ObjectStore, StoreError, Uploads};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
     Clock, ImageType, ObjectKey, OwnerId, Policy, Ports, Status, SystemClock, UploadId,
@@ -22,8 +21,8 @@ use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
-use vetted_lambda::sqs::handle_sqs_batch;
+use vetted_embedded::workflow::EmbeddedWorkflow;
+use vetted_lambda::sqs::{handle_sqs_batch, sqs_event};
 
 const BUCKET: &str = "vetted";
 const ASL: &str = include_str!("../../../statemachine/review.asl.json");
@@ -44,22 +43,16 @@ async fn rig() -> Rig {
         visibility_timeout: Duration::from_secs(30),
         max_receives: 3,
     };
-    let mut queues: HashMap<String, Arc<dyn WorkQueue>> = HashMap::new();
-    for name in ["sanitize", "review-tasks"] {
-        let queue = SqliteWorkQueue::new(db.clone(), name, config);
-        queues.insert(format!("embedded://{name}"), Arc::new(queue));
-    }
-    let asl = substitute(
+    let queue = |name| Arc::new(SqliteWorkQueue::new(db.clone(), name, config));
+    let engine = EmbeddedWorkflow::open_review(
+        db.clone(),
         ASL,
-        &[
-            ("SanitizeQueueUrl", "embedded://sanitize"),
-            ("ReviewTasksQueueUrl", "embedded://review-tasks"),
-        ],
+        queue("sanitize"),
+        queue("review-tasks"),
+        clock.clone(),
     )
+    .await
     .unwrap();
-    let engine = EmbeddedWorkflow::open(db.clone(), &asl, queues, clock.clone())
-        .await
-        .unwrap();
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let intake = Intake {
@@ -102,20 +95,6 @@ fn notification(key: &str) -> String {
     .to_string()
 }
 
-fn batch(messages: &[(&str, &str)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|(id, body)| {
-            let mut message = SqsMessage::default();
-            message.message_id = Some((*id).to_owned());
-            message.body = Some((*body).to_owned());
-            message
-        })
-        .collect();
-    event
-}
-
 #[tokio::test]
 async fn only_messages_intake_could_not_handle_are_reported_failed() {
     let rig = rig().await;
@@ -148,7 +127,7 @@ async fn only_messages_intake_could_not_handle_are_reported_failed() {
     let stray_event = notification(stray.as_str());
     let response = handle_sqs_batch(
         &rig.intake,
-        batch(&[
+        sqs_event(&[
             ("test-event", test_event),
             ("upload", &good),
             ("not-json", "this is not JSON"),

@@ -6,11 +6,10 @@
 // Tests report a failed setup by panicking.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use vetted_core::ports::{ObjectStore, ReviewStart, ReviewStarter, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::review::Review;
@@ -24,24 +23,10 @@ use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
-use vetted_lambda::sqs::handle_sqs_batch;
+use vetted_embedded::workflow::EmbeddedWorkflow;
+use vetted_lambda::sqs::{handle_sqs_batch, sqs_event};
 
 const ASL: &str = include_str!("../../../statemachine/review.asl.json");
-
-fn batch(messages: &[(&str, &str)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|(id, body)| {
-            let mut message = SqsMessage::default();
-            message.message_id = Some((*id).to_owned());
-            message.body = Some((*body).to_owned());
-            message
-        })
-        .collect();
-    event
-}
 
 #[tokio::test]
 async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
@@ -54,27 +39,15 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     };
     let sanitize_queue = SqliteWorkQueue::new(db.clone(), "sanitize", config);
     let review_tasks = SqliteWorkQueue::new(db.clone(), "review-tasks", config);
-    let queues: HashMap<String, Arc<dyn WorkQueue>> = HashMap::from([
-        (
-            "embedded://sanitize".to_owned(),
-            Arc::new(sanitize_queue.clone()) as Arc<dyn WorkQueue>,
-        ),
-        (
-            "embedded://review-tasks".to_owned(),
-            Arc::new(review_tasks.clone()) as Arc<dyn WorkQueue>,
-        ),
-    ]);
-    let asl = substitute(
+    let engine = EmbeddedWorkflow::open_review(
+        db.clone(),
         ASL,
-        &[
-            ("SanitizeQueueUrl", "embedded://sanitize"),
-            ("ReviewTasksQueueUrl", "embedded://review-tasks"),
-        ],
+        Arc::new(sanitize_queue.clone()),
+        Arc::new(review_tasks.clone()),
+        clock.clone(),
     )
+    .await
     .unwrap();
-    let engine = EmbeddedWorkflow::open(db.clone(), &asl, queues, clock.clone())
-        .await
-        .unwrap();
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let review = Arc::new(Review {
@@ -142,7 +115,7 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
 
     let response = handle_sqs_batch(
         review.as_ref(),
-        batch(&[
+        sqs_event(&[
             ("task", &task.body),
             ("task-again", &task.body),
             ("not-json", "<html>"),

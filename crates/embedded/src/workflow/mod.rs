@@ -39,7 +39,10 @@ mod task_def;
 mod template;
 
 pub use definition::Definition;
-pub use engine::{EmbeddedWorkflow, EngineError, POLL_INTERVAL, STATE_MACHINE_NAME};
+pub use engine::{
+    EmbeddedWorkflow, EngineError, POLL_INTERVAL, REVIEW_TASKS_QUEUE_URL, SANITIZE_QUEUE_URL,
+    STATE_MACHINE_NAME,
+};
 pub use errors::{DefinitionError, Location};
 pub use history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 

@@ -59,6 +59,11 @@ pub enum EngineError {
     Db(#[from] DbError),
 }
 
+/// The `QueueUrl` the review workflow's sanitize tasks name on the embedded engine.
+pub const SANITIZE_QUEUE_URL: &str = "embedded://queues/sanitize";
+/// The `QueueUrl` of every other review task on the embedded engine.
+pub const REVIEW_TASKS_QUEUE_URL: &str = "embedded://queues/review-tasks";
+
 /// The embedded workflow engine. Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct EmbeddedWorkflow {
@@ -85,6 +90,29 @@ enum Answered {
 }
 
 impl EmbeddedWorkflow {
+    /// The review workflow (`statemachine/review.asl.json`, placeholders still in it) with its
+    /// two task queues: the one composition `vetted serve` and the tests share.
+    pub async fn open_review(
+        db: Db,
+        review_asl: &str,
+        sanitize: Arc<dyn WorkQueue>,
+        review_tasks: Arc<dyn WorkQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, EngineError> {
+        let definition = super::substitute(
+            review_asl,
+            &[
+                ("SanitizeQueueUrl", SANITIZE_QUEUE_URL),
+                ("ReviewTasksQueueUrl", REVIEW_TASKS_QUEUE_URL),
+            ],
+        )?;
+        let queues = HashMap::from([
+            (SANITIZE_QUEUE_URL.to_owned(), sanitize),
+            (REVIEW_TASKS_QUEUE_URL.to_owned(), review_tasks),
+        ]);
+        Self::open(db, &definition, queues, clock).await
+    }
+
     /// Loads `definition_json` (placeholders already substituted, see
     /// [`super::substitute`]) over `queues`, keyed by the `QueueUrl` the definition names.
     /// Running executions keep the definition they started with; if one of those can no longer
