@@ -41,12 +41,3 @@ pub enum Backend {
     /// events; uploads go to S3 itself.
     Aws { endpoint_url: Option<String> },
 }
-
-impl Backend {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Embedded { .. } => "embedded",
-            Backend::Aws { .. } => "aws",
-        }
-    }
-}
