@@ -18,6 +18,7 @@ mod embedded;
 mod handlers;
 mod notifier;
 mod pipeline;
+mod presign;
 mod running;
 mod web;
 mod worker;
