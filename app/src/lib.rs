@@ -9,3 +9,9 @@ pub mod client;
 pub mod inspect;
 pub mod serve;
 pub mod token;
+
+/// What `vetted aws` and `serve --backend aws` answer in a build without the `aws` feature.
+#[cfg(not(feature = "aws"))]
+const AWS_NOT_BUILT: &str = "this vetted was built without the AWS backend (the `aws` feature); \
+    rebuild it with `--features aws`, e.g. `cargo install --path app --features aws` or \
+    `cargo run -p vetted --features aws -- ...`";

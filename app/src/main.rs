@@ -24,6 +24,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Tools for the AWS backend: `vetted aws bootstrap` creates the pipeline on an emulator.
+    #[cfg_attr(
+        not(feature = "aws"),
+        doc = "Not in this build: it needs the `aws` feature (cargo install --path app --features aws)."
+    )]
     Aws(aws::AwsArgs),
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),

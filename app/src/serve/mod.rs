@@ -11,6 +11,7 @@
 //! on the next start the queues redeliver what was in flight, the engine resumes its
 //! executions, and the maintenance loop finds uploads whose notification never left.
 
+#[cfg(feature = "aws")]
 mod aws;
 mod config;
 mod demo;
@@ -92,6 +93,10 @@ pub enum BackendChoice {
     /// Files and SQLite under --data, an embedded workflow engine and upload endpoint.
     Embedded,
     /// S3, DynamoDB, SQS, Step Functions and EventBridge (or an emulator of them).
+    #[cfg_attr(
+        not(feature = "aws"),
+        doc = "Not in this build: it needs the `aws` feature (cargo install --path app --features aws)."
+    )]
     Aws,
 }
 

@@ -14,11 +14,13 @@ use tracing::warn;
 use vetted_api::auth::{DevKey, Role};
 use vetted_core::{Clock, SystemClock};
 
+#[cfg(feature = "aws")]
+use super::aws;
 use super::config::ServeConfig;
 use super::pipeline::{Backend, Pipeline};
 use super::{
-    BackendChoice, ServeSettings, Services, api_state, aws, demo, embedded, maintain,
-    spawn_backend, spawn_workers, web,
+    BackendChoice, ServeSettings, Services, api_state, demo, embedded, maintain, spawn_backend,
+    spawn_workers, web,
 };
 
 /// How long [`Running::stop`] waits for the work in hand; what is left is redelivered on the
@@ -105,6 +107,7 @@ pub async fn serve(
     })
 }
 
+#[cfg(feature = "aws")]
 async fn build_aws(settings: &ServeSettings) -> anyhow::Result<Pipeline> {
     aws::build(aws::AwsTarget {
         endpoint_url: settings.endpoint_url.as_deref(),
@@ -113,6 +116,11 @@ async fn build_aws(settings: &ServeSettings) -> anyhow::Result<Pipeline> {
         data: &settings.data,
     })
     .await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn build_aws(_: &ServeSettings) -> anyhow::Result<Pipeline> {
+    anyhow::bail!(crate::AWS_NOT_BUILT)
 }
 
 /// A pipeline [`serve`] started.
