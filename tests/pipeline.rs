@@ -1,5 +1,5 @@
-//! End to end on the embedded backend, through the real `vetted serve` binary and only its
-//! public surfaces: the API, the upload endpoint, webhooks and the data directory.
+//! End to end on the embedded backend, through `vetted serve` (started in-process) and only
+//! its public surfaces: the API, the upload endpoint, webhooks and the data directory.
 //!
 //! An owner uploads a JPEG carrying GPS EXIF and a PNG with a web page after IEND (both
 //! approved), a plain PNG by presigned PUT (declined), and an HTML page named .png (refused by
@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::client::Api;
 use support::events::{EventSchemas, expected_types, types_of};
-use support::server::{Server, token};
+use support::server::{ServeSettings, Server};
 use support::webhook::Webhook;
 use support::{contains, db, eventually, has_jpeg_segment, wait_for_status};
 use vetted_aws::presign::S3Presigner;
@@ -44,11 +44,15 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     let hook = Webhook::start().await;
     let config = dir.path().join("serve.toml");
     std::fs::write(&config, hook.config_toml()).unwrap();
-    let server = Server::spawn(&data, &["--config", config.to_str().unwrap()]).await;
+    let server = Server::start(ServeSettings {
+        config: Some(config),
+        ..ServeSettings::new(&data)
+    })
+    .await;
     let base = server.base.clone();
     let (owner, moderator) = (
-        token(&data, OWNER, "owner").await,
-        token(&data, "moderator-e2e", "moderator").await,
+        server.token(OWNER, "owner"),
+        server.token("moderator-e2e", "moderator"),
     );
     let api = Api::new();
 

@@ -1,6 +1,8 @@
-//! `vetted serve --backend aws` on the moto emulator, end to end, through the real binary: the
-//! same server, pages and workers as the embedded backend, over S3, SQS, DynamoDB, Step
-//! Functions (running `statemachine/review.asl.json`) and EventBridge.
+//! `vetted serve --backend aws` on the moto emulator, end to end, started in-process: the same
+//! server, pages and workers as the embedded backend, over S3, SQS, DynamoDB, Step Functions
+//! (running `statemachine/review.asl.json`) and EventBridge. With no AWS keys in the
+//! environment, serve uses the emulator's dummy ones; the region is us-east-1 unless
+//! `AWS_REGION` says otherwise.
 //!
 //! An owner uploads a JPEG carrying GPS EXIF by presigned POST (approved), a PNG by presigned
 //! PUT (declined) and an HTML page named .png (refused by the gate); both go straight to the
@@ -21,8 +23,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::client::Api;
 use support::events::{EventSchemas, expected_types, types_of};
-use support::server::{Server, token};
+use support::server::{ServeSettings, Server};
 use support::{contains, has_jpeg_segment, wait_for_status};
+use vetted_app::serve::BackendChoice;
 use vetted_aws::config::AwsContext;
 use vetted_core::{ObjectKey, OwnerId, UploadId};
 use vetted_samples::{hostile, images};
@@ -42,22 +45,12 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::spawn_with_env(
-        &data,
-        &[
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            &endpoint,
-            "--prefix",
-            &prefix,
-        ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", REGION),
-        ],
-    )
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint.clone()),
+        prefix: prefix.clone(),
+        ..ServeSettings::new(&data)
+    })
     .await;
     let base = server.base.clone();
     let ctx = AwsContext::builder()
@@ -69,8 +62,8 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     // serve created the bus at start-up; tap it before anything happens.
     let tap = EventTap::attach(&ctx, &format!("{prefix}-events")).await;
     let (owner, moderator) = (
-        token(&data, OWNER, "owner").await,
-        token(&data, "moderator-aws", "moderator").await,
+        server.token(OWNER, "owner"),
+        server.token("moderator-aws", "moderator"),
     );
     let api = Api::new();
 

@@ -1,15 +1,21 @@
 //! `vetted aws`: tools for the AWS backend. `vetted aws bootstrap` creates everything the
 //! pipeline needs on an AWS emulator (moto, say) and prints what it created as JSON, which
 //! `vetted serve --backend aws` can load from a file. On AWS itself the SAM template does this.
+//!
+//! It needs the `aws` feature; without it the command is still listed, and says how to get it.
 
 use std::path::PathBuf;
 
+#[cfg(feature = "aws")]
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+#[cfg(feature = "aws")]
 use vetted_aws::bootstrap::{BootstrapOptions, bootstrap};
+#[cfg(feature = "aws")]
 use vetted_aws::config::AwsContext;
 
 /// The review workflow this binary was built with.
+#[cfg(feature = "aws")]
 const REVIEW_ASL: &str = include_str!("../../statemachine/review.asl.json");
 
 #[derive(Debug, Args)]
@@ -46,6 +52,13 @@ struct BootstrapArgs {
     max_receives: u32,
 }
 
+#[cfg(not(feature = "aws"))]
+pub fn run(args: AwsArgs) -> anyhow::Result<()> {
+    let AwsCommand::Bootstrap(_) = args.command;
+    anyhow::bail!(crate::AWS_NOT_BUILT)
+}
+
+#[cfg(feature = "aws")]
 pub fn run(args: AwsArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match args.command {
@@ -53,6 +66,7 @@ pub fn run(args: AwsArgs) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(feature = "aws")]
 async fn run_bootstrap(args: BootstrapArgs) -> anyhow::Result<()> {
     if !(args.endpoint_url.starts_with("http://") || args.endpoint_url.starts_with("https://")) {
         bail!(

@@ -1,17 +1,12 @@
 //! The `vetted` command: one binary for inspecting files, running the whole pipeline on one
-//! machine, and operating it. Each subcommand's arguments and behaviour live in its own module;
-//! this file only parses the command line and dispatches.
+//! machine, and operating it. Each subcommand's arguments and behaviour live in the
+//! `vetted_app` library; this file only parses the command line, sets up logging and
+//! dispatches.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod aws;
-mod bench;
-mod client;
-mod inspect;
-mod serve;
-mod token;
+use vetted_app::{aws, bench, inspect, serve, token};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,6 +24,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Tools for the AWS backend: `vetted aws bootstrap` creates the pipeline on an emulator.
+    #[cfg_attr(
+        not(feature = "aws"),
+        doc = "Not in this build: it needs the `aws` feature (cargo install --path app --features aws)."
+    )]
     Aws(aws::AwsArgs),
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),

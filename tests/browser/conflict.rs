@@ -11,7 +11,7 @@ use crate::steps::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_second_of_two_moderators_is_told_that_another_decided_first() {
     let artifacts = artifacts_dir("two-moderators");
-    let server = Server::start(&artifacts, false);
+    let server = Server::start(false).await;
     let driver = Driver::start(&artifacts);
     let owner_token = server.token("bistro-nord", "owner");
     let first_token = server.token("mod-first", "moderator");

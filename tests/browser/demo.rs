@@ -1,4 +1,4 @@
-//! `vetted serve --demo` in a real browser: the sign-in links of its banner work, the owner
+//! `vetted serve --demo` in a real browser: the sign-in links its banner prints work, the owner
 //! page lists the seeded uploads (three in review, three rejected with their reasons) and the
 //! console shows the three waiting ones. It also takes the README's screenshots:
 //! `target/browser-artifacts/demo/owner.png` and `moderate.png`, copied to `docs/screenshots/`
@@ -14,11 +14,12 @@ use crate::steps::{current_card, pick_file};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
     let artifacts = artifacts_dir("demo");
-    let server = Server::start(&artifacts, true);
+    let server = Server::start(true).await;
+    let (owner_link, moderator_link) = server.demo_links();
     let driver = Driver::start(&artifacts);
 
     let owner = driver.open("owner", &artifacts).await;
-    owner.goto(&server.demo_link("as the owner")).await;
+    owner.goto(&owner_link).await;
     wait_for_statuses(&owner, &[("IN_REVIEW", 3), ("REJECTED", 3)]).await;
     let list = owner.text("#upload-list").await.unwrap_or_default();
     for reason in ["truncated", "too_small_dimensions", "type_not_allowed"] {
@@ -29,7 +30,7 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
     }
 
     let moderator = driver.open("moderator", &artifacts).await;
-    moderator.goto(&server.demo_link("as the moderator")).await;
+    moderator.goto(&moderator_link).await;
     moderator
         .wait_for("three cards with loaded previews", async || {
             let loaded = moderator

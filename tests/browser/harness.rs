@@ -1,38 +1,27 @@
-//! What the browser tests stand on: the real `vetted` binary serving on a free port with its
+//! What the browser tests stand on: `vetted serve` started in-process on a free port with its
 //! own data directory, Debian's chromedriver on another, headless Chromium sessions driven
 //! through it, and screenshots saved under `target/browser-artifacts/`.
 //!
-//! The binary is the one `cargo build -p vetted` leaves (see `support::server`; a test in
-//! another crate cannot name a binary target); `VETTED_BIN` points at another build instead. Chromium and chromedriver are
-//! `/usr/bin/chromium` and `/usr/bin/chromedriver` (`VETTED_CHROMIUM`, `VETTED_CHROMEDRIVER`
-//! override), which `scripts/test` installs; without them the tests fail, never skip.
+//! Chromium and chromedriver are `/usr/bin/chromium` and `/usr/bin/chromedriver`
+//! (`VETTED_CHROMIUM`, `VETTED_CHROMEDRIVER` override), which `scripts/test` installs; without
+//! them the tests fail, never skip. The server's log goes to the test's captured output.
 //!
 //! Every wait has a generous deadline only so that a broken page fails instead of hanging; no
 //! test asserts how fast anything is.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 pub use crate::page::Page;
+use crate::support::server::{self, ServeSettings};
 
 /// How long any one step may take before the test gives up on it.
 pub const STEP_DEADLINE: Duration = Duration::from_secs(90);
-
-/// The `vetted` executable: `VETTED_BIN`, or the up-to-date `target/debug/vetted` that
-/// `cargo build -p vetted` (run by `scripts/test`) leaves.
-pub fn vetted_binary() -> PathBuf {
-    std::env::var_os("VETTED_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(crate::support::server::vetted_binary)
-}
 
 /// Where this test binary's screenshots and logs go: `target/browser-artifacts/{name}/`,
 /// emptied first so that a folder shows one run.
@@ -50,98 +39,43 @@ pub fn artifacts_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `vetted serve` on 127.0.0.1 with a fresh data directory; killed when dropped.
+/// `vetted serve` on 127.0.0.1 with a fresh data directory; stopped when dropped.
 pub struct Server {
-    child: Child,
+    server: server::Server,
+    /// The URL the pages are at: `http://127.0.0.1:PORT`, or the `public_url` given.
     pub base: String,
-    pub data: TempDir,
-    banner: Arc<Mutex<Vec<String>>>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    _data: TempDir,
 }
 
 impl Server {
-    /// `vetted serve --addr 127.0.0.1:0` (with `--demo` if asked).
-    pub fn start(artifacts: &Path, demo: bool) -> Self {
-        let demo: &[&str] = if demo { &["--demo"] } else { &[] };
-        Self::start_with(artifacts, "127.0.0.1:0", demo)
+    /// The embedded backend with a fresh data directory (and `--demo` if asked).
+    pub async fn start(demo: bool) -> Self {
+        Self::start_with(|settings| ServeSettings { demo, ..settings }).await
     }
 
-    /// `vetted serve --addr ADDR` with more arguments; `base` is then the URL the banner
-    /// prints, which is `--public-url` when one is given.
-    pub fn start_with(artifacts: &Path, addr: &str, args: &[&str]) -> Self {
+    /// Like [`Server::start`], with settings changed by `adjust` (a `public_url`, say).
+    pub async fn start_with(adjust: impl FnOnce(ServeSettings) -> ServeSettings) -> Self {
         let data = tempfile::tempdir().expect("a temporary data directory");
-        let log = std::fs::File::create(artifacts.join("server.log")).expect("server log file");
-        let mut command = Command::new(vetted_binary());
-        command
-            .args(["serve", "--addr", addr, "--data"])
-            .arg(data.path())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(log);
-        let mut child = command.spawn().expect("starting vetted serve");
-        let stdout = child.stdout.take().expect("vetted serve's stdout");
-        let banner = Arc::new(Mutex::new(Vec::new()));
-        let (base_tx, base_rx) = mpsc::channel();
-        let lines = banner.clone();
-        // Keeps reading to the end so that the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.trim().strip_prefix("Owner page") {
-                    let _ = base_tx.send(url.trim().trim_end_matches('/').to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let base = base_rx
-            .recv_timeout(STEP_DEADLINE)
-            .expect("vetted serve printed no banner (see server.log in the artefacts)");
+        let server = server::Server::start(adjust(ServeSettings::new(data.path()))).await;
         Self {
-            child,
-            base,
-            data,
-            banner,
+            base: server.base.clone(),
+            addr: server.addr,
+            server,
+            _data: data,
         }
     }
 
-    /// A dev token from `vetted token`, as a person would get one.
+    /// A dev token, as `vetted token` would issue it.
     pub fn token(&self, user: &str, role: &str) -> String {
-        let output = Command::new(vetted_binary())
-            .args(["token", "--user", user, "--role", role, "--data"])
-            .arg(self.data.path())
-            .output()
-            .expect("running vetted token");
-        assert!(
-            output.status.success(),
-            "vetted token failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+        self.server.token(user, role)
     }
 
-    /// The sign-in link the `--demo` banner prints after `label` ("as the owner").
-    pub fn demo_link(&self, label: &str) -> String {
-        let deadline = Instant::now() + STEP_DEADLINE;
-        loop {
-            let found = self.banner.lock().unwrap().iter().find_map(|line| {
-                line.trim()
-                    .strip_prefix(label)
-                    .map(|rest| rest.trim().to_owned())
-            });
-            if let Some(link) = found {
-                return link;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no demo link {label:?} in the banner"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The sign-in links `--demo` prints: the owner's page, and the moderator's console.
+    pub fn demo_links(&self) -> (String, String) {
+        let demo = self.server.demo();
+        (demo.owner_link.clone(), demo.moderator_link.clone())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Browser end-to-end tests: the real `vetted serve` binary and its two pages, driven in
+//! Browser end-to-end tests: `vetted serve` (in-process) and its two pages, driven in
 //! headless Chromium through chromedriver (Debian's `chromium` and `chromium-driver`, which
 //! `scripts/test` installs). Screenshots of every step land in `target/browser-artifacts/`.
 

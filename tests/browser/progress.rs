@@ -4,21 +4,21 @@
 
 use serde_json::Value;
 
-use crate::harness::{Driver, Server, artifacts_dir, free_port};
+use crate::harness::{Driver, Server, artifacts_dir};
 use crate::steps::{owner_signs_in_by_link, pick_file, wait_for_row, wait_for_status};
+use crate::support::server::ServeSettings;
 use crate::throttle::Throttle;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_upload_shows_its_progress_then_its_status() {
     let artifacts = artifacts_dir("progress");
     let mut throttle = Throttle::bind().await;
-    let port = free_port();
-    let server = Server::start_with(
-        &artifacts,
-        &format!("127.0.0.1:{port}"),
-        &["--public-url", &throttle.base],
-    );
-    throttle.forward_to(([127, 0, 0, 1], port).into());
+    let server = Server::start_with(|settings| ServeSettings {
+        public_url: Some(throttle.base.clone()),
+        ..settings
+    })
+    .await;
+    throttle.forward_to(server.addr);
     assert_eq!(server.base, throttle.base);
     let driver = Driver::start(&artifacts);
     let token = server.token("cafe-sud", "owner");

@@ -14,7 +14,7 @@ use crate::steps::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_png_uploaded_in_the_page_is_approved_in_the_console_and_an_svg_is_refused() {
     let artifacts = artifacts_dir("upload-review");
-    let server = Server::start(&artifacts, false);
+    let server = Server::start(false).await;
     let driver = Driver::start(&artifacts);
     let owner_token = server.token("trattoria-roma", "owner");
     let moderator_token = server.token("mod-ada", "moderator");

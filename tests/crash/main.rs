@@ -34,7 +34,7 @@ use load::Run;
 use moderate::Ledger;
 use support::client::Api;
 use support::db;
-use support::server::{Server, token};
+use support::process::{Server, token};
 
 const JOBS: usize = 240;
 const CLIENTS: usize = 8;

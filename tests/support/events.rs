@@ -12,7 +12,7 @@ use serde_json::Value;
 const ID_PREFIX: &str = "https://vetted.example/schemas/events/";
 
 fn schema_dir() -> PathBuf {
-    super::server::workspace_root().join("schemas/events")
+    super::workspace_root().join("schemas/events")
 }
 
 fn load(file: &str) -> Value {

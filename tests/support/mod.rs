@@ -1,7 +1,8 @@
-//! What the tests that run the real `vetted` binary share: spawning `vetted serve` and issuing
-//! its tokens ([`server`]), a small API client ([`client`]), reading its database ([`db`]),
-//! checking emitted events against `schemas/events/` ([`events`]), and capturing them with a
-//! webhook receiver ([`webhook`]) or, on moto, from EventBridge ([`event_tap`]).
+//! What the end-to-end tests share: `vetted serve` in-process and its tokens ([`server`]), or
+//! as a child process for the crash test ([`process`]), a small API client ([`client`]),
+//! reading its database ([`db`]), checking emitted events against `schemas/events/`
+//! ([`events`]), and capturing them with a webhook receiver ([`webhook`]) or, on moto, from
+//! EventBridge ([`event_tap`]).
 //!
 //! A test target includes it with `mod support;` (from `tests/NAME.rs`) or
 //! `#[path = "../support/mod.rs"] mod support;` (from `tests/NAME/main.rs`).
@@ -13,13 +14,23 @@ pub mod client;
 pub mod db;
 pub mod event_tap;
 pub mod events;
+pub mod process;
 pub mod server;
 pub mod webhook;
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The workspace root: this crate is `tests/` in it.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
 
 /// Calls `attempt` every `every` until it returns `Ok`, or panics after `limit` with the last
 /// `Err` (which should say what was expected and what was found).

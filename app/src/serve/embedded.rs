@@ -16,7 +16,6 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vetted_api::auth::DevKey;
-use vetted_aws::presign::S3Presigner;
 use vetted_core::Clock;
 use vetted_core::ports::WorkQueue;
 use vetted_core::presign::{BucketEndpoint, S3Target};
@@ -29,6 +28,7 @@ use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
 use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
 
 use super::pipeline::{Backend, Pipeline, REVIEW_ASL};
+use super::presign::EndpointPresigner;
 
 pub const BUCKET: &str = "vetted-uploads";
 const REGION: &str = "us-east-1";
@@ -118,8 +118,7 @@ pub async fn build(
         REGION,
         BucketEndpoint::choose(false, Some(&format!("{public_url}/s3")))?,
     )?;
-    let signer =
-        S3Presigner::with_static_credentials(target, &keys.access_key_id, &keys.secret_access_key);
+    let signer = EndpointPresigner::new(target, &keys.access_key_id, &keys.secret_access_key)?;
     let s3 = S3Endpoint::new(
         S3Config::new(
             BUCKET,

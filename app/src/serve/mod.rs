@@ -4,18 +4,22 @@
 //! the embedded backend, the S3-compatible upload endpoint), a worker per queue (intake,
 //! sanitize, review tasks), the workflow engine's timers and the event outbox (embedded), and
 //! a maintenance loop (lost notifications, stale intents, undelivered decisions). Ctrl-C or
-//! SIGTERM stops taking work and lets what is in hand finish.
+//! SIGTERM stops taking work and lets what is in hand finish. [`serve()`] starts it all on a
+//! listener the caller bound (tests run it in-process); [`run`] is the command around it.
 //!
 //! Being killed instead loses nothing: every step is durable before it is acknowledged, and
 //! on the next start the queues redeliver what was in flight, the engine resumes its
 //! executions, and the maintenance loop finds uploads whose notification never left.
 
+#[cfg(feature = "aws")]
 mod aws;
 mod config;
 mod demo;
 mod embedded;
 mod notifier;
 mod pipeline;
+mod presign;
+mod running;
 mod web;
 mod worker;
 
@@ -29,19 +33,24 @@ use clap::{Args, ValueEnum};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vetted_api::auth::{JwksVerifier, Role};
+use vetted_api::auth::JwksVerifier;
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_core::Clock;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::settings::Env;
-use vetted_core::{Clock, Ports, QueueService, SystemClock};
+use vetted_core::{Ports, QueueService};
 
 use crate::token::DEFAULT_DATA_DIR;
 use config::ServeConfig;
 use pipeline::{Backend, Pipeline};
 use worker::{WorkerSettings, run_worker};
+
+pub use running::{DRAIN_LIMIT, DemoAccess, Running, serve};
+/// The role a dev token grants, for [`Running::token`].
+pub use vetted_api::auth::Role;
 
 const SETTINGS_HELP: &str = "\
 Settings file (--config), every key optional:
@@ -84,7 +93,20 @@ pub enum BackendChoice {
     /// Files and SQLite under --data, an embedded workflow engine and upload endpoint.
     Embedded,
     /// S3, DynamoDB, SQS, Step Functions and EventBridge (or an emulator of them).
+    #[cfg_attr(
+        not(feature = "aws"),
+        doc = "Not in this build: it needs the `aws` feature (cargo install --path app --features aws)."
+    )]
     Aws,
+}
+
+impl BackendChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Embedded => "embedded",
+            BackendChoice::Aws => "aws",
+        }
+    }
 }
 
 /// Run the whole pipeline on this machine: upload and review APIs, the owner page and the
@@ -96,113 +118,75 @@ pub enum BackendChoice {
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "VETTED_ADDR", default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// Where the embedded backend keeps everything; also holds the dev-token key.
-    #[arg(long, env = "VETTED_DATA", default_value = DEFAULT_DATA_DIR)]
-    data: PathBuf,
-    /// Which parts run the pipeline.
-    #[arg(long, value_enum, default_value = "embedded")]
-    backend: BackendChoice,
-    /// A TOML file of settings (policy, review timeout, workers, webhooks).
-    #[arg(long, env = "VETTED_CONFIG", value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Seed sample uploads, good and bad, and print ready owner and moderator tokens.
-    #[arg(long)]
-    demo: bool,
-    /// The URL browsers reach this server at, if it is not http://ADDR (behind a proxy).
-    #[arg(long, env = "VETTED_PUBLIC_URL")]
-    public_url: Option<String>,
-    /// With --backend aws: an emulator's URL (moto); serve creates what it needs there.
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
-    endpoint_url: Option<String>,
-    /// With --backend aws: the resources to use, as `vetted aws bootstrap --write` writes them.
-    #[arg(long, value_name = "FILE")]
-    resources: Option<PathBuf>,
-    /// With --backend aws and --endpoint-url: the prefix of the resources' names.
-    #[arg(long, default_value = "vetted")]
-    prefix: String,
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub settings: ServeSettings,
 }
 
+/// Everything [`serve()`] needs besides its listener; the command line's arguments, or
+/// [`ServeSettings::new`] and its fields in code.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct ServeSettings {
+    /// Where the embedded backend keeps everything; also holds the dev-token key.
+    #[arg(long, env = "VETTED_DATA", default_value = DEFAULT_DATA_DIR)]
+    pub data: PathBuf,
+    /// Which parts run the pipeline.
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub backend: BackendChoice,
+    /// A TOML file of settings (policy, review timeout, workers, webhooks).
+    #[arg(long, env = "VETTED_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed sample uploads, good and bad, and print ready owner and moderator tokens.
+    #[arg(long)]
+    pub demo: bool,
+    /// The URL browsers reach this server at, if it is not http://ADDR (behind a proxy).
+    #[arg(long, env = "VETTED_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// With --backend aws: an emulator's URL (moto); serve creates what it needs there.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// With --backend aws: the resources to use, as `vetted aws bootstrap --write` writes them.
+    #[arg(long, value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+    /// With --backend aws and --endpoint-url: the prefix of the resources' names.
+    #[arg(long, default_value = "vetted")]
+    pub prefix: String,
+}
+
+impl ServeSettings {
+    /// The command line's defaults (embedded backend, no settings file, no demo), on `data`.
+    pub fn new(data: impl Into<PathBuf>) -> Self {
+        Self {
+            data: data.into(),
+            backend: BackendChoice::Embedded,
+            config: None,
+            demo: false,
+            public_url: None,
+            endpoint_url: None,
+            resources: None,
+            prefix: "vetted".to_owned(),
+        }
+    }
+}
+
+/// `vetted serve`: listens on `--addr`, starts [`serve()`], prints the banner, and stops on
+/// Ctrl-C or SIGTERM, letting the work in hand finish.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(args))
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = ServeConfig::load(args.config.as_deref())?;
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    let local = listener.local_addr()?;
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{local}"))
-        .trim_end_matches('/')
-        .to_owned();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pipeline = match args.backend {
-        BackendChoice::Embedded => embedded::build(&args.data, &public_url, clock.clone()).await?,
-        BackendChoice::Aws => {
-            aws::build(aws::AwsTarget {
-                endpoint_url: args.endpoint_url.as_deref(),
-                resources_file: args.resources.as_deref(),
-                prefix: &args.prefix,
-                data: &args.data,
-            })
-            .await?
-        }
-    };
-    let services = Services::new(&pipeline, &config, clock.clone());
-    let api = api_state(&pipeline, &config, &args, &services)?;
-
-    let mut app = vetted_api::router(api).merge(web::routes());
-    if let Backend::Embedded { s3, .. } = &pipeline.backend {
-        app = app.merge(s3.router());
-    }
-
-    let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    tasks.spawn(async move {
-        if let Err(error) = server.await {
-            warn!(%error, "HTTP server stopped");
-        }
-    });
-    spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
-    spawn_backend(&mut tasks, &pipeline, &config, &shutdown)?;
-    tasks.spawn(maintain(services.clone(), shutdown.clone()));
-
-    print_banner(&pipeline, &args, &public_url);
-    if args.demo {
-        let owner = pipeline.dev_key.issue(
-            demo::DEMO_OWNER,
-            Role::Owner,
-            demo::DEMO_TOKEN_TTL,
-            SystemClock.now(),
-        )?;
-        let base = format!("http://{local}");
-        tasks.spawn(async move { demo::seed(&base, &owner).await });
-    }
-
-    wait_for_stop_signal().await;
-    info!("stopping: finishing the work in hand");
-    shutdown.cancel();
-    let drained = tokio::time::timeout(Duration::from_secs(30), async {
-        while tasks.join_next().await.is_some() {}
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("listening on {}", args.addr))?;
+        let running = serve(listener, args.settings, CancellationToken::new()).await?;
+        print_banner(&running);
+        wait_for_stop_signal().await;
+        info!("stopping: finishing the work in hand");
+        running.stop().await;
+        Ok(())
     })
-    .await;
-    if drained.is_err() {
-        warn!("some work did not finish within 30 s; it will be redelivered on the next start");
-    }
-    Ok(())
 }
 
 /// The core services every worker and the API share.
@@ -245,7 +229,7 @@ impl Services {
 fn api_state(
     pipeline: &Pipeline,
     config: &ServeConfig,
-    args: &ServeArgs,
+    args: &ServeSettings,
     services: &Services,
 ) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
@@ -370,41 +354,29 @@ async fn wait_for_stop_signal() {
     let _ = ctrl_c.await;
 }
 
-fn print_banner(pipeline: &Pipeline, args: &ServeArgs, public_url: &str) {
+fn print_banner(running: &Running) {
+    let public_url = &running.public_url;
     let mut out = format!(
         "\nVetted is running ({} backend{}).\n\n  Owner page         {public_url}/\n  Moderator console  {public_url}/moderate\n  API                {public_url}/api/\n",
-        pipeline.backend.name(),
-        match &pipeline.backend {
-            Backend::Embedded { .. } => format!(", data in {}", args.data.display()),
-            Backend::Aws {
-                endpoint_url: Some(url),
-            } => format!(" at {url}"),
-            Backend::Aws { endpoint_url: None } => String::new(),
+        running.backend.name(),
+        match (running.backend, &running.endpoint_url) {
+            (BackendChoice::Embedded, _) => format!(", data in {}", running.data.display()),
+            (BackendChoice::Aws, Some(url)) => format!(" at {url}"),
+            (BackendChoice::Aws, None) => String::new(),
         }
     );
-    if let Backend::Embedded { s3, .. } = &pipeline.backend {
-        out.push_str(&format!(
-            "  Upload endpoint    {public_url}/s3/{}/\n",
-            s3.config().bucket
-        ));
+    if let Some(endpoint) = &running.upload_endpoint {
+        out.push_str(&format!("  Upload endpoint    {endpoint}\n"));
     }
-    if args.demo {
-        let now = SystemClock.now();
-        let token = |user, role| {
-            pipeline
-                .dev_key
-                .issue(user, role, demo::DEMO_TOKEN_TTL, now)
-                .unwrap_or_else(|e| format!("(could not issue a token: {e})"))
-        };
-        let owner = token(demo::DEMO_OWNER, Role::Owner);
-        let moderator = token(demo::DEMO_MODERATOR, Role::Moderator);
+    if let Some(demo) = &running.demo {
         out.push_str(&format!(
-            "\nDemo (tokens valid 24 h; the links sign you in):\n  as the owner      {public_url}/#token={owner}\n  as the moderator  {public_url}/moderate#token={moderator}\n\n  owner token      {owner}\n  moderator token  {moderator}\n"
+            "\nDemo (tokens valid 24 h; the links sign you in):\n  as the owner      {}\n  as the moderator  {}\n\n  owner token      {}\n  moderator token  {}\n",
+            demo.owner_link, demo.moderator_link, demo.owner_token, demo.moderator_token
         ));
     } else {
         out.push_str(&format!(
             "\nSign in with a token: vetted token --data {} --user ID --role owner|moderator\n",
-            args.data.display()
+            running.data.display()
         ));
     }
     out.push_str("\nStop with Ctrl-C.\n");
@@ -428,5 +400,20 @@ mod tests {
         assert_eq!(config.workers.sanitize, 2);
         assert_eq!(config.webhooks.len(), 1);
         assert!(config.oidc.is_some(), "the [oidc] example is read");
+    }
+
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn settings_made_in_code_are_the_command_lines_defaults() {
+        use clap::Parser;
+        let parsed = Command::try_parse_from(["serve", "--data", "some/dir"]).unwrap();
+        assert_eq!(parsed.args.settings, ServeSettings::new("some/dir"));
+        let demo = Command::try_parse_from(["serve", "--data", "d", "--demo"]).unwrap();
+        assert_ne!(demo.args.settings, ServeSettings::new("d"));
     }
 }

@@ -39,14 +39,9 @@ pub enum Backend {
     },
     /// AWS, or an emulator of it: Step Functions runs the workflow and EventBridge takes the
     /// events; uploads go to S3 itself.
+    #[cfg_attr(
+        not(feature = "aws"),
+        expect(dead_code, reason = "built by the aws feature")
+    )]
     Aws { endpoint_url: Option<String> },
-}
-
-impl Backend {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Embedded { .. } => "embedded",
-            Backend::Aws { .. } => "aws",
-        }
-    }
 }
