@@ -7,7 +7,7 @@ import {
   FINAL_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
 import { createSession } from "/assets/session.js";
-import { checkFile, requestUpload, postFile } from "/assets/upload.js";
+import { checkFile, fetchPolicy, requestUpload, postFile } from "/assets/upload.js";
 
 const POLL_EVERY_MS = 2000;
 const RETRY_AFTER_ERROR_MS = 5000;
@@ -25,16 +25,21 @@ const state = {
   loaded: false,
   timer: null,
   generation: 0, // bumps on sign-out, so answers to an old session's requests are dropped
+  policy: null, // the promise of the server's upload policy, fetched after sign-in
 };
 
 const session = createSession({
   role: "owner",
   onSignIn: () => {
     state.generation += 1;
+    state.policy = null;
+    // Fetched now so that the first file is checked at once; a failure is reported then.
+    uploadPolicy().catch(() => {});
     refresh();
   },
   onSignOut: () => {
     state.generation += 1;
+    state.policy = null;
     clearTimeout(state.timer);
     Object.assign(state, { first: [], older: [], next: null, loaded: false });
     state.rows.clear();
@@ -186,6 +191,18 @@ function stepper(item) {
 
 // ---- sending files ----------------------------------------------------------------------
 
+/** The server's upload policy, fetched once per sign-in; a failed fetch is tried again next time. */
+function uploadPolicy() {
+  if (!state.policy) {
+    const generation = state.generation;
+    state.policy = fetchPolicy(session.token()).catch((error) => {
+      if (generation === state.generation) state.policy = null;
+      throw error;
+    });
+  }
+  return state.policy;
+}
+
 async function send(file) {
   const transfer = { file, active: true, uploadId: null, element: null };
   transfer.element = h("li", { class: "transfer", "data-state": "checking" });
@@ -193,7 +210,14 @@ async function send(file) {
   transfersList.prepend(transfer.element);
   $("#empty").hidden = true;
 
-  const verdict = checkFile(file);
+  let policy;
+  try {
+    policy = await uploadPolicy();
+  } catch (error) {
+    if (session.refuse(error)) return;
+    return finish(transfer, "failed", `The upload rules could not be loaded, so nothing was sent: ${error.message}`, error.reason);
+  }
+  const verdict = checkFile(file, policy);
   if (!verdict.ok) return finish(transfer, "refused", verdict.message, verdict.reason);
   show(transfer, "requesting", "Asking for permission to upload…");
   schedule(0);

@@ -4,13 +4,15 @@
 
 import { api, ApiError, formatBytes, TYPE_NAMES } from "/assets/common.js";
 
-/** The policy `vetted serve` enforces by default: these types, 1 byte to 20 MiB. */
-const ALLOWED_EXTENSIONS = {
+/**
+ * The file extensions of each image type the page knows. Which types are allowed, and the
+ * size limits, are the server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
+ */
+const EXTENSIONS = {
   "image/jpeg": [".jpg", ".jpeg"],
   "image/png": [".png"],
   "image/webp": [".webp"],
 };
-export const MAX_BYTES = 20 * 1024 * 1024;
 
 const KNOWN_TYPES = {
   "image/svg+xml": "an SVG drawing",
@@ -28,36 +30,62 @@ const SVG_REFUSAL =
   "SVG images are never accepted: an SVG can carry scripts that run when it is opened. " +
   "Export it as a PNG, JPEG or WebP and upload that instead.";
 
+/**
+ * The policy the server enforces, from `GET /api/policy`: `{allowed_types, min_bytes,
+ * max_bytes, min_side, max_side, max_pixels}`. Throws an ApiError, also when the answer is not
+ * a policy this page can use.
+ */
+export async function fetchPolicy(token) {
+  const { data } = await api(token, "GET", "/api/policy");
+  const usable =
+    data &&
+    Array.isArray(data.allowed_types) &&
+    data.allowed_types.length > 0 &&
+    Number.isFinite(data.min_bytes) &&
+    Number.isFinite(data.max_bytes);
+  if (!usable) {
+    throw new ApiError(0, "unexpected_policy", "The server sent upload rules this page does not understand.");
+  }
+  return data;
+}
+
 function extensionOf(name) {
   const dot = name.lastIndexOf(".");
   return dot > 0 ? name.slice(dot).toLowerCase() : "";
 }
 
+/** "A, B and C" */
+function listed(items) {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}` : items.join("");
+}
+
 /**
- * What the page knows before sending anything: the type from the file's MIME type and its
- * extension (they must agree), and the size. Answers `{ok: true, contentType}` or
- * `{ok: false, reason, message}` with the API's reason codes.
+ * What the page knows before sending anything, checked against `policy` (from `fetchPolicy`):
+ * the type from the file's MIME type and its extension (they must agree), and the size.
+ * Answers `{ok: true, contentType}` or `{ok: false, reason, message}` with the API's reason
+ * codes. Dimensions are left to the server, which reads them from the file's header.
  */
-export function checkFile(file) {
+export function checkFile(file, policy) {
+  const allowed = policy.allowed_types.filter((type) => EXTENSIONS[type]);
+  const names = listed(allowed.map((type) => TYPE_NAMES[type] || type));
+  const extensions = listed(allowed.flatMap((type) => EXTENSIONS[type]));
   const extension = extensionOf(file.name);
   const mime = (file.type || "").toLowerCase();
-  const typeOfExtension = Object.keys(ALLOWED_EXTENSIONS).find((type) =>
-    ALLOWED_EXTENSIONS[type].includes(extension),
-  );
+  const typeOfExtension = Object.keys(EXTENSIONS).find((type) => EXTENSIONS[type].includes(extension));
   const refuse = (reason, message) => ({ ok: false, reason, message });
   if (mime === "image/svg+xml" || extension === ".svg" || extension === ".svgz") {
     return refuse("type_not_allowed", SVG_REFUSAL);
   }
-  if (mime && !ALLOWED_EXTENSIONS[mime]) {
-    const what = KNOWN_TYPES[mime] || `a file of type ${mime}`;
-    return refuse("type_not_allowed", `This is ${what}. Only JPEG, PNG and WebP images are accepted.`);
+  if (mime && !allowed.includes(mime)) {
+    const what = KNOWN_TYPES[mime] || (TYPE_NAMES[mime] ? `a ${TYPE_NAMES[mime]} image` : `a file of type ${mime}`);
+    return refuse("type_not_allowed", `This is ${what}. Only ${names} images are accepted.`);
   }
-  if (!typeOfExtension) {
+  if (!typeOfExtension || !allowed.includes(typeOfExtension)) {
     return refuse(
       "type_not_allowed",
       extension
-        ? `Files ending in “${extension}” are not accepted. Only .jpg, .jpeg, .png and .webp images are.`
-        : "The file has no extension, so its type is unknown. Only .jpg, .jpeg, .png and .webp images are accepted.",
+        ? `Files ending in “${extension}” are not accepted. Only ${extensions} images are.`
+        : `The file has no extension, so its type is unknown. Only ${extensions} images are accepted.`,
     );
   }
   if (mime && mime !== typeOfExtension) {
@@ -67,8 +95,11 @@ export function checkFile(file) {
     );
   }
   if (file.size === 0) return refuse("empty", "The file is empty.");
-  if (file.size > MAX_BYTES) {
-    return refuse("too_large", `The file is ${formatBytes(file.size)}; the limit is ${formatBytes(MAX_BYTES)}.`);
+  if (file.size < policy.min_bytes) {
+    return refuse("too_small", `The file is ${formatBytes(file.size)}; the smallest accepted is ${formatBytes(policy.min_bytes)}.`);
+  }
+  if (file.size > policy.max_bytes) {
+    return refuse("too_large", `The file is ${formatBytes(file.size)}; the limit is ${formatBytes(policy.max_bytes)}.`);
   }
   return { ok: true, contentType: typeOfExtension };
 }

@@ -2,8 +2,10 @@
 //! and on the embedded engine, driven by the same scripted worker with the same inputs, must
 //! enter the same states in the same order, send the same task messages, and end with the same
 //! status, output, error and cause. Paths: approve, decline, sanitize rejected, review timeout
-//! (2 s), retry then success, catch (`Vetted.Permanent`), retries exhausted, and an answer the
-//! workflow does not know.
+//! (2 s), a task timeout retried then answered, catch (`Vetted.Permanent`), timeout retries
+//! exhausted, and an answer the workflow does not know. Both engines run the ASL with the
+//! fixed timeouts of `Sanitize` and `Publish` shortened (`backends::review_asl`); the ASL
+//! retries only `States.Timeout`, so that is how the retry paths are reached.
 //!
 //! What is deliberately not compared, and why:
 //! 1. Task tokens: random on both engines by design. They are removed from the messages.
@@ -15,17 +17,19 @@
 //!    are compared whole, `Cause` included.
 //! 3. Timestamps, execution ARNs and history event ids: engine-specific, and not part of the
 //!    outputs compared.
-//! 4. Repeated task messages. moto re-sends a retried task with the same token as the failed
-//!    attempt and keeps that token's first answer, so the retried attempt fails again at once
-//!    with the stale error (Step Functions and the embedded engine issue a new token per
-//!    attempt and wait for its answer). The scripted worker answers such a repeat as it
+//! 4. Repeated task messages. moto re-sends a retried task with the same token as the attempt
+//!    that timed out, and an answer to that token may time out all the same and close the next
+//!    attempt instead, so moto can send a task once more than the script expects (Step
+//!    Functions and the embedded engine issue a new token per attempt and wait for its
+//!    answer). The scripted worker answers such a repeat as it
 //!    answered the task before, and consecutive identical messages are collapsed before the
 //!    message sequences are compared. The states entered, the status and the output are
 //!    compared exactly; the embedded engine's exact attempt sequence is pinned down by the
 //!    engine's own tests (`crates/embedded/tests/workflow_timers.rs`).
 //!
-//! Real waits: the timeout scenario waits 2 s and the Retry delays of the ASL (2, 4, 8 s) run
-//! for real on both engines; the scenarios run concurrently, so the test takes about 20 s.
+//! Real waits: the timeouts (2 s for the review, 3 s per shortened task) and the Retry delays of
+//! the ASL (2, 4, 8 s) run for real on both engines; the scenarios run concurrently, so the
+//! test takes about 30 s.
 
 mod backends;
 mod scenarios;
@@ -137,11 +141,9 @@ fn reported_cause(scenario: &Scenario) -> Option<&'static str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_engine_runs_the_review_as_step_functions_does() {
-    let endpoint = std::env::var("VETTED_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "VETTED_TEST_AWS_ENDPOINT is not set: run ./scripts/test, or point it at moto_server"
-        )
-    });
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
     let run_id: String = UploadId::generate().to_string().replace('-', "")[20..].to_owned();
     let scenarios = scenarios();
     let runs: Vec<(String, &Scenario)> = scenarios

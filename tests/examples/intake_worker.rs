@@ -233,6 +233,7 @@ async fn time_per_message(pipeline: &Pipeline, run: &Run, messages: usize) {
 
 #[tokio::main]
 async fn main() {
+    let endpoint = vetted_tests::aws_endpoint_required();
     let messages: usize = std::env::args()
         .nth(1)
         .map_or(500, |n| n.parse().expect("MESSAGES is a number"));
@@ -262,10 +263,10 @@ async fn main() {
         // A fresh pipeline each. Refused files go first: every accepted one leaves an execution
         // waiting in moto (on threads of its own, about three each), which the refused run
         // should not have to share the server with.
-        let pipeline = Pipeline::start("bench-time").await;
+        let pipeline = Pipeline::on(endpoint.clone(), "bench-time", |_| {}).await;
         time_per_message(&pipeline, run, messages).await;
     }
     println!();
-    let sizes = Pipeline::start("bench-bytes").await;
+    let sizes = Pipeline::on(endpoint, "bench-bytes", |_| {}).await;
     bytes_read_by_type(&sizes).await;
 }

@@ -1,4 +1,5 @@
-//! The review workflow file against the template: substitutions, task queues, permissions.
+//! The review workflow file against the template and the code: substitutions, task queues,
+//! permissions, and the error names workers send.
 
 use std::collections::BTreeSet;
 
@@ -186,4 +187,98 @@ pub fn consumers_of(template: &Template, queue: &str) -> Vec<String> {
         })
         .map(|(id, _)| id.to_owned())
         .collect()
+}
+
+/// The `ErrorEquals` names of a state's `Retry` or `Catch` (`field`) blocks.
+fn error_names<'a>(state: &'a Value, field: &str) -> Vec<&'a str> {
+    state
+        .get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|block| block.get("ErrorEquals").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// Names that catch any error a worker sends with `SendTaskFailure`.
+const CATCH_ALL: [&str; 2] = ["States.ALL", "States.TaskFailed"];
+
+/// Problems between one workflow definition and the error names workers send: a `Retry` or
+/// `Catch` naming a worker error no worker sends (dead, or a typo), and a callback task that
+/// does not catch an error a worker may send it (the execution would fail with the record
+/// stranded, never reaching `RecordFailure`).
+fn error_name_problems(id: &str, asl: &Value, sent: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (state, task) in task_states(asl) {
+        for field in ["Retry", "Catch"] {
+            for name in error_names(task, field) {
+                if !name.starts_with("States.") && !sent.contains(&name) {
+                    problems.push(format!(
+                        "{id}: {state}.{field} names {name}, which no worker sends (workers send {sent:?}: vetted_core::review::WORKER_ERRORS)"
+                    ));
+                }
+            }
+        }
+        let answered_by_a_worker = task
+            .get("Resource")
+            .and_then(Value::as_str)
+            .is_some_and(|r| r.ends_with(".waitForTaskToken"));
+        if !answered_by_a_worker {
+            continue;
+        }
+        let caught = error_names(task, "Catch");
+        for name in sent {
+            if !caught.iter().any(|c| c == name || CATCH_ALL.contains(c)) {
+                problems.push(format!(
+                    "{id}: {state} neither catches {name}, which workers send, nor has a Catch on {CATCH_ALL:?}"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn asl_retry_and_catch_name_the_errors_workers_send() {
+    let sent = vetted_core::review::WORKER_ERRORS;
+    assert!(!sent.is_empty(), "WORKER_ERRORS is empty");
+    let template = Template::load();
+    let mut problems = Vec::new();
+    for (id, _, _, asl) in state_machines(&template) {
+        problems.extend(error_name_problems(id, &asl, sent));
+    }
+    assert!(
+        problems.is_empty(),
+        "workflow and workers disagree on error names:\n- {}",
+        problems.join("\n- ")
+    );
+}
+
+#[test]
+fn the_error_name_check_sees_a_dead_retry_and_an_uncaught_worker_error() {
+    let asl = serde_json::json!({
+        "StartAt": "Work",
+        "States": {
+            "Work": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Retry": [{ "ErrorEquals": ["Vetted.Retryable", "States.Timeout"] }],
+                "Catch": [{ "ErrorEquals": ["States.Timeout"], "Next": "Done" }],
+                "Next": "Done"
+            },
+            "Done": { "Type": "Succeed" }
+        }
+    });
+    let problems = error_name_problems("Test", &asl, &["Vetted.Permanent"]);
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].contains("Work.Retry names Vetted.Retryable"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].contains("Work neither catches Vetted.Permanent"),
+        "{problems:#?}"
+    );
 }

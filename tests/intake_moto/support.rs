@@ -3,8 +3,9 @@
 //! the pieces of S3, SQS and Step Functions the tests look at.
 //!
 //! The tests need a running moto (`scripts/test` starts `scripts/moto_server.py` and exports
-//! `VETTED_TEST_AWS_ENDPOINT`). Without it they fail, loudly: a skipped AWS test would look
-//! like a passing one.
+//! `VETTED_TEST_AWS_ENDPOINT`). Without it [`Pipeline::start`] answers `None` and the test
+//! returns, skipped with a line saying why, unless `VETTED_TEST_REQUIRE_AWS=1` (set by
+//! `scripts/test`) makes that a failure: see `vetted_tests::aws_endpoint`.
 
 // Each test (and the benchmark example, which includes this file) takes what it needs.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -29,28 +30,15 @@ use vetted_core::{
 };
 use vetted_lambda::sqs::handle_sqs_batch;
 
-pub const ENDPOINT_VARIABLE: &str = "VETTED_TEST_AWS_ENDPOINT";
 pub const ASL: &str = include_str!("../../statemachine/review.asl.json");
 pub const REGION: &str = "us-east-1";
 /// The longest any test waits for moto to do something asynchronous.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The emulator's URL, or a panic that says how to get one.
-pub fn endpoint() -> String {
-    match std::env::var(ENDPOINT_VARIABLE) {
-        Ok(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
-        _ => panic!(
-            "{ENDPOINT_VARIABLE} is not set: run ./scripts/test, or start \
-             `.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p PORT` (with Step Functions \
-             execution enabled) and set {ENDPOINT_VARIABLE}=http://127.0.0.1:PORT"
-        ),
-    }
-}
-
-/// Clients for the emulator, with the dummy credentials and region it accepts.
-pub async fn context() -> AwsContext {
+/// Clients for the emulator at `endpoint`, with the dummy credentials and region it accepts.
+pub async fn context(endpoint: &str) -> AwsContext {
     AwsContext::builder()
-        .endpoint_url(endpoint())
+        .endpoint_url(endpoint)
         .region(REGION)
         .static_credentials("test", "test")
         .load()
@@ -85,6 +73,8 @@ pub fn function_config(resources: &Resources) -> Config {
 
 /// A bootstrapped pipeline and the intake function over it.
 pub struct Pipeline {
+    /// The emulator's URL.
+    pub endpoint: String,
     pub ctx: AwsContext,
     pub resources: Resources,
     pub intake: Arc<Intake>,
@@ -95,13 +85,28 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub async fn start(label: &str) -> Self {
+    /// A pipeline on the emulator, or `None` (the test is skipped) when there is none; see
+    /// `vetted_tests::aws_endpoint`.
+    pub async fn start(label: &str) -> Option<Self> {
         Self::start_with(label, |_| {}).await
     }
 
-    /// Bootstraps with the default options, changed by `adjust` (visibility, receives).
-    pub async fn start_with(label: &str, adjust: impl FnOnce(&mut BootstrapOptions<'_>)) -> Self {
-        let ctx = context().await;
+    /// [`Pipeline::start`] with the default options changed by `adjust` (visibility, receives).
+    pub async fn start_with(
+        label: &str,
+        adjust: impl FnOnce(&mut BootstrapOptions<'_>),
+    ) -> Option<Self> {
+        let endpoint = vetted_tests::aws_endpoint()?;
+        Some(Self::on(endpoint, label, adjust).await)
+    }
+
+    /// Bootstraps on the emulator at `endpoint`.
+    pub async fn on(
+        endpoint: String,
+        label: &str,
+        adjust: impl FnOnce(&mut BootstrapOptions<'_>),
+    ) -> Self {
+        let ctx = context(&endpoint).await;
         let prefix = unique_prefix(label);
         let mut options = BootstrapOptions::new(&prefix, ASL);
         adjust(&mut options);
@@ -115,6 +120,7 @@ impl Pipeline {
             sfn: ctx.sfn(),
             resources,
             ctx,
+            endpoint,
         }
     }
 

@@ -234,7 +234,10 @@ impl Executions for StepFunctions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_recovers_and_expires_on_moto() {
-    let pipeline = Arc::new(Pipeline::start("sweep").await);
+    let Some(pipeline) = Pipeline::start("sweep").await else {
+        return;
+    };
+    let pipeline = Arc::new(pipeline);
     scenario(&pipeline.intake, &StepFunctions(pipeline.clone())).await;
 }
 

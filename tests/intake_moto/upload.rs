@@ -12,7 +12,7 @@ use vetted_core::{
 };
 
 use crate::events::EventTap;
-use crate::support::{Pipeline, REGION, endpoint, failed_ids};
+use crate::support::{Pipeline, REGION, failed_ids};
 
 /// Uploads `body` for `intent` as a browser does: a presigned POST form signed by our
 /// presigner, fields first and the file last. (moto checks neither policy nor signature.)
@@ -21,7 +21,7 @@ async fn post_upload(pipeline: &Pipeline, intent: &UploadRecord, body: Vec<u8>, 
         &pipeline.resources.bucket,
         REGION,
         BucketEndpoint::PathStyle {
-            base_url: endpoint(),
+            base_url: pipeline.endpoint.clone(),
         },
     )
     .unwrap();
@@ -80,7 +80,9 @@ async fn post_upload(pipeline: &Pipeline, intent: &UploadRecord, body: Vec<u8>, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posted_png_is_received_and_its_review_starts() {
-    let pipeline = Pipeline::start("post").await;
+    let Some(pipeline) = Pipeline::start("post").await else {
+        return;
+    };
     let mut tap = EventTap::attach(&pipeline).await;
     let png = vetted_samples::images::png(320, 240);
     let intent = pipeline.intent(ImageType::Png, png.len() as u64).await;
@@ -130,7 +132,9 @@ async fn a_posted_png_is_received_and_its_review_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_posted_as_a_png_is_rejected_and_quarantined() {
-    let pipeline = Pipeline::start("spoof").await;
+    let Some(pipeline) = Pipeline::start("spoof").await else {
+        return;
+    };
     let mut tap = EventTap::attach(&pipeline).await;
     let html = vetted_samples::hostile::html();
     let intent = pipeline.intent(ImageType::Png, html.len() as u64).await;

@@ -11,32 +11,84 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-const INDEX_HTML: &str = include_str!("../../../web/index.html");
-const MODERATE_HTML: &str = include_str!("../../../web/moderate.html");
-const APP_CSS: &str = include_str!("../../../web/app.css");
-const COMMON_JS: &str = include_str!("../../../web/common.js");
-const OWNER_JS: &str = include_str!("../../../web/owner.js");
-const MODERATE_JS: &str = include_str!("../../../web/moderate.js");
-const SESSION_JS: &str = include_str!("../../../web/session.js");
-const UPLOAD_JS: &str = include_str!("../../../web/upload.js");
+/// `(name, contents)` of a file in `web/`, built into the binary: each file is named once.
+macro_rules! web_file {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../../web/", $name)))
+    };
+}
+
+/// `(name, Content-Type, contents)` of an asset; an unknown kind of file fails the build.
+macro_rules! asset_file {
+    ($name:literal) => {
+        (
+            $name,
+            content_type_of($name),
+            include_str!(concat!("../../../web/", $name)),
+        )
+    };
+}
+
+/// The pages, at their own paths, with the headers of [`page`].
+const PAGES: [(&str, (&str, &str)); 2] = [
+    ("/", web_file!("index.html")),
+    ("/moderate", web_file!("moderate.html")),
+];
+
+/// What the pages load, each at `/assets/{name}`.
+const ASSETS: [(&str, &str, &str); 6] = [
+    asset_file!("app.css"),
+    asset_file!("common.js"),
+    asset_file!("owner.js"),
+    asset_file!("moderate.js"),
+    asset_file!("session.js"),
+    asset_file!("upload.js"),
+];
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data: blob: http: https:; connect-src 'self' http: https:; \
     form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/", get(|| async { page(INDEX_HTML) }))
-        .route("/moderate", get(|| async { page(MODERATE_HTML) }))
-        .route(
-            "/assets/app.css",
-            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
-        )
-        .route("/assets/common.js", get(|| async { script(COMMON_JS) }))
-        .route("/assets/owner.js", get(|| async { script(OWNER_JS) }))
-        .route("/assets/moderate.js", get(|| async { script(MODERATE_JS) }))
-        .route("/assets/session.js", get(|| async { script(SESSION_JS) }))
-        .route("/assets/upload.js", get(|| async { script(UPLOAD_JS) }))
+    let mut router = Router::new();
+    for (path, (_, html)) in PAGES {
+        router = router.route(path, get(move || async move { page(html) }));
+    }
+    for (name, content_type, body) in ASSETS {
+        router = router.route(
+            &format!("/assets/{name}"),
+            get(move || async move { asset(content_type, body) }),
+        );
+    }
+    router
+}
+
+/// The Content-Type of an asset, from its extension; evaluated when the binary is built, so
+/// a kind of file not listed here is a build error.
+const fn content_type_of(name: &str) -> &'static str {
+    if ends_with(name, ".css") {
+        "text/css; charset=utf-8"
+    } else if ends_with(name, ".js") {
+        "text/javascript; charset=utf-8"
+    } else {
+        panic!("no Content-Type is known for this kind of file in web/")
+    }
+}
+
+const fn ends_with(text: &str, suffix: &str) -> bool {
+    let (text, suffix) = (text.as_bytes(), suffix.as_bytes());
+    if suffix.len() > text.len() {
+        return false;
+    }
+    let offset = text.len() - suffix.len();
+    let mut i = 0;
+    while i < suffix.len() {
+        if text[offset + i] != suffix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 fn page(html: &'static str) -> Response {
@@ -54,10 +106,6 @@ fn page(html: &'static str) -> Response {
     response
 }
 
-fn script(js: &'static str) -> Response {
-    asset("text/javascript; charset=utf-8", js)
-}
-
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
@@ -68,4 +116,32 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::{ASSETS, PAGES};
+
+    #[test]
+    fn every_file_in_web_is_served_once() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+        let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        let served: Vec<&str> = PAGES
+            .iter()
+            .map(|(_, (name, _))| *name)
+            .chain(ASSETS.iter().map(|(name, _, _)| *name))
+            .collect();
+        let unique: BTreeSet<String> = served.iter().map(|n| (*n).to_owned()).collect();
+        assert_eq!(
+            unique.len(),
+            served.len(),
+            "a file is served twice: {served:?}"
+        );
+        assert_eq!(unique, on_disk, "web/ and the served files differ");
+    }
 }

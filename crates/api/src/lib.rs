@@ -2,12 +2,14 @@
 //!
 //! [`router`] is the whole API in one place: `vetted serve` mounts it next to its other parts,
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
-//! contributes its routes (`uploads::routes`, and the moderators' review routes beside it);
+//! contributes its routes (`uploads::routes`, the moderators' review routes beside it, and
+//! `policy::routes` for any signed-in caller);
 //! everything they share is in [`ApiState`].
 
 pub mod auth;
 mod body;
 pub mod error;
+pub mod policy;
 pub mod reviews;
 pub mod settings;
 pub mod uploads;
@@ -94,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(uploads::routes())
         .merge(reviews::routes())
+        .merge(policy::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .with_state(state)

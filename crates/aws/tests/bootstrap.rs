@@ -85,7 +85,9 @@ fn object_key_of(body: &Value) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_twice_yields_the_same_resources_which_serialize() {
-    let ctx = common::context().await;
+    let Some(ctx) = common::context().await else {
+        return;
+    };
     let prefix = common::unique("bs");
     let options = BootstrapOptions::new(&prefix, ASL);
     let first = bootstrap(&ctx, &options).await.expect("first bootstrap");
@@ -114,7 +116,9 @@ async fn bootstrap_twice_yields_the_same_resources_which_serialize() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_under_incoming_is_announced_on_the_intake_queue() {
-    let ctx = common::context().await;
+    let Some(ctx) = common::context().await else {
+        return;
+    };
     let prefix = common::unique("up");
     let resources = bootstrap(&ctx, &BootstrapOptions::new(&prefix, ASL))
         .await
@@ -168,7 +172,9 @@ async fn an_upload_under_incoming_is_announced_on_the_intake_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_workflow_runs_on_the_bootstrapped_queues() {
-    let ctx = common::context().await;
+    let Some(ctx) = common::context().await else {
+        return;
+    };
     let prefix = common::unique("wf");
     let resources = bootstrap(&ctx, &BootstrapOptions::new(&prefix, ASL))
         .await
@@ -252,7 +258,9 @@ async fn the_review_workflow_runs_on_the_bootstrapped_queues() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_review_without_a_decision_times_out_into_expire() {
-    let ctx = common::context().await;
+    let Some(ctx) = common::context().await else {
+        return;
+    };
     let prefix = common::unique("to");
     let resources = bootstrap(&ctx, &BootstrapOptions::new(&prefix, ASL))
         .await

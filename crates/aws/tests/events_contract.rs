@@ -59,7 +59,9 @@ impl PublishedEvents for RuleTarget {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eventbridge_event_sink_passes_the_event_sink_contract() {
-    let ctx = common::context().await;
+    let Some(ctx) = common::context().await else {
+        return;
+    };
     let (events, sqs) = (ctx.eventbridge(), ctx.sqs());
     let name = common::unique("events");
     events

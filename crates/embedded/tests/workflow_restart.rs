@@ -24,7 +24,8 @@ use vetted_embedded::db::Db;
 use vetted_embedded::sqlite_queue::SqliteWorkQueue;
 use vetted_embedded::workflow::{EmbeddedWorkflow, ExecutionStatus};
 use wf_support::{
-    REVIEW_TASKS_URL, Rig, SANITIZE_URL, body, name, queue_config, review_asl, take, token,
+    REVIEW_ASL, REVIEW_TASKS_URL, Rig, SANITIZE_URL, body, name, queue_config, review_asl, take,
+    token,
 };
 
 fn start(upload: UploadId) -> ReviewStart {
@@ -74,11 +75,15 @@ async fn a_pending_retry_fires_after_a_restart() {
             .start(&name("restart-2"), &start(UploadId::generate()))
             .await
             .unwrap();
-        let first = take(&rig.sanitize, Duration::from_secs(5)).await;
-        rig.engine
-            .send_task_failure(&token(&first), "Vetted.Retryable", "busy")
-            .await
+        take(&rig.sanitize, Duration::from_secs(5)).await;
+        // Left unanswered past Sanitize's TimeoutSeconds: States.Timeout, which the ASL retries
+        // (it retries no error a worker sends).
+        let timeout: serde_json::Value = serde_json::from_str(REVIEW_ASL).unwrap();
+        let timeout = timeout["States"]["Sanitize"]["TimeoutSeconds"]
+            .as_u64()
             .unwrap();
+        clock.advance(Duration::from_secs(timeout));
+        rig.engine.tick().await.unwrap();
         assert!(rig.describe("restart-2").await.retry_at.is_some());
     }
     let rig = Rig::open(&path, &review_asl(), clock.clone()).await;

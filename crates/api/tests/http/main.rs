@@ -9,6 +9,7 @@ mod app;
 mod auth;
 mod create;
 mod jwks;
+mod policy;
 mod proxy;
 mod read;
 mod reviews;

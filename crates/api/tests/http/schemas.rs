@@ -76,4 +76,10 @@ fn the_schemas_refuse_what_they_must() {
     let error = validator("error.json");
     assert!(error.is_valid(&serde_json::json!({"error": "e", "reason": "not_found"})));
     assert!(!error.is_valid(&serde_json::json!({"error": "e", "reason": "made_up"})));
+    let policy = validator("policy.json");
+    let svg = serde_json::json!({
+        "allowed_types": ["image/svg+xml"], "min_bytes": 1, "max_bytes": 2,
+        "min_side": 1, "max_side": 2, "max_pixels": 4
+    });
+    assert!(!policy.is_valid(&svg), "SVG is never an allowed type");
 }

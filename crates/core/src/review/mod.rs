@@ -13,7 +13,8 @@
 //!
 //! Errors: a retryable failure (throttling, a timeout) fails the message, so the queue
 //! delivers it again with the same token. A permanent one is reported to the workflow as
-//! `Vetted.Permanent`, whose `Catch` records the upload as `FAILED`.
+//! `Vetted.Permanent`, whose `Catch` records the upload as `FAILED`. [`WORKER_ERRORS`] says
+//! why no retryable error name is ever sent.
 
 mod decision;
 pub mod sanitize;
@@ -33,9 +34,24 @@ use crate::service::{Ports, QueueService, StepError};
 
 pub use decision::{DecisionError, DecisionOutcome};
 
-/// The error names the workflow's `Retry` and `Catch` blocks match.
-pub const ERROR_RETRYABLE: &str = "Vetted.Retryable";
+/// The error a worker reports (`SendTaskFailure`) for a task that cannot be done; the
+/// workflow's `Catch` sends it to `RecordFailure`, which makes the record `FAILED`.
 pub const ERROR_PERMANENT: &str = "Vetted.Permanent";
+
+/// Every error name a worker sends to the workflow; `tests/infra/workflow.rs` fails if the
+/// ASL's `Retry`/`Catch` name another non-`States.*` error, or if a task does not catch one
+/// of these.
+///
+/// There is deliberately no retryable name. A transient failure fails the SQS message: the
+/// queue delivers it again, with the same task token, after its visibility timeout, as often
+/// as its redrive policy allows, and then keeps it in the dead-letter queue. A `Retry` on a
+/// worker-sent error would instead make Step Functions send the task again as a new message
+/// with a new token: a second retry loop on top of the queue's, counting attempts in seconds
+/// (2, 4, 8 s) instead of riding out an outage, and turning the first message, if it is still
+/// in flight, into a stale copy that redoes the work only to find its token closed. The ASL
+/// retries only `States.Timeout`: no answer came in time (the message was lost, or
+/// dead-lettered), which is exactly when a fresh message is what helps.
+pub const WORKER_ERRORS: &[&str] = &[ERROR_PERMANENT];
 
 /// Which step of the workflow a message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
