@@ -8,7 +8,6 @@
 //! {data}/s3-credentials.json  the keys the upload endpoint verifies presigned requests with
 //! ```
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,14 +16,13 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use vetted_api::auth::DevKey;
 use vetted_core::Clock;
-use vetted_core::ports::WorkQueue;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
 
 use super::pipeline::{Backend, Pipeline, REVIEW_ASL};
@@ -32,8 +30,6 @@ use super::presign::EndpointPresigner;
 
 pub const BUCKET: &str = "vetted-uploads";
 const REGION: &str = "us-east-1";
-const SANITIZE_QUEUE_URL: &str = "embedded://queues/sanitize";
-const REVIEW_TASKS_QUEUE_URL: &str = "embedded://queues/review-tasks";
 const CREDENTIALS_FILE: &str = "s3-credentials.json";
 
 /// A message received this many times without success moves to the dead-letter table.
@@ -88,27 +84,16 @@ pub async fn build(
         }
     }
 
-    let asl = substitute(
-        REVIEW_ASL,
-        &[
-            ("SanitizeQueueUrl", SANITIZE_QUEUE_URL),
-            ("ReviewTasksQueueUrl", REVIEW_TASKS_QUEUE_URL),
-        ],
-    )?;
-    let task_queues: HashMap<String, Arc<dyn WorkQueue>> = HashMap::from([
-        (
-            SANITIZE_QUEUE_URL.to_owned(),
-            sanitize_queue.clone() as Arc<dyn WorkQueue>,
-        ),
-        (
-            REVIEW_TASKS_QUEUE_URL.to_owned(),
-            review_tasks_queue.clone() as Arc<dyn WorkQueue>,
-        ),
-    ]);
     let engine = Arc::new(
-        EmbeddedWorkflow::open(db.clone(), &asl, task_queues, clock.clone())
-            .await
-            .context("starting the workflow engine")?,
+        EmbeddedWorkflow::open_review(
+            db.clone(),
+            REVIEW_ASL,
+            sanitize_queue.clone(),
+            review_tasks_queue.clone(),
+            clock.clone(),
+        )
+        .await
+        .context("starting the workflow engine")?,
     );
     let outbox = Arc::new(SqliteOutbox::new(db.clone(), clock.clone()));
 

@@ -5,7 +5,7 @@
 //!
 //! A PUT signs `content-length`, `content-type`, `host` and `if-none-match: *`, as the SDK's
 //! presigned PutObject does; a GET signs `host` only. The payload is `UNSIGNED-PAYLOAD`. The
-//! endpoint verifies all of it (`vetted_embedded::s3`).
+//! endpoint verifies all of it (`vetted_s3_endpoint`).
 
 use std::sync::Arc;
 use std::time::Duration;

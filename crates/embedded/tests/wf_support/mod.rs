@@ -4,7 +4,6 @@
 // Test support: unwrapping is how a failed setup is reported.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,8 +20,8 @@ use vetted_embedded::workflow::{
 pub mod pipeline;
 
 pub const REVIEW_ASL: &str = include_str!("../../../../statemachine/review.asl.json");
-pub const SANITIZE_URL: &str = "embedded://queues/sanitize";
-pub const REVIEW_TASKS_URL: &str = "embedded://queues/review-tasks";
+pub const SANITIZE_URL: &str = vetted_embedded::workflow::SANITIZE_QUEUE_URL;
+pub const REVIEW_TASKS_URL: &str = vetted_embedded::workflow::REVIEW_TASKS_QUEUE_URL;
 
 /// The review ASL with the embedded queue URLs filled in.
 pub fn review_asl() -> String {
@@ -56,19 +55,15 @@ impl Rig {
         let db = Db::open(path).await.unwrap();
         let sanitize = SqliteWorkQueue::new(db.clone(), "sanitize", queue_config());
         let review_tasks = SqliteWorkQueue::new(db.clone(), "review-tasks", queue_config());
-        let queues: HashMap<String, Arc<dyn WorkQueue>> = HashMap::from([
-            (
-                SANITIZE_URL.to_owned(),
-                Arc::new(sanitize.clone()) as Arc<dyn WorkQueue>,
-            ),
-            (
-                REVIEW_TASKS_URL.to_owned(),
-                Arc::new(review_tasks.clone()) as Arc<dyn WorkQueue>,
-            ),
-        ]);
-        let engine = EmbeddedWorkflow::open(db.clone(), asl, queues, clock)
-            .await
-            .unwrap();
+        let engine = EmbeddedWorkflow::open_review(
+            db.clone(),
+            asl,
+            Arc::new(sanitize.clone()),
+            Arc::new(review_tasks.clone()),
+            clock,
+        )
+        .await
+        .unwrap();
         Rig {
             db,
             sanitize,
