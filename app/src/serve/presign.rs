@@ -192,15 +192,7 @@ fn uri_encode(text: &str, keep_slash: bool) -> String {
 #[async_trait]
 impl UploadSigner for EndpointPresigner {
     async fn presign_post(&self, grant: &UploadGrant) -> Result<PresignedPost, SignerError> {
-        let request = PostPolicyRequest {
-            target: &self.target,
-            key: &grant.key,
-            content_type: grant.content_type,
-            length: grant.length.clone(),
-            upload_id: &grant.upload_id,
-            now: grant.now,
-            expires_in: grant.expires_in,
-        };
+        let request = PostPolicyRequest::for_grant(&self.target, grant);
         Ok(presign::presign_post_with(
             &request,
             &self.credentials,

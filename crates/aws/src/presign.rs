@@ -159,15 +159,7 @@ impl UploadSigner for S3Presigner {
     #[tracing::instrument(skip(self, grant), fields(upload_id = %grant.upload_id))]
     async fn presign_post(&self, grant: &UploadGrant) -> Result<PresignedPost, SignerError> {
         let credentials = self.current_credentials().await?;
-        let request = PostPolicyRequest {
-            target: &self.target,
-            key: &grant.key,
-            content_type: grant.content_type,
-            length: grant.length.clone(),
-            upload_id: &grant.upload_id,
-            now: grant.now,
-            expires_in: grant.expires_in,
-        };
+        let request = PostPolicyRequest::for_grant(&self.target, grant);
         Ok(presign::presign_post_with(
             &request,
             &credentials,

@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+pub mod emulator;
 pub mod events;
 pub mod objects;
 pub mod queue;

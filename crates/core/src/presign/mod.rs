@@ -99,6 +99,21 @@ pub struct PostPolicyRequest<'a> {
     pub expires_in: Duration,
 }
 
+impl<'a> PostPolicyRequest<'a> {
+    /// The POST policy that signs `grant` for `target`: every signer's request.
+    pub fn for_grant(target: &'a S3Target, grant: &'a crate::ports::UploadGrant) -> Self {
+        Self {
+            target,
+            key: &grant.key,
+            content_type: grant.content_type,
+            length: grant.length.clone(),
+            upload_id: &grant.upload_id,
+            now: grant.now,
+            expires_in: grant.expires_in,
+        }
+    }
+}
+
 /// A browser form: POST `fields` in this order to `url` as `multipart/form-data`, then the file
 /// as the last part, named [`FILE_FIELD`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,84 @@
+//! Whether a test that needs the AWS emulator runs, is skipped, or fails: decided in one place
+//! for every test crate that runs a contract suite (or anything else) against moto.
+//!
+//! `scripts/test` starts moto and sets `VETTED_TEST_AWS_ENDPOINT`. Without it a test is
+//! skipped, with a line on stderr saying why, so that `cargo test` passes on a machine with
+//! no emulator. `scripts/test` also sets `VETTED_TEST_REQUIRE_AWS=1`, under which a missing
+//! endpoint fails the test instead: the full run can never pass with these tests skipped.
+
+use std::io::Write;
+
+/// The emulator's URL; `scripts/test` starts moto and sets it.
+pub const ENDPOINT_VARIABLE: &str = "VETTED_TEST_AWS_ENDPOINT";
+/// Set to `1` (as `scripts/test` does), a missing endpoint fails the test instead of skipping it.
+pub const REQUIRE_VARIABLE: &str = "VETTED_TEST_REQUIRE_AWS";
+
+/// The emulator's URL (without a trailing `/`), or `None` after a line on stderr saying the
+/// test is skipped; a panic instead when `VETTED_TEST_REQUIRE_AWS=1`. Use as
+/// `let Some(endpoint) = aws_endpoint() else { return };`.
+pub fn aws_endpoint() -> Option<String> {
+    let env = |name| std::env::var(name).ok();
+    match decide(env(ENDPOINT_VARIABLE), env(REQUIRE_VARIABLE)) {
+        Ok(Some(url)) => Some(url),
+        Ok(None) => {
+            // Straight to stderr: the test harness would capture (and hide) an eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: {ENDPOINT_VARIABLE} is not set (./scripts/test starts moto and sets it)"
+            );
+            None
+        }
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// The emulator's URL or a panic, for a tool that has nothing to do without one (the intake
+/// benchmark), whatever `VETTED_TEST_REQUIRE_AWS` says.
+pub fn aws_endpoint_required() -> String {
+    let env = |name| std::env::var(name).ok();
+    match decide(env(ENDPOINT_VARIABLE), Some("1".to_owned())) {
+        Ok(Some(url)) => url,
+        Ok(None) => unreachable!("a required endpoint is never skipped"),
+        Err(why) => panic!("{why}"),
+    }
+}
+
+/// `Ok(Some(url))`: run; `Ok(None)`: skip; `Err`: fail, saying how to get an emulator.
+fn decide(endpoint: Option<String>, require: Option<String>) -> Result<Option<String>, String> {
+    if let Some(url) = endpoint.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        return Ok(Some(url.trim_end_matches('/').to_owned()));
+    }
+    if require.as_deref().map(str::trim) == Some("1") {
+        return Err(format!(
+            "{ENDPOINT_VARIABLE} is not set, and {REQUIRE_VARIABLE}=1 says this test must run: \
+             use ./scripts/test, or start `.venv/bin/python scripts/moto_server.py -H 127.0.0.1 \
+             -p PORT` (with Step Functions execution enabled) and set \
+             {ENDPOINT_VARIABLE}=http://127.0.0.1:PORT"
+        ));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decide;
+
+    fn some(s: &str) -> Option<String> {
+        Some(s.to_owned())
+    }
+
+    #[test]
+    fn an_endpoint_runs_a_missing_one_skips_unless_required() {
+        let url = "http://127.0.0.1:5000";
+        assert_eq!(decide(some("http://127.0.0.1:5000/"), None), Ok(some(url)));
+        assert_eq!(decide(some(url), some("1")), Ok(some(url)));
+        assert_eq!(decide(None, None), Ok(None));
+        assert_eq!(decide(some("  "), some("0")), Ok(None));
+        let refused = decide(None, some("1")).unwrap_err();
+        assert!(
+            refused.contains("VETTED_TEST_AWS_ENDPOINT is not set"),
+            "{refused}"
+        );
+        assert!(decide(some(""), some("1")).is_err());
+    }
+}
