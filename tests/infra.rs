@@ -1,8 +1,11 @@
 //! Ties `infra/template.yaml` to the code: the ASL placeholders and queues, one function per
-//! crate under `functions/`, the queues workers read, the table the adapter queries, and the
+//! crate under `functions/`, the queues workers read, the table the adapter queries, the CORS
+//! rule against the headers a presigned PUT signs, and the
 //! parameter constraints that make bad input fail at deploy time. No AWS account is needed:
 //! the template is read as data (cfn-lint and checkov check it as CloudFormation).
 
+#[path = "infra/cors.rs"]
+mod cors;
 #[path = "infra/functions.rs"]
 mod functions;
 #[path = "infra/parameters.rs"]
