@@ -25,10 +25,11 @@ pub const REVIEW_ASL: &str = include_str!("../../statemachine/review.asl.json");
 
 /// The tasks whose fixed `TimeoutSeconds` the scenarios shorten to [`TASK_TIMEOUT_SECONDS`].
 const SHORTENED: [&str; 2] = ["Sanitize", "Publish"];
-/// Long enough for the scripted worker to answer in time on a loaded machine (a late answer
-/// only adds a repeated message, which the comparison collapses), short enough to run the
-/// ASL's `States.Timeout` retries for real.
-pub const TASK_TIMEOUT_SECONDS: u64 = 3;
+/// Long enough for the scripted worker to answer in time on a loaded machine, short enough to
+/// run the ASL's `States.Timeout` retries for real. At 3 s a CI run under load (the browser
+/// tests beside it) answered too late: moto timed the answered attempt out and sent a third
+/// `sanitize` after the decision, which no script expects.
+pub const TASK_TIMEOUT_SECONDS: u64 = 8;
 
 /// The review ASL as both engines run it here: the file, with the fixed timeouts of
 /// [`SHORTENED`] set to [`TASK_TIMEOUT_SECONDS`] so that the retry scenarios take seconds,

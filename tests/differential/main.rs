@@ -27,9 +27,9 @@
 //!    compared exactly; the embedded engine's exact attempt sequence is pinned down by the
 //!    engine's own tests (`crates/embedded/tests/workflow_timers.rs`).
 //!
-//! Real waits: the timeouts (2 s for the review, 3 s per shortened task) and the Retry delays of
+//! Real waits: the timeouts (2 s for the review, 8 s per shortened task) and the Retry delays of
 //! the ASL (2, 4, 8 s) run for real on both engines; the scenarios run concurrently, so the
-//! test takes about 30 s.
+//! test takes about 50 s.
 
 mod backends;
 mod scenarios;
@@ -45,7 +45,7 @@ use backends::{Backend, Finished};
 use scenarios::{Answer, Scenario, Transcript, Worker, scenarios, serve};
 
 const CAUSE_MARKER: &str = "<cause reported by the worker>";
-const LIMIT: Duration = Duration::from_secs(100);
+const LIMIT: Duration = Duration::from_secs(150);
 
 /// Normalisation 2: the cause of a worker-reported error.
 fn normalise(value: &Value) -> Value {
