@@ -11,7 +11,7 @@ use vetted_core::presign::sigv4::SigningKeyCache;
 use vetted_core::presign::{
     BucketEndpoint, Credentials, PostPolicyRequest, S3Target, presign_post, presign_post_with,
 };
-use vetted_core::{ImageType, ObjectKey, OwnerId, Timestamp, UploadId};
+use vetted_core::{ImageType, ObjectKey, SlotRef, Timestamp, UploadId};
 
 fn presign(c: &mut Criterion) {
     let target = S3Target::new(
@@ -20,9 +20,9 @@ fn presign(c: &mut Criterion) {
         BucketEndpoint::VirtualHosted,
     )
     .expect("valid bench target");
-    let owner = OwnerId::parse("owner-bench").expect("valid owner");
+    let slot: SlotRef = "bench-restaurant/logo".parse().expect("valid slot");
     let upload = UploadId::generate();
-    let key = ObjectKey::incoming(&owner, &upload);
+    let key = ObjectKey::incoming(&slot, &upload);
     let credentials = Credentials::new(
         "ASIAEXAMPLEEXAMPLE00",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

@@ -1,20 +1,25 @@
-//! Domain events: one per status change, versioned, with an id derived from (upload, status).
+//! Domain events: one per status change, versioned, with an id derived from (upload, status),
+//! and one per change of a slot's live image (`slot.changed`), with an id derived from (slot,
+//! revision).
 //!
-//! Events are built from the record *after* its transition, so an event can only say what
-//! the record says. Because the id depends only on the upload and the status, re-sending an
-//! event after a retry produces the same id, and consumers can drop the duplicate.
+//! Events are built from the record *after* its transition (or the slot after its swap), so
+//! an event can only say what the store says. Because the id depends only on what changed,
+//! re-sending an event after a retry produces the same id, and consumers can drop the
+//! duplicate.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{OwnerId, UploadId};
+use crate::ids::{ObjectKey, OwnerId, UploadId};
 use crate::image_type::ImageType;
+use crate::media::MediaUrls;
 use crate::reason::ReasonCode;
 use crate::record::{DeclineReason, UploadRecord};
+use crate::restaurant::{RestaurantId, Slot, SlotState};
 use crate::status::Status;
 use crate::time::Timestamp;
 
 /// The schema version of [`UploadEvent`]; bump it on any incompatible change.
-pub const EVENT_VERSION: u32 = 1;
+pub const EVENT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
@@ -34,10 +39,13 @@ pub enum EventType {
     UploadExpired,
     #[serde(rename = "upload.failed")]
     UploadFailed,
+    /// A slot's live image changed: a publish, or a rollback.
+    #[serde(rename = "slot.changed")]
+    SlotChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 9] = [
         EventType::UploadReceived,
         EventType::UploadRejected,
         EventType::ReviewRequested,
@@ -46,6 +54,7 @@ impl EventType {
         EventType::UploadPublished,
         EventType::UploadExpired,
         EventType::UploadFailed,
+        EventType::SlotChanged,
     ];
 
     /// The event a record entering `status` emits; `None` for statuses nobody outside needs
@@ -74,22 +83,42 @@ impl EventType {
             EventType::UploadPublished => "upload.published",
             EventType::UploadExpired => "upload.expired",
             EventType::UploadFailed => "upload.failed",
+            EventType::SlotChanged => "slot.changed",
         }
     }
 }
 
-/// What happened to an upload. Carries nothing internal: no task token, no moderator id.
+/// What happened to an upload or a slot. Carries nothing internal: no task token, no
+/// moderator id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadEvent {
-    /// `{upload_id}.{type}`: the same status change always has the same id.
+    /// `{upload_id}.{type}`: the same status change always has the same id. For
+    /// `slot.changed`, `{restaurant}.{slot}.{revision}.slot.changed`.
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: EventType,
     pub version: u32,
     pub time: Timestamp,
+    /// The upload whose status changed; for `slot.changed`, the image now live.
     pub upload_id: UploadId,
-    pub owner: OwnerId,
+    pub restaurant: RestaurantId,
+    pub slot: Slot,
+    /// Who asked for the change; absent from `slot.changed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerId>,
+    /// The upload's status; for `slot.changed`, `PUBLISHED`.
     pub status: Status,
+    /// The public URL of the published image, where one is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `slot.changed`: the image the slot showed before, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_upload_id: Option<UploadId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_url: Option<String>,
+    /// `slot.changed`: which change of the slot this is, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<ReasonCode>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,22 +135,73 @@ pub struct UploadEvent {
 
 impl UploadEvent {
     /// The event for the status `record` has just entered, if that status has one.
-    pub fn for_record(record: &UploadRecord) -> Option<Self> {
+    pub fn for_record(record: &UploadRecord, media: &MediaUrls) -> Option<Self> {
         let event_type = EventType::for_status(record.status)?;
+        let url = (record.status == Status::Published)
+            .then(|| {
+                media.image(
+                    &record.id,
+                    &ObjectKey::published(&record.target, &record.id),
+                )
+            })
+            .flatten();
         Some(Self {
             id: format!("{}.{}", record.id, event_type.as_str()),
             event_type,
             version: EVENT_VERSION,
             time: record.status_since,
             upload_id: record.id,
-            owner: record.owner.clone(),
+            restaurant: record.target.restaurant.clone(),
+            slot: record.target.slot,
+            owner: Some(record.owner.clone()),
             status: record.status,
+            url,
+            previous_upload_id: None,
+            previous_url: None,
+            revision: None,
             reason: record.reason,
             detected_type: record.detected_type,
             width: record.width,
             height: record.height,
             bytes: record.bytes,
             decline_reason: record.decline_reason,
+        })
+    }
+
+    /// The `slot.changed` event of a slot that has just taken a new live image.
+    pub fn slot_changed(state: &SlotState, media: &MediaUrls) -> Option<Self> {
+        let live = state.live.as_ref()?;
+        let event_type = EventType::SlotChanged;
+        let slot = &state.slot;
+        let previous_url = state
+            .previous
+            .and_then(|previous| media.image(&previous, &ObjectKey::published(slot, &previous)));
+        Some(Self {
+            id: format!(
+                "{}.{}.{}.{}",
+                slot.restaurant,
+                slot.slot,
+                state.revision,
+                event_type.as_str()
+            ),
+            event_type,
+            version: EVENT_VERSION,
+            time: state.changed_at.unwrap_or(live.published_at),
+            upload_id: live.upload,
+            restaurant: slot.restaurant.clone(),
+            slot: slot.slot,
+            owner: None,
+            status: Status::Published,
+            url: media.image(&live.upload, &live.key),
+            previous_upload_id: state.previous,
+            previous_url,
+            revision: Some(state.revision),
+            reason: None,
+            detected_type: Some(live.image_type),
+            width: Some(live.width),
+            height: Some(live.height),
+            bytes: Some(live.bytes),
+            decline_reason: None,
         })
     }
 }
@@ -133,6 +213,9 @@ mod tests {
     #[test]
     fn every_event_type_has_exactly_one_status_and_spelling() {
         for event_type in EventType::ALL {
+            if event_type == EventType::SlotChanged {
+                continue;
+            }
             let statuses: Vec<Status> = Status::ALL
                 .into_iter()
                 .filter(|s| EventType::for_status(*s) == Some(event_type))

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::restaurant::{RestaurantId, Slot, SlotRef};
+
 /// Why a string was refused as an identifier or key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IdError {
@@ -139,11 +141,11 @@ user_id_type!(
 ///
 /// | shape | written by |
 /// |---|---|
-/// | `incoming/{owner}/{upload_id}` | the browser, through a presigned POST or PUT |
-/// | `quarantine/{owner}/{upload_id}` | intake, for a file the gate refused |
+/// | `incoming/{restaurant}/{slot}/{upload_id}` | the browser, through a presigned POST or PUT |
+/// | `quarantine/{restaurant}/{slot}/{upload_id}` | intake, for a file the gate refused |
 /// | `sanitized/{upload_id}` | the sanitize step: re-encoded, metadata stripped |
 /// | `previews/{upload_id}.webp` | the sanitize step: a small preview for moderators |
-/// | `published/{upload_id}` | the publish step: a copy of the sanitized object |
+/// | `published/{restaurant}/{slot}/{upload_id}` | the publish step: a copy of the sanitized object |
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ObjectKey(String);
@@ -152,16 +154,19 @@ pub struct ObjectKey(String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyKind {
     Incoming {
-        owner: OwnerId,
+        target: SlotRef,
         upload: UploadId,
     },
     Quarantine {
-        owner: OwnerId,
+        target: SlotRef,
         upload: UploadId,
     },
     Sanitized(UploadId),
     Preview(UploadId),
-    Published(UploadId),
+    Published {
+        target: SlotRef,
+        upload: UploadId,
+    },
     /// A key under `incoming/` that S3 reported but Vetted never issued. Such a key exists
     /// only so that intake can delete the object; nothing is ever written to one.
     Stray,
@@ -170,12 +175,12 @@ pub enum KeyKind {
 impl ObjectKey {
     pub const INCOMING_PREFIX: &'static str = "incoming/";
 
-    pub fn incoming(owner: &OwnerId, upload: &UploadId) -> Self {
-        Self(format!("incoming/{owner}/{upload}"))
+    pub fn incoming(target: &SlotRef, upload: &UploadId) -> Self {
+        Self(format!("incoming/{target}/{upload}"))
     }
 
-    pub fn quarantine(owner: &OwnerId, upload: &UploadId) -> Self {
-        Self(format!("quarantine/{owner}/{upload}"))
+    pub fn quarantine(target: &SlotRef, upload: &UploadId) -> Self {
+        Self(format!("quarantine/{target}/{upload}"))
     }
 
     pub fn sanitized(upload: &UploadId) -> Self {
@@ -186,8 +191,8 @@ impl ObjectKey {
         Self(format!("previews/{upload}.webp"))
     }
 
-    pub fn published(upload: &UploadId) -> Self {
-        Self(format!("published/{upload}"))
+    pub fn published(target: &SlotRef, upload: &UploadId) -> Self {
+        Self(format!("published/{target}/{upload}"))
     }
 
     /// Parses a key Vetted could have written. Anything else, including `..`, `//`, a
@@ -221,18 +226,19 @@ impl ObjectKey {
         let bad = || IdError::Key(raw.to_owned());
         let parts: Vec<&str> = raw.split('/').collect();
         match parts.as_slice() {
-            ["incoming", owner, upload] => Ok(KeyKind::Incoming {
-                owner: OwnerId::parse(owner).map_err(|_| bad())?,
+            ["incoming", restaurant, slot, upload] => Ok(KeyKind::Incoming {
+                target: target(restaurant, slot).ok_or_else(bad)?,
                 upload: UploadId::parse(upload).map_err(|_| bad())?,
             }),
-            ["quarantine", owner, upload] => Ok(KeyKind::Quarantine {
-                owner: OwnerId::parse(owner).map_err(|_| bad())?,
+            ["quarantine", restaurant, slot, upload] => Ok(KeyKind::Quarantine {
+                target: target(restaurant, slot).ok_or_else(bad)?,
+                upload: UploadId::parse(upload).map_err(|_| bad())?,
+            }),
+            ["published", restaurant, slot, upload] => Ok(KeyKind::Published {
+                target: target(restaurant, slot).ok_or_else(bad)?,
                 upload: UploadId::parse(upload).map_err(|_| bad())?,
             }),
             ["sanitized", upload] => Ok(KeyKind::Sanitized(
-                UploadId::parse(upload).map_err(|_| bad())?,
-            )),
-            ["published", upload] => Ok(KeyKind::Published(
                 UploadId::parse(upload).map_err(|_| bad())?,
             )),
             ["previews", file] => {
@@ -248,6 +254,13 @@ impl ObjectKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn target(restaurant: &str, slot: &str) -> Option<SlotRef> {
+    Some(SlotRef::new(
+        RestaurantId::parse(restaurant).ok()?,
+        Slot::parse(slot).ok()?,
+    ))
 }
 
 impl fmt::Display for ObjectKey {
@@ -368,8 +381,8 @@ impl From<TaskToken> for String {
 mod tests {
     use super::*;
 
-    fn owner() -> OwnerId {
-        OwnerId::parse("owner-1").unwrap()
+    fn target() -> SlotRef {
+        SlotRef::new(RestaurantId::parse("r1").unwrap(), Slot::Gallery(3))
     }
 
     #[test]
@@ -411,22 +424,28 @@ mod tests {
         let upload = UploadId::generate();
         let cases = [
             (
-                ObjectKey::incoming(&owner(), &upload),
+                ObjectKey::incoming(&target(), &upload),
                 KeyKind::Incoming {
-                    owner: owner(),
+                    target: target(),
                     upload,
                 },
             ),
             (
-                ObjectKey::quarantine(&owner(), &upload),
+                ObjectKey::quarantine(&target(), &upload),
                 KeyKind::Quarantine {
-                    owner: owner(),
+                    target: target(),
                     upload,
                 },
             ),
             (ObjectKey::sanitized(&upload), KeyKind::Sanitized(upload)),
             (ObjectKey::preview(&upload), KeyKind::Preview(upload)),
-            (ObjectKey::published(&upload), KeyKind::Published(upload)),
+            (
+                ObjectKey::published(&target(), &upload),
+                KeyKind::Published {
+                    target: target(),
+                    upload,
+                },
+            ),
         ];
         for (key, kind) in cases {
             assert_eq!(ObjectKey::parse(key.as_str()).unwrap().kind(), kind);
@@ -437,16 +456,20 @@ mod tests {
     fn keys_vetted_never_writes_are_refused() {
         let upload = UploadId::generate();
         for bad in [
-            format!("incoming/owner-1/{upload}/"),
-            format!("incoming//owner-1/{upload}"),
-            format!("incoming/../{upload}"),
-            format!("incoming/owner-1/../{upload}"),
-            format!("incoming/owner 1/{upload}"),
-            format!("/incoming/owner-1/{upload}"),
-            format!("incoming/owner-1/{upload}.png"),
+            format!("incoming/r1/logo/{upload}/"),
+            format!("incoming//r1/logo/{upload}"),
+            format!("incoming/../logo/{upload}"),
+            format!("incoming/r1/../{upload}"),
+            format!("incoming/r1/{upload}"),
+            format!("incoming/r 1/logo/{upload}"),
+            format!("incoming/r1/gallery-0/{upload}"),
+            format!("incoming/R1/logo/{upload}"),
+            format!("/incoming/r1/logo/{upload}"),
+            format!("incoming/r1/logo/{upload}.png"),
+            format!("published/{upload}"),
             format!("previews/{upload}"),
             format!("other/{upload}"),
-            "incoming/owner-1".to_owned(),
+            "incoming/r1/logo".to_owned(),
             String::new(),
         ] {
             assert!(ObjectKey::parse(&bad).is_err(), "{bad:?} accepted");
@@ -456,7 +479,7 @@ mod tests {
     #[test]
     fn notifications_may_name_stray_incoming_keys_and_nothing_else() {
         let upload = UploadId::generate();
-        let ours = ObjectKey::from_notification(&format!("incoming/owner-1/{upload}")).unwrap();
+        let ours = ObjectKey::from_notification(&format!("incoming/r1/cover/{upload}")).unwrap();
         assert!(matches!(ours.kind(), KeyKind::Incoming { .. }));
         for stray in [
             "incoming/../etc/passwd",

@@ -9,8 +9,10 @@
 //! and the status, so a repeat is recognisable downstream.
 
 use crate::events::UploadEvent;
+use crate::media::MediaUrls;
 use crate::ports::{EventSink, Uploads, UploadsError};
 use crate::record::{RecordChanges, Transition, UploadRecord};
+use crate::restaurant::SlotState;
 use crate::service::{Ports, StepError};
 use crate::status::Status;
 use crate::time::Clock;
@@ -49,6 +51,7 @@ pub struct Lifecycle<'a> {
     uploads: &'a dyn Uploads,
     events: &'a dyn EventSink,
     clock: &'a dyn Clock,
+    media: &'a MediaUrls,
 }
 
 impl<'a> Lifecycle<'a> {
@@ -57,6 +60,7 @@ impl<'a> Lifecycle<'a> {
             uploads: ports.uploads.as_ref(),
             events: ports.events.as_ref(),
             clock: ports.clock.as_ref(),
+            media: &ports.media,
         }
     }
 
@@ -106,7 +110,7 @@ impl<'a> Lifecycle<'a> {
     /// that finds its move already made before it started: the attempt that made it may have
     /// died before announcing it.
     pub async fn announce(&self, record: &UploadRecord) -> Result<(), StepError> {
-        let Some(event) = UploadEvent::for_record(record) else {
+        let Some(event) = UploadEvent::for_record(record, self.media) else {
             return Ok(());
         };
         self.events
@@ -114,6 +118,21 @@ impl<'a> Lifecycle<'a> {
             .await
             .map_err(|source| StepError::Events {
                 upload: record.id,
+                source,
+            })
+    }
+
+    /// Announces `slot.changed` for a slot that has just taken (or, on a retry, already
+    /// holds) a new live image.
+    pub async fn announce_slot(&self, state: &SlotState) -> Result<(), StepError> {
+        let Some(event) = UploadEvent::slot_changed(state, self.media) else {
+            return Ok(());
+        };
+        self.events
+            .publish(&event)
+            .await
+            .map_err(|source| StepError::Events {
+                upload: event.upload_id,
                 source,
             })
     }

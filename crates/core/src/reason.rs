@@ -30,6 +30,8 @@ pub enum ReasonCode {
     TooLargeDimensions,
     /// A side is below the policy's minimum.
     TooSmallDimensions,
+    /// The width-to-height ratio is outside the slot's range.
+    WrongAspectRatio,
     /// The header, or the image data, is malformed.
     Corrupt,
     /// The dimensions lie further into the file than the gate may read.
@@ -47,7 +49,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 13] = [
+    pub const ALL: [ReasonCode; 14] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -56,6 +58,7 @@ impl ReasonCode {
         ReasonCode::TooLarge,
         ReasonCode::TooLargeDimensions,
         ReasonCode::TooSmallDimensions,
+        ReasonCode::WrongAspectRatio,
         ReasonCode::Corrupt,
         ReasonCode::HeaderTooDeep,
         ReasonCode::IntentExpired,
@@ -73,6 +76,7 @@ impl ReasonCode {
             ReasonCode::TooLarge => "too_large",
             ReasonCode::TooLargeDimensions => "too_large_dimensions",
             ReasonCode::TooSmallDimensions => "too_small_dimensions",
+            ReasonCode::WrongAspectRatio => "wrong_aspect_ratio",
             ReasonCode::Corrupt => "corrupt",
             ReasonCode::HeaderTooDeep => "header_too_deep",
             ReasonCode::IntentExpired => "intent_expired",
@@ -92,6 +96,7 @@ impl ReasonCode {
             ReasonCode::TooLarge => "The file is larger than allowed.",
             ReasonCode::TooLargeDimensions => "The image is wider, taller or bigger than allowed.",
             ReasonCode::TooSmallDimensions => "The image is narrower or shorter than allowed.",
+            ReasonCode::WrongAspectRatio => "The image's shape is outside the slot's aspect range.",
             ReasonCode::Corrupt => "The image is malformed.",
             ReasonCode::HeaderTooDeep => {
                 "The image's dimensions are further into the file than Vetted reads."

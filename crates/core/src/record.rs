@@ -13,6 +13,7 @@ use thiserror::Error;
 use crate::ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
 use crate::image_type::ImageType;
 use crate::reason::ReasonCode;
+use crate::restaurant::SlotRef;
 use crate::status::{IllegalMove, Status};
 use crate::time::Timestamp;
 
@@ -114,7 +115,11 @@ pub enum DeclineReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadRecord {
     pub id: UploadId,
+    /// Who asked for the change: a member of `target.restaurant` when the intent was made.
     pub owner: OwnerId,
+    /// The slot this upload asks to change. Flattened in JSON: `"restaurant"`, `"slot"`.
+    #[serde(flatten)]
+    pub target: SlotRef,
     pub filename: FileName,
     pub declared_type: ImageType,
     pub declared_size: u64,
@@ -141,6 +146,8 @@ pub struct UploadRecord {
     pub task_token: Option<TaskToken>,
     pub moderator: Option<ModeratorId>,
     pub decision: Option<Decision>,
+    /// When the moderator decided; orders two approved changes to one slot.
+    pub decided_at: Option<Timestamp>,
     pub decline_reason: Option<DeclineReason>,
     /// For operators: what went wrong, when the status is `FAILED`.
     pub failure: Option<String>,
@@ -152,6 +159,7 @@ impl UploadRecord {
     pub fn new_intent(
         id: UploadId,
         owner: OwnerId,
+        target: SlotRef,
         filename: FileName,
         declared_type: ImageType,
         declared_size: u64,
@@ -159,10 +167,11 @@ impl UploadRecord {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Self {
-        let key = ObjectKey::incoming(&owner, &id);
+        let key = ObjectKey::incoming(&target, &id);
         Self {
             id,
             owner,
+            target,
             filename,
             declared_type,
             declared_size,
@@ -182,6 +191,7 @@ impl UploadRecord {
             task_token: None,
             moderator: None,
             decision: None,
+            decided_at: None,
             decline_reason: None,
             failure: None,
         }
@@ -218,6 +228,7 @@ impl UploadRecord {
             task_token,
             moderator,
             decision,
+            decided_at,
             decline_reason,
             failure
         );
@@ -248,6 +259,7 @@ pub struct RecordChanges {
     pub task_token: Option<TaskToken>,
     pub moderator: Option<ModeratorId>,
     pub decision: Option<Decision>,
+    pub decided_at: Option<Timestamp>,
     pub decline_reason: Option<DeclineReason>,
     pub failure: Option<String>,
 }
@@ -293,11 +305,13 @@ pub enum TransitionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::restaurant::{RestaurantId, Slot};
 
     fn intent() -> UploadRecord {
         UploadRecord::new_intent(
             UploadId::generate(),
             OwnerId::parse("owner-1").unwrap(),
+            SlotRef::new(RestaurantId::parse("r1").unwrap(), Slot::Logo),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
             1234,
@@ -315,7 +329,7 @@ mod tests {
     fn an_intent_is_awaiting_upload_at_its_server_built_key() {
         let r = intent();
         assert_eq!(r.status, Status::AwaitingUpload);
-        assert_eq!(r.key, ObjectKey::incoming(&r.owner, &r.id));
+        assert_eq!(r.key, ObjectKey::incoming(&r.target, &r.id));
     }
 
     #[test]

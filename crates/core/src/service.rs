@@ -11,9 +11,12 @@ use thiserror::Error;
 use crate::ids::{ObjectKey, UploadId};
 use crate::intake::NotificationError;
 use crate::lifecycle::Lifecycle;
+use crate::media::MediaUrls;
 use crate::ports::{
-    EventError, EventSink, ObjectStore, Retryable, StoreError, Uploads, UploadsError, WorkflowError,
+    EventError, EventSink, ObjectStore, Restaurants, RestaurantsError, Retryable, StoreError,
+    Uploads, UploadsError, WorkflowError,
 };
+use crate::restaurant::SlotRef;
 use crate::status::IllegalMove;
 use crate::time::Clock;
 
@@ -22,9 +25,13 @@ use crate::time::Clock;
 #[derive(Clone)]
 pub struct Ports {
     pub uploads: Arc<dyn Uploads>,
+    /// Restaurants, members and what each slot shows.
+    pub restaurants: Arc<dyn Restaurants>,
     pub objects: Arc<dyn ObjectStore>,
     pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
+    /// How published images are addressed; events and views carry their URLs.
+    pub media: MediaUrls,
 }
 
 impl Ports {
@@ -56,6 +63,12 @@ pub enum StepError {
         upload: UploadId,
         #[source]
         source: UploadsError,
+    },
+    #[error("slot {slot}: {source}")]
+    Restaurants {
+        slot: SlotRef,
+        #[source]
+        source: RestaurantsError,
     },
     #[error("object {key}: {source}")]
     Store {
@@ -107,6 +120,7 @@ impl Retryable for StepError {
                 source.is_retryable()
             }
             StepError::Store { source, .. } => source.is_retryable(),
+            StepError::Restaurants { source, .. } => source.is_retryable(),
             StepError::Workflow { source, .. } => source.is_retryable(),
             StepError::Events { source, .. } => source.is_retryable(),
         }

@@ -146,6 +146,8 @@ fn judge_dimensions(image_type: ImageType, width: u32, height: u32, policy: &Pol
         Verdict::reject(ReasonCode::TooLargeDimensions)
     } else if width < policy.min_side || height < policy.min_side {
         Verdict::reject(ReasonCode::TooSmallDimensions)
+    } else if !policy.aspect_allows(width, height) {
+        Verdict::reject(ReasonCode::WrongAspectRatio)
     } else {
         Verdict::Accept {
             image_type,

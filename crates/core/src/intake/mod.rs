@@ -24,15 +24,16 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
-use crate::ids::{ExecutionName, KeyKind, ObjectKey, OwnerId, UploadId};
+use crate::ids::{ExecutionName, KeyKind, ObjectKey, UploadId};
 use crate::inspect::{Verdict, run_gate};
 use crate::lifecycle::Lifecycle;
-use crate::policy::Policy;
+use crate::policy::SlotPolicies;
 use crate::ports::{
     ObjectMeta, ObjectStore, ReviewStart, ReviewStarter, StartOutcome, StoreError, UploadsError,
 };
 use crate::reason::ReasonCode;
 use crate::record::{RecordChanges, UploadRecord};
+use crate::restaurant::SlotRef;
 use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
 
@@ -77,7 +78,8 @@ pub struct Intake {
     pub ports: Ports,
     /// Starts the review of an accepted upload.
     pub reviews: Arc<dyn ReviewStarter>,
-    pub policy: Policy,
+    /// The rules of each slot kind; an upload is judged by its slot's.
+    pub policies: SlotPolicies,
     /// The bucket whose notifications this intake handles.
     pub bucket: String,
     /// How long a review may wait for a moderator before it expires.
@@ -146,8 +148,8 @@ impl Intake {
             });
         };
         match key.kind() {
-            KeyKind::Incoming { owner, upload } => {
-                self.handle_upload(key, owner, upload, event).await
+            KeyKind::Incoming { target, upload } => {
+                self.handle_upload(key, target, upload, event).await
             }
             KeyKind::Stray => {
                 warn!(key = %event.key, "deleting an object at a key Vetted never issued");
@@ -167,12 +169,12 @@ impl Intake {
     async fn handle_upload(
         &self,
         key: ObjectKey,
-        owner: OwnerId,
+        target: SlotRef,
         upload: UploadId,
         event: &ObjectCreated,
     ) -> Result<Outcome, StepError> {
         let record = match self.ports.uploads.get(&upload).await {
-            Ok(record) if record.owner == owner && record.key == key => record,
+            Ok(record) if record.target == target && record.key == key => record,
             Ok(_) | Err(UploadsError::NotFound(_)) => {
                 warn!(%key, "deleting an upload with no intent behind it");
                 self.delete(&key).await?;
@@ -216,7 +218,7 @@ impl Intake {
         let gate = run_gate(
             meta.size,
             record.declared_type.mime(),
-            &self.policy,
+            self.policies.for_kind(record.target.slot.kind()),
             |len| self.objects().get_range(&key, 0..len),
         )
         .await
@@ -371,7 +373,7 @@ pub(crate) async fn quarantine(
     objects: &dyn ObjectStore,
     record: &UploadRecord,
 ) -> Result<(), StepError> {
-    let to = ObjectKey::quarantine(&record.owner, &record.id);
+    let to = ObjectKey::quarantine(&record.target, &record.id);
     match objects
         .copy(&record.key, &to, QUARANTINE_CONTENT_TYPE)
         .await

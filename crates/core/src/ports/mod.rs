@@ -8,6 +8,7 @@ mod events;
 mod objects;
 mod presign;
 mod queue;
+mod restaurants;
 mod uploads;
 mod workflow;
 
@@ -15,6 +16,7 @@ pub use events::{EventError, EventSink};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
+pub use restaurants::{Restaurants, RestaurantsError, Rollback};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use workflow::{
     ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder, WorkflowError,

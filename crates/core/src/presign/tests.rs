@@ -7,7 +7,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ids::OwnerId;
 
 /// AWS's example credentials, used by the S3 API reference's worked examples.
 const EXAMPLE_ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -69,7 +68,7 @@ fn now() -> Timestamp {
 
 fn sign(credentials: &Credentials, upload: &UploadId) -> PresignedPost {
     let target = target();
-    let key = ObjectKey::incoming(&OwnerId::parse("owner-1").unwrap(), upload);
+    let key = ObjectKey::incoming(&"r1/gallery-1".parse().unwrap(), upload);
     presign_post(
         &PostPolicyRequest {
             target: &target,
@@ -102,7 +101,7 @@ fn decoded_policy(post: &PresignedPost) -> Value {
 fn the_policy_pins_every_field_exactly() {
     let upload = UploadId::generate();
     let post = sign(&Credentials::new("AKIDEXAMPLE", "secret", None), &upload);
-    let key = format!("incoming/owner-1/{upload}");
+    let key = format!("incoming/r1/gallery-1/{upload}");
     assert_eq!(
         decoded_policy(&post),
         json!({
@@ -222,7 +221,7 @@ fn the_signature_signs_the_policy_that_is_sent() {
 fn a_cached_signing_key_signs_exactly_as_a_fresh_one() {
     let target = target();
     let upload = UploadId::generate();
-    let key = ObjectKey::incoming(&OwnerId::parse("o").unwrap(), &upload);
+    let key = ObjectKey::incoming(&"r1/gallery-1".parse().unwrap(), &upload);
     let creds = Credentials::new("AKID", "secret", Some("tok".into()));
     let request = PostPolicyRequest {
         target: &target,
@@ -248,7 +247,7 @@ fn a_cached_signing_key_signs_exactly_as_a_fresh_one() {
 fn bad_expiries_and_ranges_are_refused() {
     let target = target();
     let upload = UploadId::generate();
-    let key = ObjectKey::incoming(&OwnerId::parse("o").unwrap(), &upload);
+    let key = ObjectKey::incoming(&"r1/gallery-1".parse().unwrap(), &upload);
     let creds = Credentials::new("AKID", "secret", None);
     let request = |expires_in, length| PostPolicyRequest {
         target: &target,
@@ -309,7 +308,7 @@ fn a_path_style_endpoint_keeps_its_base_path() {
     )
     .unwrap();
     let upload = UploadId::generate();
-    let key = ObjectKey::incoming(&OwnerId::parse("o").unwrap(), &upload);
+    let key = ObjectKey::incoming(&"r1/gallery-1".parse().unwrap(), &upload);
     let post = presign_post(
         &PostPolicyRequest {
             target: &target,

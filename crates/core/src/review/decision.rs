@@ -68,6 +68,7 @@ impl Review {
         let changes = RecordChanges {
             moderator: Some(moderator),
             decision: Some(decision),
+            decided_at: Some(self.ports.clock.now()),
             decline_reason: match decision {
                 Decision::Approve => None,
                 Decision::Decline => Some(reason.unwrap_or(DeclineReason::Other)),

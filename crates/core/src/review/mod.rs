@@ -28,7 +28,7 @@ use tracing::info;
 
 use crate::ids::{TaskToken, UploadId};
 use crate::lifecycle::Lifecycle;
-use crate::policy::Policy;
+use crate::policy::SlotPolicies;
 use crate::ports::{ObjectStore, TaskResponder};
 use crate::service::{Ports, QueueService, StepError};
 
@@ -95,7 +95,8 @@ pub struct Review {
     pub ports: Ports,
     /// Answers the workflow's tasks; decisions answer `AwaitDecision` through it.
     pub tasks: Arc<dyn TaskResponder>,
-    pub policy: Policy,
+    /// The rules of each slot kind; sanitize holds an upload to its slot's.
+    pub policies: SlotPolicies,
     /// The allocation ceiling for the sanitizer's decoder.
     pub max_decode_alloc: u64,
 }

@@ -11,6 +11,7 @@ use crate::intake::quarantine;
 use crate::ports::{ObjectMeta, Retryable, StoreError, WorkflowError};
 use crate::reason::ReasonCode;
 use crate::record::{Decision, RecordChanges, UploadRecord};
+use crate::restaurant::{OfferOutcome, SlotImage};
 use crate::service::StepError;
 use crate::status::Status;
 
@@ -114,7 +115,8 @@ impl Review {
             Some(meta) => meta,
             None => return Ok(Step::Fail("the uploaded object is gone".to_owned())),
         };
-        let verdict = if meta.size > self.policy.max_bytes {
+        let policy = self.policies.for_kind(record.target.slot.kind()).clone();
+        let verdict = if meta.size > policy.max_bytes {
             Err(ReasonCode::TooLarge)
         } else {
             let bytes = match self.objects().get(&record.key).await {
@@ -125,7 +127,7 @@ impl Review {
                 Err(source) => return Err(StepError::store(&record.key, source)),
             };
             let expected = record.detected_type.unwrap_or(record.declared_type);
-            let (policy, max_alloc) = (self.policy.clone(), self.max_decode_alloc);
+            let max_alloc = self.max_decode_alloc;
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
             tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))
                 .await
@@ -238,21 +240,29 @@ impl Review {
                 )));
             }
         };
-        let content_type = approved
-            .detected_type
-            .unwrap_or(approved.declared_type)
-            .mime();
+        let image_type = approved.detected_type.unwrap_or(approved.declared_type);
         let (from, to) = (
             ObjectKey::sanitized(&approved.id),
-            ObjectKey::published(&approved.id),
+            ObjectKey::published(&approved.target, &approved.id),
         );
-        match self.objects().copy(&from, &to, content_type).await {
-            Ok(_) => {}
+        let copied = match self.objects().copy(&from, &to, image_type.mime()).await {
+            Ok(meta) => meta,
             Err(StoreError::NotFound(_)) => {
                 return Ok(Step::Fail("the sanitized copy is missing".to_owned()));
             }
             Err(source) => return Err(StepError::store(&to, source)),
-        }
+        };
+        let image = SlotImage {
+            upload: approved.id,
+            key: to,
+            image_type,
+            width: approved.width.unwrap_or_default(),
+            height: approved.height.unwrap_or_default(),
+            bytes: copied.size,
+            decided_at: approved.decided_at.unwrap_or(approved.status_since),
+            published_at: self.ports.clock.now(),
+        };
+        self.offer_to_slot(&approved, &image).await?;
         let published = match self.move_on(&approved, Status::Published).await? {
             Ok(published) => published,
             Err(fail) => return Ok(fail),
@@ -260,6 +270,39 @@ impl Review {
         self.delete(&published.key).await?;
         info!("published");
         Ok(Step::Answer(json!({ "status": "PUBLISHED" })))
+    }
+
+    /// Records the image in its slot's history and makes it live unless a later decision is;
+    /// announces `slot.changed` when it is live. Safe to repeat: the offer is idempotent and
+    /// the event's id names the slot's revision.
+    async fn offer_to_slot(
+        &self,
+        record: &UploadRecord,
+        image: &SlotImage,
+    ) -> Result<(), StepError> {
+        let outcome = self
+            .ports
+            .restaurants
+            .offer(&record.target, image)
+            .await
+            .map_err(|source| StepError::Restaurants {
+                slot: record.target.clone(),
+                source,
+            })?;
+        match outcome {
+            OfferOutcome::BecameLive(state) | OfferOutcome::AlreadyLive(state) => {
+                info!(slot = %record.target, revision = state.revision, "now live");
+                self.lifecycle().announce_slot(&state).await
+            }
+            OfferOutcome::Superseded(state) => {
+                info!(
+                    slot = %record.target,
+                    live = ?state.live.map(|live| live.upload),
+                    "a later decision is live; this image is kept as history"
+                );
+                Ok(())
+            }
+        }
     }
 
     async fn decline_step(&self, message: &TaskMessage) -> Result<Step, StepError> {

@@ -1,8 +1,17 @@
-//! What an upload must be to pass: types, sizes, dimensions, and how much the gate may read.
+//! What an upload must be to pass: types, sizes, dimensions, shape, and how much the gate may
+//! read.
 //!
-//! Defaults suit logos and menu photos. A TOML file overrides them, then `VETTED_POLICY_*`
-//! environment variables override the file; every source is checked, and an error names the
-//! setting that is wrong. The caller reads the file and the environment: this module only parses.
+//! A [`Policy`] is the rule set of one slot kind; [`SlotPolicies`] holds one per kind, with
+//! defaults that suit logos, covers and gallery photos. A TOML file overrides them, then
+//! `VETTED_POLICY_*` environment variables override the file; every source is checked, and an
+//! error names the setting that is wrong. The caller reads the file and the environment: this
+//! module only parses.
+
+mod aspect;
+mod slots;
+
+pub use aspect::{Aspect, AspectError};
+pub use slots::{SlotPolicies, explain_refusal};
 
 use std::collections::BTreeSet;
 
@@ -30,6 +39,10 @@ pub struct Policy {
     pub max_side: u32,
     /// The most pixels (width × height) accepted.
     pub max_pixels: u64,
+    /// The narrowest width-to-height ratio accepted (`"1:1"`, `"1.6"`); none by default.
+    pub min_aspect: Option<Aspect>,
+    /// The widest width-to-height ratio accepted; none by default.
+    pub max_aspect: Option<Aspect>,
     /// Refuse an upload whose sniffed type differs from its declared type.
     pub require_type_match: bool,
     /// The most bytes the gate reads from the start of an object.
@@ -48,6 +61,8 @@ impl Default for Policy {
             min_side: 64,
             max_side: 8192,
             max_pixels: 40_000_000,
+            min_aspect: None,
+            max_aspect: None,
             require_type_match: true,
             gate_max_bytes: 64 * KIB,
             gate_first_read_bytes: 64 * KIB,
@@ -78,8 +93,14 @@ impl Policy {
     /// Overrides settings from `VETTED_POLICY_<FIELD>` variables, e.g. `VETTED_POLICY_MAX_BYTES`
     /// or `VETTED_POLICY_ALLOWED_TYPES=image/png,image/jpeg`. Other variables are ignored; an
     /// unknown `VETTED_POLICY_*` variable is an error, because a typo must not go unnoticed.
-    pub fn with_env(mut self, env: &Env) -> Result<Self, PolicyError> {
-        for (var, field, value) in env.with_prefix(ENV_PREFIX) {
+    pub fn with_env(self, env: &Env) -> Result<Self, PolicyError> {
+        self.with_env_prefix(env, ENV_PREFIX)
+    }
+
+    /// As [`with_env`](Self::with_env), for the variables that start with `prefix`. Variables
+    /// scoped to one slot kind (`VETTED_POLICY_LOGO_MIN_SIDE`) are left to [`SlotPolicies`].
+    pub(crate) fn with_env_prefix(mut self, env: &Env, prefix: &str) -> Result<Self, PolicyError> {
+        for (var, field, value) in env.with_prefix(prefix) {
             let invalid = |why: &dyn std::fmt::Display| SettingError::invalid(var, value, why);
             let int = || env.parsed::<u64>(var).map(Option::unwrap_or_default);
             let side = || env.parsed::<u32>(var).map(Option::unwrap_or_default);
@@ -96,6 +117,16 @@ impl Policy {
                 "MIN_SIDE" => self.min_side = side()?,
                 "MAX_SIDE" => self.max_side = side()?,
                 "MAX_PIXELS" => self.max_pixels = int()?,
+                "MIN_ASPECT" => {
+                    self.min_aspect = Some(Aspect::parse(value).map_err(|e| invalid(&e))?);
+                }
+                "MAX_ASPECT" => {
+                    self.max_aspect = Some(Aspect::parse(value).map_err(|e| invalid(&e))?);
+                }
+                // The generic pass leaves kind-scoped variables to their own pass, and the gallery
+                // pass leaves `VETTED_POLICY_GALLERY_POSITIONS` to `SlotPolicies`.
+                _ if prefix == ENV_PREFIX && SlotPolicies::is_kind_scoped(field) => {}
+                "POSITIONS" if prefix.ends_with("_GALLERY_") => {}
                 "REQUIRE_TYPE_MATCH" => {
                     self.require_type_match = value
                         .parse::<bool>()
@@ -127,6 +158,11 @@ impl Policy {
         if self.max_pixels < u64::from(self.min_side) * u64::from(self.min_side) {
             return bad("max_pixels is below min_side × min_side: no image could pass");
         }
+        if let (Some(min), Some(max)) = (self.min_aspect, self.max_aspect)
+            && min > max
+        {
+            return bad("min_aspect is wider than max_aspect: no image could pass");
+        }
         if self.gate_max_bytes < 64 {
             return bad("gate_max_bytes must be at least 64: no header fits in less");
         }
@@ -138,6 +174,15 @@ impl Policy {
 
     pub fn allows(&self, image_type: ImageType) -> bool {
         self.allowed_types.contains(&image_type)
+    }
+
+    /// Whether `width × height` is within the aspect range (always, without one).
+    pub fn aspect_allows(&self, width: u32, height: u32) -> bool {
+        let wide_enough = self.min_aspect.is_none_or(|min| min.at_most(width, height));
+        let narrow_enough = self
+            .max_aspect
+            .is_none_or(|max| max.at_least(width, height));
+        wide_enough && narrow_enough
     }
 }
 
