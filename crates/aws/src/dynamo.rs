@@ -8,6 +8,7 @@
 
 mod item;
 mod paging;
+pub mod restaurants;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -21,6 +22,7 @@ use item::{
     from_item, millis, s, to_item,
 };
 use paging::Index;
+pub use restaurants::DynamoRestaurants;
 
 use crate::errors::backend_error;
 

@@ -97,6 +97,7 @@ async fn bootstrap_twice_yields_the_same_resources_which_serialize() {
         "a second bootstrap must find the same resources"
     );
     assert_eq!(first.bucket, format!("{prefix}-uploads"));
+    assert_eq!(first.restaurants_table, format!("{prefix}-restaurants"));
     assert!(first.intake.url.ends_with(&format!("{prefix}-intake")));
     assert!(
         first

@@ -12,8 +12,10 @@ mod common;
 
 use std::time::Duration;
 
-use vetted_aws::bootstrap::{ensure_bucket, ensure_queue_pair, ensure_table};
-use vetted_aws::dynamo::DynamoUploads;
+use vetted_aws::bootstrap::{
+    ensure_bucket, ensure_queue_pair, ensure_restaurants_table, ensure_table,
+};
+use vetted_aws::dynamo::{DynamoRestaurants, DynamoUploads};
 use vetted_aws::s3::S3ObjectStore;
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_contract::queue::QueueUnderTest;
@@ -38,6 +40,19 @@ async fn dynamo_uploads_passes_the_uploads_contract() {
     ensure_table(&ctx, &table).await.expect("create table");
     let uploads = DynamoUploads::new(ctx.dynamodb(), &table);
     vetted_contract::uploads::run_all(&uploads).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_restaurants_passes_the_restaurants_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    let table = common::unique("restaurants");
+    ensure_restaurants_table(&ctx, &table)
+        .await
+        .expect("create table");
+    let restaurants = DynamoRestaurants::new(ctx.dynamodb(), &table);
+    vetted_contract::restaurants::run_all(&restaurants).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
