@@ -62,7 +62,7 @@ pub async fn the_first_offer_goes_live_and_a_retry_changes_nothing(store: &dyn R
     assert_eq!(
         history(CHECK, store, &slot).await,
         vec![first],
-        "{CHECK}: a retried offer must leave the image in the history exactly once"
+        "{CHECK}: a retried offer must leave the history as the first offer wrote it: the image, once"
     );
 }
 
