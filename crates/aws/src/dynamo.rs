@@ -5,6 +5,9 @@
 //! transition is one `UpdateItem` conditioned on the expected status, mirroring
 //! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
 //! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
+//!
+//! Restaurants, members and slots live in a table of their own: [`DynamoRestaurants`], in
+//! [`restaurants`].
 
 mod item;
 mod paging;
