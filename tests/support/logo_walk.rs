@@ -20,7 +20,7 @@ pub const OWNER: &str = "owner-logo-walk";
 pub struct Walk {
     /// The first logo (600×600), replaced, then restored by the rollback.
     pub old: String,
-    /// The second logo (800×400), live between its approval and the rollback.
+    /// The second logo (1024×512), live between its approval and the rollback.
     pub new: String,
     /// The 300×300 logo the gate refused.
     pub refused: String,
@@ -91,7 +91,7 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
     assert_eq!(live_logo(&api, server).await, (old.clone(), (600, 600)));
 
     // The new logo in review: the old one is still what the slot serves.
-    let new = send("new-logo.png", images::png(800, 400)).await;
+    let new = send("new-logo.png", images::png(1024, 512)).await;
     wait_for_status(&api, base, &owner, &new, "IN_REVIEW").await;
     assert_eq!(
         live_logo(&api, server).await.0,
@@ -112,7 +112,7 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
 
     approve(&api, server, &moderator, &new).await;
     wait_for_status(&api, base, &owner, &new, "PUBLISHED").await;
-    assert_eq!(live_logo(&api, server).await, (new.clone(), (800, 400)));
+    assert_eq!(live_logo(&api, server).await, (new.clone(), (1024, 512)));
     let slots = get(
         &api,
         &format!("{base}/api/restaurants/{RESTAURANT}/slots"),

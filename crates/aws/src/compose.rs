@@ -15,7 +15,7 @@ use crate::eventbridge::EventBridgeEventSink;
 use crate::s3::S3ObjectStore;
 
 /// The resources every function works on (`VETTED_BUCKET`, `VETTED_TABLE`,
-/// `RESTAURANTS_TABLE`, `VETTED_EVENT_BUS` in the SAM template), and `MEDIA_BASE_URL`.
+/// `VETTED_RESTAURANTS_TABLE`, `VETTED_EVENT_BUS` in the SAM template), and `VETTED_MEDIA_BASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineConfig {
     pub bucket: String,
@@ -23,7 +23,7 @@ pub struct PipelineConfig {
     pub table: String,
     pub restaurants_table: String,
     pub event_bus: String,
-    /// `MEDIA_BASE_URL`, the CDN that serves `published/` (`https://cdn.example.com`):
+    /// `VETTED_MEDIA_BASE_URL`, the CDN that serves `published/` (`https://cdn.example.com`):
     /// [`MediaUrls::Cdn`] when set and not blank, else [`MediaUrls::Unserved`] (no CDN, so
     /// published images have no public URL).
     pub media: MediaUrls,
@@ -34,7 +34,7 @@ impl PipelineConfig {
         Ok(Self {
             bucket: env.required("VETTED_BUCKET")?,
             table: env.required("VETTED_TABLE")?,
-            restaurants_table: env.required("RESTAURANTS_TABLE")?,
+            restaurants_table: env.required("VETTED_RESTAURANTS_TABLE")?,
             event_bus: env.required("VETTED_EVENT_BUS")?,
             media: media_urls(env)?,
         })
@@ -59,11 +59,11 @@ impl PipelineConfig {
     }
 }
 
-/// `MEDIA_BASE_URL`: an `https://` (or, for a local stand-in, `http://`) URL that serves
+/// `VETTED_MEDIA_BASE_URL`: an `https://` (or, for a local stand-in, `http://`) URL that serves
 /// `published/` at its root, or nothing. `Env` drops blank values, which is how the template
 /// says "no CDN".
 fn media_urls(env: &Env) -> Result<MediaUrls, SettingError> {
-    const VAR: &str = "MEDIA_BASE_URL";
+    const VAR: &str = "VETTED_MEDIA_BASE_URL";
     let Some(origin) = env.get(VAR) else {
         return Ok(MediaUrls::Unserved);
     };
@@ -93,7 +93,7 @@ mod tests {
         let env = Env::from_pairs([
             ("VETTED_BUCKET", "b"),
             ("VETTED_TABLE", "t"),
-            ("RESTAURANTS_TABLE", "r"),
+            ("VETTED_RESTAURANTS_TABLE", "r"),
         ]);
         let err = PipelineConfig::from_env(&env).unwrap_err();
         assert_eq!(
@@ -108,7 +108,7 @@ mod tests {
         let err = PipelineConfig::from_env(&env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "environment variable RESTAURANTS_TABLE is not set"
+            "environment variable VETTED_RESTAURANTS_TABLE is not set"
         );
     }
 
@@ -116,9 +116,9 @@ mod tests {
         PipelineConfig::from_env(&Env::from_pairs([
             ("VETTED_BUCKET", "b"),
             ("VETTED_TABLE", "t"),
-            ("RESTAURANTS_TABLE", "r"),
+            ("VETTED_RESTAURANTS_TABLE", "r"),
             ("VETTED_EVENT_BUS", "e"),
-            ("MEDIA_BASE_URL", value),
+            ("VETTED_MEDIA_BASE_URL", value),
         ]))
     }
 
@@ -155,7 +155,7 @@ mod tests {
             "https://cdn.example.com?x=1",
         ] {
             let err = with_media(bad).unwrap_err().to_string();
-            assert!(err.contains("MEDIA_BASE_URL"), "{bad}: {err}");
+            assert!(err.contains("VETTED_MEDIA_BASE_URL"), "{bad}: {err}");
         }
     }
 }

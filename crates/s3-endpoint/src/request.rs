@@ -222,13 +222,14 @@ mod tests {
     #[test]
     fn only_issued_keys_are_writable_and_only_vetted_outputs_readable() {
         let upload = "0190b0c4-7b1e-7000-8000-000000000001";
-        assert!(writable_key(&format!("incoming/owner-1/{upload}")).is_ok());
+        assert!(writable_key(&format!("incoming/r1/logo/{upload}")).is_ok());
         for bad in [
-            format!("incoming/owner-1/{upload}/x"),
+            format!("incoming/r1/logo/{upload}/x"),
+            format!("incoming/owner-1/{upload}"),
             format!("incoming/../{upload}"),
-            "incoming/owner-1/${filename}".to_owned(),
-            format!("quarantine/owner-1/{upload}"),
-            format!("published/{upload}"),
+            "incoming/r1/logo/${filename}".to_owned(),
+            format!("quarantine/r1/logo/{upload}"),
+            format!("published/r1/logo/{upload}"),
             "elsewhere".to_owned(),
         ] {
             assert_eq!(
@@ -240,13 +241,14 @@ mod tests {
         for good in [
             format!("previews/{upload}.webp"),
             format!("sanitized/{upload}"),
-            format!("published/{upload}"),
+            format!("published/r1/gallery-2/{upload}"),
         ] {
             assert!(readable_key(&good).is_ok(), "{good}");
         }
         for bad in [
-            format!("incoming/owner-1/{upload}"),
-            format!("quarantine/owner-1/{upload}"),
+            format!("incoming/r1/logo/{upload}"),
+            format!("quarantine/r1/logo/{upload}"),
+            format!("published/{upload}"),
             "previews/x.webp".to_owned(),
         ] {
             assert_eq!(

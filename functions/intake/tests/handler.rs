@@ -195,6 +195,7 @@ fn a_missing_setting_stops_the_function_at_start_naming_it() {
     let stderr = run(&[
         ("VETTED_BUCKET", "b"),
         ("VETTED_TABLE", "t"),
+        ("VETTED_RESTAURANTS_TABLE", "r"),
         ("VETTED_EVENT_BUS", "e"),
     ]);
     assert!(
@@ -204,6 +205,7 @@ fn a_missing_setting_stops_the_function_at_start_naming_it() {
     let stderr = run(&[
         ("VETTED_BUCKET", "b"),
         ("VETTED_TABLE", "t"),
+        ("VETTED_RESTAURANTS_TABLE", "r"),
         ("VETTED_EVENT_BUS", "e"),
         ("VETTED_STATE_MACHINE_ARN", "arn"),
         ("VETTED_REVIEW_TIMEOUT_SECONDS", "a week"),
