@@ -117,9 +117,10 @@ function showRestaurants() {
   // Rows built before the names arrived show ids; now they can show names.
   render();
   if (none) return;
-  const remembered = rememberedRestaurant();
-  const known = state.restaurants.some((r) => r.id === remembered);
-  chooseRestaurant(known ? remembered : state.restaurants[0].id);
+  // The one chosen last time; else the first the caller owns rather than only works at.
+  const remembered = state.restaurants.find((r) => r.id === rememberedRestaurant());
+  const owned = state.restaurants.find((r) => r.role === "owner");
+  chooseRestaurant((remembered || owned || state.restaurants[0]).id);
 }
 
 function chooseRestaurant(id) {
