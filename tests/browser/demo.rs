@@ -1,6 +1,7 @@
 //! `vetted serve --demo` in a real browser: the sign-in links its banner prints work, the owner
-//! page lists the seeded uploads (three in review, three rejected with their reasons) and the
-//! console shows the three waiting ones. It also takes the README's screenshots:
+//! page opens on the demo owner's own restaurant and lists the seeded uploads (three in review,
+//! three rejected with their reasons, the too-small logo's in the words of its rule), the console
+//! shows the three waiting ones, and the logo approved there appears in the owner's slots. It also takes the README's screenshots:
 //! `target/browser-artifacts/demo/owner.png` and `moderate.png`, copied to `docs/screenshots/`
 //! when run as `VETTED_UPDATE_SCREENSHOTS=1 cargo test -p vetted-tests --test browser demo`.
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use vetted_samples::hostile;
 
 use crate::harness::{Driver, Page, Server, artifacts_dir};
-use crate::steps::{current_card, pick_file};
+use crate::steps::{current_card, pick_file, wait_for_slot_image, wait_for_slots};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
@@ -20,9 +21,30 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
 
     let owner = driver.open("owner", &artifacts).await;
     owner.goto(&owner_link).await;
+    // The demo owner owns Trattoria Roma and is staff at Sushi Kyo: the page opens on the first.
+    assert_eq!(wait_for_slots(&owner).await, "Trattoria Roma");
+    let restaurants = owner
+        .js(
+            "return [...document.querySelectorAll('#restaurant-select option')].map((o) => o.text);",
+            vec![],
+        )
+        .await;
+    let mut restaurants: Vec<&str> = restaurants
+        .as_array()
+        .expect("the picker's options")
+        .iter()
+        .filter_map(|name| name.as_str())
+        .collect();
+    restaurants.sort_unstable();
+    assert_eq!(restaurants, ["Sushi Kyo (staff)", "Trattoria Roma"]);
     wait_for_statuses(&owner, &[("IN_REVIEW", 3), ("REJECTED", 3)]).await;
     let list = owner.text("#upload-list").await.unwrap_or_default();
-    for reason in ["truncated", "too_small_dimensions", "type_not_allowed"] {
+    for reason in [
+        "truncated",
+        "too_small_dimensions",
+        "type_not_allowed",
+        "logo must be at least 512×512 pixels",
+    ] {
         assert!(
             list.contains(reason),
             "the list does not show {reason}: {list:?}"
@@ -46,8 +68,17 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
     let shot = moderator.screenshot("moderate.png").await;
     publish_screenshot(&shot, "moderate.png");
 
-    // Approve the first with A; the next is then selected: decline it as not relevant.
+    // Approve the first (the logo, sent first) with A; the next is then selected: decline it as
+    // not relevant.
     let first = current_card(&moderator).await.expect("a selected card");
+    let kind = moderator
+        .find(&format!(".review-card[data-upload-id='{first}']"))
+        .await
+        .unwrap()
+        .attr("data-kind")
+        .await
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("logo"));
     moderator.press('a').await;
     moderator.wait_text(".toast", "Approved").await;
     moderator
@@ -74,6 +105,7 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
         ],
     )
     .await;
+    wait_for_slot_image(&owner, "logo", &first).await;
     let files = tempfile::tempdir().unwrap();
     let svg = files.path().join("new-logo.svg");
     std::fs::write(&svg, hostile::svg_with_script()).unwrap();
