@@ -213,7 +213,7 @@ function livePane(item, slot) {
     picture = h("p", { class: "live-empty" }, "No image yet");
   }
   return h("figure", { class: "pane pane-live", "data-live-upload-id": live?.upload_id },
-    h("figcaption", { class: "pane-label" }, live ? "Live now" : "Live now: nothing"),
+    h("figcaption", { class: "pane-label" }, "Live now"),
     h("div", { class: "live-preview" }, picture),
     h("p", { class: "pane-dims" }, live ? formatDimensions(live.width, live.height) : "Approving fills the empty slot"));
 }
