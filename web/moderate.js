@@ -163,7 +163,7 @@ function buildCard(item) {
   });
   const element = h(
     "article",
-    { class: "review-card", role: "listitem", tabindex: "0", "data-upload-id": id, "data-kind": item.kind, "aria-labelledby": `title-${id}` },
+    { class: "review-card", role: "listitem", tabindex: "0", "data-upload-id": id, "data-slot": item.slot, "data-kind": item.kind, "aria-labelledby": `title-${id}` },
     h("div", { class: "compare" },
       h("figure", { class: "pane pane-proposed" },
         h("figcaption", { class: "pane-label" }, "Proposed"),

@@ -1,7 +1,8 @@
 //! `vetted serve --demo` in a real browser: the sign-in links its banner prints work, the owner
 //! page opens on the demo owner's own restaurant and lists the seeded uploads (three in review,
 //! three rejected with their reasons, the too-small logo's in the words of its rule), the console
-//! shows the three waiting ones, and the logo approved there appears in the owner's slots. It also takes the README's screenshots:
+//! shows the three waiting ones, and the image approved there appears in its slot on the owner's
+//! page. It also takes the README's screenshots:
 //! `target/browser-artifacts/demo/owner.png` and `moderate.png`, copied to `docs/screenshots/`
 //! when run as `VETTED_UPDATE_SCREENSHOTS=1 cargo test -p vetted-tests --test browser demo`.
 
@@ -68,17 +69,16 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
     let shot = moderator.screenshot("moderate.png").await;
     publish_screenshot(&shot, "moderate.png");
 
-    // Approve the first (the logo, sent first) with A; the next is then selected: decline it as
-    // not relevant.
+    // Approve the first with A; the next is then selected: decline it as not relevant.
     let first = current_card(&moderator).await.expect("a selected card");
-    let kind = moderator
+    let slot = moderator
         .find(&format!(".review-card[data-upload-id='{first}']"))
         .await
         .unwrap()
-        .attr("data-kind")
+        .attr("data-slot")
         .await
-        .unwrap();
-    assert_eq!(kind.as_deref(), Some("logo"));
+        .unwrap()
+        .expect("the card names its slot");
     moderator.press('a').await;
     moderator.wait_text(".toast", "Approved").await;
     moderator
@@ -105,7 +105,8 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
         ],
     )
     .await;
-    wait_for_slot_image(&owner, "logo", &first).await;
+    // The approved image shows in its slot on the owner's page.
+    wait_for_slot_image(&owner, &slot, &first).await;
     let files = tempfile::tempdir().unwrap();
     let svg = files.path().join("new-logo.svg");
     std::fs::write(&svg, hostile::svg_with_script()).unwrap();
