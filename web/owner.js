@@ -507,14 +507,15 @@ async function send(file, target) {
 function show(transfer, stateName, statusContent, extra) {
   const { file, target } = transfer;
   transfer.element.dataset.state = stateName;
-  transfer.element.replaceChildren(
+  const parts = [
     h("div", { class: "transfer-head" },
       h("span", { class: "transfer-name", title: file.name }, file.name),
       h("span", { class: "transfer-size" }, formatBytes(file.size))),
-    target.slot ? h("p", { class: "transfer-target" }, `For ${restaurantName(target.restaurant)} · ${slotLabel(target.slot)}`) : null,
+    target.slot && h("p", { class: "transfer-target" }, `For ${restaurantName(target.restaurant)} · ${slotLabel(target.slot)}`),
     h("p", { class: "transfer-status" }, statusContent),
-    ...(extra ? [extra] : []),
-  );
+    extra,
+  ];
+  transfer.element.replaceChildren(...parts.filter(Boolean));
 }
 
 /** A file that will not be sent: its reason stays in place until dismissed. */
