@@ -14,10 +14,6 @@ import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload,
 const POLL_EVERY_MS = 2000;
 const RETRY_AFTER_ERROR_MS = 5000;
 const PAGE_SIZE = 20;
-// An upload is marked published and its slot changed in two writes: when the slot does not show
-// the upload yet, look again a few times.
-const SLOT_LOOKS = 4;
-const SLOT_LOOK_AGAIN_MS = 1500;
 
 const list = $("#upload-list");
 const transfersList = $("#transfers");
@@ -137,14 +133,14 @@ function restaurantName(id) {
   return state.restaurants.find((r) => r.id === id)?.name || id;
 }
 
-/** Loads the chosen restaurant's slots and shows them; answers them, or null if it could not. */
+/** Loads the chosen restaurant's slots and shows them. */
 async function loadSlots() {
   const generation = state.generation;
   const restaurant = state.restaurant;
-  if (!restaurant) return null;
+  if (!restaurant) return;
   try {
     const { data } = await api(session.token(), "GET", `/api/restaurants/${encodeURIComponent(restaurant)}/slots`);
-    if (generation !== state.generation || restaurant !== state.restaurant) return null;
+    if (generation !== state.generation || restaurant !== state.restaurant) return;
     state.slots = data.items;
     $("#slots-error").hidden = true;
     if (!state.slots.some((s) => s.slot === state.slot)) {
@@ -153,22 +149,18 @@ async function loadSlots() {
     }
     renderSlots();
     setUploadsEnabled(Boolean(state.slot));
-    return state.slots;
   } catch (error) {
-    if (generation !== state.generation || session.refuse(error)) return null;
+    if (generation !== state.generation || session.refuse(error)) return;
     showSlotsError(`The slots of ${restaurantName(restaurant)} could not be loaded: ${error.message}`);
-    return null;
   }
 }
 
-/** After a publish: reloads the slots until the upload's slot shows it (or a few tries passed). */
-async function followPublish(item, looks = SLOT_LOOKS) {
-  if (item.restaurant !== state.restaurant) return;
-  const slots = await loadSlots();
-  const shown = slots && slots.find((s) => s.slot === item.slot);
-  if (shown && shown.live?.upload_id !== item.upload_id && looks > 1) {
-    setTimeout(() => followPublish(item, looks - 1), SLOT_LOOK_AGAIN_MS);
-  }
+/**
+ * After a publish the list saw: the slot was offered the image before the upload became
+ * PUBLISHED, so one reload shows it (or the later decision that kept it out).
+ */
+function followPublish(item) {
+  if (item.restaurant === state.restaurant) loadSlots();
 }
 
 function showSlotsError(text) {
