@@ -25,12 +25,13 @@ use support::{contains, db, eventually, has_jpeg_segment, wait_for_status};
 use vetted_aws::presign::S3Presigner;
 use vetted_core::ports::{ObjectStore, StoreError, UploadSigner};
 use vetted_core::presign::{BucketEndpoint, S3Target};
-use vetted_core::{Clock, ObjectKey, OwnerId, SystemClock, UploadId};
+use vetted_core::{Clock, ObjectKey, SlotRef, SystemClock, UploadId};
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_samples::{hostile, images};
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const OWNER: &str = "owner-e2e";
+const RESTAURANT: &str = "bistro-e2e";
 /// What marks EXIF in a JPEG: the APP1 header, the TIFF structure (little-endian, as the
 /// sample writes it), and IFD0's entry pointing to the GPS block (tag 0x8825, type LONG).
 const EXIF: &[u8] = b"Exif\0\0";
@@ -55,6 +56,8 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
         server.token("moderator-e2e", "moderator"),
     );
     let api = Api::new();
+    server.restaurant(RESTAURANT, &[OWNER]).await;
+    let slot = |name: &str| format!("{RESTAURANT}/{name}");
 
     let gps_jpeg = images::jpeg_with_gps(320, 200, 48.8584, 2.2945);
     for marker in [EXIF, TIFF_LE, GPS_POINTER] {
@@ -63,15 +66,32 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     let polyglot = hostile::png_with_html_after_iend(200, 120);
     assert!(contains(&polyglot, b"<script"));
     let jpeg = api
-        .upload_file(&base, &owner, "terrace.jpg", "image/jpeg", gps_jpeg, "post")
+        .upload_file(
+            &base,
+            &owner,
+            &slot("gallery-1"),
+            "terrace.jpg",
+            "image/jpeg",
+            gps_jpeg,
+            "post",
+        )
         .await;
     let png = api
-        .upload_file(&base, &owner, "logo.png", "image/png", polyglot, "post")
+        .upload_file(
+            &base,
+            &owner,
+            &slot("gallery-2"),
+            "logo.png",
+            "image/png",
+            polyglot,
+            "post",
+        )
         .await;
     let declined = api
         .upload_file(
             &base,
             &owner,
+            &slot("gallery-3"),
             "blurry.png",
             "image/png",
             images::png(96, 96),
@@ -82,6 +102,7 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
         .upload_file(
             &base,
             &owner,
+            &slot("gallery-4"),
             "index.png",
             "image/png",
             hostile::html(),
@@ -141,7 +162,7 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     assert_eq!(gone["decline_reason"], "low_quality", "{gone}");
 
     // Published copies, through the endpoint, re-encoded.
-    let bytes = fetch_published(&api, &server, &jpeg, "image/jpeg").await;
+    let bytes = fetch_published(&api, &server, &slot("gallery-1"), &jpeg, "image/jpeg").await;
     assert!(bytes.starts_with(&[0xFF, 0xD8]), "not a JPEG");
     for marker in [EXIF, TIFF_LE, GPS_POINTER] {
         assert!(
@@ -157,7 +178,7 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     assert_eq!((decoded.width(), decoded.height()), (320, 200));
     assert_eq!(published_jpeg["width"], 320);
 
-    let bytes = fetch_published(&api, &server, &png, "image/png").await;
+    let bytes = fetch_published(&api, &server, &slot("gallery-2"), &png, "image/png").await;
     for marker in [&b"<html"[..], b"<script", b"<!DOCTYPE", b"</"] {
         assert!(!contains(&bytes, marker), "the published PNG kept the page");
     }
@@ -171,12 +192,12 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     // The declined upload left nothing behind, and nothing was published for it.
     let store = FsObjectStore::new(data.join("objects")).unwrap();
     let id = UploadId::parse(&declined).unwrap();
-    let owner_id = OwnerId::parse(OWNER).unwrap();
+    let target: SlotRef = slot("gallery-3").parse().unwrap();
     for key in [
-        ObjectKey::incoming(&owner_id, &id),
+        ObjectKey::incoming(&target, &id),
         ObjectKey::sanitized(&id),
         ObjectKey::preview(&id),
-        ObjectKey::published(&id),
+        ObjectKey::published(&target, &id),
     ] {
         match store.head(&key).await {
             Err(StoreError::NotFound(_)) => {}
@@ -219,7 +240,10 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
             delivery.type_header,
             delivery.event["type"].as_str().unwrap()
         );
-        assert_eq!(delivery.event["owner"], OWNER);
+        if delivery.type_header != "slot.changed" {
+            assert_eq!(delivery.event["owner"], OWNER);
+        }
+        assert_eq!(delivery.event["restaurant"], RESTAURANT);
     }
     let conn = db::open(&data);
     let outbox = db::outbox(&conn);
@@ -259,9 +283,30 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     drop(server);
 }
 
-/// `published/{id}` through the upload endpoint, with a presigned GET signed with the keys in
-/// the data directory; checks the fixed content type and `nosniff`.
-async fn fetch_published(api: &Api, server: &Server, id: &str, content_type: &str) -> Vec<u8> {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::embedded(&data).await;
+    let walk = support::logo_walk::replace_and_roll_back(&server).await;
+    let conn = db::open(&data);
+    let events: Vec<Value> = db::outbox(&conn)
+        .into_iter()
+        .map(|(_, _, _, body)| serde_json::from_str(&body).unwrap())
+        .collect();
+    support::logo_walk::check_events(&walk, &events);
+    drop(server);
+}
+
+/// `published/{restaurant}/{slot}/{id}` through the upload endpoint, with a presigned GET
+/// signed with the keys in the data directory; checks the fixed content type and `nosniff`.
+async fn fetch_published(
+    api: &Api,
+    server: &Server,
+    slot: &str,
+    id: &str,
+    content_type: &str,
+) -> Vec<u8> {
     let keys: Value = serde_json::from_str(
         &std::fs::read_to_string(server.data.join("s3-credentials.json")).unwrap(),
     )
@@ -277,7 +322,7 @@ async fn fetch_published(api: &Api, server: &Server, id: &str, content_type: &st
         keys["access_key_id"].as_str().unwrap(),
         keys["secret_access_key"].as_str().unwrap(),
     );
-    let key = ObjectKey::published(&UploadId::parse(id).unwrap());
+    let key = ObjectKey::published(&slot.parse().unwrap(), &UploadId::parse(id).unwrap());
     let url = signer
         .presign_get(&key, SystemClock.now(), Duration::from_secs(300))
         .await

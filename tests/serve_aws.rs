@@ -28,10 +28,11 @@ use support::server::{ServeSettings, Server};
 use support::{contains, has_jpeg_segment, wait_for_status};
 use vetted_app::serve::BackendChoice;
 use vetted_aws::config::AwsContext;
-use vetted_core::{ObjectKey, OwnerId, UploadId};
+use vetted_core::{ObjectKey, SlotRef, UploadId};
 use vetted_samples::{hostile, images};
 
 const OWNER: &str = "owner-aws";
+const RESTAURANT: &str = "bistro-aws";
 const REGION: &str = "us-east-1";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,16 +67,27 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         server.token("moderator-aws", "moderator"),
     );
     let api = Api::new();
+    server.restaurant(RESTAURANT, &[OWNER]).await;
+    let slot = |name: &str| format!("{RESTAURANT}/{name}");
 
     let gps_jpeg = images::jpeg_with_gps(320, 200, 48.8584, 2.2945);
     assert!(contains(&gps_jpeg, b"Exif\0\0"), "the sample lacks EXIF");
     let approved = api
-        .upload_file(&base, &owner, "terrace.jpg", "image/jpeg", gps_jpeg, "post")
+        .upload_file(
+            &base,
+            &owner,
+            &slot("gallery-1"),
+            "terrace.jpg",
+            "image/jpeg",
+            gps_jpeg,
+            "post",
+        )
         .await;
     let declined = api
         .upload_file(
             &base,
             &owner,
+            &slot("gallery-2"),
             "blurry.png",
             "image/png",
             images::png(96, 96),
@@ -86,6 +98,7 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         .upload_file(
             &base,
             &owner,
+            &slot("gallery-3"),
             "index.png",
             "image/png",
             hostile::html(),
@@ -130,7 +143,9 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     // What is in the bucket: a re-encoded published copy, and no incoming object left.
     let s3 = ctx.s3();
     let bucket = format!("{prefix}-uploads");
-    let key = ObjectKey::published(&UploadId::parse(&approved).unwrap());
+    let approved_slot: SlotRef = slot("gallery-1").parse().unwrap();
+    let declined_slot: SlotRef = slot("gallery-2").parse().unwrap();
+    let key = ObjectKey::published(&approved_slot, &UploadId::parse(&approved).unwrap());
     let object = s3
         .get_object()
         .bucket(&bucket)
@@ -146,15 +161,14 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     );
     let decoded = image::load_from_memory(&bytes).expect("the published JPEG decodes");
     assert_eq!((decoded.width(), decoded.height()), (320, 200));
-    let owner_id = OwnerId::parse(OWNER).unwrap();
     let (approved_id, declined_id) = (
         UploadId::parse(&approved).unwrap(),
         UploadId::parse(&declined).unwrap(),
     );
     for key in [
-        ObjectKey::incoming(&owner_id, &approved_id),
-        ObjectKey::incoming(&owner_id, &declined_id),
-        ObjectKey::published(&declined_id),
+        ObjectKey::incoming(&approved_slot, &approved_id),
+        ObjectKey::incoming(&declined_slot, &declined_id),
+        ObjectKey::published(&declined_slot, &declined_id),
     ] {
         let head = s3
             .head_object()
@@ -183,6 +197,38 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         );
     }
     assert_eq!(events.len(), total, "an event was repeated: {events:#?}");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backend() {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "walk-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint.clone()),
+        prefix: prefix.clone(),
+        ..ServeSettings::new(&dir.path().join("data"))
+    })
+    .await;
+    let ctx = AwsContext::builder()
+        .endpoint_url(&endpoint)
+        .region(REGION)
+        .static_credentials("test", "test")
+        .load()
+        .await;
+    let tap = EventTap::attach(&ctx, &format!("{prefix}-events")).await;
+    let walk = support::logo_walk::replace_and_roll_back(&server).await;
+    // 6 for the old logo (two slot changes), 5 for the new one, 2 for the refused one.
+    let events = tap.collect(13).await;
+    support::logo_walk::check_events(&walk, &events);
+    assert_eq!(events.len(), 13, "an event was repeated: {events:#?}");
     drop(server);
 }
 

@@ -22,7 +22,8 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 use vetted_api::auth::{DevKey, Role};
 use vetted_core::inspect::run_gate;
-use vetted_core::{Clock, Policy, SystemClock, Timestamp};
+use vetted_core::policy::SlotPolicies;
+use vetted_core::{Clock, RestaurantId, Slot, SlotKind, SlotRef, SystemClock, Timestamp};
 use vetted_samples::{hostile, images};
 
 use crate::client::VettedClient;
@@ -142,6 +143,9 @@ async fn start_server(args: &BenchArgs) -> anyhow::Result<Server> {
     })
 }
 
+/// The restaurant the driver's uploads are for.
+const BENCH_RESTAURANT: &str = "bench";
+
 /// One upload the driver sent.
 struct Sent {
     id: String,
@@ -157,6 +161,20 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         SystemClock.now(),
     )?;
     let client = VettedClient::new(&server.base)?;
+    let admin = key.issue(
+        "bench-admin",
+        Role::Admin,
+        Duration::from_secs(3600),
+        SystemClock.now(),
+    )?;
+    client
+        .ensure_restaurant(&admin, BENCH_RESTAURANT, "Bench", &["bench-owner"])
+        .await?;
+    // Gallery photos: the kind whose policy the samples are made for.
+    let slot = Arc::new(SlotRef::new(
+        RestaurantId::parse(BENCH_RESTAURANT)?,
+        Slot::Gallery(1),
+    ));
     let samples = Arc::new(samples());
     let (valid, invalid): (Vec<usize>, Vec<usize>) =
         (0..samples.len()).partition(|&i| samples[i].valid);
@@ -176,6 +194,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         };
         let index = pool[n % pool.len()];
         let (client, owner, samples) = (client.clone(), owner.clone(), samples.clone());
+        let slot = slot.clone();
         let permit = slots.clone().acquire_owned().await?;
         sends.spawn(async move {
             let sample = &samples[index];
@@ -183,6 +202,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 let grant = client
                     .request_upload(
                         &owner,
+                        &slot,
                         sample.name,
                         sample.content_type,
                         sample.bytes.len(),
@@ -281,10 +301,10 @@ async fn settle(
     }
 }
 
-/// Bytes the gate reads per sample, by running the same gate, with the default policy, over
-/// the same bytes.
+/// Bytes the gate reads per sample, by running the same gate, with the default gallery policy,
+/// over the same bytes.
 async fn gate_bytes(samples: &[Sample]) -> anyhow::Result<Vec<(&'static str, u64)>> {
-    let policy = Policy::default();
+    let policy = SlotPolicies::default().for_kind(SlotKind::Gallery).clone();
     let mut out = Vec::new();
     for sample in samples {
         let bytes = bytes::Bytes::from(sample.bytes.clone());

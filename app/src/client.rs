@@ -51,12 +51,20 @@ impl VettedClient {
     pub async fn request_upload(
         &self,
         token: &str,
+        slot: &vetted_core::SlotRef,
         filename: &str,
         content_type: &str,
         size: usize,
         method: &str,
     ) -> anyhow::Result<Grant> {
-        let body = json!({"filename": filename, "content_type": content_type, "size": size, "method": method});
+        let body = json!({
+            "restaurant": slot.restaurant,
+            "slot": slot.slot,
+            "filename": filename,
+            "content_type": content_type,
+            "size": size,
+            "method": method,
+        });
         let response = self
             .http
             .post(format!("{}/api/uploads", self.base))
@@ -73,6 +81,29 @@ impl VettedClient {
             bail!("{status} {}: {}", answer["reason"], answer["error"]);
         }
         Ok(serde_json::from_value(answer)?)
+    }
+
+    /// Creates a restaurant with these owners (an admin's token), or finds it already there.
+    pub async fn ensure_restaurant(
+        &self,
+        admin_token: &str,
+        id: &str,
+        name: &str,
+        owners: &[&str],
+    ) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(format!("{}/api/restaurants", self.base))
+            .bearer_auth(admin_token)
+            .json(&json!({"id": id, "name": name, "owners": owners}))
+            .send()
+            .await?;
+        let status = response.status();
+        if status == StatusCode::CREATED || status == StatusCode::CONFLICT {
+            return Ok(());
+        }
+        let answer = response.text().await.unwrap_or_default();
+        bail!("creating restaurant {id}: {status} {answer}")
     }
 
     /// Sends the file as the grant says: a multipart POST with the file last, or a PUT with

@@ -18,8 +18,12 @@ const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TokenRole {
+    /// Uploads for the restaurants the user is a member of.
     Owner,
+    /// Reviews uploads and rolls slots back.
     Moderator,
+    /// A moderator who also creates restaurants and manages their members.
+    Admin,
 }
 
 #[derive(Debug, Args)]
@@ -45,19 +49,23 @@ pub fn run(args: TokenArgs) -> anyhow::Result<()> {
 
 /// The token `run` prints.
 fn issue(args: &TokenArgs) -> anyhow::Result<String> {
-    let role = match args.role {
+    let roles: &[Role] = match args.role {
         TokenRole::Owner => {
             OwnerId::parse(&args.user)?;
-            Role::Owner
+            &[Role::Owner]
         }
         TokenRole::Moderator => {
             ModeratorId::parse(&args.user)?;
-            Role::Moderator
+            &[Role::Moderator]
+        }
+        TokenRole::Admin => {
+            ModeratorId::parse(&args.user)?;
+            &[Role::Moderator, Role::Admin]
         }
     };
     let key = DevKey::load_or_create(&args.data)
         .with_context(|| format!("dev key in {}", args.data.display()))?;
-    Ok(key.issue(&args.user, role, args.ttl, SystemClock.now())?)
+    Ok(key.issue_roles(&args.user, roles, args.ttl, SystemClock.now())?)
 }
 
 fn parse_ttl(text: &str) -> anyhow::Result<Duration> {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
+use vetted_core::ids::KeyKind;
 use vetted_core::{ObjectKey, UploadId};
 use vetted_embedded::fs_store::FsObjectStore;
 
@@ -232,11 +233,30 @@ pub async fn verify(run: &Run, ledger: &Ledger, data: &Path) -> Vec<String> {
         }
         let events: Vec<&(String, String, String, String)> =
             outbox.iter().filter(|(upload, ..)| upload == id).collect();
-        let types: Vec<&str> = events.iter().map(|(_, _, t, _)| t.as_str()).collect();
-        let want_types: &[&str] = if row.status == "AWAITING_UPLOAD" {
-            &[]
+        // Every owner's uploads share one slot, so whether a publish made its image live (and
+        // announced `slot.changed`) depends on which decision came last: that event is checked
+        // on its own, at most once and only for a published upload.
+        let is_slot_event = |t: &str| t == "slot.changed";
+        let all_types: Vec<&str> = events.iter().map(|(_, _, t, _)| t.as_str()).collect();
+        let slot_events = all_types.iter().filter(|t| is_slot_event(t)).count();
+        if slot_events > usize::from(row.status == "PUBLISHED") {
+            problems.push(format!(
+                "upload {id} ({}): {slot_events} slot.changed events",
+                row.status
+            ));
+        }
+        let types: Vec<&str> = all_types
+            .into_iter()
+            .filter(|t| !is_slot_event(t))
+            .collect();
+        let want_types: Vec<&str> = if row.status == "AWAITING_UPLOAD" {
+            Vec::new()
         } else {
             expected_types(&row.status)
+                .iter()
+                .copied()
+                .filter(|t| !is_slot_event(t))
+                .collect()
         };
         if types != want_types {
             problems.push(format!(
@@ -292,10 +312,13 @@ pub async fn verify(run: &Run, ledger: &Ledger, data: &Path) -> Vec<String> {
 fn object_problems(store: &FsObjectStore, row: &Row) -> Vec<String> {
     let id = UploadId::parse(&row.id).expect("an upload id");
     let incoming = ObjectKey::parse(&row.object_key).expect("a stored key");
+    let KeyKind::Incoming { target, .. } = incoming.kind() else {
+        panic!("{incoming} is not an incoming key");
+    };
     let (sanitized, preview, published) = (
         ObjectKey::sanitized(&id),
         ObjectKey::preview(&id),
-        ObjectKey::published(&id),
+        ObjectKey::published(&target, &id),
     );
     let (present, absent): (Vec<&ObjectKey>, Vec<&ObjectKey>) = match row.status.as_str() {
         "IN_REVIEW" => (vec![&incoming, &sanitized, &preview], vec![&published]),

@@ -143,12 +143,13 @@ async fn upload_until_accepted(run: &Run, job: &Job) {
         }
         attempt += 1;
         let base = run.base();
-        let token = &run.owners[job.owner].1;
+        let (owner, token) = &run.owners[job.owner];
         let granted = run
             .api
             .request_upload(
                 &base,
                 token,
+                &crate::owner_slot(owner),
                 &job.file_name,
                 job.content_type,
                 job.bytes.len(),

@@ -80,6 +80,10 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
         ),
     ];
     let mut server = Server::spawn(&data, &[]).await;
+    let admin = token(&data, "crash-admin", "admin").await;
+    for owner in OWNERS {
+        create_restaurant(&server.base, &admin, owner).await;
+    }
     let jobs = jobs::make(JOBS, OWNERS.len(), &mut rng);
     let run = Arc::new(Run::new(
         Api::new(),
@@ -362,4 +366,27 @@ fn report(
     }
     println!("final records by status: {by_status:?}");
     println!("settled {settle_took:?} after the last restart; whole test {total:?}");
+}
+
+/// The slot an owner's uploads go to: the first gallery position of a restaurant of their own,
+/// whose policy (64 px and up, 1:4 to 4:1) is the one the catalogue's verdicts assume.
+pub fn owner_slot(owner: &str) -> String {
+    format!("crash-{owner}/gallery-1")
+}
+
+/// Creates the owner's restaurant through the admin API.
+async fn create_restaurant(base: &str, admin: &str, owner: &str) {
+    let restaurant = owner_slot(owner)
+        .split_once('/')
+        .map(|(restaurant, _)| restaurant.to_owned())
+        .unwrap();
+    let response = Api::new()
+        .http()
+        .post(format!("{base}/api/restaurants"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"id": restaurant, "name": restaurant, "owners": [owner]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "creating {restaurant}");
 }

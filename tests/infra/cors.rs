@@ -6,7 +6,7 @@ use serde_json::Value;
 use vetted_aws::presign::S3Presigner;
 use vetted_core::ports::{UploadGrant, UploadSigner};
 use vetted_core::presign::{BucketEndpoint, S3Target};
-use vetted_core::{ImageType, ObjectKey, OwnerId, SystemClock, UploadId};
+use vetted_core::{ImageType, ObjectKey, SystemClock, UploadId};
 
 use crate::template::Template;
 
@@ -60,7 +60,7 @@ async fn the_cors_rule_allows_every_header_a_presigned_put_makes_the_browser_sen
     let upload_id = UploadId::generate();
     let grant = UploadGrant {
         upload_id,
-        key: ObjectKey::incoming(&OwnerId::parse("owner-1").unwrap(), &upload_id),
+        key: ObjectKey::incoming(&"r1/logo".parse().unwrap(), &upload_id),
         content_type: ImageType::Png,
         length: 1..=1024,
         now: vetted_core::Clock::now(&SystemClock),

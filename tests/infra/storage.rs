@@ -5,17 +5,6 @@ use vetted_core::events::EventType;
 
 use crate::template::Template;
 
-fn only_resource<'a>(template: &'a Template, kind: &str) -> (&'a str, &'a Value) {
-    let found = template.resources_of_type(kind);
-    assert_eq!(
-        found.len(),
-        1,
-        "expected exactly one {kind}, found {:?}",
-        found.iter().map(|(id, _)| id).collect::<Vec<_>>()
-    );
-    found[0]
-}
-
 fn attribute_type<'a>(table: &'a Value, name: &str) -> Option<&'a str> {
     table
         .pointer("/Properties/AttributeDefinitions")?
@@ -53,7 +42,13 @@ fn triple(name: &str, key_type: &str, attr_type: &str) -> (String, String, Strin
 #[test]
 fn table_has_the_keys_and_indexes_the_record_store_queries() {
     let template = Template::load();
-    let (id, table) = only_resource(&template, "AWS::DynamoDB::Table");
+    let tables = template.resources_of_type("AWS::DynamoDB::Table");
+    let ids: Vec<&str> = tables.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, ["RestaurantsTable", "UploadsTable"], "the tables");
+    let (id, table) = (
+        "UploadsTable",
+        template.resource("UploadsTable").expect("UploadsTable"),
+    );
     let props = &table["Properties"];
     assert_eq!(
         props["BillingMode"], "PAY_PER_REQUEST",
@@ -111,6 +106,40 @@ fn table_has_the_keys_and_indexes_the_record_store_queries() {
         props["PointInTimeRecoverySpecification"],
         json!({"PointInTimeRecoveryEnabled": true}),
         "{id} point-in-time recovery"
+    );
+}
+
+/// The restaurants table: the keys and the by-user index `DynamoRestaurants` queries, and
+/// the same recovery as the uploads table.
+#[test]
+fn the_restaurants_table_has_the_keys_and_index_its_adapter_queries() {
+    let template = Template::load();
+    let table = template
+        .resource("RestaurantsTable")
+        .expect("RestaurantsTable");
+    let props = &table["Properties"];
+    assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        keys(table, &props["KeySchema"]),
+        [triple("pk", "HASH", "S"), triple("sk", "RANGE", "S")],
+        "RestaurantsTable primary key"
+    );
+    let by_user = props["GlobalSecondaryIndexes"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["IndexName"] == "by-user"))
+        .expect("RestaurantsTable has a by-user GSI");
+    assert_eq!(
+        keys(table, &by_user["KeySchema"]),
+        [
+            triple("user", "HASH", "S"),
+            triple("restaurant", "RANGE", "S")
+        ],
+        "GSI by-user"
+    );
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"],
+        json!({"PointInTimeRecoveryEnabled": true}),
+        "RestaurantsTable point-in-time recovery"
     );
 }
 

@@ -1,4 +1,4 @@
-//! Keys Vetted never issued. Only `incoming/{owner}/{upload_id}` with an intent behind it is an
+//! Keys Vetted never issued. Only `incoming/{restaurant}/{slot}/{upload_id}` with an intent behind it is an
 //! upload; S3 reports any key a writer chooses, URL-encoded (`+` for a space, `%2B` for a
 //! plus sign). Intake deletes such objects, deletes a well-formed upload nobody asked for, and
 //! expires an intent whose upload came too late; none of it fails a message.
@@ -8,7 +8,7 @@ use vetted_core::{
     Clock, ImageType, ObjectKey, ReasonCode, Status, SystemClock, Timestamp, UploadId,
 };
 
-use crate::support::{Pipeline, failed_ids, owner};
+use crate::support::{Pipeline, failed_ids, slot};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_at_keys_vetted_never_issued_are_deleted_and_nothing_fails() {
@@ -25,11 +25,14 @@ async fn objects_at_keys_vetted_never_issued_are_deleted_and_nothing_fails() {
         format!("incoming/../{}", id()),
         format!("incoming/owner-1/../{}", id()),
         format!("incoming/owner-1//{}", id()),
+        format!("incoming/r1/logo/../{}", id()),
+        format!("incoming/r1/gallery-99/{}", id()),
+        format!("incoming/owner-1/{}", id()),
     ];
     for key in &strays {
         pipeline.put(key, png.clone(), "image/png").await;
     }
-    let unknown = ObjectKey::incoming(&owner(), &id());
+    let unknown = ObjectKey::incoming(&slot(), &id());
     pipeline
         .put(unknown.as_str(), png.clone(), "image/png")
         .await;

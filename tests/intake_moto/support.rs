@@ -23,10 +23,11 @@ use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::dynamo::DynamoUploads;
 use vetted_core::intake::Intake;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::ports::Uploads;
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    Clock, ImageType, OwnerId, Policy, SystemClock, Timestamp, UploadId, UploadRecord,
+    Clock, ImageType, OwnerId, Policy, SlotRef, SystemClock, Timestamp, UploadId, UploadRecord,
 };
 use vetted_lambda::sqs::handle_sqs_batch;
 
@@ -57,17 +58,24 @@ pub fn owner() -> OwnerId {
     OwnerId::parse("owner-1").unwrap()
 }
 
+/// The slot every test upload asks to change.
+pub fn slot() -> SlotRef {
+    "r1/gallery-1".parse().unwrap()
+}
+
 /// The intake function's settings for these resources, as the template would set them.
 pub fn function_config(resources: &Resources) -> Config {
     Config {
         common: PipelineConfig {
             bucket: resources.bucket.clone(),
             table: resources.table.clone(),
+            restaurants_table: resources.restaurants_table.clone(),
             event_bus: resources.event_bus.clone(),
+            media: Default::default(),
         },
         state_machine_arn: resources.state_machine_arn.clone(),
         review_timeout: Duration::from_secs(600),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
     }
 }
 
@@ -142,6 +150,7 @@ impl Pipeline {
         let intent = UploadRecord::new_intent(
             UploadId::generate(),
             owner(),
+            slot(),
             FileName::parse(&format!("upload.{}", declared.extension())).unwrap(),
             declared,
             declared_size,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use vetted_core::intake::{Intake, SweepReport, execution_name};
+use vetted_core::policy::SlotPolicies;
 use vetted_core::record::{FileName, RecordChanges, Transition, UploadMethod};
 use vetted_core::{
     Clock, ExecutionName, ImageType, Policy, Ports, ReasonCode, Status, SystemClock, Timestamp,
@@ -18,10 +19,11 @@ use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 
-use crate::support::{ASL, Pipeline, owner};
+use crate::support::{ASL, Pipeline, owner, slot};
 
 /// Whether the backend's workflow engine has an execution of this name.
 #[async_trait]
@@ -38,6 +40,7 @@ async fn scenario(intake: &Intake, executions: &dyn Executions) {
         UploadRecord::new_intent(
             UploadId::generate(),
             owner(),
+            slot(),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
             png.len() as u64,
@@ -137,6 +140,7 @@ async fn received_scenario(
         UploadRecord::new_intent(
             UploadId::generate(),
             owner(),
+            slot(),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
             png.len() as u64,
@@ -272,12 +276,14 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
     let intake = Intake {
         ports: Ports {
             uploads: Arc::new(SqliteUploads::new(db.clone())),
+            restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
             objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),
             clock,
+            media: Default::default(),
         },
         reviews: Arc::new(engine.clone()),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),
     };

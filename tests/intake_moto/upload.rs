@@ -156,7 +156,7 @@ async fn html_posted_as_a_png_is_rejected_and_quarantined() {
         !pipeline.exists(intent.key.as_str()).await,
         "left incoming/"
     );
-    let quarantined = ObjectKey::quarantine(&intent.owner, &intent.id);
+    let quarantined = ObjectKey::quarantine(&intent.target, &intent.id);
     assert!(
         pipeline.exists(quarantined.as_str()).await,
         "in quarantine/"

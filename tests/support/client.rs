@@ -89,17 +89,28 @@ impl Api {
         &self.http
     }
 
-    /// `POST {base}/api/uploads` as the owner behind `token`.
+    /// `POST {base}/api/uploads` as the owner behind `token`, for `slot`
+    /// (`restaurant/slot`, e.g. `r1/gallery-1`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn request_upload(
         &self,
         base: &str,
         token: &str,
+        slot: &str,
         filename: &str,
         content_type: &str,
         size: usize,
         method: &str,
     ) -> Result<Answer, Transport> {
-        let body = json!({"filename": filename, "content_type": content_type, "size": size, "method": method});
+        let (restaurant, slot) = slot.split_once('/').expect("a restaurant/slot pair");
+        let body = json!({
+            "restaurant": restaurant,
+            "slot": slot,
+            "filename": filename,
+            "content_type": content_type,
+            "size": size,
+            "method": method,
+        });
         let response = self
             .http
             .post(format!("{base}/api/uploads"))
@@ -217,17 +228,27 @@ fn percent(text: &str) -> String {
 impl Api {
     /// Asks for an upload and sends the file by `method` ("post" or "put"); returns the upload
     /// id once the upload endpoint has accepted the file. Panics on anything else.
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_file(
         &self,
         base: &str,
         token: &str,
+        slot: &str,
         file_name: &str,
         content_type: &str,
         bytes: Vec<u8>,
         method: &str,
     ) -> String {
         let granted = self
-            .request_upload(base, token, file_name, content_type, bytes.len(), method)
+            .request_upload(
+                base,
+                token,
+                slot,
+                file_name,
+                content_type,
+                bytes.len(),
+                method,
+            )
             .await
             .expect("POST /api/uploads");
         assert_eq!(granted.status, 201, "POST /api/uploads: {:?}", granted.body);

@@ -71,7 +71,8 @@ impl EventSchemas {
     }
 
     /// Every violation of `event` against the schema of its own `type`, and of the id rule
-    /// (`{upload_id}.{type}`); empty when it is valid.
+    /// (`{upload_id}.{type}`, or `{restaurant}.{slot}.{revision}.slot.changed`); empty when it
+    /// is valid.
     pub fn violations(&self, event: &Value) -> Vec<String> {
         let Some(event_type) = event["type"].as_str() else {
             return vec![format!("no type: {event}")];
@@ -83,10 +84,19 @@ impl EventSchemas {
             .iter_errors(event)
             .map(|e| format!("{event_type}: {e} at {}", e.instance_path()))
             .collect();
-        let derived = format!(
-            "{}.{event_type}",
-            event["upload_id"].as_str().unwrap_or("?")
-        );
+        let derived = if event_type == "slot.changed" {
+            format!(
+                "{}.{}.{}.{event_type}",
+                event["restaurant"].as_str().unwrap_or("?"),
+                event["slot"].as_str().unwrap_or("?"),
+                event["revision"]
+            )
+        } else {
+            format!(
+                "{}.{event_type}",
+                event["upload_id"].as_str().unwrap_or("?")
+            )
+        };
         if event["id"].as_str() != Some(derived.as_str()) {
             errors.push(format!("id {} is not {derived}", event["id"]));
         }
@@ -123,7 +133,8 @@ pub fn types_of<'a>(events: impl IntoIterator<Item = &'a Value>, upload_id: &str
         .collect()
 }
 
-/// The events a status path emits, in order.
+/// The events a status path emits, in order. A publish that makes its image live announces
+/// `slot.changed` (whose `upload_id` is the image now live) before `upload.published`.
 pub fn expected_types(final_status: &str) -> &'static [&'static str] {
     match final_status {
         "REJECTED" => &["upload.received", "upload.rejected"],
@@ -132,6 +143,7 @@ pub fn expected_types(final_status: &str) -> &'static [&'static str] {
             "upload.received",
             "review.requested",
             "review.approved",
+            "slot.changed",
             "upload.published",
         ],
         "DECLINED" => &["upload.received", "review.requested", "review.declined"],

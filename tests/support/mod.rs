@@ -14,6 +14,7 @@ pub mod client;
 pub mod db;
 pub mod event_tap;
 pub mod events;
+pub mod logo_walk;
 pub mod process;
 pub mod server;
 pub mod webhook;

@@ -63,6 +63,29 @@ impl Server {
             .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
     }
 
+    /// Creates restaurant `id` with `owners` through the admin API (or finds it there), so
+    /// that they may upload to it; panics on any other answer.
+    pub async fn restaurant(&self, id: &str, owners: &[&str]) {
+        let admin = self
+            .running
+            .token("test-admin", Role::Admin, TOKEN_TTL)
+            .expect("an admin token");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/restaurants", self.base))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({"id": id, "name": id, "owners": owners}))
+            .send()
+            .await
+            .expect("POST /api/restaurants");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert!(
+            matches!(status, 201 | 409),
+            "creating {id}: {status} {body}"
+        );
+    }
+
     /// The demo's tokens and sign-in links; panics unless it was started with `demo`.
     pub fn demo(&self) -> &DemoAccess {
         self.running

@@ -63,6 +63,7 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
     std::fs::create_dir_all(target.data)?;
     Ok(Pipeline {
         uploads: Arc::new(resources.uploads(&ctx)),
+        restaurants: Arc::new(resources.restaurants(&ctx)),
         objects: Arc::new(resources.object_store(&ctx)),
         workflow: Arc::new(resources.workflow(&ctx)),
         events: Arc::new(resources.event_sink(&ctx)),

@@ -5,8 +5,14 @@
 //! review_timeout_seconds = 259200     # 72 h for a moderator to decide
 //! presign_expiry_seconds = 300        # how long an upload permission lasts
 //!
-//! [policy]                            # see `vetted inspect --help`
+//! [policy]                            # every slot kind; see `vetted inspect --help`
 //! max_bytes = 10485760
+//! gallery_positions = 12              # gallery-1 … gallery-12
+//!
+//! [policy.logo]                       # one kind: logo, cover or gallery
+//! min_side = 512
+//! min_aspect = "1:1"
+//! max_aspect = "4:1"
 //!
 //! [workers]                           # messages handled at once, per worker
 //! intake = 8
@@ -32,13 +38,17 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use vetted_api::auth::OidcConfig;
-use vetted_core::Policy;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::settings::Env;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
-    pub policy: Policy,
+    /// The `[policy]` table as written; [`ServeConfig::load`] turns it into `policies`.
+    #[serde(rename = "policy")]
+    policy_table: toml::Table,
+    #[serde(skip)]
+    pub policies: SlotPolicies,
     pub review_timeout_seconds: u64,
     pub presign_expiry_seconds: u64,
     pub workers: Workers,
@@ -66,7 +76,8 @@ pub struct Webhook {
 impl Default for ServeConfig {
     fn default() -> Self {
         Self {
-            policy: Policy::default(),
+            policy_table: toml::Table::new(),
+            policies: SlotPolicies::default(),
             review_timeout_seconds: 72 * 3600,
             presign_expiry_seconds: 300,
             workers: Workers::default(),
@@ -101,7 +112,9 @@ impl ServeConfig {
             None => ServeConfig::default(),
         };
         let env = Env::from_process();
-        config.policy = config.policy.with_env(&env).context("policy settings")?;
+        config.policies = SlotPolicies::from_table(std::mem::take(&mut config.policy_table))
+            .and_then(|policies| policies.with_env(&env))
+            .context("policy settings")?;
         if let Some(seconds) = env.parsed("VETTED_REVIEW_TIMEOUT_SECONDS")? {
             config.review_timeout_seconds = seconds;
         }

@@ -1,7 +1,8 @@
 //! The embedded backend: everything under one data directory, in this process.
 //!
 //! ```text
-//! {data}/vetted.db          records, queues, workflow executions, event outbox (SQLite, WAL)
+//! {data}/vetted.db          records, restaurants and slots, queues, workflow executions,
+//!                           event outbox (SQLite, WAL)
 //! {data}/objects/           uploaded, quarantined, sanitized, preview and published objects
 //! {data}/spool/             request bodies on their way into objects/
 //! {data}/dev-jwt.key        signs dev tokens (vetted token, --demo)
@@ -21,6 +22,7 @@ use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
@@ -120,7 +122,8 @@ pub async fn build(
         clock,
     )?;
     Ok(Pipeline {
-        uploads: Arc::new(SqliteUploads::new(db)),
+        uploads: Arc::new(SqliteUploads::new(db.clone())),
+        restaurants: Arc::new(SqliteRestaurants::new(db)),
         objects,
         workflow: engine.clone(),
         events: outbox.clone(),

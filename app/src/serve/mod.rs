@@ -16,6 +16,7 @@ mod aws;
 mod config;
 mod demo;
 mod embedded;
+mod media;
 mod notifier;
 mod pipeline;
 mod presign;
@@ -38,6 +39,7 @@ use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_core::Clock;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
+use vetted_core::media::MediaUrls;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::settings::Env;
@@ -58,12 +60,15 @@ Settings file (--config), every key optional:
   review_timeout_seconds = 259200   # how long a moderator has (72 h)
   presign_expiry_seconds = 300      # how long an upload permission lasts
 
-  [policy]                          # what an upload must be (see vetted inspect --help)
+  [policy]                          # what an upload must be, for every slot kind
   allowed_types = [\"image/jpeg\", \"image/png\", \"image/webp\"]
-  max_bytes = 20971520
-  min_side = 64
-  max_side = 8192
-  max_pixels = 40000000
+  max_bytes = 20971520              # (see vetted inspect --help for every field)
+  gallery_positions = 12            # slots gallery-1 … gallery-12
+
+  [policy.logo]                     # one kind's own rules: logo, cover or gallery
+  min_side = 512                    # defaults: logo 512 px, 1:1 to 4:1, 5 MiB;
+  min_aspect = \"1:1\"                # cover 480 px, 1.6:1 to 1.956:1 (16:9 ± 10 %);
+  max_aspect = \"4:1\"                # gallery 64 px, 1:4 to 4:1
 
   [workers]                         # messages handled at once
   intake = 16
@@ -198,24 +203,34 @@ struct Services {
 }
 
 impl Services {
-    fn new(pipeline: &Pipeline, config: &ServeConfig, clock: Arc<dyn Clock>) -> Self {
+    fn new(
+        pipeline: &Pipeline,
+        config: &ServeConfig,
+        clock: Arc<dyn Clock>,
+        public_url: &str,
+    ) -> Self {
         let ports = Ports {
             uploads: pipeline.uploads.clone(),
+            restaurants: pipeline.restaurants.clone(),
             objects: pipeline.objects.clone(),
             events: pipeline.events.clone(),
             clock,
+            // Both backends: serve answers /media from the object store.
+            media: MediaUrls::Serve {
+                base: public_url.to_owned(),
+            },
         };
         let intake = Arc::new(Intake {
             ports: ports.clone(),
             reviews: pipeline.workflow.clone(),
-            policy: config.policy.clone(),
+            policies: config.policies.clone(),
             bucket: pipeline.bucket.clone(),
             review_timeout: config.review_timeout(),
         });
         let review = Arc::new(Review {
             ports: ports.clone(),
             tasks: pipeline.workflow.clone(),
-            policy: config.policy.clone(),
+            policies: config.policies.clone(),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         });
         Self {
@@ -244,7 +259,7 @@ fn api_state(
     Ok(ApiState::new(ApiParts {
         ports: services.ports.clone(),
         signer: pipeline.signer.clone(),
-        policy: config.policy.clone(),
+        policies: config.policies.clone(),
         auth: Authenticator::new(
             Some(pipeline.dev_key.clone()),
             config

@@ -50,7 +50,9 @@ impl EventHandler for Notifier {
         tracing::info!(
             event = event.event_type.as_str(),
             upload_id = %event.upload_id,
-            owner = %event.owner,
+            restaurant = %event.restaurant,
+            slot = %event.slot,
+            owner = ?event.owner,
             reason = ?event.reason,
             "event"
         );

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use vetted_api::auth::DevKey;
 use vetted_core::ports::{
-    EventSink, ObjectStore, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
+    EventSink, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
 };
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::workflow::EmbeddedWorkflow;
@@ -16,6 +16,7 @@ pub const REVIEW_ASL: &str = include_str!("../../../statemachine/review.asl.json
 
 pub struct Pipeline {
     pub uploads: Arc<dyn Uploads>,
+    pub restaurants: Arc<dyn Restaurants>,
     pub objects: Arc<dyn ObjectStore>,
     pub workflow: Arc<dyn ReviewWorkflow>,
     pub events: Arc<dyn EventSink>,

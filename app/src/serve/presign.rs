@@ -257,7 +257,10 @@ mod tests {
     #[test]
     fn urls_keep_the_base_path_and_sign_the_host_browsers_send() {
         let at = Timestamp::from_unix_millis(1_451_347_200_000);
-        let key = ObjectKey::published(&vetted_core::UploadId::generate());
+        let key = ObjectKey::published(
+            &"r1/logo".parse().expect("a valid slot"),
+            &vetted_core::UploadId::generate(),
+        );
         let url = presigner("http://127.0.0.1:80/s3/")
             .presign("GET", &key, &[], at, Duration::from_secs(60))
             .unwrap();
@@ -284,7 +287,10 @@ mod tests {
     #[test]
     fn a_put_signs_its_headers_and_an_expiry_out_of_range_is_refused() {
         let signer = presigner("http://127.0.0.1:8080/s3");
-        let key = ObjectKey::published(&vetted_core::UploadId::generate());
+        let key = ObjectKey::published(
+            &"r1/logo".parse().expect("a valid slot"),
+            &vetted_core::UploadId::generate(),
+        );
         let at = Timestamp::from_unix_millis(1_451_347_200_000);
         let headers = [("if-none-match", "*".to_owned())];
         let url = signer

@@ -19,8 +19,8 @@ use super::aws;
 use super::config::ServeConfig;
 use super::pipeline::{Backend, Pipeline};
 use super::{
-    BackendChoice, ServeSettings, Services, api_state, demo, embedded, maintain, spawn_backend,
-    spawn_workers, web,
+    BackendChoice, ServeSettings, Services, api_state, demo, embedded, maintain, media,
+    spawn_backend, spawn_workers, web,
 };
 
 /// How long [`Running::stop`] waits for the work in hand; what is left is redelivered on the
@@ -54,10 +54,17 @@ pub async fn serve(
         }
         BackendChoice::Aws => build_aws(&settings).await?,
     };
-    let services = Services::new(&pipeline, &config, clock.clone());
+    let services = Services::new(&pipeline, &config, clock.clone(), &public_url);
     let api = api_state(&pipeline, &config, &settings, &services)?;
+    let media = media::MediaState {
+        uploads: pipeline.uploads.clone(),
+        restaurants: pipeline.restaurants.clone(),
+        objects: pipeline.objects.clone(),
+    };
 
-    let mut app = vetted_api::router(api).merge(web::routes());
+    let mut app = vetted_api::router(api)
+        .merge(web::routes())
+        .merge(media::routes(media));
     let mut upload_endpoint = None;
     if let Backend::Embedded { s3, .. } = &pipeline.backend {
         app = app.merge(s3.router());
@@ -82,6 +89,7 @@ pub async fn serve(
     tasks.spawn(maintain(services.clone(), shutdown.clone()));
 
     let demo = if settings.demo {
+        demo::seed_restaurants(pipeline.restaurants.as_ref(), clock.now()).await?;
         let access = DemoAccess::issue(&pipeline.dev_key, &public_url)?;
         let (base, owner) = (format!("http://{local}"), access.owner_token.clone());
         tasks.spawn(async move { demo::seed(&base, &owner).await });
@@ -160,9 +168,10 @@ impl DemoAccess {
     fn issue(key: &DevKey, public_url: &str) -> anyhow::Result<Self> {
         let now = SystemClock.now();
         let owner_token = key.issue(demo::DEMO_OWNER, Role::Owner, demo::DEMO_TOKEN_TTL, now)?;
-        let moderator_token = key.issue(
+        // The demo moderator is an admin too, so the demo can create restaurants.
+        let moderator_token = key.issue_roles(
             demo::DEMO_MODERATOR,
-            Role::Moderator,
+            &[Role::Moderator, Role::Admin],
             demo::DEMO_TOKEN_TTL,
             now,
         )?;

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vetted_core::ReasonCode;
-use vetted_core::ports::{Retryable, SignerError, UploadsError};
+use vetted_core::ports::{RestaurantsError, Retryable, SignerError, UploadsError};
 
 /// Every reason code the API answers with.
 pub mod reasons {
@@ -26,6 +26,10 @@ pub mod reasons {
     pub const INVALID_QUERY: &str = "invalid_query";
     pub const INVALID_PAGE_TOKEN: &str = "invalid_page_token";
     pub const INVALID_FILENAME: &str = "invalid_filename";
+    pub const INVALID_SLOT: &str = "invalid_slot";
+    pub const SLOT_MOVED: &str = "slot_moved";
+    pub const NOT_IN_HISTORY: &str = "not_in_history";
+    pub const ALREADY_EXISTS: &str = "already_exists";
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
@@ -89,6 +93,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, reasons::NOT_FOUND, "no such upload")
     }
 
+    /// The same answer whether the restaurant does not exist or the caller is not a member.
+    pub fn restaurant_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            reasons::NOT_FOUND,
+            "no such restaurant",
+        )
+    }
+
     pub fn payload_too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -138,6 +151,36 @@ impl From<UploadsError> for ApiError {
             other => {
                 let retryable = other.is_retryable();
                 Self::backend("upload store failed", &other, retryable)
+            }
+        }
+    }
+}
+
+impl From<RestaurantsError> for ApiError {
+    fn from(error: RestaurantsError) -> Self {
+        match error {
+            RestaurantsError::NotFound(_) => Self::restaurant_not_found(),
+            RestaurantsError::AlreadyExists(id) => Self::new(
+                StatusCode::CONFLICT,
+                reasons::ALREADY_EXISTS,
+                format!("restaurant {id} already exists"),
+            ),
+            RestaurantsError::NotInHistory { slot, upload } => Self::new(
+                StatusCode::NOT_FOUND,
+                reasons::NOT_IN_HISTORY,
+                format!("{slot} never showed upload {upload}"),
+            ),
+            RestaurantsError::SlotMoved { expected, current } => Self::new(
+                StatusCode::CONFLICT,
+                reasons::SLOT_MOVED,
+                format!(
+                    "{} changed meanwhile: it is at revision {}, not {expected}; reload and retry",
+                    current.slot, current.revision
+                ),
+            ),
+            other => {
+                let retryable = other.is_retryable();
+                Self::backend("restaurant store failed", &other, retryable)
             }
         }
     }

@@ -1,15 +1,18 @@
-//! The HTTP API: uploads for owners, reviews for moderators, one axum Router.
+//! The HTTP API: uploads for owners, reviews for moderators, restaurants and their slots for
+//! both, one axum Router.
 //!
 //! [`router`] is the whole API in one place: `vetted serve` mounts it next to its other parts,
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
-//! contributes its routes (`uploads::routes`, the moderators' review routes beside it, and
-//! `policy::routes` for any signed-in caller);
+//! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
+//! `restaurants::routes` for members, moderators and admins, and `policy::routes` for any
+//! signed-in caller);
 //! everything they share is in [`ApiState`].
 
 pub mod auth;
 mod body;
 pub mod error;
 pub mod policy;
+pub mod restaurants;
 pub mod reviews;
 pub mod settings;
 pub mod uploads;
@@ -18,9 +21,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use vetted_core::ports::{ObjectStore, UploadSigner, Uploads};
+use vetted_core::media::MediaUrls;
+use vetted_core::policy::SlotPolicies;
+use vetted_core::ports::{ObjectStore, Restaurants, UploadSigner, Uploads};
 use vetted_core::review::Review;
-use vetted_core::{Clock, Policy, Ports};
+use vetted_core::{Clock, Ports};
 
 pub use auth::Authenticator;
 pub use error::ApiError;
@@ -41,11 +46,16 @@ pub fn install_crypto_provider() {
 #[derive(Clone)]
 pub struct ApiState {
     pub uploads: Arc<dyn Uploads>,
+    /// Restaurants, their members (who may do what) and their slots.
+    pub restaurants: Arc<dyn Restaurants>,
     /// Where proxy uploads are written.
     pub objects: Arc<dyn ObjectStore>,
     pub signer: Arc<dyn UploadSigner>,
     pub clock: Arc<dyn Clock>,
-    pub policy: Arc<Policy>,
+    /// The rules of each slot kind.
+    pub policies: Arc<SlotPolicies>,
+    /// How published images are addressed.
+    pub media: Arc<MediaUrls>,
     pub auth: Arc<Authenticator>,
     pub settings: Arc<ApiSettings>,
     /// Decisions: the core's review service, over the same record store.
@@ -54,11 +64,11 @@ pub struct ApiState {
 
 /// The parts an [`ApiState`] is built from.
 pub struct ApiParts {
-    /// The record store, the object store (proxy uploads) and the clock; the API publishes
-    /// no events itself, since its one status change (a decision) goes through `review`.
+    /// The record store, the restaurants, the object store (proxy uploads), the clock and the
+    /// media URLs; the API publishes events only through `review` (decisions) and rollbacks.
     pub ports: Ports,
     pub signer: Arc<dyn UploadSigner>,
-    pub policy: Policy,
+    pub policies: SlotPolicies,
     pub auth: Authenticator,
     pub settings: ApiSettings,
     pub review: Arc<Review>,
@@ -68,15 +78,19 @@ impl ApiState {
     /// Checks the settings against the policy and logs any start-up warnings (an expiry short
     /// enough for clock skew to matter, for one).
     pub fn new(parts: ApiParts) -> Result<Self, SettingsError> {
-        for warning in parts.settings.check(&parts.policy)? {
-            tracing::warn!("{warning}");
+        for kind in vetted_core::SlotKind::ALL {
+            for warning in parts.settings.check(parts.policies.for_kind(kind))? {
+                tracing::warn!(%kind, "{warning}");
+            }
         }
         Ok(Self {
             uploads: parts.ports.uploads,
+            restaurants: parts.ports.restaurants,
             objects: parts.ports.objects,
             signer: parts.signer,
             clock: parts.ports.clock,
-            policy: Arc::new(parts.policy),
+            policies: Arc::new(parts.policies),
+            media: Arc::new(parts.ports.media),
             auth: Arc::new(parts.auth),
             settings: Arc::new(parts.settings),
             review: parts.review,
@@ -96,6 +110,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .merge(uploads::routes())
         .merge(reviews::routes())
+        .merge(restaurants::routes())
         .merge(policy::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)

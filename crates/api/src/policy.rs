@@ -1,5 +1,5 @@
-//! `GET /api/policy`: the upload policy this server enforces, so that a page can refuse a file
-//! before sending it with the same limits the API and the gate apply afterwards.
+//! `GET /api/policy`: the policy of each slot kind this server enforces, so that a page can
+//! refuse a file before sending it with the same limits the API and the gate apply afterwards.
 //!
 //! Any signed-in caller may read it (owners need it to upload; nothing in it is secret); no
 //! token is 401. Only what a client can check is shown: not the gate's read sizes.
@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde::Serialize;
 use std::sync::Arc;
 use vetted_core::Policy;
+use vetted_core::policy::SlotPolicies;
 
 use crate::ApiState;
 use crate::auth::Authenticator;
@@ -22,7 +23,7 @@ pub fn routes() -> Router<ApiState> {
 }
 
 /// The policy as `schemas/api/policy.json` describes it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PolicyView {
     /// MIME types, in a stable order.
     pub allowed_types: Vec<&'static str>,
@@ -31,6 +32,38 @@ pub struct PolicyView {
     pub min_side: u32,
     pub max_side: u32,
     pub max_pixels: u64,
+    /// The narrowest width:height accepted, as `W:1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_aspect: Option<String>,
+    /// The widest width:height accepted, as `W:1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_aspect: Option<String>,
+    /// The same limits as decimals (width / height), for a page to compare against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_aspect_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_aspect_ratio: Option<f64>,
+}
+
+/// `GET /api/policy`: one policy per slot kind.
+#[derive(Debug, Serialize)]
+pub struct SlotPoliciesView {
+    pub logo: PolicyView,
+    pub cover: PolicyView,
+    pub gallery: PolicyView,
+    /// Gallery slots are `gallery-1` to `gallery-{gallery_positions}`.
+    pub gallery_positions: u8,
+}
+
+impl From<&SlotPolicies> for SlotPoliciesView {
+    fn from(policies: &SlotPolicies) -> Self {
+        Self {
+            logo: PolicyView::from(&policies.logo),
+            cover: PolicyView::from(&policies.cover),
+            gallery: PolicyView::from(&policies.gallery),
+            gallery_positions: policies.gallery_positions,
+        }
+    }
 }
 
 impl From<&Policy> for PolicyView {
@@ -42,6 +75,14 @@ impl From<&Policy> for PolicyView {
             min_side: policy.min_side,
             max_side: policy.max_side,
             max_pixels: policy.max_pixels,
+            min_aspect: policy.min_aspect.map(|a| a.to_string()),
+            max_aspect: policy.max_aspect.map(|a| a.to_string()),
+            min_aspect_ratio: policy
+                .min_aspect
+                .map(|a| f64::from(a.thousandths()) / 1000.0),
+            max_aspect_ratio: policy
+                .max_aspect
+                .map(|a| f64::from(a.thousandths()) / 1000.0),
         }
     }
 }
@@ -63,6 +104,6 @@ where
     }
 }
 
-async fn policy(State(state): State<ApiState>, _caller: SignedIn) -> Json<PolicyView> {
-    Json(PolicyView::from(state.policy.as_ref()))
+async fn policy(State(state): State<ApiState>, _caller: SignedIn) -> Json<SlotPoliciesView> {
+    Json(SlotPoliciesView::from(state.policies.as_ref()))
 }

@@ -1,11 +1,12 @@
-//! Creating the pipeline's resources on an AWS emulator: bucket, queues, table, state machine.
+//! Creating the pipeline's resources on an AWS emulator: bucket, queues, tables, state machine.
 //!
 //! [`bootstrap`] creates, or brings up to date, everything the pipeline needs under one name
 //! prefix: the upload bucket (versioned) with its `incoming/` notification to the intake
 //! queue; the intake, sanitize and review-task queues, each with a dead-letter queue; the
-//! uploads table with both indexes and TTL; the event bus; and the review state machine built
-//! from `statemachine/review.asl.json`. Running it again is safe: existing resources are found
-//! and updated, not duplicated. On AWS itself the SAM template does this job.
+//! uploads table with both indexes and TTL; the restaurants table with its index; the event
+//! bus; and the review state machine built from `statemachine/review.asl.json`. Running it
+//! again is safe: existing resources are found and updated, not duplicated. On AWS itself the
+//! SAM template does this job.
 
 mod definition;
 mod queues;
@@ -18,10 +19,10 @@ use thiserror::Error;
 use vetted_core::ports::BackendError;
 
 pub use definition::substitute;
-pub use storage::{ensure_bucket, ensure_table};
+pub use storage::{ensure_bucket, ensure_restaurants_table, ensure_table};
 
 use crate::config::AwsContext;
-use crate::dynamo::DynamoUploads;
+use crate::dynamo::{DynamoRestaurants, DynamoUploads};
 use crate::eventbridge::EventBridgeEventSink;
 use crate::s3::S3ObjectStore;
 use crate::sfn::SfnReviewWorkflow;
@@ -70,6 +71,7 @@ pub struct QueueUrls {
 pub struct Resources {
     pub bucket: String,
     pub table: String,
+    pub restaurants_table: String,
     pub intake: QueueUrls,
     pub sanitize: QueueUrls,
     pub review_tasks: QueueUrls,
@@ -84,6 +86,10 @@ impl Resources {
 
     pub fn uploads(&self, ctx: &AwsContext) -> DynamoUploads {
         DynamoUploads::new(ctx.dynamodb(), &self.table)
+    }
+
+    pub fn restaurants(&self, ctx: &AwsContext) -> DynamoRestaurants {
+        DynamoRestaurants::new(ctx.dynamodb(), &self.restaurants_table)
     }
 
     pub fn queue(&self, ctx: &AwsContext, urls: &QueueUrls) -> SqsWorkQueue {
@@ -181,6 +187,8 @@ pub async fn bootstrap(
 
     let table = format!("{prefix}-uploads");
     storage::ensure_table(ctx, &table).await?;
+    let restaurants_table = format!("{prefix}-restaurants");
+    storage::ensure_restaurants_table(ctx, &restaurants_table).await?;
     let event_bus = format!("{prefix}-events");
     storage::ensure_event_bus(ctx, &event_bus).await?;
 
@@ -201,6 +209,7 @@ pub async fn bootstrap(
     Ok(Resources {
         bucket,
         table,
+        restaurants_table,
         intake,
         sanitize,
         review_tasks,

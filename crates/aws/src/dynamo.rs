@@ -5,9 +5,13 @@
 //! transition is one `UpdateItem` conditioned on the expected status, mirroring
 //! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
 //! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
+//!
+//! Restaurants, members and slots live in a table of their own: [`DynamoRestaurants`], in
+//! [`restaurants`].
 
 mod item;
 mod paging;
+pub mod restaurants;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -21,6 +25,7 @@ use item::{
     from_item, millis, s, to_item,
 };
 use paging::Index;
+pub use restaurants::DynamoRestaurants;
 
 use crate::errors::backend_error;
 

@@ -15,20 +15,22 @@ use vetted_aws::s3::S3ObjectStore;
 use vetted_aws::sfn::SfnReviewWorkflow;
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_core::events::{EventType, UploadEvent};
+use vetted_core::media::MediaUrls;
 use vetted_core::ports::{
     EventError, EventSink, ObjectStore, ReviewStart, ReviewStarter, StoreError, Uploads,
     UploadsError, WorkQueue, WorkflowError,
 };
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    ExecutionName, ImageType, ObjectKey, OwnerId, RecordChanges, Status, TaskToken, Timestamp,
-    Transition, UploadId, UploadRecord,
+    Decision, ExecutionName, ImageType, ObjectKey, OwnerId, RecordChanges, SlotRef, Status,
+    TaskToken, Timestamp, Transition, UploadId, UploadRecord,
 };
 
 fn intent(owner: &str) -> UploadRecord {
     UploadRecord::new_intent(
         UploadId::generate(),
         OwnerId::parse(owner).expect("owner"),
+        "r1/gallery-1".parse::<SlotRef>().expect("slot"),
         FileName::parse("logo.png").expect("filename"),
         ImageType::Png,
         1234,
@@ -97,9 +99,10 @@ async fn events_reach_the_rules_that_match_their_detail_type() {
     let sink = EventBridgeEventSink::new(ctx.eventbridge(), &bus);
     let mut record = intent("owner-events");
     record.status = Status::Received;
-    let received = UploadEvent::for_record(&record).expect("received event");
+    let received = UploadEvent::for_record(&record, &MediaUrls::Unserved).expect("received event");
     record.status = Status::Published;
-    let published = UploadEvent::for_record(&record).expect("published event");
+    let published =
+        UploadEvent::for_record(&record, &MediaUrls::Unserved).expect("published event");
     assert_eq!(published.event_type, EventType::UploadPublished);
     sink.publish(&received).await.expect("publish received");
     sink.publish(&published).await.expect("publish published");
@@ -220,7 +223,7 @@ async fn missing_resources_are_permanent_errors_that_say_what_is_missing() {
     let sink = EventBridgeEventSink::new(ctx.eventbridge(), common::unique("no-such-bus"));
     let mut record = intent("owner-x");
     record.status = Status::Received;
-    let event = UploadEvent::for_record(&record).expect("event");
+    let event = UploadEvent::for_record(&record, &MediaUrls::Unserved).expect("event");
     match sink.publish(&event).await {
         Err(EventError::Backend(e)) => assert!(!e.retryable, "{e}"),
         other => panic!("publishing to a missing bus must fail, got {other:?}"),
@@ -245,7 +248,7 @@ async fn raw_item(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn intents_carry_a_ttl_and_tokens_live_in_their_own_attribute() {
+async fn intents_carry_a_ttl_their_slot_and_tokens_live_in_their_own_attribute() {
     let Some(ctx) = common::context().await else {
         return;
     };
@@ -269,7 +272,19 @@ async fn intents_carry_a_ttl_and_tokens_live_in_their_own_attribute() {
             record.created_at.unix_millis().to_string()
         ))
     );
-    assert!(!item.contains_key("task_token") && !item.contains_key("width"));
+    assert_eq!(
+        item.get("restaurant"),
+        Some(&AttributeValue::S("r1".into()))
+    );
+    assert_eq!(
+        item.get("slot"),
+        Some(&AttributeValue::S("gallery-1".into()))
+    );
+    assert!(
+        !item.contains_key("task_token")
+            && !item.contains_key("width")
+            && !item.contains_key("decided_at")
+    );
 
     let at = |ms| Timestamp::from_unix_millis(ms);
     let received = Transition::new(
@@ -306,8 +321,29 @@ async fn intents_carry_a_ttl_and_tokens_live_in_their_own_attribute() {
         Some(&AttributeValue::S("secret-token".into()))
     );
 
+    let decided_at = at(1_700_000_002_500);
+    let decided = Transition::new(Status::InReview, Status::Decided, decided_at)
+        .expect("move")
+        .with(RecordChanges {
+            decision: Some(Decision::Approve),
+            decided_at: Some(decided_at),
+            ..Default::default()
+        });
+    let stored = uploads
+        .transition(&record.id, &decided)
+        .await
+        .expect("decided");
+    assert_eq!(stored.decided_at, Some(decided_at));
+    assert_eq!(stored.target, record.target);
+    let item = raw_item(&ctx, &table, record.id).await;
+    assert_eq!(
+        item.get("decided_at"),
+        Some(&AttributeValue::N(decided_at.unix_millis().to_string())),
+        "decided_at is an instant in Unix milliseconds, like the others"
+    );
+
     let failed =
-        Transition::new(Status::InReview, Status::Failed, at(1_700_000_003_000)).expect("move");
+        Transition::new(Status::Decided, Status::Failed, at(1_700_000_003_000)).expect("move");
     uploads
         .transition(&record.id, &failed)
         .await

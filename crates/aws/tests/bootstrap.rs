@@ -14,7 +14,7 @@ use vetted_aws::sqs::SqsWorkQueue;
 use vetted_core::ports::{
     ObjectStore, ReviewStart, ReviewStarter, StartOutcome, TaskResponder, WorkQueue, WorkflowError,
 };
-use vetted_core::{ExecutionName, ObjectKey, OwnerId, TaskToken, UploadId};
+use vetted_core::{ExecutionName, ObjectKey, SlotRef, TaskToken, UploadId};
 
 const ASL: &str = include_str!("../../../statemachine/review.asl.json");
 const WAIT: Duration = Duration::from_secs(20);
@@ -97,6 +97,7 @@ async fn bootstrap_twice_yields_the_same_resources_which_serialize() {
         "a second bootstrap must find the same resources"
     );
     assert_eq!(first.bucket, format!("{prefix}-uploads"));
+    assert_eq!(first.restaurants_table, format!("{prefix}-restaurants"));
     assert!(first.intake.url.ends_with(&format!("{prefix}-intake")));
     assert!(
         first
@@ -140,8 +141,8 @@ async fn an_upload_under_incoming_is_announced_on_the_intake_queue() {
         )
         .await
         .expect("put outside incoming/");
-    let owner = OwnerId::parse("owner-1").expect("owner");
-    let key = ObjectKey::incoming(&owner, &upload);
+    let target: SlotRef = "r1/logo".parse().expect("slot");
+    let key = ObjectKey::incoming(&target, &upload);
     let put = store
         .put(&key, Bytes::from_static(b"\x89PNG fake"), "image/png")
         .await

@@ -12,8 +12,10 @@ mod common;
 
 use std::time::Duration;
 
-use vetted_aws::bootstrap::{ensure_bucket, ensure_queue_pair, ensure_table};
-use vetted_aws::dynamo::DynamoUploads;
+use vetted_aws::bootstrap::{
+    ensure_bucket, ensure_queue_pair, ensure_restaurants_table, ensure_table,
+};
+use vetted_aws::dynamo::{DynamoRestaurants, DynamoUploads};
 use vetted_aws::s3::S3ObjectStore;
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_contract::queue::QueueUnderTest;
@@ -38,6 +40,30 @@ async fn dynamo_uploads_passes_the_uploads_contract() {
     ensure_table(&ctx, &table).await.expect("create table");
     let uploads = DynamoUploads::new(ctx.dynamodb(), &table);
     vetted_contract::uploads::run_all(&uploads).await;
+}
+
+/// Where moto 5.2.5 and DynamoDB differ for this suite, measured on this machine:
+/// - Races: on plain `moto_server` the racing-offers check failed in 5 runs of 5 (both offers
+///   answered `BecameLive` at revision 1); through `scripts/moto_server.py` it passed 5 of 5.
+/// - The `by-user` index: moto answers from the table itself, so 200 of 200 queries right
+///   after a put saw the new member. DynamoDB's index lags; the suite waits for
+///   `restaurants_of` and so allows it, but moto never exercises that wait.
+/// - `BatchGetItem` never leaves keys unprocessed on moto (a batch of 100 came back whole),
+///   so the adapter's retry of `UnprocessedKeys` runs only on DynamoDB.
+/// - The same as DynamoDB (so the suite does test them): the operands of one `SET` are the
+///   item before the update, and a failed condition returns the item with
+///   `ReturnValuesOnConditionCheckFailure=ALL_OLD` (none when there was no item).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_restaurants_passes_the_restaurants_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    let table = common::unique("restaurants");
+    ensure_restaurants_table(&ctx, &table)
+        .await
+        .expect("create table");
+    let restaurants = DynamoRestaurants::new(ctx.dynamodb(), &table);
+    vetted_contract::restaurants::run_all(&restaurants).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use vetted_core::events::{EVENT_VERSION, EventType, UploadEvent};
 use vetted_core::ports::EventSink;
-use vetted_core::{ImageType, OwnerId, ReasonCode, Status, Timestamp, UploadId};
+use vetted_core::{
+    ImageType, OwnerId, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
+};
 
 use crate::support::Check;
 
@@ -34,26 +36,48 @@ pub async fn run_all(sink: &dyn EventSink, published: &dyn PublishedEvents) {
     every_event_type_arrives(sink, published).await;
 }
 
-/// A fully populated event of `event_type` for `upload`.
+/// A fully populated event of `event_type` for `upload`, as the domain would build it: a
+/// `slot.changed` event has a revision and the previous image but no owner. Its restaurant is
+/// derived from `upload`, so events of different calls never share an id.
 pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
+    let slot_changed = event_type == EventType::SlotChanged;
     let status = Status::ALL
         .into_iter()
         .find(|s| EventType::for_status(*s) == Some(event_type))
-        .unwrap_or(Status::Received);
+        .unwrap_or(Status::Published);
+    let restaurant = RestaurantId::parse(&format!("contract-{upload}"))
+        .unwrap_or_else(|e| panic!("a restaurant id made of an upload id: {e}"));
+    let slot = Slot::Gallery(7);
+    let revision = 3;
+    let id = if slot_changed {
+        format!("{restaurant}.{slot}.{revision}.{}", event_type.as_str())
+    } else {
+        format!("{upload}.{}", event_type.as_str())
+    };
+    let previous =
+        UploadId::parse("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b").unwrap_or_else(|e| panic!("{e}"));
+    let url = |of: UploadId| format!("https://media.example/{restaurant}/{slot}/{of}.png");
     UploadEvent {
-        id: format!("{upload}.{}", event_type.as_str()),
+        id,
         event_type,
         version: EVENT_VERSION,
         time: Timestamp::from_unix_millis(1_700_000_000_123),
         upload_id: upload,
-        owner: OwnerId::parse("contract-owner").unwrap_or_else(|e| panic!("{e}")),
+        owner: (!slot_changed)
+            .then(|| OwnerId::parse("contract-owner").unwrap_or_else(|e| panic!("{e}"))),
         status,
+        url: (status == Status::Published).then(|| url(upload)),
+        previous_upload_id: slot_changed.then_some(previous),
+        previous_url: slot_changed.then(|| url(previous)),
+        revision: slot_changed.then_some(revision),
         reason: (event_type == EventType::UploadRejected).then_some(ReasonCode::TypeMismatch),
         detected_type: Some(ImageType::Png),
         width: Some(640),
         height: Some(480),
         bytes: Some(12_345),
         decline_reason: None,
+        restaurant,
+        slot,
     }
 }
 

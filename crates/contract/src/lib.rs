@@ -19,6 +19,7 @@ pub mod emulator;
 pub mod events;
 pub mod objects;
 pub mod queue;
+pub mod restaurants;
 pub mod uploads;
 pub mod workflow;
 

@@ -14,7 +14,7 @@ use crate::image_type::ImageType;
 use crate::media::MediaUrls;
 use crate::reason::ReasonCode;
 use crate::record::{DeclineReason, UploadRecord};
-use crate::restaurant::{RestaurantId, Slot, SlotState};
+use crate::restaurant::{RestaurantId, Slot, SlotChangeCause, SlotState};
 use crate::status::Status;
 use crate::time::Timestamp;
 
@@ -186,7 +186,13 @@ impl UploadEvent {
             ),
             event_type,
             version: EVENT_VERSION,
-            time: state.changed_at.unwrap_or(live.published_at),
+            // A publish is announced when it went live, a rollback when it was made.
+            time: match state.cause {
+                Some(SlotChangeCause::RolledBack { .. }) => {
+                    state.changed_at.unwrap_or(live.published_at)
+                }
+                _ => live.published_at,
+            },
             upload_id: live.upload,
             restaurant: slot.restaurant.clone(),
             slot: slot.slot,

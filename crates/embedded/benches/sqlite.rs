@@ -8,7 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vetted_core::ports::{Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    ImageType, OwnerId, RecordChanges, Status, TaskToken, Timestamp, Transition, UploadId,
+    ImageType, OwnerId, RecordChanges, SlotRef, Status, TaskToken, Timestamp, Transition, UploadId,
     UploadRecord,
 };
 use vetted_embedded::db::Db;
@@ -23,6 +23,7 @@ async fn lifecycle(uploads: &SqliteUploads, owner: &OwnerId) {
     let record = UploadRecord::new_intent(
         UploadId::generate(),
         owner.clone(),
+        "r1/gallery-1".parse::<SlotRef>().expect("slot"),
         FileName::parse("logo.png").expect("file name"),
         ImageType::Png,
         50_000,
@@ -42,6 +43,7 @@ async fn lifecycle(uploads: &SqliteUploads, owner: &OwnerId) {
         let changes = RecordChanges {
             width: Some(800),
             task_token: Some(token.clone()),
+            decided_at: (to == Decided).then_some(now),
             ..RecordChanges::default()
         };
         let t = Transition::new(from, to, now).expect("move").with(changes);

@@ -65,6 +65,7 @@ pub struct Migration {
 /// Every component's migrations, applied in this order at open.
 pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("uploads", crate::sqlite_uploads::MIGRATIONS),
+    ("restaurants", crate::sqlite_restaurants::MIGRATIONS),
     ("queue", crate::sqlite_queue::MIGRATIONS),
     ("workflow", crate::workflow::MIGRATIONS),
     ("outbox", crate::outbox::MIGRATIONS),

@@ -1,10 +1,11 @@
-//! Adapters for one machine: real files for objects, a real SQLite file for records, queues,
-//! workflow executions and events. The S3-compatible upload endpoint is its own crate,
-//! `vetted-s3-endpoint`, so that it links no SQLite.
+//! Adapters for one machine: real files for objects, a real SQLite file for records,
+//! restaurants, queues, workflow executions and events. The S3-compatible upload endpoint is
+//! its own crate, `vetted-s3-endpoint`, so that it links no SQLite.
 
 pub mod db;
 pub mod fs_store;
 pub mod outbox;
 pub mod sqlite_queue;
+pub mod sqlite_restaurants;
 pub mod sqlite_uploads;
 pub mod workflow;

@@ -20,9 +20,10 @@ use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 use crate::db::{Db, DbError, Migration, immediate};
 use rows::{COLUMNS, Row};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE uploads (
             id TEXT PRIMARY KEY NOT NULL,
             owner TEXT NOT NULL,
@@ -51,7 +52,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         CREATE INDEX uploads_by_owner ON uploads (owner, created_at, id);
         CREATE INDEX uploads_by_status ON uploads (status, status_since, id);
     ",
-}];
+    },
+    Migration {
+        // Uploads target a slot, and a decision records when it was made. Rows written by
+        // version 1 predate restaurants: they get restaurant 'legacy' and slot 'gallery-1',
+        // which parse, so those rows stay readable. Core reserves no restaurant id, so a
+        // restaurant created as 'legacy' would seem to be their target. Their `object_key`
+        // keeps the old `incoming/{owner}/{id}` shape and reads back as a stray key; nothing
+        // is rewritten. Their `decided_at` is NULL: version 1 kept no decision time.
+        version: 2,
+        sql: "
+        ALTER TABLE uploads ADD COLUMN restaurant TEXT NOT NULL DEFAULT 'legacy';
+        ALTER TABLE uploads ADD COLUMN slot TEXT NOT NULL DEFAULT 'gallery-1';
+        ALTER TABLE uploads ADD COLUMN decided_at INTEGER;
+    ",
+    },
+];
 
 /// Upload records in the shared database.
 #[derive(Debug, Clone)]

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use vetted_contract::queue::QueueUnderTest;
-use vetted_contract::{objects, queue, uploads};
+use vetted_contract::{objects, queue, restaurants, uploads};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,6 +22,13 @@ async fn sqlite_uploads_pass_the_uploads_contract() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
     uploads::run_all(&SqliteUploads::new(db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_restaurants_pass_the_restaurants_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    restaurants::run_all(&SqliteRestaurants::new(db)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

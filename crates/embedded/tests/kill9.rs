@@ -18,7 +18,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use vetted_core::ports::{ObjectStore, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
-use vetted_core::{ImageType, ObjectKey, OwnerId, Timestamp, UploadId, UploadRecord};
+use vetted_core::{ImageType, ObjectKey, OwnerId, SlotRef, Timestamp, UploadId, UploadRecord};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
@@ -35,7 +35,14 @@ fn owner() -> OwnerId {
 
 /// The object every iteration overwrites, with a body that differs in content and size.
 fn hot_key() -> ObjectKey {
-    ObjectKey::published(&UploadId::parse("00000000-0000-7000-8000-000000000000").unwrap())
+    ObjectKey::published(
+        &target(),
+        &UploadId::parse("00000000-0000-7000-8000-000000000000").unwrap(),
+    )
+}
+
+fn target() -> SlotRef {
+    "kill-test/gallery-1".parse().unwrap()
 }
 
 fn body_of(id: &UploadId) -> Bytes {
@@ -65,6 +72,7 @@ async fn child(dir: &Path) {
         let record = UploadRecord::new_intent(
             UploadId::generate(),
             owner(),
+            target(),
             FileName::parse("x.png").unwrap(),
             ImageType::Png,
             10,

@@ -1,5 +1,5 @@
-//! Every status change a service makes emits exactly one event id, also when its step is
-//! repeated after a crash.
+//! Every status change a service makes, and every change of a slot's live image, emits exactly
+//! one event id, also when its step is repeated after a crash.
 //!
 //! Intake, the review workers and the decisions run on the embedded adapters with the real
 //! ASL. Two things stand in for a crash:
@@ -9,7 +9,8 @@
 //! - every message is delivered once more after it succeeded (at-least-once queues).
 //!
 //! The record store records the moves that succeeded; the test then checks that the event ids
-//! published are exactly `{upload}.{type}` for those moves, that each move happened once,
+//! published are exactly `{upload}.{type}` for those moves plus one `slot.changed` for the
+//! publish (whose slot the restaurants store shows at revision 1), that each move happened once,
 //! and that each event id's first publish did fail, so the resume path really ran. The
 //! sweep's expiry of an abandoned intent is checked too, without a crash (see below).
 
@@ -26,23 +27,32 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use vetted_core::events::{EventType, UploadEvent};
 use vetted_core::intake::Intake;
+use vetted_core::media::MediaUrls;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::ports::{
-    BackendError, EventError, EventSink, ObjectStore, Page, PageRequest, Retryable, Uploads,
-    UploadsError, WorkQueue,
+    BackendError, EventError, EventSink, ObjectStore, Page, PageRequest, Restaurants, Retryable,
+    Uploads, UploadsError, WorkQueue,
 };
 use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::restaurant::Restaurant;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, Decision, ImageType, ModeratorId, OwnerId, Policy, Ports, QueueService, Status,
+    Clock, Decision, ImageType, ModeratorId, OwnerId, Policy, Ports, QueueService, SlotRef, Status,
     SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use wf_support::{Rig, review_asl};
 
 const BUCKET: &str = "vetted";
+
+/// The slot every upload of the test asks to change.
+fn target() -> SlotRef {
+    "r1/gallery-1".parse().unwrap()
+}
 
 /// The SQLite record store, noting every transition that succeeded.
 struct RecordingUploads {
@@ -113,6 +123,7 @@ struct World {
     _dir: tempfile::TempDir,
     rig: Rig,
     uploads: Arc<RecordingUploads>,
+    restaurants: Arc<SqliteRestaurants>,
     events: Arc<CrashingOnceEvents>,
     objects: Arc<FsObjectStore>,
     intake: Intake,
@@ -134,29 +145,41 @@ async fn world() -> World {
         published: Mutex::default(),
     });
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
+    let restaurants = Arc::new(SqliteRestaurants::new(rig.db.clone()));
+    restaurants
+        .create(&Restaurant {
+            id: target().restaurant,
+            name: "Trattoria Roma".to_owned(),
+            created_at: SystemClock.now(),
+        })
+        .await
+        .unwrap();
     let ports = Ports {
         uploads: uploads.clone(),
+        restaurants: restaurants.clone(),
         objects: objects.clone(),
         events: events.clone(),
         clock,
+        media: MediaUrls::Unserved,
     };
     let intake = Intake {
         ports: ports.clone(),
         reviews: Arc::new(rig.engine.clone()),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
     };
     let review = Review {
         ports,
         tasks: Arc::new(rig.engine.clone()),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     };
     World {
         _dir: dir,
         rig,
         uploads,
+        restaurants,
         events,
         objects,
         intake,
@@ -190,6 +213,7 @@ impl World {
         let intent = UploadRecord::new_intent(
             id,
             OwnerId::parse("owner-1").unwrap(),
+            target(),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
             bytes.as_ref().map_or(100, |b| b.len() as u64),
@@ -296,11 +320,19 @@ async fn every_status_change_emits_exactly_one_event_id_even_when_steps_repeat()
     for (change, count) in &moves_per_change {
         assert_eq!(*count, 1, "{change:?} was written {count} times");
     }
+    let slot = world.restaurants.slot(&target()).await.unwrap();
+    assert_eq!(
+        (slot.live.map(|live| live.upload), slot.revision),
+        (Some(approved), 1),
+        "the published upload is live, and a repeated publish did not change the slot again"
+    );
+    let slot_changed = format!("r1.gallery-1.1.{}", EventType::SlotChanged.as_str());
     let expected: BTreeSet<String> = moves
         .iter()
         .filter_map(|(id, status)| {
             EventType::for_status(*status).map(|t| format!("{id}.{}", t.as_str()))
         })
+        .chain([slot_changed])
         .collect();
     let published: BTreeSet<String> = world
         .events
@@ -312,7 +344,7 @@ async fn every_status_change_emits_exactly_one_event_id_even_when_steps_repeat()
         .collect();
     assert_eq!(
         published, expected,
-        "the event ids published are exactly one per status change"
+        "the event ids published are exactly one per status change and one per slot change"
     );
     let refused = world.events.refused.lock().unwrap().clone();
     let queue_driven: BTreeSet<String> = expected

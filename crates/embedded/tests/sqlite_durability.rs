@@ -6,7 +6,7 @@ use std::time::Duration;
 use vetted_core::ports::{QueueError, QueueStats, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    ImageType, OwnerId, RecordChanges, Status, TaskToken, Timestamp, Transition, UploadId,
+    ImageType, OwnerId, RecordChanges, SlotRef, Status, TaskToken, Timestamp, Transition, UploadId,
     UploadRecord,
 };
 use vetted_embedded::db::{COMPONENTS, Db, DbError};
@@ -17,6 +17,7 @@ fn intent(owner: &str, at_ms: i64) -> UploadRecord {
     UploadRecord::new_intent(
         UploadId::generate(),
         OwnerId::parse(owner).expect("owner id"),
+        "r1/gallery-1".parse::<SlotRef>().expect("slot"),
         FileName::parse("logo.png").expect("file name"),
         ImageType::Png,
         4096,
@@ -252,7 +253,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .collect();
     expected.sort();
     assert_eq!(first, expected);
-    assert!(first.contains(&("uploads".to_owned(), 1)) && first.contains(&("queue".to_owned(), 1)));
+    assert!(first.contains(&("uploads".to_owned(), 2)) && first.contains(&("queue".to_owned(), 1)));
     let db = Db::open(&path).await.unwrap();
     assert_eq!(
         versions(db.clone()).await,
@@ -275,4 +276,48 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         Err(other) => panic!("expected SchemaTooNew, got {other}"),
         Ok(_) => panic!("a database from a newer build was opened"),
     }
+}
+
+/// A file written by a build that knew only version 1 of the uploads schema: its records read
+/// back after the upgrade, with the documented defaults for what version 1 did not keep.
+#[tokio::test]
+async fn version_1_upload_rows_read_back_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vetted.db");
+    let id = UploadId::generate();
+    {
+        let (_, uploads_migrations) = COMPONENTS
+            .iter()
+            .find(|(name, _)| *name == "uploads")
+            .unwrap();
+        let version_1 = uploads_migrations.iter().find(|m| m.version == 1).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_versions (
+                component TEXT PRIMARY KEY,
+                version INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO schema_versions VALUES ('uploads', 1);",
+        )
+        .unwrap();
+        conn.execute_batch(version_1.sql).unwrap();
+        conn.execute(
+            "INSERT INTO uploads (id, owner, filename, declared_type, declared_size, method,
+                object_key, status, status_since, created_at, expires_at, moderator, decision)
+             VALUES (?1, 'owner-1', 'old.png', 'image/png', 10, 'post', ?2, 'DECLINED', 3000,
+                1000, 61000, 'mod-1', 'decline')",
+            rusqlite::params![id.to_string(), format!("incoming/owner-1/{id}")],
+        )
+        .unwrap();
+    }
+    let uploads = SqliteUploads::new(Db::open(&path).await.unwrap());
+    let stored = uploads.get(&id).await.unwrap();
+    assert_eq!(
+        stored.target,
+        "legacy/gallery-1".parse::<SlotRef>().unwrap(),
+        "a version 1 row must read back with the documented default slot"
+    );
+    assert_eq!(stored.decided_at, None, "version 1 kept no decision time");
+    assert_eq!(stored.status, Status::Declined);
+    assert_eq!(stored.key.as_str(), format!("incoming/owner-1/{id}"));
 }

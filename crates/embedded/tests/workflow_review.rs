@@ -1,5 +1,6 @@
 //! The real review ASL on embedded adapters with the real core workers: an approved upload is
-//! published, a declined one is declined, and the events land in the outbox.
+//! published and goes live in its slot, a declined one is declined, and the events land in the
+//! outbox.
 
 // Test code, helpers included: a failed unwrap is a failed assertion.
 #![allow(clippy::unwrap_used)]
@@ -7,10 +8,11 @@
 mod wf_support;
 
 use vetted_core::events::EventType;
+use vetted_core::ports::Restaurants;
 use vetted_core::record::DeclineReason;
 use vetted_core::{Decision, ModeratorId, Status};
 use vetted_embedded::workflow::ExecutionStatus;
-use wf_support::pipeline::Pipeline;
+use wf_support::pipeline::{Pipeline, target};
 
 fn moderator() -> ModeratorId {
     ModeratorId::parse("mod-1").unwrap()
@@ -70,8 +72,16 @@ async fn an_approved_upload_is_published() {
         [
             EventType::ReviewRequested,
             EventType::ReviewApproved,
+            EventType::SlotChanged,
             EventType::UploadPublished
-        ]
+        ],
+        "the slot changes (and says so) before the record is PUBLISHED"
+    );
+    let slot = pipeline.restaurants.slot(&target()).await.unwrap();
+    assert_eq!(
+        (slot.live.map(|live| live.upload), slot.revision),
+        (Some(id), 1),
+        "the published upload is live in the slot it asked to change"
     );
     pipeline.stop().await;
 }

@@ -171,7 +171,7 @@ pub fn readable_key(raw: &str) -> Result<ObjectKey, S3Error> {
     let refused = || S3Error::access_denied(format!("The key '{raw}' may not be read."));
     let key = ObjectKey::parse(raw).map_err(|_| refused())?;
     match key.kind() {
-        KeyKind::Preview(_) | KeyKind::Sanitized(_) | KeyKind::Published(_) => Ok(key),
+        KeyKind::Preview(_) | KeyKind::Sanitized(_) | KeyKind::Published { .. } => Ok(key),
         _ => Err(refused()),
     }
 }

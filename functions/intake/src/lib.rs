@@ -12,8 +12,8 @@ use std::time::Duration;
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::sfn::SfnReviewWorkflow;
-use vetted_core::Policy;
 use vetted_core::intake::Intake;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::settings::Env;
 
 /// The template's default for `ReviewTimeoutSeconds`: a week.
@@ -25,7 +25,7 @@ pub struct Config {
     pub common: PipelineConfig,
     pub state_machine_arn: String,
     pub review_timeout: Duration,
-    pub policy: Policy,
+    pub policies: SlotPolicies,
 }
 
 impl Config {
@@ -35,7 +35,7 @@ impl Config {
             state_machine_arn: env.required("VETTED_STATE_MACHINE_ARN")?,
             review_timeout: env
                 .seconds_or("VETTED_REVIEW_TIMEOUT_SECONDS", DEFAULT_REVIEW_TIMEOUT)?,
-            policy: Policy::default().with_env(env)?,
+            policies: SlotPolicies::default().with_env(env)?,
         })
     }
 }
@@ -45,7 +45,7 @@ pub fn intake(ctx: &AwsContext, config: Config) -> Intake {
     Intake {
         ports: config.common.ports(ctx),
         reviews: Arc::new(SfnReviewWorkflow::new(ctx.sfn(), config.state_machine_arn)),
-        policy: config.policy,
+        policies: config.policies,
         bucket: config.common.bucket,
         review_timeout: config.review_timeout,
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vetted_core::intake::{Intake, execution_name};
+use vetted_core::policy::SlotPolicies;
 use vetted_core::ports::{ObjectStore, StoreError, Uploads};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
@@ -20,6 +21,7 @@ use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_lambda::sqs::{handle_sqs_batch, sqs_event};
@@ -58,12 +60,14 @@ async fn rig() -> Rig {
     let intake = Intake {
         ports: Ports {
             uploads: uploads.clone(),
+            restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
             objects: objects.clone(),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+            media: Default::default(),
             clock,
         },
         reviews: Arc::new(engine.clone()),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
     };
@@ -103,6 +107,7 @@ async fn only_messages_intake_could_not_handle_are_reported_failed() {
     let intent = UploadRecord::new_intent(
         UploadId::generate(),
         owner.clone(),
+        "r1/gallery-1".parse().unwrap(),
         FileName::parse("logo.png").unwrap(),
         ImageType::Png,
         10_000,

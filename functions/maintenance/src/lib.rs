@@ -47,7 +47,7 @@ impl Maintenance {
             ctx,
             review_tasks::Config {
                 common: config.intake.common.clone(),
-                policy: config.intake.policy.clone(),
+                policies: config.intake.policies.clone(),
             },
         );
         Self {

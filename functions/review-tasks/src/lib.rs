@@ -16,7 +16,7 @@ use std::sync::Arc;
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::sfn::SfnTaskResponder;
-use vetted_core::Policy;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::settings::Env;
@@ -28,14 +28,14 @@ pub struct Config {
     pub common: PipelineConfig,
     /// Used only if a sanitize task is ever routed here; the template sets no policy variables
     /// for this function, so it is the default unless `VETTED_POLICY_*` says otherwise.
-    pub policy: Policy,
+    pub policies: SlotPolicies,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> anyhow::Result<Self> {
         Ok(Self {
             common: PipelineConfig::from_env(env)?,
-            policy: Policy::default().with_env(env)?,
+            policies: SlotPolicies::default().with_env(env)?,
         })
     }
 }
@@ -47,7 +47,7 @@ pub fn review(ctx: &AwsContext, config: Config) -> Review {
     Review {
         ports: config.common.ports(ctx),
         tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
-        policy: config.policy,
+        policies: config.policies,
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use vetted_core::policy::SlotPolicies;
 use vetted_core::ports::{ObjectStore, ReviewStart, ReviewStarter, Uploads, WorkQueue};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::review::Review;
@@ -22,6 +23,7 @@ use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_lambda::sqs::{handle_sqs_batch, sqs_event};
@@ -53,12 +55,14 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     let review = Arc::new(Review {
         ports: Ports {
             uploads: uploads.clone(),
+            restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
             objects: objects.clone(),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),
+            media: Default::default(),
             clock: clock.clone(),
         },
         tasks: Arc::new(engine.clone()),
-        policy: Policy::default(),
+        policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
 
@@ -68,6 +72,7 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     let intent = UploadRecord::new_intent(
         UploadId::generate(),
         OwnerId::parse("owner-1").unwrap(),
+        "r1/gallery-1".parse().unwrap(),
         FileName::parse("logo.png").unwrap(),
         ImageType::Png,
         png.len() as u64,

@@ -12,7 +12,7 @@ use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::presign::S3Presigner;
 use vetted_aws::sfn::SfnTaskResponder;
-use vetted_core::Policy;
+use vetted_core::policy::SlotPolicies;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
@@ -23,7 +23,7 @@ struct Config {
     common: PipelineConfig,
     accelerate: bool,
     oidc: OidcConfig,
-    policy: Policy,
+    policies: SlotPolicies,
     api: ApiSettings,
 }
 
@@ -37,7 +37,7 @@ impl Config {
                 issuer: env.required("VETTED_JWT_ISSUER")?,
                 audience: env.get("VETTED_JWT_AUDIENCE").map(str::to_owned),
             },
-            policy: Policy::default().with_env(env)?,
+            policies: SlotPolicies::default().with_env(env)?,
             // Lambda's /tmp is the only writable place; proxy uploads spool there.
             api: ApiSettings {
                 temp_dir: Some(std::env::temp_dir()),
@@ -72,14 +72,14 @@ async fn state() -> anyhow::Result<ApiState> {
     let review = Arc::new(Review {
         ports: ports.clone(),
         tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
-        policy: config.policy.clone(),
+        policies: config.policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
     Ok(ApiState::new(ApiParts {
         ports,
         signer: Arc::new(signer),
-        policy: config.policy,
+        policies: config.policies,
         auth: Authenticator::new(None, Some(verifier))?,
         settings: config.api,
         review,

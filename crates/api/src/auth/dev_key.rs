@@ -62,7 +62,7 @@ struct DevClaims<'a> {
     iat: i64,
     exp: i64,
     #[serde(rename = "cognito:groups")]
-    groups: [&'static str; 1],
+    groups: Vec<&'static str>,
     token_use: &'static str,
 }
 
@@ -129,13 +129,24 @@ impl DevKey {
         ttl: Duration,
         now: Timestamp,
     ) -> Result<String, DevKeyError> {
+        self.issue_roles(subject, &[role], ttl, now)
+    }
+
+    /// A token with several roles, e.g. a moderator who is also an admin.
+    pub fn issue_roles(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<String, DevKeyError> {
         let iat = now.unix_seconds();
         let claims = DevClaims {
             sub: subject,
             iss: DEV_ISSUER,
             iat,
             exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
-            groups: [role.group()],
+            groups: roles.iter().map(|role| role.group()).collect(),
             token_use: "id",
         };
         Ok(jsonwebtoken::encode(

@@ -4,7 +4,8 @@
 //! RS256 keys from a configured JWKS URL and issuer (Cognito or any OIDC provider), and an
 //! HS256 dev key kept in the data directory for one-machine use. A token's `alg` picks the
 //! verifier; `none`, or an algorithm no configured verifier uses, is refused. Roles come from
-//! the `cognito:groups` claim: `owners` and `moderators`.
+//! the `cognito:groups` claim: `owners`, `moderators` and `admins` (moderators who also create
+//! restaurants and invite their owners).
 
 mod dev_key;
 mod jwks;
@@ -35,6 +36,7 @@ const LEEWAY_SECS: u64 = 30;
 pub enum Role {
     Owner,
     Moderator,
+    Admin,
 }
 
 impl Role {
@@ -43,11 +45,12 @@ impl Role {
         match self {
             Role::Owner => "owners",
             Role::Moderator => "moderators",
+            Role::Admin => "admins",
         }
     }
 
     pub fn from_group(group: &str) -> Option<Role> {
-        [Role::Owner, Role::Moderator]
+        [Role::Owner, Role::Moderator, Role::Admin]
             .into_iter()
             .find(|role| role.group() == group)
     }
@@ -74,6 +77,17 @@ impl Principal {
             return Err(AuthError::Forbidden(Role::Moderator));
         }
         ModeratorId::parse(&self.subject).map_err(|_| AuthError::BadSubject)
+    }
+
+    pub fn admin_id(&self) -> Result<ModeratorId, AuthError> {
+        if !self.roles.contains(&Role::Admin) {
+            return Err(AuthError::Forbidden(Role::Admin));
+        }
+        ModeratorId::parse(&self.subject).map_err(|_| AuthError::BadSubject)
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
     }
 }
 
@@ -225,6 +239,41 @@ where
         let auth = Arc::<Authenticator>::from_ref(state);
         let principal = auth.from_headers(&parts.headers).await?;
         Ok(ModeratorCaller(principal.moderator_id()?))
+    }
+}
+
+/// An authenticated caller with the `admins` role; creates restaurants and names their owners.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub ModeratorId);
+
+impl<S> FromRequestParts<S> for AdminCaller
+where
+    S: Send + Sync,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Arc::<Authenticator>::from_ref(state);
+        let principal = auth.from_headers(&parts.headers).await?;
+        Ok(AdminCaller(principal.admin_id()?))
+    }
+}
+
+/// Any authenticated caller, whatever its roles; the route decides what each role may see.
+#[derive(Debug, Clone)]
+pub struct AnyCaller(pub Principal);
+
+impl<S> FromRequestParts<S> for AnyCaller
+where
+    S: Send + Sync,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let auth = Arc::<Authenticator>::from_ref(state);
+        Ok(AnyCaller(auth.from_headers(&parts.headers).await?))
     }
 }
 

@@ -114,7 +114,8 @@ async fn groups_other_than_ours_grant_nothing() {
         .unwrap();
     let principal = auth(key).authenticate(&token).await.unwrap();
     assert_eq!(principal.roles.len(), 1);
-    assert_eq!(Role::from_group("admins"), None);
+    assert_eq!(Role::from_group("admins"), Some(Role::Admin));
+    assert_eq!(Role::from_group("administrators"), None);
 }
 
 #[test]

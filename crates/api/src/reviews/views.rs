@@ -4,13 +4,28 @@
 
 use serde::{Deserialize, Serialize};
 use vetted_core::record::DeclineReason;
-use vetted_core::{Decision, ImageType, OwnerId, Status, Timestamp, UploadId, UploadRecord};
+use vetted_core::{
+    Decision, ImageType, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp, UploadId,
+    UploadRecord,
+};
+
+use crate::policy::PolicyView;
 
 /// One upload waiting for a decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReviewItem {
     pub upload_id: UploadId,
     pub owner: OwnerId,
+    pub restaurant: RestaurantId,
+    /// The restaurant's name, for people.
+    pub restaurant_name: String,
+    pub slot: Slot,
+    pub kind: SlotKind,
+    /// The rules of the slot's kind.
+    pub policy: PolicyView,
+    /// What the slot shows now, which this upload would replace; absent for an empty slot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveImage>,
     pub filename: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detected_type: Option<ImageType>,
@@ -28,11 +43,39 @@ pub struct ReviewItem {
     pub preview_expires_at: Timestamp,
 }
 
+/// The image a slot shows now, beside the proposed one.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveImage {
+    pub upload_id: UploadId,
+    pub width: u32,
+    pub height: u32,
+    /// A presigned GET of the published image, valid until `preview_expires_at`.
+    pub url: String,
+}
+
+/// What a review item shows about the slot it would change.
+pub struct SlotContext {
+    pub restaurant_name: String,
+    pub policy: PolicyView,
+    pub live: Option<LiveImage>,
+}
+
 impl ReviewItem {
-    pub fn new(record: &UploadRecord, preview_url: String, preview_expires_at: Timestamp) -> Self {
+    pub fn new(
+        record: &UploadRecord,
+        slot: SlotContext,
+        preview_url: String,
+        preview_expires_at: Timestamp,
+    ) -> Self {
         Self {
             upload_id: record.id,
             owner: record.owner.clone(),
+            restaurant: record.target.restaurant.clone(),
+            restaurant_name: slot.restaurant_name,
+            slot: record.target.slot,
+            kind: record.target.slot.kind(),
+            policy: slot.policy,
+            live: slot.live,
             filename: record.filename.as_str().to_owned(),
             detected_type: record.detected_type,
             width: record.width,
@@ -69,6 +112,10 @@ pub enum ReviewFilter {
 pub struct ReviewQuery {
     #[serde(default)]
     pub status: ReviewFilter,
+    /// Only uploads for this slot kind. Filters each page, so a page may hold fewer than
+    /// `limit` items while `next` is still present.
+    #[serde(default)]
+    pub kind: Option<SlotKind>,
     pub limit: Option<u32>,
     pub after: Option<String>,
 }

@@ -1,5 +1,7 @@
 //! `POST /api/uploads`: check the request, sign the upload, write the intent, answer 201.
 //!
+//! The caller must be a member (owner or staff) of the restaurant named; anyone else gets the
+//! same 404 as for a restaurant that does not exist. The request is held to its slot's policy.
 //! Nothing is written unless every check passes and the signature was made; the intent is
 //! written before the answer, so no URL is ever handed out for an upload without a record.
 
@@ -9,19 +11,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use vetted_core::policy::explain_refusal;
 use vetted_core::ports::UploadGrant;
 use vetted_core::record::{FileName, UploadMethod};
-use vetted_core::{ImageType, ObjectKey, OwnerId, Policy, ReasonCode, UploadId, UploadRecord};
+use vetted_core::{
+    ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef, UploadId, UploadRecord,
+};
 
 use super::content_path;
 use super::views::{CreateUploadRequest, CreateUploadResponse, FormField};
 use crate::auth::OwnerCaller;
 use crate::body::JsonBody;
 use crate::error::{ApiError, reasons};
+use crate::restaurants::member_role;
 use crate::{ApiSettings, ApiState};
 
 /// The checked parts of a create request.
 struct Checked {
+    target: SlotRef,
     filename: FileName,
     content_type: ImageType,
     size: u64,
@@ -30,30 +37,26 @@ struct Checked {
 
 fn check(
     request: CreateUploadRequest,
+    target: SlotRef,
     policy: &Policy,
     settings: &ApiSettings,
 ) -> Result<Checked, ApiError> {
+    let kind = target.slot.kind();
     let filename = FileName::parse(&request.filename)
         .map_err(|e| ApiError::bad_request(reasons::INVALID_FILENAME, e.to_string()))?;
-    let allowed = || {
-        policy
-            .allowed_types
-            .iter()
-            .map(|t| t.mime())
-            .collect::<Vec<_>>()
-            .join(", ")
+    let refuse = |code: ReasonCode, detail: String| {
+        ApiError::refused(
+            code,
+            format!("{detail}: {}", explain_refusal(kind, code, policy)),
+        )
     };
     let content_type = ImageType::from_mime(&request.content_type)
         .ok()
         .filter(|t| policy.allows(*t))
         .ok_or_else(|| {
-            ApiError::refused(
+            refuse(
                 ReasonCode::TypeNotAllowed,
-                format!(
-                    "{:?} is not allowed; allowed types: {}",
-                    request.content_type,
-                    allowed()
-                ),
+                format!("{:?} is not allowed", request.content_type),
             )
         })?;
     let size = request.size;
@@ -64,18 +67,16 @@ fn check(
         ));
     }
     if size < policy.min_bytes {
-        let msg = format!(
-            "size {size} is below the minimum of {} bytes",
-            policy.min_bytes
-        );
-        return Err(ApiError::refused(ReasonCode::TooSmall, msg));
+        return Err(refuse(
+            ReasonCode::TooSmall,
+            format!("size {size} is too small"),
+        ));
     }
     if size > policy.max_bytes {
-        let msg = format!(
-            "size {size} is above the maximum of {} bytes",
-            policy.max_bytes
-        );
-        return Err(ApiError::refused(ReasonCode::TooLarge, msg));
+        return Err(refuse(
+            ReasonCode::TooLarge,
+            format!("size {size} is too large"),
+        ));
     }
     let method = request.method.unwrap_or_default();
     if method == UploadMethod::Proxy && size > settings.proxy_max_bytes {
@@ -86,6 +87,7 @@ fn check(
         return Err(ApiError::refused(ReasonCode::TooLarge, msg));
     }
     Ok(Checked {
+        target,
         filename,
         content_type,
         size,
@@ -99,21 +101,28 @@ pub(super) async fn create_upload(
     OwnerCaller(owner): OwnerCaller,
     JsonBody(request): JsonBody<CreateUploadRequest>,
 ) -> Result<Response, ApiError> {
-    let checked = check(request, &state.policy, &state.settings)?;
+    let target = requested_slot(&state, &owner, &request).await?;
+    let policy = state.policies.for_kind(target.slot.kind());
+    let checked = check(request, target, policy, &state.settings)?;
     let upload_id = UploadId::generate();
     tracing::Span::current().record("upload_id", tracing::field::display(&upload_id));
     let grant = UploadGrant {
         upload_id,
-        key: ObjectKey::incoming(&owner, &upload_id),
+        key: ObjectKey::incoming(&checked.target, &upload_id),
         content_type: checked.content_type,
-        length: state.policy.min_bytes.max(1)..=checked.size,
+        length: policy.min_bytes.max(1)..=checked.size,
         now: state.clock.now(),
         expires_in: state.settings.presign_expires_in,
     };
     let answer = sign(&state, &grant, checked.method).await?;
     let record = intent(&state, &owner, &grant, checked, &answer);
     state.uploads.create(&record).await?;
-    tracing::info!(method = ?record.method, size = record.declared_size, "upload intent created");
+    tracing::info!(
+        method = ?record.method,
+        size = record.declared_size,
+        slot = %record.target,
+        "upload intent created"
+    );
 
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/uploads/{upload_id}")) {
@@ -122,6 +131,30 @@ pub(super) async fn create_upload(
     // Presigned URLs are credentials for a few minutes; keep them out of caches.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok((StatusCode::CREATED, headers, Json(answer)).into_response())
+}
+
+/// The slot asked for, if the caller is a member of its restaurant and restaurants have it.
+async fn requested_slot(
+    state: &ApiState,
+    owner: &OwnerId,
+    request: &CreateUploadRequest,
+) -> Result<SlotRef, ApiError> {
+    let slot = Slot::parse(&request.slot)
+        .ok()
+        .filter(|slot| state.policies.has_slot(*slot))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                reasons::INVALID_SLOT,
+                format!(
+                    "slot {:?} is not one of logo, cover or gallery-1 to gallery-{}",
+                    request.slot, state.policies.gallery_positions
+                ),
+            )
+        })?;
+    let restaurant = vetted_core::RestaurantId::parse(&request.restaurant)
+        .map_err(|_| ApiError::restaurant_not_found())?;
+    member_role(state, &restaurant, owner).await?;
+    Ok(SlotRef::new(restaurant, slot))
 }
 
 async fn sign(
@@ -182,6 +215,7 @@ fn intent(
     UploadRecord::new_intent(
         grant.upload_id,
         owner.clone(),
+        checked.target,
         checked.filename,
         checked.content_type,
         checked.size,

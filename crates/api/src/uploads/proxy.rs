@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use vetted_core::{ReasonCode, Status, UploadRecord};
 
-use super::read::owned_record;
+use super::read::member_record;
 use super::views::ContentReceived;
 use crate::ApiState;
 use crate::auth::OwnerCaller;
@@ -27,7 +27,10 @@ pub(super) async fn put_content(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ContentReceived>), ApiError> {
-    let record = owned_record(&state, &owner, &id).await?;
+    // Only the member who asked for the upload sends its bytes.
+    let record = Some(member_record(&state, &owner, &id).await?)
+        .filter(|record| record.owner == owner)
+        .ok_or_else(ApiError::upload_not_found)?;
     check_intent(&state, &record)?;
     check_content_type(&headers, &record)?;
     let cap = record.declared_size.min(state.settings.proxy_max_bytes);

@@ -1,4 +1,7 @@
-//! `GET /api/uploads/{id}` and `GET /api/uploads`: an owner reads their own uploads.
+//! `GET /api/uploads/{id}` and `GET /api/uploads`: members read their restaurants' uploads.
+//!
+//! One upload is readable by every member (owner or staff) of its restaurant; the list is the
+//! uploads the caller made.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,15 +15,20 @@ use crate::body::QueryParams;
 use crate::error::{ApiError, reasons};
 use crate::settings::MAX_PAGE_SIZE;
 
-/// The caller's upload, or 404 whether it does not exist or is someone else's.
-pub(super) async fn owned_record(
+/// An upload of one of the caller's restaurants, or 404 whether it does not exist or belongs
+/// to a restaurant the caller is not a member of.
+pub(super) async fn member_record(
     state: &ApiState,
-    owner: &OwnerId,
+    user: &OwnerId,
     raw_id: &str,
 ) -> Result<UploadRecord, ApiError> {
     let id = UploadId::parse(raw_id).map_err(|_| ApiError::upload_not_found())?;
     let record = state.uploads.get(&id).await?;
-    if &record.owner != owner {
+    let role = state
+        .restaurants
+        .membership(&record.target.restaurant, user)
+        .await?;
+    if role.is_none() {
         return Err(ApiError::upload_not_found());
     }
     Ok(record)
@@ -32,8 +40,12 @@ pub(super) async fn get_upload(
     OwnerCaller(owner): OwnerCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UploadView>, ApiError> {
-    let record = owned_record(&state, &owner, &id).await?;
-    Ok(Json(UploadView::from(&record)))
+    let record = member_record(&state, &owner, &id).await?;
+    Ok(Json(UploadView::new(
+        &record,
+        &state.policies,
+        &state.media,
+    )))
 }
 
 #[tracing::instrument(skip_all, fields(owner = %owner))]
@@ -55,7 +67,11 @@ pub(super) async fn list_uploads(
     };
     let page = state.uploads.list_by_owner(&owner, &page).await?;
     Ok(Json(UploadList {
-        items: page.items.iter().map(UploadView::from).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|record| UploadView::new(record, &state.policies, &state.media))
+            .collect(),
         next: page.next.map(|token| token.0),
     }))
 }

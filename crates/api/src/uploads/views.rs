@@ -7,13 +7,22 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use vetted_core::media::MediaUrls;
+use vetted_core::policy::{SlotPolicies, explain_refusal};
 use vetted_core::record::{DeclineReason, UploadMethod};
-use vetted_core::{Decision, ImageType, ReasonCode, Status, Timestamp, UploadId, UploadRecord};
+use vetted_core::{
+    Decision, ImageType, ObjectKey, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
+    UploadRecord,
+};
 
 /// `POST /api/uploads`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUploadRequest {
+    /// The restaurant the upload is for; the caller must be one of its members.
+    pub restaurant: String,
+    /// `logo`, `cover` or `gallery-N`.
+    pub slot: String,
     pub filename: String,
     pub content_type: String,
     pub size: u64,
@@ -47,6 +56,8 @@ pub struct CreateUploadResponse {
 #[derive(Debug, Clone, Serialize)]
 pub struct UploadView {
     pub upload_id: UploadId,
+    pub restaurant: RestaurantId,
+    pub slot: Slot,
     pub filename: String,
     pub content_type: ImageType,
     pub size: u64,
@@ -57,8 +68,9 @@ pub struct UploadView {
     pub expires_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<ReasonCode>,
+    /// The rule broken, in words, under the slot's policy as it is now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason_message: Option<&'static str>,
+    pub reason_message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detected_type: Option<ImageType>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,12 +83,21 @@ pub struct UploadView {
     pub decision: Option<Decision>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decline_reason: Option<DeclineReason>,
+    /// Once published: the image's public URL, where one is served.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
-impl From<&UploadRecord> for UploadView {
-    fn from(r: &UploadRecord) -> Self {
+impl UploadView {
+    pub fn new(r: &UploadRecord, policies: &SlotPolicies, media: &MediaUrls) -> Self {
+        let kind = r.target.slot.kind();
+        let url = (r.status == Status::Published)
+            .then(|| media.image(&r.id, &ObjectKey::published(&r.target, &r.id)))
+            .flatten();
         Self {
             upload_id: r.id,
+            restaurant: r.target.restaurant.clone(),
+            slot: r.target.slot,
             filename: r.filename.as_str().to_owned(),
             content_type: r.declared_type,
             size: r.declared_size,
@@ -86,13 +107,16 @@ impl From<&UploadRecord> for UploadView {
             created_at: r.created_at,
             expires_at: r.expires_at,
             reason: r.reason,
-            reason_message: r.reason.map(ReasonCode::describe),
+            reason_message: r
+                .reason
+                .map(|code| explain_refusal(kind, code, policies.for_kind(kind))),
             detected_type: r.detected_type,
             width: r.width,
             height: r.height,
             bytes: r.bytes,
             decision: r.decision,
             decline_reason: r.decline_reason,
+            url,
         }
     }
 }

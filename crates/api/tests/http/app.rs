@@ -9,17 +9,22 @@ use tempfile::TempDir;
 use vetted_api::auth::{DevKey, JwksVerifier, OidcConfig, Role};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
 use vetted_aws::presign::S3Presigner;
+use vetted_core::media::MediaUrls;
+use vetted_core::policy::SlotPolicies;
+use vetted_core::ports::Restaurants;
 use vetted_core::ports::UploadSigner;
 use vetted_core::ports::{EventSink, WorkQueue};
 use vetted_core::presign::{BucketEndpoint, S3Target};
+use vetted_core::restaurant::{Member, MemberRole, Restaurant};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::time::ManualClock;
-use vetted_core::{Clock, Policy, Ports, SystemClock};
+use vetted_core::{Clock, OwnerId, Policy, Ports, RestaurantId, SystemClock};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
 
@@ -28,11 +33,18 @@ pub const DEV_SECRET: [u8; 32] = [42; 32];
 pub const BUCKET: &str = "vetted-test";
 pub const ACCESS_KEY: &str = "vetted-test-key";
 pub const SECRET_KEY: &str = "vetted-test-secret";
+/// Every test app has this restaurant, with [`OWNER`] as its owner.
+pub const RESTAURANT: &str = "r1";
+pub const OWNER: &str = "owner-1";
+/// Where the test apps say published images are served.
+pub const MEDIA_BASE: &str = "http://media.test";
 
 #[derive(Default)]
 pub struct AppOptions {
     pub settings: ApiSettings,
+    /// Every slot kind under this policy, unless `policies` is set.
     pub policy: Policy,
+    pub policies: Option<SlotPolicies>,
     pub signer: Option<Arc<dyn UploadSigner>>,
     pub oidc: Option<OidcConfig>,
     /// Where the app's clock starts; now when `None`.
@@ -41,8 +53,11 @@ pub struct AppOptions {
 
 pub struct TestApp {
     pub base: String,
+    /// The ports the API and the review run over, for tests that drive intake themselves.
+    pub ports: Ports,
     pub http: reqwest::Client,
     pub uploads: Arc<SqliteUploads>,
+    pub restaurants: Arc<SqliteRestaurants>,
     pub objects: Arc<FsObjectStore>,
     pub clock: Arc<ManualClock>,
     pub dev_key: DevKey,
@@ -76,6 +91,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
+    let restaurants = Arc::new(SqliteRestaurants::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let clock = Arc::new(ManualClock::new(
         options.clock_start.unwrap_or_else(|| SystemClock.now()),
@@ -120,25 +136,42 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
     let ports = Ports {
         uploads: uploads.clone(),
+        restaurants: restaurants.clone(),
         objects: objects.clone(),
         events: outbox.clone() as Arc<dyn EventSink>,
         clock: clock.clone(),
+        media: MediaUrls::Serve {
+            base: MEDIA_BASE.to_owned(),
+        },
     };
+    let policies = options
+        .policies
+        .unwrap_or_else(|| SlotPolicies::uniform(options.policy));
     let review = Arc::new(Review {
         ports: ports.clone(),
         tasks: workflow.clone(),
-        policy: options.policy.clone(),
+        policies: policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
     });
     let state = ApiState::new(ApiParts {
-        ports,
+        ports: ports.clone(),
         signer,
-        policy: options.policy,
+        policies,
         auth,
         settings,
         review: review.clone(),
     })
     .unwrap();
+    let restaurant = Restaurant {
+        id: RestaurantId::parse(RESTAURANT).unwrap(),
+        name: "Restaurant One".to_owned(),
+        created_at: clock.now(),
+    };
+    restaurants.create(&restaurant).await.unwrap();
+    restaurants
+        .put_member(&restaurant.id, &member(OWNER, MemberRole::Owner))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -148,8 +181,10 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     });
     TestApp {
         base,
+        ports,
         http: http_client(),
         uploads,
+        restaurants,
         objects,
         clock,
         dev_key: DevKey::from_secret(&DEV_SECRET),
@@ -161,7 +196,77 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     }
 }
 
+pub fn member(user: &str, role: MemberRole) -> Member {
+    Member {
+        user: OwnerId::parse(user).unwrap(),
+        role,
+        added_at: SystemClock.now(),
+    }
+}
+
 impl TestApp {
+    /// Makes `user` staff of [`RESTAURANT`], straight in the store.
+    pub async fn join(&self, user: &str) {
+        let id = RestaurantId::parse(RESTAURANT).unwrap();
+        self.restaurants
+            .put_member(&id, &member(user, MemberRole::Staff))
+            .await
+            .unwrap();
+    }
+
+    /// Creates a restaurant (unless it exists) with `owner` as an owner, straight in the store.
+    pub async fn restaurant(&self, id: &str, owner: &str) -> RestaurantId {
+        let id = RestaurantId::parse(id).unwrap();
+        let restaurant = Restaurant {
+            id: id.clone(),
+            name: format!("Restaurant {id}"),
+            created_at: self.clock.now(),
+        };
+        match self.restaurants.create(&restaurant).await {
+            Ok(()) | Err(vetted_core::ports::RestaurantsError::AlreadyExists(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        self.restaurants
+            .put_member(&id, &member(owner, MemberRole::Owner))
+            .await
+            .unwrap();
+        id
+    }
+
+    pub fn admin(&self, user: &str) -> String {
+        self.dev_key
+            .issue_roles(
+                user,
+                &[Role::Moderator, Role::Admin],
+                Duration::from_secs(600),
+                SystemClock.now(),
+            )
+            .unwrap()
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> StatusCode {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -264,8 +369,15 @@ pub fn assert_error(answer: &(StatusCode, Value), status: StatusCode, reason: &s
     crate::schemas::assert_matches("error.json", &answer.1);
 }
 
+/// A request for a PNG in [`RESTAURANT`]'s first gallery slot.
 pub fn png_request(size: u64) -> Value {
-    serde_json::json!({"filename": "logo.png", "content_type": "image/png", "size": size})
+    serde_json::json!({
+        "restaurant": RESTAURANT,
+        "slot": "gallery-1",
+        "filename": "logo.png",
+        "content_type": "image/png",
+        "size": size,
+    })
 }
 
 /// A plain HTTP client for the tests, after installing the crypto provider reqwest needs.

@@ -33,7 +33,7 @@ async fn a_post_intent_gets_a_pinned_form_and_a_record() {
     assert_eq!(body["method"], "post");
     let id = body["upload_id"].as_str().unwrap();
     assert_eq!(body["url"], "http://127.0.0.1:9/s3/vetted-test");
-    assert_eq!(field(&body, "key"), format!("incoming/owner-1/{id}"));
+    assert_eq!(field(&body, "key"), format!("incoming/r1/gallery-1/{id}"));
     assert_eq!(field(&body, "Content-Type"), "image/png");
     assert_eq!(field(&body, "x-amz-meta-upload-id"), id);
     let names: Vec<&str> = body["fields"]
@@ -79,7 +79,7 @@ async fn a_put_intent_gets_a_url_and_the_headers_to_send() {
     let url = body["url"].as_str().unwrap();
     assert!(
         url.starts_with(&format!(
-            "http://127.0.0.1:9/s3/vetted-test/incoming/owner-1/{id}?"
+            "http://127.0.0.1:9/s3/vetted-test/incoming/r1/gallery-1/{id}?"
         )),
         "{url}"
     );
@@ -253,7 +253,7 @@ async fn an_unknown_field_is_unknown_field() {
 #[tokio::test]
 async fn missing_or_mistyped_fields_are_invalid_request() {
     refused(
-        r#"{"filename": "logo.png", "content_type": "image/png"}"#,
+        r#"{"restaurant": "r1", "slot": "gallery-1", "filename": "logo.png", "content_type": "image/png"}"#,
         "invalid_request",
     )
     .await;

@@ -76,6 +76,7 @@ fn cognito_claims(iss: &str) -> Value {
 #[tokio::test]
 async fn a_cognito_style_token_is_accepted_and_the_keys_are_cached() {
     let (app, fetches) = app_with_issuer(Some("web-client")).await;
+    app.join("3f1c9a2e-owner").await;
     let token = rs256("test-key-1", "test-rsa-key.pem", cognito_claims(ISSUER));
     for _ in 0..3 {
         let (status, body) = app.create(&token, png_request(100)).await;

@@ -12,6 +12,7 @@ mod jwks;
 mod policy;
 mod proxy;
 mod read;
+mod restaurants;
 mod reviews;
 mod s3s_verifies;
 mod schemas;

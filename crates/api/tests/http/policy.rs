@@ -1,5 +1,5 @@
-//! `GET /api/policy`: any signed-in caller reads the policy the server enforces, in the shape
-//! of `schemas/api/policy.json`; without a valid token it is 401.
+//! `GET /api/policy`: any signed-in caller reads the policy of each slot kind the server
+//! enforces, in the shape of `schemas/api/policy.json`; without a valid token it is 401.
 
 use reqwest::StatusCode;
 use vetted_core::{ImageType, Policy};
@@ -33,15 +33,21 @@ async fn owners_and_moderators_read_the_policy_the_server_enforces() {
         let (status, body) = app.get(&token, "/api/policy").await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_matches("policy.json", &body);
+        let one_kind = serde_json::json!({
+            "allowed_types": ["image/png", "image/webp"],
+            "min_bytes": 10,
+            "max_bytes": 5_000_000,
+            "min_side": 32,
+            "max_side": 4096,
+            "max_pixels": 10_000_000,
+        });
         assert_eq!(
             body,
             serde_json::json!({
-                "allowed_types": ["image/png", "image/webp"],
-                "min_bytes": 10,
-                "max_bytes": 5_000_000,
-                "min_side": 32,
-                "max_side": 4096,
-                "max_pixels": 10_000_000,
+                "logo": one_kind,
+                "cover": one_kind,
+                "gallery": one_kind,
+                "gallery_positions": 12,
             })
         );
     }

@@ -9,21 +9,27 @@ use reqwest::StatusCode;
 use serde_json::json;
 use vetted_api::ApiSettings;
 use vetted_core::ports::{ObjectStore, StoreError, Uploads};
-use vetted_core::{ObjectKey, OwnerId, Status, Transition, UploadId};
+use vetted_core::{ObjectKey, Status, Transition, UploadId};
 
 use crate::app::{AppOptions, TestApp, assert_error, read, spawn_app, spawn_with};
 use crate::schemas::assert_matches;
 
 async fn proxy_intent(app: &TestApp, owner: &str, size: u64) -> String {
-    let request = json!({"filename": "menu.jpg", "content_type": "image/jpeg", "size": size, "method": "proxy"});
+    let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "menu.jpg", "content_type": "image/jpeg", "size": size, "method": "proxy"});
     let (status, body) = app.create(&app.owner(owner), request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["upload_id"].as_str().unwrap().to_owned()
 }
 
+/// Where an intent of `owner`'s in the test restaurant's first gallery slot is stored.
 fn key(owner: &str, id: &str) -> ObjectKey {
+    assert_eq!(
+        owner,
+        crate::app::OWNER,
+        "every proxy intent here is the owner's"
+    );
     ObjectKey::incoming(
-        &OwnerId::parse(owner).unwrap(),
+        &"r1/gallery-1".parse().unwrap(),
         &UploadId::parse(id).unwrap(),
     )
 }
@@ -104,7 +110,7 @@ async fn a_body_past_the_proxy_cap_is_413_even_under_the_declared_size() {
     };
     let app = spawn_with(options).await;
     // Declared with POST (no proxy cap at creation); the content route still enforces it.
-    let request = json!({"filename": "menu.jpg", "content_type": "image/jpeg", "size": 1_000_000});
+    let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "menu.jpg", "content_type": "image/jpeg", "size": 1_000_000});
     let (_, body) = app.create(&app.owner("owner-1"), request).await;
     let id = body["upload_id"].as_str().unwrap().to_owned();
     let answer = put(&app, "owner-1", &id, "image/jpeg", chunked(100, 8192)).await;
@@ -162,6 +168,17 @@ async fn another_owners_upload_is_404() {
     let answer = put(
         &app,
         "owner-2",
+        &id,
+        "image/jpeg",
+        reqwest::Body::from(vec![1u8; 10]),
+    )
+    .await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+    // Staff of the same restaurant may read the upload but not send its bytes.
+    app.join("staff-1").await;
+    let answer = put(
+        &app,
+        "staff-1",
         &id,
         "image/jpeg",
         reqwest::Body::from(vec![1u8; 10]),

@@ -8,11 +8,18 @@ use vetted_core::ports::Uploads;
 use vetted_core::record::RecordChanges;
 use vetted_core::{Status, Transition, UploadId};
 
-use crate::app::{TestApp, assert_error, png_request, spawn_app};
+use crate::app::{OWNER, TestApp, assert_error, png_request, spawn_app};
 use crate::schemas::assert_matches;
 
+/// A new upload of `owner`'s: in [`OWNER`]'s restaurant for them, in a restaurant of their
+/// own for anyone else.
 async fn new_upload(app: &TestApp, owner: &str) -> String {
-    let (status, body) = app.create(&app.owner(owner), png_request(100)).await;
+    let mut request = png_request(100);
+    if owner != OWNER {
+        let restaurant = app.restaurant(&format!("r-{owner}"), owner).await;
+        request["restaurant"] = restaurant.as_str().into();
+    }
+    let (status, body) = app.create(&app.owner(owner), request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["upload_id"].as_str().unwrap().to_owned()
 }

@@ -1,15 +1,14 @@
 //! The moderators' routes over a real pipeline: intents made through the API, real PNGs in
 //! the store, intake's claim, the embedded workflow engine and the core's task workers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use vetted_core::intake::Intake;
-use vetted_core::ports::{EventSink, ObjectStore, StoreError, Uploads};
+use vetted_core::ports::{ObjectStore, StoreError, Uploads};
 use vetted_core::record::DeclineReason;
-use vetted_core::{ObjectKey, Ports, ReasonCode, Status, UploadId};
+use vetted_core::{ObjectKey, ReasonCode, Status, UploadId};
 
 use crate::app::{BUCKET, TestApp, assert_error, spawn_app};
 use crate::schemas::assert_matches;
@@ -18,8 +17,9 @@ const REVIEW_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Takes a new upload of `owner`'s to IN_REVIEW the way the pipeline does.
 async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
+    app.join(owner).await;
     let png = vetted_samples::images::png(200, 100);
-    let request = json!({"filename": "logo.png", "content_type": "image/png", "size": png.len()});
+    let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "logo.png", "content_type": "image/png", "size": png.len()});
     let (status, body) = app.create(&app.owner(owner), request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = UploadId::parse(body["upload_id"].as_str().unwrap()).unwrap();
@@ -39,14 +39,9 @@ async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
 
 fn intake(app: &TestApp) -> Intake {
     Intake {
-        ports: Ports {
-            uploads: app.uploads.clone(),
-            objects: app.objects.clone(),
-            events: app.outbox.clone() as Arc<dyn EventSink>,
-            clock: app.clock.clone(),
-        },
+        ports: app.ports.clone(),
         reviews: app.workflow.clone(),
-        policy: Default::default(),
+        policies: vetted_core::policy::SlotPolicies::uniform(Default::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: REVIEW_TIMEOUT,
     }
@@ -134,7 +129,7 @@ async fn an_approval_publishes_and_a_second_decision_is_a_conflict() {
     let record = app.uploads.get(&id).await.unwrap();
     assert_eq!(record.status, Status::Published);
     assert_eq!(record.moderator.unwrap().as_str(), "mod-1");
-    assert!(exists(&app, &ObjectKey::published(&id)).await);
+    assert!(exists(&app, &ObjectKey::published(&record.target, &id)).await);
     assert!(
         !exists(&app, &record.key).await,
         "the raw upload is kept after publishing"
@@ -142,6 +137,64 @@ async fn an_approval_publishes_and_a_second_decision_is_a_conflict() {
 
     let answer = decide(&app, "mod-2", &id, json!({"decision": "decline"})).await;
     assert_error(&answer, StatusCode::CONFLICT, "already_decided");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_upload_becomes_its_slots_live_image_and_says_where_it_is() {
+    let app = spawn_app().await;
+    let first = upload_in_review(&app, "owner-a").await;
+    decide(&app, "mod-1", &first, json!({"decision": "approve"})).await;
+    app.pump().await;
+    // The next change to the same slot: the moderator sees the live image beside it.
+    let second = upload_in_review(&app, "owner-a").await;
+    let (status, queue) = app.get(&app.moderator("mod-1"), "/api/reviews").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_matches("review-list.json", &queue);
+    let item = &queue["items"][0];
+    assert_eq!(item["upload_id"], second.to_string());
+    assert_eq!(item["restaurant"], "r1");
+    assert_eq!(item["slot"], "gallery-1");
+    assert_eq!(item["live"]["upload_id"], first.to_string());
+    assert!(item["live"]["url"].as_str().unwrap().starts_with("http"));
+    assert_eq!(item["policy"]["min_side"], 64);
+    // Filtering by another kind hides it.
+    let (_, logos) = app
+        .get(&app.moderator("mod-1"), "/api/reviews?kind=logo")
+        .await;
+    assert_eq!(logos["items"], json!([]), "{logos}");
+
+    decide(&app, "mod-1", &second, json!({"decision": "approve"})).await;
+    app.pump().await;
+    let (status, view) = app
+        .get(&app.owner("owner-a"), &format!("/api/uploads/{second}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_matches("upload.json", &view);
+    assert_eq!(view["url"], format!("http://media.test/media/{second}"));
+    let (_, slots) = app
+        .get(&app.owner("owner-a"), "/api/restaurants/r1/slots")
+        .await;
+    let gallery = &slots["items"][2];
+    assert_eq!(gallery["slot"], "gallery-1");
+    assert_eq!(gallery["live"]["upload_id"], second.to_string());
+    assert_eq!(gallery["previous_upload_id"], first.to_string());
+    assert_eq!(gallery["revision"], 2);
+
+    let events = app.outbox.events_for(&second).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(
+        types.ends_with(&["slot.changed", "upload.published"]),
+        "{types:?}"
+    );
+    let changed = &events[events.len() - 2];
+    assert_eq!(changed.previous_upload_id, Some(first));
+    assert_eq!(
+        changed.previous_url.as_deref(),
+        Some(format!("http://media.test/media/{first}").as_str())
+    );
+    let published = events.last().unwrap();
+    assert_eq!(published.url, view["url"].as_str().map(str::to_owned));
+    assert_eq!(published.restaurant.as_str(), "r1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,7 +214,7 @@ async fn a_decline_records_its_reason_and_removes_every_copy() {
         record.key.clone(),
         ObjectKey::sanitized(&id),
         ObjectKey::preview(&id),
-        ObjectKey::published(&id),
+        ObjectKey::published(&record.target, &id),
     ] {
         assert!(!exists(&app, &key).await, "{key} survived a decline");
     }

@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use vetted_core::ports::UploadSigner;
-use vetted_core::{Clock, ObjectKey, OwnerId, SystemClock, Timestamp, UploadId};
+use vetted_core::{Clock, ObjectKey, SystemClock, Timestamp, UploadId};
 
 use crate::app::{ACCESS_KEY, AppOptions, BUCKET, SECRET_KEY, TestApp, local_signer, spawn_with};
 
@@ -55,7 +55,7 @@ async fn setup() -> (TestApp, S3Server, Arc<dyn UploadSigner>) {
 }
 
 async fn intent(app: &TestApp, method: &str, size: u64) -> Value {
-    let request = json!({"filename": "logo.png", "content_type": "image/png", "size": size, "method": method});
+    let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "logo.png", "content_type": "image/png", "size": size, "method": method});
     let (status, body) = app.create(&app.owner("owner-1"), request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
@@ -128,7 +128,10 @@ fn replace(fields: &[(String, String)], name: &str, value: &str) -> Vec<(String,
 }
 
 fn incoming_key(body: &Value) -> String {
-    format!("incoming/owner-1/{}", body["upload_id"].as_str().unwrap())
+    format!(
+        "incoming/r1/gallery-1/{}",
+        body["upload_id"].as_str().unwrap()
+    )
 }
 
 #[tokio::test]
@@ -140,7 +143,7 @@ async fn s3s_accepts_our_presigned_post_and_refuses_tampered_ones() {
     let key = incoming_key(&body);
     let id = body["upload_id"].as_str().unwrap();
 
-    let other_key = format!("incoming/owner-2/{id}");
+    let other_key = format!("incoming/r2/gallery-1/{id}");
     let refused_by_policy = (StatusCode::BAD_REQUEST, "InvalidPolicyDocument");
     let new_id = UploadId::generate().to_string();
     let tampered = [
@@ -248,7 +251,7 @@ async fn s3s_accepts_our_presigned_put_and_refuses_tampered_ones() {
     assert_eq!(body["headers"]["content-length"], "500");
     let good = [("content-type", "image/png"), ("if-none-match", "*")];
 
-    let other_url = url.replace("incoming/owner-1/", "incoming/owner-2/");
+    let other_url = url.replace("incoming/r1/gallery-1/", "incoming/r2/gallery-1/");
     let tampered: [PutCase; 4] = [
         (
             "another type",
@@ -285,7 +288,7 @@ async fn s3s_accepts_our_presigned_put_and_refuses_tampered_ones() {
     assert_eq!(std::fs::read(s3.object_path(&key)).unwrap(), vec![3u8; 500]);
 
     let object = ObjectKey::incoming(
-        &OwnerId::parse("owner-1").unwrap(),
+        &"r1/gallery-1".parse().unwrap(),
         &UploadId::parse(body["upload_id"].as_str().unwrap()).unwrap(),
     );
     let get_url = signer

@@ -1,4 +1,5 @@
-//! The bucket and its upload notification, the uploads table, and the event bus.
+//! The bucket and its upload notification, the uploads and restaurants tables, and the event
+//! bus.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use vetted_core::ports::BackendError;
 
 use super::BootstrapError;
 use crate::config::{AwsContext, DEFAULT_REGION};
-use crate::dynamo::{HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE};
+use crate::dynamo::{HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE, restaurants};
 use crate::errors::{backend_error, unusable_answer};
 
 /// How long to wait for a new table to become usable (moto: at once; AWS: seconds).
@@ -114,37 +115,34 @@ pub(super) async fn notify_on_upload(
     Ok(())
 }
 
+/// A table's keys and indexes, as `create_table` needs them.
+struct TableSpec<'a> {
+    hash: &'a str,
+    range: Option<&'a str>,
+    /// Every key attribute of the table and its indexes, with its type (`S` or `N`).
+    attributes: &'a [(&'a str, &'a str)],
+    /// Secondary indexes: name, partition attribute, sort attribute.
+    indexes: &'a [(&'a str, &'a str, &'a str)],
+}
+
+const UPLOADS: TableSpec<'static> = TableSpec {
+    hash: HASH_KEY,
+    range: None,
+    attributes: &KEY_ATTRIBUTES,
+    indexes: &INDEXES,
+};
+
+const RESTAURANTS: TableSpec<'static> = TableSpec {
+    hash: restaurants::TABLE_KEY.0,
+    range: Some(restaurants::TABLE_KEY.1),
+    attributes: &restaurants::KEY_ATTRIBUTES,
+    indexes: &[restaurants::INDEX],
+};
+
 /// The uploads table: key `id`, the `by-status` and `by-owner` indexes, TTL on `ttl`.
 pub async fn ensure_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
     let dynamodb = ctx.dynamodb();
-    match dynamodb.describe_table().table_name(table).send().await {
-        Ok(found) => {
-            let present: Vec<&str> = found
-                .table
-                .as_ref()
-                .map(|t| {
-                    t.global_secondary_indexes()
-                        .iter()
-                        .filter_map(|i| i.index_name())
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some((index, _, _)) = INDEXES.iter().find(|(i, _, _)| !present.contains(i)) {
-                return Err(BootstrapError::TableMismatch {
-                    table: table.to_owned(),
-                    index,
-                });
-            }
-        }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception()) =>
-        {
-            create_table(&dynamodb, table).await?;
-        }
-        Err(e) => return Err(backend_error("dynamodb:DescribeTable", e).into()),
-    }
-    wait_until_active(&dynamodb, table).await?;
+    ensure_active(&dynamodb, table, &UPLOADS).await?;
 
     let ttl = dynamodb
         .describe_time_to_live()
@@ -178,6 +176,48 @@ pub async fn ensure_table(ctx: &AwsContext, table: &str) -> Result<(), Bootstrap
     Ok(())
 }
 
+/// The restaurants table: keys `pk` and `sk`, the `by-user` index.
+pub async fn ensure_restaurants_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
+    ensure_active(&ctx.dynamodb(), table, &RESTAURANTS).await
+}
+
+/// Creates `table` unless it exists (with every index of `spec`), and waits until it is usable.
+async fn ensure_active(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    spec: &TableSpec<'static>,
+) -> Result<(), BootstrapError> {
+    match dynamodb.describe_table().table_name(table).send().await {
+        Ok(found) => {
+            let present: Vec<&str> = found
+                .table
+                .as_ref()
+                .map(|t| {
+                    t.global_secondary_indexes()
+                        .iter()
+                        .filter_map(|i| i.index_name())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some((index, _, _)) = spec.indexes.iter().find(|(i, _, _)| !present.contains(i))
+            {
+                return Err(BootstrapError::TableMismatch {
+                    table: table.to_owned(),
+                    index,
+                });
+            }
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            create_table(dynamodb, table, spec).await?;
+        }
+        Err(e) => return Err(backend_error("dynamodb:DescribeTable", e).into()),
+    }
+    wait_until_active(dynamodb, table).await
+}
+
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BootstrapError> {
     built(
         "dynamodb:CreateTable",
@@ -191,14 +231,18 @@ fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, BootstrapError
 async fn create_table(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
+    spec: &TableSpec<'_>,
 ) -> Result<(), BootstrapError> {
     let mut request = dynamodb
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(HASH_KEY, KeyType::Hash)?);
-    for (name, kind) in KEY_ATTRIBUTES {
-        let kind = if kind == "N" {
+        .key_schema(key(spec.hash, KeyType::Hash)?);
+    if let Some(range) = spec.range {
+        request = request.key_schema(key(range, KeyType::Range)?);
+    }
+    for (name, kind) in spec.attributes {
+        let kind = if *kind == "N" {
             ScalarAttributeType::N
         } else {
             ScalarAttributeType::S
@@ -206,16 +250,16 @@ async fn create_table(
         request = request.attribute_definitions(built(
             "dynamodb:CreateTable",
             AttributeDefinition::builder()
-                .attribute_name(name)
+                .attribute_name(*name)
                 .attribute_type(kind)
                 .build(),
         )?);
     }
-    for (name, partition, sort) in INDEXES {
+    for (name, partition, sort) in spec.indexes {
         request = request.global_secondary_indexes(built(
             "dynamodb:CreateTable",
             GlobalSecondaryIndex::builder()
-                .index_name(name)
+                .index_name(*name)
                 .key_schema(key(partition, KeyType::Hash)?)
                 .key_schema(key(sort, KeyType::Range)?)
                 .projection(

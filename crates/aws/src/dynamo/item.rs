@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 use vetted_core::record::{FileName, RecordChanges};
+use vetted_core::restaurant::{RestaurantId, Slot, SlotRef};
 use vetted_core::{
     ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, Status, TaskToken, Timestamp,
     UploadId, UploadRecord,
@@ -25,6 +26,11 @@ pub(crate) const STATUS_SINCE: &str = "status_since";
 pub(crate) const CREATED_AT: &str = "created_at";
 pub(crate) const TTL: &str = "ttl";
 pub(crate) const TASK_TOKEN: &str = "task_token";
+pub(crate) const RESTAURANT: &str = "restaurant";
+pub(crate) const SLOT: &str = "slot";
+
+/// The restaurant of uploads stored before uploads targeted a slot.
+const LEGACY_RESTAURANT: &str = "legacy";
 
 /// How long past `expires_at` an unused intent stays, so that a late upload still finds it
 /// and is told `intent_expired` instead of "unknown key".
@@ -52,7 +58,7 @@ pub(crate) fn millis(at: Timestamp) -> AttributeValue {
 }
 
 /// The JSON spelling of a unit enum (`"image/png"`, `"low_quality"`), as a string attribute.
-fn spelled<T: Serialize>(value: &T) -> AttributeValue {
+pub(crate) fn spelled<T: Serialize>(value: &T) -> AttributeValue {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => s(text),
         Ok(other) => s(other.to_string()),
@@ -65,6 +71,8 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
     let mut item = Item::from([
         (ID.to_owned(), s(record.id.to_string())),
         (OWNER.to_owned(), s(record.owner.as_str())),
+        (RESTAURANT.to_owned(), s(record.target.restaurant.as_str())),
+        (SLOT.to_owned(), s(record.target.slot.to_string())),
         ("filename".to_owned(), s(record.filename.as_str())),
         ("declared_type".to_owned(), s(record.declared_type.mime())),
         ("declared_size".to_owned(), n(record.declared_size)),
@@ -86,6 +94,7 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
         task_token: record.task_token.clone(),
         moderator: record.moderator.clone(),
         decision: record.decision,
+        decided_at: record.decided_at,
         decline_reason: record.decline_reason,
         failure: record.failure.clone(),
     };
@@ -125,19 +134,28 @@ pub(crate) fn changed_attributes(c: &RecordChanges) -> Vec<(&'static str, Attrib
     put(TASK_TOKEN, c.task_token.as_ref().map(|t| s(t.expose())));
     put("moderator", c.moderator.as_ref().map(|m| s(m.as_str())));
     put("decision", c.decision.as_ref().map(spelled));
+    put("decided_at", c.decided_at.map(millis));
     put("decline_reason", c.decline_reason.as_ref().map(spelled));
     put("failure", c.failure.clone().map(s));
     out
 }
 
 /// Reads attributes of one item, naming the item and attribute in every error.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     item: &'a Item,
     id: String,
 }
 
 impl<'a> Reader<'a> {
-    fn bad(&self, attribute: &'static str, problem: impl ToString) -> BadItem {
+    /// `id` names the item in errors.
+    pub(crate) fn new(item: &'a Item, id: impl Into<String>) -> Self {
+        Self {
+            item,
+            id: id.into(),
+        }
+    }
+
+    pub(crate) fn bad(&self, attribute: &'static str, problem: impl ToString) -> BadItem {
         BadItem {
             id: self.id.clone(),
             attribute,
@@ -145,7 +163,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn text(&self, name: &'static str) -> Result<Option<&'a str>, BadItem> {
+    pub(crate) fn text(&self, name: &'static str) -> Result<Option<&'a str>, BadItem> {
         match self.item.get(name) {
             None | Some(AttributeValue::Null(true)) => Ok(None),
             Some(AttributeValue::S(text)) => Ok(Some(text)),
@@ -153,7 +171,10 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn number<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, BadItem>
+    pub(crate) fn number<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<T>, BadItem>
     where
         T::Err: ToString,
     {
@@ -167,7 +188,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn parsed<T, E: ToString>(
+    pub(crate) fn parsed<T, E: ToString>(
         &self,
         name: &'static str,
         parse: impl Fn(&str) -> Result<T, E>,
@@ -177,19 +198,40 @@ impl<'a> Reader<'a> {
             .transpose()
     }
 
-    fn spelled<T: DeserializeOwned>(&self, name: &'static str) -> Result<Option<T>, BadItem> {
+    pub(crate) fn spelled<T: DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<T>, BadItem> {
         self.parsed(name, |text| {
             serde_json::from_value(serde_json::Value::String(text.to_owned()))
         })
     }
 
-    fn instant(&self, name: &'static str) -> Result<Option<Timestamp>, BadItem> {
+    pub(crate) fn instant(&self, name: &'static str) -> Result<Option<Timestamp>, BadItem> {
         Ok(self.number::<i64>(name)?.map(Timestamp::from_unix_millis))
     }
 
-    fn required<T>(&self, name: &'static str, value: Option<T>) -> Result<T, BadItem> {
+    pub(crate) fn required<T>(&self, name: &'static str, value: Option<T>) -> Result<T, BadItem> {
         value.ok_or_else(|| self.bad(name, "missing"))
     }
+}
+
+/// The slot an upload targets. Items written before uploads had one carry neither attribute;
+/// they read back as `legacy/gallery-1`, as the embedded store's migrated rows do, so that an
+/// owner's listing still reads them.
+fn target(r: &Reader<'_>) -> Result<SlotRef, BadItem> {
+    let restaurant = r.parsed(RESTAURANT, RestaurantId::parse)?;
+    let slot = r.parsed(SLOT, Slot::parse)?;
+    if restaurant.is_none() && slot.is_none() {
+        return Ok(SlotRef::new(
+            RestaurantId::parse(LEGACY_RESTAURANT).map_err(|e| r.bad(RESTAURANT, e))?,
+            Slot::Gallery(1),
+        ));
+    }
+    Ok(SlotRef::new(
+        r.required(RESTAURANT, restaurant)?,
+        r.required(SLOT, slot)?,
+    ))
 }
 
 pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
@@ -202,6 +244,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
     Ok(UploadRecord {
         id: r.required(ID, r.parsed(ID, UploadId::parse)?)?,
         owner: r.required(OWNER, r.parsed(OWNER, OwnerId::parse)?)?,
+        target: target(&r)?,
         filename: r.required("filename", r.parsed("filename", FileName::parse)?)?,
         declared_type: r.required(
             "declared_type",
@@ -224,7 +267,50 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         task_token: r.parsed(TASK_TOKEN, TaskToken::parse)?,
         moderator: r.parsed("moderator", ModeratorId::parse)?,
         decision: r.spelled("decision")?,
+        decided_at: r.instant("decided_at")?,
         decline_reason: r.spelled("decline_reason")?,
         failure: r.text("failure")?.map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use vetted_core::record::UploadMethod;
+
+    use super::*;
+
+    fn record() -> UploadRecord {
+        UploadRecord::new_intent(
+            UploadId::generate(),
+            OwnerId::parse("owner-1").unwrap(),
+            "trattoria-roma/gallery-12".parse().unwrap(),
+            FileName::parse("a.png").unwrap(),
+            ImageType::Png,
+            10,
+            UploadMethod::Post,
+            Timestamp::from_unix_millis(1_000),
+            Timestamp::from_unix_millis(2_000),
+        )
+    }
+
+    #[test]
+    fn a_record_reads_back_with_its_slot_and_decision_time() {
+        let mut record = record();
+        record.decided_at = Some(Timestamp::from_unix_millis(1_500));
+        let item = to_item(&record);
+        assert_eq!(item.get(SLOT), Some(&s("gallery-12")));
+        assert_eq!(item.get("decided_at"), Some(&n(1_500)));
+        assert_eq!(from_item(&item).unwrap(), record);
+    }
+
+    #[test]
+    fn items_from_before_slots_read_back_as_legacy_and_half_a_target_is_refused() {
+        let mut item = to_item(&record());
+        item.remove(RESTAURANT);
+        let half = from_item(&item).unwrap_err();
+        assert_eq!(half.attribute, RESTAURANT);
+        item.remove(SLOT);
+        let old = from_item(&item).unwrap();
+        assert_eq!(old.target, "legacy/gallery-1".parse().unwrap());
+    }
 }

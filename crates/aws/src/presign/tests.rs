@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use vetted_core::ports::{UploadGrant, UploadSigner};
 use vetted_core::presign::{BucketEndpoint, S3Target};
-use vetted_core::{ImageType, ObjectKey, OwnerId, Timestamp, UploadId};
+use vetted_core::{ImageType, ObjectKey, SlotRef, Timestamp, UploadId};
 
 use super::*;
 
@@ -19,7 +19,7 @@ fn grant() -> UploadGrant {
     let upload_id = UploadId::generate();
     UploadGrant {
         upload_id,
-        key: ObjectKey::incoming(&OwnerId::parse("owner-1").unwrap(), &upload_id),
+        key: ObjectKey::incoming(&"r1/logo".parse::<SlotRef>().unwrap(), &upload_id),
         content_type: ImageType::Jpeg,
         length: 1..=5000,
         now: now(),

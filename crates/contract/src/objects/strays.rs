@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use vetted_core::ports::{ObjectStore, StoreError};
-use vetted_core::{ObjectKey, UploadId};
+use vetted_core::{ObjectKey, RestaurantId, Slot, SlotRef, UploadId};
 
 use crate::support::Check;
 
@@ -12,20 +12,22 @@ use crate::support::Check;
 /// reaches an object outside `incoming/`.
 ///
 /// A filesystem store that joined segments naively would map `incoming/./x` and `incoming//x`
-/// onto `incoming/x`, and `incoming/../published/x` onto `published/x`; this check catches both.
+/// onto `incoming/x`, and `incoming/../published/r1/logo/x` onto `published/r1/logo/x`; this
+/// check catches both.
 pub async fn stray_keys_stay_inside_the_store(store: &dyn ObjectStore) {
     const CHECK: &str = "objects::stray_keys_stay_inside_the_store";
     let _check = Check::start(CHECK);
     let id = UploadId::generate();
-    let victim = ObjectKey::published(&id);
+    let target = SlotRef::new(RestaurantId::parse("r1").expect("valid id"), Slot::Logo);
+    let victim = ObjectKey::published(&target, &id);
     let raw_keys = [
         format!("incoming/{id}"),
-        format!("incoming/../published/{id}"),
-        format!("incoming/../../published/{id}"),
-        format!("incoming/./../published/{id}"),
-        format!("incoming/..%2fpublished%2f{id}"),
-        format!("incoming/%2e%2e/published/{id}"),
-        format!("incoming/..\\..\\published\\{id}"),
+        format!("incoming/../published/{target}/{id}"),
+        format!("incoming/../../published/{target}/{id}"),
+        format!("incoming/./../published/{target}/{id}"),
+        format!("incoming/..%2fpublished%2fr1%2flogo%2f{id}"),
+        format!("incoming/%2e%2e/published/{target}/{id}"),
+        format!("incoming/..\\..\\published\\r1\\logo\\{id}"),
         format!("incoming/./{id}"),
         format!("incoming//{id}"),
         format!("incoming/{id}/"),

@@ -20,14 +20,14 @@ pub use records::{
 pub use transitions::{
     a_conflict_reports_the_actual_status_and_writes_nothing,
     concurrent_transitions_have_exactly_one_winner, every_legal_transition_matches_apply,
-    the_task_token_lives_only_while_a_decision_is_pending,
+    the_decision_time_is_written_and_kept, the_task_token_lives_only_while_a_decision_is_pending,
 };
 
 use vetted_core::Clock;
 use vetted_core::ports::Uploads;
 use vetted_core::record::{DeclineReason, FileName, UploadMethod};
 use vetted_core::{
-    Decision, ExecutionName, ImageType, ModeratorId, OwnerId, ReasonCode, RecordChanges,
+    Decision, ExecutionName, ImageType, ModeratorId, OwnerId, ReasonCode, RecordChanges, SlotRef,
     SystemClock, TaskToken, Timestamp, UploadId, UploadRecord,
 };
 
@@ -43,6 +43,7 @@ pub async fn run_all(uploads: &dyn Uploads) {
     a_conflict_reports_the_actual_status_and_writes_nothing(uploads).await;
     concurrent_transitions_have_exactly_one_winner(uploads).await;
     the_task_token_lives_only_while_a_decision_is_pending(uploads).await;
+    the_decision_time_is_written_and_kept(uploads).await;
     list_by_owner_is_newest_first(uploads).await;
     list_by_status_is_oldest_first_and_follows_transitions(uploads).await;
     paging_yields_every_record_once_even_when_sort_keys_tie(uploads).await;
@@ -63,11 +64,27 @@ pub(crate) fn at(ms: i64) -> Timestamp {
     Timestamp::from_unix_millis(ms)
 }
 
-/// A fresh intent of `owner`, created at `created_ms`.
+/// The slot most checks' intents target; records are told apart by id, not by slot.
+pub(crate) fn default_target() -> SlotRef {
+    slot_ref("r1/gallery-1")
+}
+
+pub(crate) fn slot_ref(raw: &str) -> SlotRef {
+    raw.parse()
+        .unwrap_or_else(|e| panic!("test slot {raw:?} is not a valid slot: {e}"))
+}
+
+/// A fresh intent of `owner` for [`default_target`], created at `created_ms`.
 pub(crate) fn intent(owner: &OwnerId, created_ms: i64) -> UploadRecord {
+    intent_for(owner, default_target(), created_ms)
+}
+
+/// A fresh intent of `owner` for `target`, created at `created_ms`.
+pub(crate) fn intent_for(owner: &OwnerId, target: SlotRef, created_ms: i64) -> UploadRecord {
     UploadRecord::new_intent(
         UploadId::generate(),
         owner.clone(),
+        target,
         FileName::parse("Menu photo (1).png").expect("valid filename"),
         ImageType::Png,
         123_456,
@@ -111,6 +128,9 @@ pub(crate) fn every_field(seed: u32) -> RecordChanges {
         } else {
             Decision::Decline
         }),
+        decided_at: Some(Timestamp::from_unix_millis(
+            1_700_000_000_000 + i64::from(seed) * 7_919,
+        )),
         decline_reason: Some(declines[pick]),
         failure: Some(format!(
             "step {seed} failed: 'quoted' \"and\" caf\u{e9}\n second line"

@@ -3,17 +3,18 @@
 use vetted_core::ports::{Uploads, UploadsError};
 use vetted_core::{Status, Transition, UploadId};
 
-use super::{at, every_field, fresh_owner, intent, now_ms};
+use super::{at, every_field, fresh_owner, intent, intent_for, now_ms, slot_ref};
 use crate::support::Check;
 
 /// `get` returns what `create` stored: a fresh intent, and a record with every field set
-/// (task token included, though serde never carries it).
+/// (task token included, though serde never carries it). The target slot (restaurant and slot)
+/// and the decision time come back as written, for every kind of slot.
 pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
     const CHECK: &str = "uploads::create_then_get_returns_the_record";
     let _check = Check::start(CHECK);
     let owner = fresh_owner();
     let plain = intent(&owner, now_ms());
-    let mut full = intent(&owner, now_ms() + 1);
+    let mut full = intent_for(&owner, slot_ref("trattoria-roma/gallery-50"), now_ms() + 1);
     let changes = every_field(4);
     full = full
         .apply(
@@ -32,7 +33,18 @@ pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
         full.task_token.is_some(),
         "{CHECK}: test record lacks a token"
     );
-    for record in [&plain, &full] {
+    assert!(
+        full.decided_at.is_some(),
+        "{CHECK}: test record lacks a decision time"
+    );
+    let long_restaurant = format!("{}-x", "9".repeat(62));
+    let logo = intent_for(
+        &owner,
+        slot_ref(&format!("{long_restaurant}/logo")),
+        now_ms(),
+    );
+    let cover = intent_for(&owner, slot_ref("r1/cover"), now_ms());
+    for record in [&plain, &full, &logo, &cover] {
         uploads
             .create(record)
             .await
@@ -41,6 +53,15 @@ pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
             .get(&record.id)
             .await
             .unwrap_or_else(|e| panic!("{CHECK}: get after create failed: {e}"));
+        assert_eq!(
+            got.target, record.target,
+            "{CHECK}: the target slot did not round-trip"
+        );
+        assert_eq!(
+            got.decided_at, record.decided_at,
+            "{CHECK}: decided_at did not round-trip (target {})",
+            record.target
+        );
         assert_eq!(&got, record, "{CHECK}: get differs from what was created");
     }
 }

@@ -294,3 +294,46 @@ pub async fn the_task_token_lives_only_while_a_decision_is_pending(uploads: &dyn
         }
     }
 }
+
+/// A decision sets `decided_at` through `RecordChanges`; later moves that do not name it keep
+/// it, and no transition moves the record to another slot.
+pub async fn the_decision_time_is_written_and_kept(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::the_decision_time_is_written_and_kept";
+    let _check = Check::start(CHECK);
+    use Status::*;
+    let base = now_ms();
+    let mut model = intent(&fresh_owner(), base);
+    uploads.create(&model).await.expect("create");
+    for (i, (from, to)) in [(AwaitingUpload, Received), (Received, InReview)]
+        .into_iter()
+        .enumerate()
+    {
+        let t = Transition::new(from, to, at(base + 1 + i as i64)).expect("move");
+        model = step(CHECK, uploads, &model, &t).await;
+    }
+    assert_eq!(
+        uploads.get(&model.id).await.expect("get").decided_at,
+        None,
+        "{CHECK}: a record nobody decided on has a decision time"
+    );
+    let decided_at = at(base + 10);
+    let decide = Transition::new(InReview, Decided, at(base + 11))
+        .expect("move")
+        .with(RecordChanges {
+            decided_at: Some(decided_at),
+            ..RecordChanges::default()
+        });
+    model = step(CHECK, uploads, &model, &decide).await;
+    let approve = Transition::new(Decided, Approved, at(base + 12)).expect("move");
+    step(CHECK, uploads, &model, &approve).await;
+    let stored = uploads.get(&model.id).await.expect("get");
+    assert_eq!(
+        stored.decided_at,
+        Some(decided_at),
+        "{CHECK}: decided_at was not written by the decision, or was lost by a later move"
+    );
+    assert_eq!(
+        stored.target, model.target,
+        "{CHECK}: a transition changed the record's target slot"
+    );
+}

@@ -108,8 +108,15 @@ impl SlotPolicies {
 
     /// The defaults overridden by a settings document (see the module docs).
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let document: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| PolicyError::Toml(e.to_string()))?;
+        Self::from_table(document)
+    }
+
+    /// As [`from_toml`](Self::from_toml), for a table already parsed (a `[policy]` section).
+    pub fn from_table(mut document: toml::Table) -> Result<Self, PolicyError> {
         let toml_error = |e: &dyn std::fmt::Display| PolicyError::Toml(e.to_string());
-        let mut document: toml::Table = text.parse().map_err(|e| toml_error(&e))?;
         let mut kind_tables = Vec::new();
         for kind in SlotKind::ALL {
             match document.remove(kind.as_str()) {

@@ -17,8 +17,8 @@ pub enum RestaurantsError {
     NotFound(RestaurantId),
     #[error("restaurant {0} already exists")]
     AlreadyExists(RestaurantId),
-    /// A rollback named an image the slot never showed.
-    #[error("{slot} never showed upload {upload}")]
+    /// A rollback named an image never published to the slot.
+    #[error("upload {upload} was never published to {slot}")]
     NotInHistory { slot: SlotRef, upload: UploadId },
     /// A rollback expected another revision: someone changed the slot meanwhile. Nothing was
     /// written; `current` is the slot as it stands.

@@ -8,16 +8,22 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use vetted_core::ports::{ObjectStore, ReviewStart, ReviewStarter, Uploads, WorkQueue};
+use vetted_core::media::MediaUrls;
+use vetted_core::policy::SlotPolicies;
+use vetted_core::ports::{
+    ObjectStore, Restaurants, ReviewStart, ReviewStarter, Uploads, WorkQueue,
+};
 use vetted_core::record::{FileName, UploadMethod};
+use vetted_core::restaurant::Restaurant;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, Ports, RecordChanges, Status,
-    SystemClock, Transition, UploadId, UploadRecord,
+    Clock, ExecutionName, ImageType, ObjectKey, OwnerId, Policy, Ports, RecordChanges, SlotRef,
+    Status, SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 
 use super::{Rig, review_asl};
@@ -26,10 +32,16 @@ pub struct Pipeline {
     pub rig: Rig,
     pub review: Arc<Review>,
     pub uploads: Arc<SqliteUploads>,
+    pub restaurants: Arc<SqliteRestaurants>,
     pub objects: Arc<FsObjectStore>,
     pub outbox: Arc<SqliteOutbox>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// The slot every upload of the pipeline asks to change.
+pub fn target() -> SlotRef {
+    "r1/gallery-1".parse().unwrap()
 }
 
 async fn stopped(mut stop: watch::Receiver<bool>) {
@@ -63,16 +75,27 @@ impl Pipeline {
         let rig = Rig::open(&dir.join("vetted.db"), &review_asl(), clock.clone()).await;
         let uploads = Arc::new(SqliteUploads::new(rig.db.clone()));
         let objects = Arc::new(FsObjectStore::new(dir.join("objects")).unwrap());
+        let restaurants = Arc::new(SqliteRestaurants::new(rig.db.clone()));
+        restaurants
+            .create(&Restaurant {
+                id: target().restaurant,
+                name: "Trattoria Roma".to_owned(),
+                created_at: SystemClock.now(),
+            })
+            .await
+            .unwrap();
         let outbox = Arc::new(SqliteOutbox::new(rig.db.clone(), clock.clone()));
         let review = Arc::new(Review {
             ports: Ports {
                 uploads: uploads.clone(),
+                restaurants: restaurants.clone(),
                 objects: objects.clone(),
                 events: outbox.clone(),
                 clock,
+                media: MediaUrls::Unserved,
             },
             tasks: Arc::new(rig.engine.clone()),
-            policy: Policy::default(),
+            policies: SlotPolicies::uniform(Policy::default()),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         });
         let (stop, watching) = watch::channel(false);
@@ -89,6 +112,7 @@ impl Pipeline {
             rig,
             review,
             uploads,
+            restaurants,
             objects,
             outbox,
             stop,
@@ -110,6 +134,7 @@ impl Pipeline {
         let intent = UploadRecord::new_intent(
             id,
             owner,
+            target(),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
             image.len() as u64,
@@ -162,7 +187,7 @@ impl Pipeline {
 
     pub async fn published_bytes(&self, id: &UploadId) -> Vec<u8> {
         self.objects
-            .get(&ObjectKey::published(id))
+            .get(&ObjectKey::published(&target(), id))
             .await
             .unwrap()
             .to_vec()

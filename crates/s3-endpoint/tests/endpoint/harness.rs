@@ -259,7 +259,7 @@ pub fn error_code(body: &str) -> String {
 /// A fresh `incoming/{owner}/{upload_id}` key.
 pub fn incoming_key() -> String {
     vetted_core::ObjectKey::incoming(
-        &vetted_core::OwnerId::parse("owner-1").unwrap(),
+        &"r1/gallery-1".parse().unwrap(),
         &vetted_core::UploadId::generate(),
     )
     .to_string()

@@ -102,7 +102,7 @@ async fn missing_auth_and_keys_outside_incoming_are_refused() {
     );
 
     let upload = vetted_core::UploadId::generate();
-    let published = ObjectKey::published(&upload).to_string();
+    let published = ObjectKey::published(&"r1/logo".parse().unwrap(), &upload).to_string();
     let quarantine = format!("quarantine/owner-1/{upload}");
     let filename = "incoming/owner-1/${filename}";
     let signed = app
