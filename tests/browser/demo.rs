@@ -124,6 +124,9 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
                 .then_some(())
         })
         .await;
+    // Tall enough for the slots and the list under them, scrolled to the top.
+    owner.set_viewport(1280, 1440).await;
+    owner.js("window.scrollTo(0, 0);", vec![]).await;
     let shot = owner.screenshot("owner.png").await;
     publish_screenshot(&shot, "owner.png");
 

@@ -99,26 +99,29 @@ pub async fn wait_for_row(page: &Page, filename: &str) -> String {
     .await
 }
 
-/// Waits until the row of `upload_id` is in `status`, with the badge saying so; answers the
-/// row's text.
+/// Waits until the row of `upload_id` is in `status`, with the badge saying so, and scrolls it
+/// into view (the slots come first on the page); answers the row's text.
 pub async fn wait_for_status(page: &Page, upload_id: &str, status: &str) -> String {
     let row = format!("#upload-list > li[data-upload-id='{upload_id}'][data-status='{status}']");
     page.wait_displayed(&row).await;
+    scroll_into_view(page, &row).await;
     let badge = page.wait_text(&format!("{row} .badge"), "").await;
     let shown = badge.to_uppercase().replace(' ', "_");
     assert_eq!(shown, status, "the badge of {upload_id} says {badge:?}");
     page.text(&row).await.unwrap_or_default()
 }
 
-/// Waits until the page refused the file `filename` before sending it, and answers what the
-/// refusal says.
+/// Waits until the page refused the file `filename` before sending it, scrolls the refusal into
+/// view, and answers what it says.
 pub async fn wait_for_refusal(page: &Page, filename: &str) -> String {
     page.wait_for(&format!("{filename} to be refused"), async || {
         let text = page
             .js(
                 "const item = [...document.querySelectorAll('.transfer[data-state=refused]')]
                    .find((li) => li.querySelector('.transfer-name').textContent === arguments[0]);
-                 return item ? item.innerText : null;",
+                 if (!item) return null;
+                 item.scrollIntoView({ block: 'nearest' });
+                 return item.innerText;",
                 vec![json!(filename)],
             )
             .await;
@@ -127,8 +130,8 @@ pub async fn wait_for_refusal(page: &Page, filename: &str) -> String {
     .await
 }
 
-/// Waits until the owner page's tile of `slot` shows the image of `upload_id`, loaded; answers
-/// the tile's text.
+/// Waits until the owner page's tile of `slot` shows the image of `upload_id`, loaded, and
+/// scrolls it into view; answers the tile's text.
 pub async fn wait_for_slot_image(page: &Page, slot: &str, upload_id: &str) -> String {
     let tile = format!(".slot-tile[data-slot='{slot}'][data-upload-id='{upload_id}']");
     page.wait_for(&format!("{slot} to show {upload_id}"), async || {
@@ -142,7 +145,17 @@ pub async fn wait_for_slot_image(page: &Page, slot: &str, upload_id: &str) -> St
         loaded.as_bool().unwrap_or(false).then_some(())
     })
     .await;
+    scroll_into_view(page, &tile).await;
     page.text(&tile).await.unwrap_or_default()
+}
+
+/// Scrolls the first element matching `css` into view, as little as needed.
+pub async fn scroll_into_view(page: &Page, css: &str) {
+    page.js(
+        "document.querySelector(arguments[0])?.scrollIntoView({ block: 'nearest' });",
+        vec![json!(css)],
+    )
+    .await;
 }
 
 /// The natural size of the first image matching `css`, once it has loaded.
