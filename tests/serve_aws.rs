@@ -214,7 +214,7 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
         backend: BackendChoice::Aws,
         endpoint_url: Some(endpoint.clone()),
         prefix: prefix.clone(),
-        ..ServeSettings::new(&dir.path().join("data"))
+        ..ServeSettings::new(dir.path().join("data"))
     })
     .await;
     let ctx = AwsContext::builder()
