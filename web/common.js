@@ -1,6 +1,6 @@
-// Shared by the owner page and the moderator console: the session (token in sessionStorage,
-// taken once from `#token=`), API calls with their `{error, reason}` errors, DOM building
-// (text only, never HTML strings, so a filename can never become markup), and formatting.
+// Shared by the owner page and the moderator console: API calls with their `{error, reason}`
+// errors, DOM building (text only, never HTML strings, so a filename can never become markup),
+// and formatting, of slots and their policies too.
 
 /** Statuses after which an upload never changes again: the owner page stops polling. */
 export const FINAL_STATUSES = new Set(["PUBLISHED", "REJECTED", "DECLINED", "EXPIRED", "FAILED"]);
@@ -121,6 +121,36 @@ export function formatBytes(bytes) {
 
 export function formatDimensions(width, height) {
   return width && height ? `${width} × ${height}` : "";
+}
+
+/** A slot as people read it: "Logo", "Cover", "Gallery 3". */
+export function slotLabel(slot) {
+  const gallery = /^gallery-(\d+)$/.exec(slot || "");
+  if (gallery) return `Gallery ${gallery[1]}`;
+  return slot ? slot[0].toUpperCase() + slot.slice(1) : "";
+}
+
+/** The kind of a slot, whose policy applies to it: `gallery-3` is a `gallery`. */
+export function slotKind(slot) {
+  return /^gallery-\d+$/.test(slot || "") ? "gallery" : slot;
+}
+
+/** A kind's aspect range in the server's `W:1` spelling: "1:1 to 4:1", "any". */
+export function aspectRange(policy) {
+  const { min_aspect: min, max_aspect: max } = policy;
+  if (min && max) return `${min} to ${max}`;
+  if (min) return `${min} or wider`;
+  if (max) return `up to ${max}`;
+  return "any";
+}
+
+/** A kind's rules in a few words, as both pages show them beside an image. */
+export function policySummary(policy) {
+  return {
+    minSide: `${policy.min_side} px`,
+    aspect: aspectRange(policy),
+    maxBytes: formatBytes(policy.max_bytes),
+  };
 }
 
 /** "just now", "12 s ago", "5 min ago", "3 h ago", "yesterday", or a date. */

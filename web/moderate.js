@@ -1,16 +1,18 @@
-// The moderator console (`/moderate`): the pending queue as cards, approve or decline without
-// reloading, driven by the keyboard (J/K move, A approves, D then 1-5 declines, R refreshes,
-// ? helps). When another moderator decided first (409) or the review timed out (410), a banner
-// says so and the card leaves the queue.
+// The moderator console (`/moderate`): the pending queue as cards, each showing the proposed
+// image beside the one its restaurant's slot shows now, with the slot kind's rules; a filter by
+// slot kind; approve or decline without reloading, driven by the keyboard (J/K move, A approves,
+// D then 1-5 declines, R refreshes, ? helps). When another moderator decided first (409) or the
+// review timed out (410), a banner says so and the card leaves the queue.
 
 import {
   $, h, api, announce, formatBytes, formatDimensions, timeSince, startRelativeClock,
-  DECLINE_REASONS, TYPE_NAMES,
+  slotLabel, policySummary, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
 import { createSession } from "/assets/session.js";
 
 const PAGE_SIZE = 50;
 const CHECK_EVERY_MS = 10000;
+const KINDS = ["logo", "cover", "gallery"];
 const queueBox = $("#queue");
 const state = {
   order: [], // upload ids, oldest first, as shown
@@ -21,6 +23,7 @@ const state = {
   timer: null,
   generation: 0,
   focusOnLoad: true,
+  kind: kindFromAddress(), // the slot kind shown ("" for all), kept in the address as ?kind=
 };
 
 const session = createSession({
@@ -43,6 +46,17 @@ const session = createSession({
 
 // ---- loading ----------------------------------------------------------------------------
 
+function kindFromAddress() {
+  const kind = new URLSearchParams(location.search).get("kind");
+  return KINDS.includes(kind) ? kind : "";
+}
+
+/** The query of `GET /api/reviews` for the kind shown, and `more` (e.g. `after=...`). */
+function reviewsQuery(more = "") {
+  const kind = state.kind ? `&kind=${state.kind}` : "";
+  return `/api/reviews?status=pending&limit=${PAGE_SIZE}${kind}${more}`;
+}
+
 /** Loads the queue. In the background it only reports new uploads, unless the queue is empty. */
 async function load({ background = false } = {}) {
   clearTimeout(state.timer);
@@ -50,7 +64,7 @@ async function load({ background = false } = {}) {
   const token = session.token();
   if (!token) return;
   try {
-    const { data } = await api(token, "GET", `/api/reviews?status=pending&limit=${PAGE_SIZE}`);
+    const { data } = await api(token, "GET", reviewsQuery());
     if (generation !== state.generation) return;
     $("#queue-error").hidden = true;
     if (background && state.order.length > 0) {
@@ -73,8 +87,9 @@ async function load({ background = false } = {}) {
 
 async function loadMore() {
   try {
-    const query = `status=pending&limit=${PAGE_SIZE}&after=${encodeURIComponent(state.next)}`;
-    const { data } = await api(session.token(), "GET", `/api/reviews?${query}`);
+    const kind = state.kind;
+    const { data } = await api(session.token(), "GET", reviewsQuery(`&after=${encodeURIComponent(state.next)}`));
+    if (kind !== state.kind) return; // the filter changed meanwhile
     state.next = data.next || null;
     show([...state.order.map((id) => state.cards.get(id).item), ...data.items]);
   } catch (error) {
@@ -105,8 +120,8 @@ function show(items) {
     if (!card) {
       card = { item, element: buildCard(item), busy: false, declining: false };
       state.cards.set(item.upload_id, card);
-    } else if (card.item.preview_url !== item.preview_url && !card.busy) {
-      // A fresh presigned URL replaces one that may have expired.
+    } else if (!card.busy && (card.item.preview_url !== item.preview_url || card.item.live?.url !== item.live?.url)) {
+      // Fresh presigned URLs replace ones that may have expired, and the slot may have changed.
       card.item = item;
       const fresh = buildCard(item);
       card.element.replaceWith(fresh);
@@ -127,6 +142,9 @@ function updateCount() {
   const n = state.order.length;
   $("#count").textContent = n === 0 ? "Nothing waiting" : `${n}${state.next ? "+" : ""} waiting`;
   $("#empty").hidden = n > 0;
+  $("#empty-text").textContent = state.kind
+    ? `No ${state.kind} image is waiting for review. New uploads appear here by themselves.`
+    : "No image is waiting for review. New uploads appear here by themselves.";
   $("#more").hidden = !state.next;
 }
 
@@ -136,21 +154,35 @@ function buildCard(item) {
   const id = item.upload_id;
   const type = TYPE_NAMES[item.detected_type] || item.detected_type || "Image";
   const fact = (name, ...value) => h("div", { class: "fact" }, h("dt", {}, name), h("dd", {}, ...value));
+  const rule = (name, value) => h("div", { class: "fact rule" }, h("dt", {}, name), h("dd", {}, value));
+  const rules = item.policy ? policySummary(item.policy) : null;
+  const slot = slotLabel(item.slot);
   const preview = h("img", { src: item.preview_url, alt: `Preview of ${item.filename}`, decoding: "async" });
   preview.addEventListener("error", () => {
     preview.replaceWith(h("p", { class: "preview-missing" }, "Preview unavailable. Press R to refresh the queue."));
   });
   const element = h(
     "article",
-    { class: "review-card", role: "listitem", tabindex: "0", "data-upload-id": id, "aria-labelledby": `title-${id}` },
-    h("div", { class: "preview" }, preview, h("span", { class: "preview-type" }, type)),
+    { class: "review-card", role: "listitem", tabindex: "0", "data-upload-id": id, "data-slot": item.slot, "data-kind": item.kind, "aria-labelledby": `title-${id}` },
+    h("div", { class: "compare" },
+      h("figure", { class: "pane pane-proposed" },
+        h("figcaption", { class: "pane-label" }, "Proposed"),
+        h("div", { class: "preview" }, preview, h("span", { class: "preview-type" }, type)),
+        h("p", { class: "pane-dims" }, formatDimensions(item.width, item.height) || "Size unknown")),
+      livePane(item, slot)),
     h("div", { class: "card-body" },
       h("h2", { class: "card-title", id: `title-${id}`, title: item.filename }, item.filename),
+      h("p", { class: "card-target" },
+        h("span", { class: "card-restaurant" }, item.restaurant_name || item.restaurant),
+        h("span", { class: "owner" }, item.restaurant),
+        h("span", { class: "card-slot" }, slot)),
       h("dl", { class: "facts" },
-        fact("Dimensions", formatDimensions(item.width, item.height) || "unknown"),
         fact("Size", item.bytes !== undefined ? formatBytes(item.bytes) : "unknown"),
         fact("Owner", h("span", { class: "owner" }, item.owner)),
-        fact("Waiting", timeSince(item.waiting_since)))),
+        fact("Waiting", timeSince(item.waiting_since)),
+        rules ? rule("Min side", rules.minSide) : null,
+        rules ? rule("Aspect", rules.aspect) : null,
+        rules ? rule("Max size", rules.maxBytes) : null)),
     h("div", { class: "card-actions" },
       h("button", { type: "button", class: "button approve", onclick: () => approve(id) }, "Approve ", h("kbd", {}, "A")),
       h("button", { type: "button", class: "button decline", onclick: () => openDecline(id) }, "Decline ", h("kbd", {}, "D"))),
@@ -166,6 +198,24 @@ function buildCard(item) {
   element.addEventListener("focusin", () => select(id, { focus: false }));
   element.addEventListener("click", () => select(id, { focus: false }));
   return element;
+}
+
+/** What the slot shows now, which approving would replace, or an empty frame. */
+function livePane(item, slot) {
+  const live = item.live;
+  let picture;
+  if (live && live.url) {
+    picture = h("img", { src: live.url, alt: `${slot} of ${item.restaurant_name || item.restaurant}, live now`, decoding: "async" });
+    picture.addEventListener("error", () => {
+      picture.replaceWith(h("p", { class: "preview-missing" }, "The live image did not load. Press R to refresh the queue."));
+    });
+  } else {
+    picture = h("p", { class: "live-empty" }, "No image yet");
+  }
+  return h("figure", { class: "pane pane-live", "data-live-upload-id": live?.upload_id },
+    h("figcaption", { class: "pane-label" }, "Live now"),
+    h("div", { class: "live-preview" }, picture),
+    h("p", { class: "pane-dims" }, live ? formatDimensions(live.width, live.height) : "Approving fills the empty slot"));
 }
 
 function select(id, { focus = true } = {}) {
@@ -329,6 +379,30 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+/** Shows only one slot kind's uploads ("" for all), and keeps the choice in the address. */
+function filterBy(kind) {
+  if (kind === state.kind) return;
+  state.kind = kind;
+  state.generation += 1; // an answer for the old filter must not fill the new one
+  state.focusOnLoad = true;
+  showFilter();
+  const address = new URL(location.href);
+  if (kind) address.searchParams.set("kind", kind);
+  else address.searchParams.delete("kind");
+  history.replaceState(null, "", address.pathname + address.search + address.hash);
+  load();
+}
+
+function showFilter() {
+  for (const button of document.querySelectorAll("#kind-filter button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.kind === state.kind));
+  }
+}
+
+for (const button of document.querySelectorAll("#kind-filter button")) {
+  button.addEventListener("click", () => filterBy(button.dataset.kind));
+}
+showFilter();
 $("#refresh").addEventListener("click", () => load());
 $("#new-items").addEventListener("click", () => load());
 $("#more").addEventListener("click", loadMore);

@@ -1,13 +1,15 @@
-// The owner page (`/`): sign in, pick or drop files, see each refused with its reason or sent
-// with a progress bar, and follow your uploads as they move through the checks and the review.
-// The list polls every 2 s while any upload (or a file being sent) is not final, then stops.
+// The owner page (`/`): sign in, pick one of your restaurants and one of its slots (the logo,
+// the cover, the gallery positions), see what each slot shows now, pick or drop files, see each
+// refused with the rule it broke or sent with a progress bar, and follow your uploads as they
+// move through the checks and the review. The list polls every 2 s while any upload (or a file
+// being sent) is not final, then stops; a publish it sees refreshes the slots.
 
 import {
   $, h, api, announce, statusBadge, formatBytes, formatDimensions, timeAgo, startRelativeClock,
-  FINAL_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
+  slotLabel, slotKind, policySummary, FINAL_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
 import { createSession } from "/assets/session.js";
-import { checkFile, fetchPolicy, requestUpload, postFile } from "/assets/upload.js";
+import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload, postFile } from "/assets/upload.js";
 
 const POLL_EVERY_MS = 2000;
 const RETRY_AFTER_ERROR_MS = 5000;
@@ -15,6 +17,10 @@ const PAGE_SIZE = 20;
 
 const list = $("#upload-list");
 const transfersList = $("#transfers");
+const restaurantSelect = $("#restaurant-select");
+const slotSelect = $("#slot-select");
+const input = $("#file-input");
+const zone = $("#dropzone");
 const state = {
   first: [], // the newest page, polled
   older: [], // pages loaded with "Show older", not polled (they are nearly always final)
@@ -25,16 +31,24 @@ const state = {
   loaded: false,
   timer: null,
   generation: 0, // bumps on sign-out, so answers to an old session's requests are dropped
-  policy: null, // the promise of the server's upload policy, fetched after sign-in
+  policy: null, // the promise of the server's upload policies, fetched after sign-in
+  user: null, // the token's subject, whose restaurant choice is remembered
+  restaurants: [], // the caller's restaurants, `{id, name, role}`
+  restaurant: null, // the id chosen in the picker
+  slots: [], // its slots, as `GET /api/restaurants/{id}/slots` lists them
+  slot: null, // where the next file goes: `logo`, `cover` or `gallery-N`
 };
 
 const session = createSession({
   role: "owner",
-  onSignIn: () => {
+  onSignIn: (token, claims) => {
     state.generation += 1;
     state.policy = null;
+    state.user = claims.sub || null;
+    setUploadsEnabled(false); // until a restaurant's slots say where files can go
     // Fetched now so that the first file is checked at once; a failure is reported then.
-    uploadPolicy().catch(() => {});
+    uploadPolicy().then(showTarget, () => {});
+    loadRestaurants();
     refresh();
   },
   onSignOut: () => {
@@ -42,12 +56,216 @@ const session = createSession({
     state.policy = null;
     clearTimeout(state.timer);
     Object.assign(state, { first: [], older: [], next: null, loaded: false });
+    Object.assign(state, { user: null, restaurants: [], restaurant: null, slots: [], slot: null });
     state.rows.clear();
     list.replaceChildren();
     transfersList.replaceChildren();
     state.transfers.clear();
+    restaurantSelect.replaceChildren();
+    slotSelect.replaceChildren();
+    $("#slot-board").replaceChildren();
   },
 });
+
+// ---- restaurants and their slots --------------------------------------------------------
+
+function rememberedRestaurant() {
+  try {
+    return localStorage.getItem(`vetted.restaurant.${state.user}`);
+  } catch {
+    return null; // storage may be off; the first restaurant is then the default
+  }
+}
+
+function rememberRestaurant(id) {
+  try {
+    localStorage.setItem(`vetted.restaurant.${state.user}`, id);
+  } catch {
+    // Not remembered: the page still works.
+  }
+}
+
+async function loadRestaurants() {
+  const generation = state.generation;
+  try {
+    const { data } = await api(session.token(), "GET", "/api/restaurants");
+    if (generation !== state.generation) return;
+    state.restaurants = data.items;
+    showRestaurants();
+  } catch (error) {
+    if (generation !== state.generation || session.refuse(error)) return;
+    showSlotsError(`Your restaurants could not be loaded, so nothing can be uploaded: ${error.message}`);
+    setUploadsEnabled(false);
+  }
+}
+
+function showRestaurants() {
+  const none = state.restaurants.length === 0;
+  const notice = $("#no-restaurant");
+  notice.textContent = "You are not a member of any restaurant yet, so there is nowhere to upload to. Ask an admin to add you to yours.";
+  notice.hidden = !none;
+  $("#target").hidden = none;
+  $("#slots").hidden = none;
+  setUploadsEnabled(!none);
+  restaurantSelect.replaceChildren(
+    ...state.restaurants.map((r) => h("option", { value: r.id }, r.role === "staff" ? `${r.name} (staff)` : r.name)),
+  );
+  // Rows built before the names arrived show ids; now they can show names.
+  render();
+  if (none) return;
+  // The one chosen last time; else the first the caller owns rather than only works at.
+  const remembered = state.restaurants.find((r) => r.id === rememberedRestaurant());
+  const owned = state.restaurants.find((r) => r.role === "owner");
+  chooseRestaurant((remembered || owned || state.restaurants[0]).id);
+}
+
+function chooseRestaurant(id) {
+  state.restaurant = id;
+  restaurantSelect.value = id;
+  rememberRestaurant(id);
+  state.slots = [];
+  setUploadsEnabled(false);
+  renderSlots();
+  loadSlots();
+}
+
+function restaurantName(id) {
+  return state.restaurants.find((r) => r.id === id)?.name || id;
+}
+
+/** Loads the chosen restaurant's slots and shows them. */
+async function loadSlots() {
+  const generation = state.generation;
+  const restaurant = state.restaurant;
+  if (!restaurant) return;
+  try {
+    const { data } = await api(session.token(), "GET", `/api/restaurants/${encodeURIComponent(restaurant)}/slots`);
+    if (generation !== state.generation || restaurant !== state.restaurant) return;
+    state.slots = data.items;
+    $("#slots-error").hidden = true;
+    if (!state.slots.some((s) => s.slot === state.slot)) {
+      // The first empty slot is the likeliest next upload; with none empty, the logo.
+      state.slot = (state.slots.find((s) => !s.live) || state.slots[0])?.slot ?? null;
+    }
+    renderSlots();
+    setUploadsEnabled(Boolean(state.slot));
+  } catch (error) {
+    if (generation !== state.generation || session.refuse(error)) return;
+    showSlotsError(`The slots of ${restaurantName(restaurant)} could not be loaded: ${error.message}`);
+  }
+}
+
+/**
+ * After a publish the list saw: the slot was offered the image before the upload became
+ * PUBLISHED, so one reload shows it (or the later decision that kept it out).
+ */
+function followPublish(item) {
+  if (item.restaurant === state.restaurant) loadSlots();
+}
+
+function showSlotsError(text) {
+  const box = $("#slots-error");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function setUploadsEnabled(enabled) {
+  input.disabled = !enabled;
+  zone.classList.toggle("is-disabled", !enabled);
+  zone.setAttribute("aria-disabled", String(!enabled));
+}
+
+function renderSlots() {
+  $("#slots-restaurant").textContent = state.restaurant ? restaurantName(state.restaurant) : "";
+  slotSelect.replaceChildren(
+    ...state.slots.map((s) => h("option", { value: s.slot }, s.live ? slotLabel(s.slot) : `${slotLabel(s.slot)} (empty)`)),
+  );
+  if (state.slot) slotSelect.value = state.slot;
+  // Rebuilding the tiles must not lose the keyboard's place on a slot's button.
+  const focused = document.activeElement?.closest?.(".slot-tile")?.dataset.slot;
+  const featured = state.slots.filter((s) => s.kind !== "gallery").map(slotTile);
+  const gallery = state.slots.filter((s) => s.kind === "gallery").map(slotTile);
+  $("#slot-board").replaceChildren(
+    h("ul", { class: "slot-row slot-featured", "aria-label": "Logo and cover" }, featured),
+    gallery.length ? h("h3", { class: "slot-group", id: "gallery-title" }, "Gallery") : null,
+    gallery.length ? h("ul", { class: "slot-row slot-gallery", "aria-labelledby": "gallery-title" }, gallery) : null,
+  );
+  if (focused) $(`.slot-tile[data-slot="${focused}"] .slot-choose`)?.focus();
+  showTarget();
+}
+
+/** One slot: what it shows now (or an empty frame), its size, and a button to send it a file. */
+function slotTile(slot) {
+  const name = slotLabel(slot.slot);
+  const live = slot.live;
+  const src = live && (live.url || slot.live_url);
+  const target = slot.slot === state.slot;
+  let picture;
+  if (src) {
+    picture = h("img", { src, alt: `${name}, live now`, decoding: "async" });
+    picture.addEventListener("error", () => picture.replaceWith(h("span", { class: "slot-empty" }, "Image unavailable")));
+  } else {
+    picture = h("span", { class: "slot-empty" }, live ? "Published" : "No image yet");
+  }
+  return h(
+    "li",
+    {
+      class: `slot-tile slot-${slot.kind}${target ? " is-target" : ""}`,
+      "data-slot": slot.slot,
+      "data-upload-id": live?.upload_id,
+      "aria-current": target ? "true" : undefined,
+    },
+    h("div", { class: "slot-frame" }, picture),
+    h("div", { class: "slot-info" },
+      h("p", { class: "slot-name" }, name),
+      h("p", { class: "slot-dims" }, live ? formatDimensions(live.width, live.height) : "Empty")),
+    h("button", {
+      type: "button",
+      class: "button small slot-choose",
+      "aria-label": live ? `Replace the ${name.toLowerCase()}` : `Add an image to ${name.toLowerCase()}`,
+      onclick: () => {
+        chooseSlot(slot.slot);
+        if (!input.disabled) input.click();
+      },
+    }, live ? "Replace" : "Add"),
+  );
+}
+
+function chooseSlot(slot) {
+  state.slot = slot;
+  slotSelect.value = slot;
+  for (const tile of document.querySelectorAll(".slot-tile")) {
+    const target = tile.dataset.slot === slot;
+    tile.classList.toggle("is-target", target);
+    if (target) tile.setAttribute("aria-current", "true");
+    else tile.removeAttribute("aria-current");
+  }
+  showTarget();
+}
+
+/** The drop zone says where the next file goes and what that slot takes. */
+async function showTarget() {
+  const hint = $("#dropzone-hint");
+  const slot = state.slot;
+  let policies = null;
+  try {
+    policies = await uploadPolicy();
+  } catch {
+    policies = null; // said when a file is sent
+  }
+  if (slot !== state.slot) return;
+  const policy = policies && slot && policies[slotKind(slot)];
+  if (!policy) {
+    hint.textContent = "JPEG, PNG or WebP";
+    return;
+  }
+  const summary = policySummary(policy);
+  const types = policy.allowed_types.map((type) => TYPE_NAMES[type] || type).join(", ");
+  const parts = [`${slotLabel(slot)}: ${types}`, `at least ${policy.min_side} × ${policy.min_side} px`];
+  if (summary.aspect !== "any") parts.push(`aspect ${summary.aspect}`);
+  parts.push(`up to ${summary.maxBytes}`);
+  hint.textContent = parts.join(" · ");
+}
 
 // ---- the list ---------------------------------------------------------------------------
 
@@ -122,13 +340,14 @@ function render() {
 }
 
 function rowFor(item) {
-  const signature = JSON.stringify(item) + (state.previews.has(item.upload_id) ? "+preview" : "");
+  const signature = JSON.stringify(item) + restaurantName(item.restaurant) + (state.previews.has(item.upload_id) ? "+preview" : "");
   const known = state.rows.get(item.upload_id);
   if (known && known.signature === signature) return known.element;
   const element = buildRow(item);
   if (known && known.status !== item.status) {
     highlight(element, "is-changed");
     announce(`${item.filename}: ${STATUS_TEXT[item.status]?.label || item.status}. ${detailText(item)}`);
+    if (item.status === "PUBLISHED") followPublish(item);
   } else if (!known && state.loaded) {
     highlight(element, "is-new");
   }
@@ -145,22 +364,36 @@ function highlight(element, name) {
 
 function buildRow(item) {
   const type = TYPE_NAMES[item.detected_type || item.content_type] || item.content_type;
-  const preview = state.previews.get(item.upload_id);
+  // The file sent from this tab, or else the published image itself.
+  const preview = state.previews.get(item.upload_id) || (item.status === "PUBLISHED" && item.url) || null;
   const meta = [type, formatDimensions(item.width, item.height), formatBytes(item.bytes ?? item.size)]
     .filter(Boolean)
     .join(" · ");
+  const link = item.url
+    ? h("a", { class: "upload-link", href: item.url, target: "_blank", rel: "noopener" }, "Open the published image")
+    : null;
   return h(
     "li",
-    { class: `upload tone-${STATUS_TEXT[item.status]?.tone || "neutral"}`, "data-upload-id": item.upload_id, "data-status": item.status },
+    {
+      class: `upload tone-${STATUS_TEXT[item.status]?.tone || "neutral"}`,
+      "data-upload-id": item.upload_id,
+      "data-status": item.status,
+      "data-restaurant": item.restaurant,
+      "data-slot": item.slot,
+    },
     h("div", { class: "thumb", "aria-hidden": "true" },
       preview ? h("img", { src: preview, alt: "" }) : h("span", { class: "thumb-type" }, type)),
     h("div", { class: "upload-main" },
       h("p", { class: "upload-name", title: item.filename }, item.filename),
+      h("p", { class: "upload-target" },
+        h("span", { class: "upload-restaurant" }, restaurantName(item.restaurant)), " · ",
+        h("span", { class: "upload-slot" }, slotLabel(item.slot))),
       h("p", { class: "upload-meta" }, meta, " · ", timeAgo(item.created_at))),
     h("div", { class: "upload-state" },
       statusBadge(item.status),
       stepper(item),
-      h("p", { class: "upload-detail" }, detailText(item), item.reason ? h("code", { class: "reason-code" }, item.reason) : null)),
+      h("p", { class: "upload-detail" },
+        detailText(item), " ", link, item.reason ? h("code", { class: "reason-code" }, item.reason) : null)),
   );
 }
 
@@ -169,7 +402,12 @@ function detailText(item) {
     const reason = DECLINE_REASONS.find((r) => r.code === item.decline_reason);
     return reason ? `A moderator declined it: ${reason.label.toLowerCase()}.` : STATUS_TEXT.DECLINED.detail;
   }
-  return item.reason_message || STATUS_TEXT[item.status]?.detail || "";
+  if (item.reason_message) {
+    // The server names the rule broken ("logo must be at least 512×512 pixels"), as it is.
+    const message = item.reason_message.trim();
+    return `Not accepted: ${message}${/[.!?]$/.test(message) ? "" : "."}`;
+  }
+  return STATUS_TEXT[item.status]?.detail || "";
 }
 
 /** Four steps (sent, checked, reviewed, published): how far the upload got, drawn, not read. */
@@ -191,7 +429,7 @@ function stepper(item) {
 
 // ---- sending files ----------------------------------------------------------------------
 
-/** The server's upload policy, fetched once per sign-in; a failed fetch is tried again next time. */
+/** The server's upload policies, fetched once per sign-in; a failed fetch is tried again next time. */
 function uploadPolicy() {
   if (!state.policy) {
     const generation = state.generation;
@@ -203,26 +441,40 @@ function uploadPolicy() {
   return state.policy;
 }
 
-async function send(file) {
-  const transfer = { file, active: true, uploadId: null, element: null };
+async function send(file, target) {
+  const generation = state.generation;
+  const transfer = { file, target, active: true, uploadId: null, element: null };
   transfer.element = h("li", { class: "transfer", "data-state": "checking" });
   state.transfers.add(transfer);
   transfersList.prepend(transfer.element);
   $("#empty").hidden = true;
+  if (!target.slot) {
+    return finish(transfer, "refused", target.why, null);
+  }
+  show(transfer, "checking", "Checking the image…");
 
-  let policy;
+  let policies;
   try {
-    policy = await uploadPolicy();
+    policies = await uploadPolicy();
   } catch (error) {
     if (session.refuse(error)) return;
     return finish(transfer, "failed", `The upload rules could not be loaded, so nothing was sent: ${error.message}`, error.reason);
   }
-  const verdict = checkFile(file, policy);
+  const kind = slotKind(target.slot);
+  const policy = policies[kind];
+  const verdict = checkFile(file, policy, kind);
   if (!verdict.ok) return finish(transfer, "refused", verdict.message, verdict.reason);
+  // Sides, pixels and shape, where the browser can decode the image; the gate checks again.
+  const dimensions = await readDimensions(file);
+  if (generation !== state.generation) return;
+  if (dimensions) {
+    const shape = checkDimensions(dimensions, policy, kind);
+    if (!shape.ok) return finish(transfer, "refused", shape.message, shape.reason);
+  }
   show(transfer, "requesting", "Asking for permission to upload…");
   schedule(0);
   try {
-    const grant = await requestUpload(session.token(), file, verdict.contentType);
+    const grant = await requestUpload(session.token(), target, file, verdict.contentType);
     transfer.uploadId = grant.upload_id;
     const bar = h("progress", { max: "100", value: "0", "aria-label": `Sending ${file.name}` });
     const percent = h("span", { class: "transfer-percent" }, "0%");
@@ -235,7 +487,7 @@ async function send(file) {
     state.previews.set(grant.upload_id, URL.createObjectURL(file));
     state.transfers.delete(transfer);
     transfer.element.remove();
-    announce(`${file.name} sent. Checking it now.`);
+    announce(`${file.name} sent to the ${slotLabel(target.slot).toLowerCase()}. Checking it now.`);
     refresh();
   } catch (error) {
     if (session.refuse(error)) return;
@@ -245,15 +497,17 @@ async function send(file) {
 }
 
 function show(transfer, stateName, statusContent, extra) {
-  const { file } = transfer;
+  const { file, target } = transfer;
   transfer.element.dataset.state = stateName;
-  transfer.element.replaceChildren(
+  const parts = [
     h("div", { class: "transfer-head" },
       h("span", { class: "transfer-name", title: file.name }, file.name),
       h("span", { class: "transfer-size" }, formatBytes(file.size))),
+    target.slot && h("p", { class: "transfer-target" }, `For ${restaurantName(target.restaurant)} · ${slotLabel(target.slot)}`),
     h("p", { class: "transfer-status" }, statusContent),
-    ...(extra ? [extra] : []),
-  );
+    extra,
+  ];
+  transfer.element.replaceChildren(...parts.filter(Boolean));
 }
 
 /** A file that will not be sent: its reason stays in place until dismissed. */
@@ -277,16 +531,35 @@ function finish(transfer, stateName, message, reason) {
 }
 
 function sendAll(files) {
-  for (const file of files) send(file);
+  if (!state.restaurant || !state.slot) return;
+  files.forEach((file, index) => send(file, targetOf(index)));
 }
 
-const input = $("#file-input");
+/**
+ * Where the `index`-th of the files picked together goes: the gallery spreads them over the
+ * positions from the one chosen on; the logo and the cover take one image, so a second one is
+ * not sent (`{why}` says so).
+ */
+function targetOf(index) {
+  const { restaurant, slot } = state;
+  if (index === 0) return { restaurant, slot };
+  if (slotKind(slot) !== "gallery") {
+    return { restaurant, slot: null, why: `The ${slotLabel(slot).toLowerCase()} takes one image, and another file went there. Choose a slot for this one and send it again.` };
+  }
+  const order = state.slots.map((s) => s.slot);
+  const next = order[order.indexOf(slot) + index];
+  if (next && slotKind(next) === "gallery") return { restaurant, slot: next };
+  return { restaurant, slot: null, why: `No gallery position is left after ${slotLabel(slot)} for this file. Choose a slot for it and send it again.` };
+}
+
+restaurantSelect.addEventListener("change", () => chooseRestaurant(restaurantSelect.value));
+slotSelect.addEventListener("change", () => chooseSlot(slotSelect.value));
+
 input.addEventListener("change", () => {
   sendAll([...input.files]);
   input.value = ""; // picking the same file again must fire "change" again
 });
 
-const zone = $("#dropzone");
 zone.addEventListener("dragover", (event) => {
   event.preventDefault();
   zone.classList.add("is-dragging");
@@ -295,7 +568,7 @@ zone.addEventListener("dragleave", () => zone.classList.remove("is-dragging"));
 zone.addEventListener("drop", (event) => {
   event.preventDefault();
   zone.classList.remove("is-dragging");
-  if (session.token()) sendAll([...event.dataTransfer.files]);
+  if (session.token() && !input.disabled) sendAll([...event.dataTransfer.files]);
 });
 // A file dropped beside the zone must not make the browser navigate away to show it.
 window.addEventListener("dragover", (event) => event.preventDefault());

@@ -1,12 +1,13 @@
-// Sending one file from the owner page: the policy checks the page makes before asking (the
-// API makes them again, and the intake gate then reads the file itself), the request for a
-// presigned POST, and the multipart POST straight to the bucket with progress events.
+// Sending one file from the owner page: the checks the page makes against the target slot's
+// policy before asking (the API makes them again, and the intake gate then reads the file
+// itself), the request for a presigned POST, and the multipart POST straight to the bucket
+// with progress events.
 
-import { api, ApiError, formatBytes, TYPE_NAMES } from "/assets/common.js";
+import { api, ApiError, formatBytes, formatDimensions, TYPE_NAMES } from "/assets/common.js";
 
 /**
  * The file extensions of each image type the page knows. Which types are allowed, and the
- * size limits, are the server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
+ * limits, are the server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
  */
 const EXTENSIONS = {
   "image/jpeg": [".jpg", ".jpeg"],
@@ -30,23 +31,57 @@ const SVG_REFUSAL =
   "SVG images are never accepted: an SVG can carry scripts that run when it is opened. " +
   "Export it as a PNG, JPEG or WebP and upload that instead.";
 
+export const SLOT_KINDS = ["logo", "cover", "gallery"];
+
+function usablePolicy(policy) {
+  return (
+    policy &&
+    Array.isArray(policy.allowed_types) &&
+    policy.allowed_types.length > 0 &&
+    ["min_bytes", "max_bytes", "min_side", "max_side", "max_pixels"].every((name) => Number.isFinite(policy[name]))
+  );
+}
+
 /**
- * The policy the server enforces, from `GET /api/policy`: `{allowed_types, min_bytes,
- * max_bytes, min_side, max_side, max_pixels}`. Throws an ApiError, also when the answer is not
- * a policy this page can use.
+ * The policies the server enforces, from `GET /api/policy`: `{logo, cover, gallery,
+ * gallery_positions}`, each `{allowed_types, min_bytes, max_bytes, min_side, max_side,
+ * max_pixels, min_aspect?, max_aspect?, min_aspect_ratio?, max_aspect_ratio?}`. Throws an
+ * ApiError, also when the answer is not something this page can use.
  */
 export async function fetchPolicy(token) {
   const { data } = await api(token, "GET", "/api/policy");
-  const usable =
-    data &&
-    Array.isArray(data.allowed_types) &&
-    data.allowed_types.length > 0 &&
-    Number.isFinite(data.min_bytes) &&
-    Number.isFinite(data.max_bytes);
+  const usable = data && SLOT_KINDS.every((kind) => usablePolicy(data[kind])) && Number.isInteger(data.gallery_positions);
   if (!usable) {
     throw new ApiError(0, "unexpected_policy", "The server sent upload rules this page does not understand.");
   }
   return data;
+}
+
+/**
+ * The rule a refusal broke, in the words the server uses (`explain_refusal` in
+ * crates/core/src/policy/slots.rs), so that the page and the uploads list say the same thing.
+ */
+export function explainRefusal(kind, reason, policy) {
+  const { min_aspect: min, max_aspect: max } = policy;
+  switch (reason) {
+    case "too_small_dimensions":
+      return `${kind} must be at least ${policy.min_side}×${policy.min_side} pixels`;
+    case "too_large_dimensions":
+      return `${kind} must be at most ${policy.max_side}×${policy.max_side} pixels and ${policy.max_pixels} pixels in all`;
+    case "wrong_aspect_ratio":
+      if (min && max) return `${kind} must have an aspect ratio between ${min} and ${max}`;
+      if (min) return `${kind} must be at least ${min} wide`;
+      if (max) return `${kind} must be at most ${max} wide`;
+      return `${kind} has no aspect ratio rule`;
+    case "too_large":
+      return `${kind} must be at most ${policy.max_bytes} bytes`;
+    case "too_small":
+      return `${kind} must be at least ${policy.min_bytes} bytes`;
+    case "type_not_allowed":
+      return `${kind} must be one of ${policy.allowed_types.join(", ")}`;
+    default:
+      return "";
+  }
 }
 
 function extensionOf(name) {
@@ -60,33 +95,29 @@ function listed(items) {
 }
 
 /**
- * What the page knows before sending anything, checked against `policy` (from `fetchPolicy`):
- * the type from the file's MIME type and its extension (they must agree), and the size.
- * Answers `{ok: true, contentType}` or `{ok: false, reason, message}` with the API's reason
- * codes. Dimensions are left to the server, which reads them from the file's header.
+ * What the page knows before reading the image, checked against the target slot kind's
+ * `policy`: the type from the file's MIME type and its extension (they must agree), and the
+ * size. Answers `{ok: true, contentType}` or `{ok: false, reason, message}` with the API's
+ * reason codes; a message ends with the rule broken, as the server words it.
  */
-export function checkFile(file, policy) {
+export function checkFile(file, policy, kind) {
   const allowed = policy.allowed_types.filter((type) => EXTENSIONS[type]);
-  const names = listed(allowed.map((type) => TYPE_NAMES[type] || type));
   const extensions = listed(allowed.flatMap((type) => EXTENSIONS[type]));
   const extension = extensionOf(file.name);
   const mime = (file.type || "").toLowerCase();
   const typeOfExtension = Object.keys(EXTENSIONS).find((type) => EXTENSIONS[type].includes(extension));
   const refuse = (reason, message) => ({ ok: false, reason, message });
+  const rule = (reason) => explainRefusal(kind, reason, policy);
   if (mime === "image/svg+xml" || extension === ".svg" || extension === ".svgz") {
     return refuse("type_not_allowed", SVG_REFUSAL);
   }
   if (mime && !allowed.includes(mime)) {
     const what = KNOWN_TYPES[mime] || (TYPE_NAMES[mime] ? `a ${TYPE_NAMES[mime]} image` : `a file of type ${mime}`);
-    return refuse("type_not_allowed", `This is ${what}. Only ${names} images are accepted.`);
+    return refuse("type_not_allowed", `This is ${what}; ${rule("type_not_allowed")}.`);
   }
   if (!typeOfExtension || !allowed.includes(typeOfExtension)) {
-    return refuse(
-      "type_not_allowed",
-      extension
-        ? `Files ending in “${extension}” are not accepted. Only ${extensions} images are.`
-        : `The file has no extension, so its type is unknown. Only ${extensions} images are accepted.`,
-    );
+    const named = extension ? `Files ending in “${extension}” are not accepted` : "The file has no extension, so its type is unknown";
+    return refuse("type_not_allowed", `${named}: ${kind} takes ${extensions} images.`);
   }
   if (mime && mime !== typeOfExtension) {
     return refuse(
@@ -96,17 +127,70 @@ export function checkFile(file, policy) {
   }
   if (file.size === 0) return refuse("empty", "The file is empty.");
   if (file.size < policy.min_bytes) {
-    return refuse("too_small", `The file is ${formatBytes(file.size)}; the smallest accepted is ${formatBytes(policy.min_bytes)}.`);
+    return refuse("too_small", `The file is ${formatBytes(file.size)}; ${rule("too_small")}.`);
   }
   if (file.size > policy.max_bytes) {
-    return refuse("too_large", `The file is ${formatBytes(file.size)}; the limit is ${formatBytes(policy.max_bytes)}.`);
+    return refuse("too_large", `The file is ${formatBytes(file.size)}; ${rule("too_large")} (${formatBytes(policy.max_bytes)}).`);
   }
   return { ok: true, contentType: typeOfExtension };
 }
 
-/** Asks the API for a presigned POST for `file`; throws an ApiError with the API's reason. */
-export async function requestUpload(token, file, contentType) {
+/**
+ * The image's width and height as the browser decodes them, or null when it cannot (a
+ * damaged file, say: the gate then refuses it with the exact reason). An Image element reads
+ * the header without painting the pixels. The browser turns a photo by its EXIF orientation
+ * where the gate reads the stored sides; for a square rule that is the same thing.
+ */
+export function readDimensions(file) {
+  return new Promise((resolve) => {
+    const url = URL.createObjectURL(file);
+    const image = new Image();
+    const done = (value) => {
+      URL.revokeObjectURL(url);
+      resolve(value);
+    };
+    image.addEventListener("load", () =>
+      done(image.naturalWidth && image.naturalHeight ? { width: image.naturalWidth, height: image.naturalHeight } : null),
+    );
+    image.addEventListener("error", () => done(null));
+    image.src = url;
+  });
+}
+
+/** Width / height in thousandths, as the server compares them (crates/core/src/policy/aspect.rs). */
+const thousandths = (ratio) => Math.round(ratio * 1000);
+
+/**
+ * The gate's dimension checks, in its order: too large (a side or the pixel count), too
+ * small (either side), then the aspect range, compared in integers as the server does.
+ * Answers `{ok: true}` or `{ok: false, reason, message}`.
+ */
+export function checkDimensions({ width, height }, policy, kind) {
+  const refuse = (reason) => ({
+    ok: false,
+    reason,
+    message: `This image is ${formatDimensions(width, height)} pixels; ${explainRefusal(kind, reason, policy)}.`,
+  });
+  if (width > policy.max_side || height > policy.max_side || width * height > policy.max_pixels) {
+    return refuse("too_large_dimensions");
+  }
+  if (width < policy.min_side || height < policy.min_side) return refuse("too_small_dimensions");
+  const min = policy.min_aspect_ratio;
+  const max = policy.max_aspect_ratio;
+  const wideEnough = !Number.isFinite(min) || thousandths(min) * height <= width * 1000;
+  const narrowEnough = !Number.isFinite(max) || width * 1000 <= thousandths(max) * height;
+  if (!wideEnough || !narrowEnough) return refuse("wrong_aspect_ratio");
+  return { ok: true };
+}
+
+/**
+ * Asks the API for a presigned POST for `file`, to go to `target` (`{restaurant, slot}`);
+ * throws an ApiError with the API's reason.
+ */
+export async function requestUpload(token, target, file, contentType) {
   const { data } = await api(token, "POST", "/api/uploads", {
+    restaurant: target.restaurant,
+    slot: target.slot,
     filename: file.name,
     content_type: contentType,
     size: file.size,

@@ -4,22 +4,27 @@
 
 use crate::harness::{Driver, Server, artifacts_dir};
 use crate::steps::{
-    current_card, owner_signs_in_by_link, pick_file, wait_card_gone, wait_for_card, wait_for_row,
-    wait_for_status,
+    choose_slot, current_card, owner_signs_in_by_link, pick_file, wait_card_gone, wait_for_card,
+    wait_for_row, wait_for_slots, wait_for_status,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_second_of_two_moderators_is_told_that_another_decided_first() {
     let artifacts = artifacts_dir("two-moderators");
     let server = Server::start(false).await;
+    server
+        .create_restaurant("bistro-nord", "Bistro Nord", &["nils"])
+        .await;
     let driver = Driver::start(&artifacts);
-    let owner_token = server.token("bistro-nord", "owner");
+    let owner_token = server.token("nils", "owner");
     let first_token = server.token("mod-first", "moderator");
     let second_token = server.token("mod-second", "moderator");
     let files = tempfile::tempdir().unwrap();
 
     let owner = driver.open("owner", &artifacts).await;
     owner_signs_in_by_link(&owner, &format!("{}/#token={owner_token}", server.base)).await;
+    wait_for_slots(&owner).await;
+    choose_slot(&owner, "gallery-2").await;
     let jpeg = files.path().join("terrace.jpg");
     std::fs::write(&jpeg, vetted_samples::images::jpeg(800, 600)).unwrap();
     pick_file(&owner, &jpeg).await;

@@ -1,6 +1,8 @@
 //! `vetted serve --demo` in a real browser: the sign-in links its banner prints work, the owner
-//! page lists the seeded uploads (three in review, three rejected with their reasons) and the
-//! console shows the three waiting ones. It also takes the README's screenshots:
+//! page opens on the demo owner's own restaurant and lists the seeded uploads (three in review,
+//! three rejected with their reasons, the too-small logo's in the words of its rule), the console
+//! shows the three waiting ones, and the image approved there appears in its slot on the owner's
+//! page. It also takes the README's screenshots:
 //! `target/browser-artifacts/demo/owner.png` and `moderate.png`, copied to `docs/screenshots/`
 //! when run as `VETTED_UPDATE_SCREENSHOTS=1 cargo test -p vetted-tests --test browser demo`.
 
@@ -9,7 +11,7 @@ use std::path::Path;
 use vetted_samples::hostile;
 
 use crate::harness::{Driver, Page, Server, artifacts_dir};
-use crate::steps::{current_card, pick_file};
+use crate::steps::{current_card, pick_file, wait_for_slot_image, wait_for_slots};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
@@ -20,9 +22,30 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
 
     let owner = driver.open("owner", &artifacts).await;
     owner.goto(&owner_link).await;
+    // The demo owner owns Trattoria Roma and is staff at Sushi Kyo: the page opens on the first.
+    assert_eq!(wait_for_slots(&owner).await, "Trattoria Roma");
+    let restaurants = owner
+        .js(
+            "return [...document.querySelectorAll('#restaurant-select option')].map((o) => o.text);",
+            vec![],
+        )
+        .await;
+    let mut restaurants: Vec<&str> = restaurants
+        .as_array()
+        .expect("the picker's options")
+        .iter()
+        .filter_map(|name| name.as_str())
+        .collect();
+    restaurants.sort_unstable();
+    assert_eq!(restaurants, ["Sushi Kyo (staff)", "Trattoria Roma"]);
     wait_for_statuses(&owner, &[("IN_REVIEW", 3), ("REJECTED", 3)]).await;
     let list = owner.text("#upload-list").await.unwrap_or_default();
-    for reason in ["truncated", "too_small_dimensions", "type_not_allowed"] {
+    for reason in [
+        "truncated",
+        "too_small_dimensions",
+        "type_not_allowed",
+        "logo must be at least 512×512 pixels",
+    ] {
         assert!(
             list.contains(reason),
             "the list does not show {reason}: {list:?}"
@@ -48,6 +71,14 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
 
     // Approve the first with A; the next is then selected: decline it as not relevant.
     let first = current_card(&moderator).await.expect("a selected card");
+    let slot = moderator
+        .find(&format!(".review-card[data-upload-id='{first}']"))
+        .await
+        .unwrap()
+        .attr("data-slot")
+        .await
+        .unwrap()
+        .expect("the card names its slot");
     moderator.press('a').await;
     moderator.wait_text(".toast", "Approved").await;
     moderator
@@ -74,6 +105,8 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
         ],
     )
     .await;
+    // The approved image shows in its slot on the owner's page.
+    wait_for_slot_image(&owner, &slot, &first).await;
     let files = tempfile::tempdir().unwrap();
     let svg = files.path().join("new-logo.svg");
     std::fs::write(&svg, hostile::svg_with_script()).unwrap();
@@ -91,6 +124,9 @@ async fn the_demo_links_sign_in_and_the_pages_show_the_seeded_uploads() {
                 .then_some(())
         })
         .await;
+    // Tall enough for the slots and the list under them, scrolled to the top.
+    owner.set_viewport(1280, 1440).await;
+    owner.js("window.scrollTo(0, 0);", vec![]).await;
     let shot = owner.screenshot("owner.png").await;
     publish_screenshot(&shot, "owner.png");
 

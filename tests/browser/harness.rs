@@ -1,6 +1,7 @@
 //! What the browser tests stand on: `vetted serve` started in-process on a free port with its
-//! own data directory, Debian's chromedriver on another, headless Chromium sessions driven
-//! through it, and screenshots saved under `target/browser-artifacts/`.
+//! own data directory (and the restaurants a test needs, made through the admin API), Debian's
+//! chromedriver on another, headless Chromium sessions driven through it, and screenshots saved
+//! under `target/browser-artifacts/`.
 //!
 //! Chromium and chromedriver are `/usr/bin/chromium` and `/usr/bin/chromedriver`
 //! (`VETTED_CHROMIUM`, `VETTED_CHROMEDRIVER` override), which `scripts/test` installs; without
@@ -16,12 +17,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+use vetted_app::serve::{Role, Running};
+use vetted_core::{Clock, SystemClock};
 
 pub use crate::page::Page;
-use crate::support::server::{self, ServeSettings};
+use crate::support::server::{ServeSettings, init_tracing};
 
 /// How long any one step may take before the test gives up on it.
 pub const STEP_DEADLINE: Duration = Duration::from_secs(90);
+
+/// How long the tokens of [`Server::token`] last: longer than any test.
+const TOKEN_TTL: Duration = Duration::from_secs(2 * 3600);
 
 /// Where this test binary's screenshots and logs go: `target/browser-artifacts/{name}/`,
 /// emptied first so that a folder shows one run.
@@ -39,9 +46,11 @@ pub fn artifacts_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// `vetted serve` on 127.0.0.1 with a fresh data directory; stopped when dropped.
+/// `vetted serve` on 127.0.0.1 with a fresh data directory; stopped when dropped. It is started
+/// here rather than through `support::server` because the tests need its dev key to sign an
+/// admin's token, and only the [`Running`] handle holds it.
 pub struct Server {
-    server: server::Server,
+    running: Running,
     /// The URL the pages are at: `http://127.0.0.1:PORT`, or the `public_url` given.
     pub base: String,
     /// Where it listens.
@@ -57,24 +66,70 @@ impl Server {
 
     /// Like [`Server::start`], with settings changed by `adjust` (a `public_url`, say).
     pub async fn start_with(adjust: impl FnOnce(ServeSettings) -> ServeSettings) -> Self {
+        init_tracing();
         let data = tempfile::tempdir().expect("a temporary data directory");
-        let server = server::Server::start(adjust(ServeSettings::new(data.path()))).await;
+        let settings = adjust(ServeSettings::new(data.path()));
+        let described = format!("{settings:?}");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a free loopback port");
+        let running = vetted_app::serve::serve(listener, settings, CancellationToken::new())
+            .await
+            .unwrap_or_else(|e| panic!("vetted serve did not start ({described}): {e:#}"));
         Self {
-            base: server.base.clone(),
-            addr: server.addr,
-            server,
+            base: running.public_url.clone(),
+            addr: running.addr,
+            running,
             _data: data,
         }
     }
 
-    /// A dev token, as `vetted token` would issue it.
+    /// A dev token, as `vetted token` would issue it; `role` is "owner" or "moderator".
     pub fn token(&self, user: &str, role: &str) -> String {
-        self.server.token(user, role)
+        let role = match role {
+            "owner" => Role::Owner,
+            "moderator" => Role::Moderator,
+            other => panic!("no role {other:?}"),
+        };
+        self.running
+            .token(user, role, TOKEN_TTL)
+            .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
+    }
+
+    /// Creates restaurant `id`, called `name`, with `owners` as its owners, as an admin would
+    /// (`POST /api/restaurants`): a server without `--demo` has none, and an owner can upload
+    /// only to a restaurant they are a member of.
+    pub async fn create_restaurant(&self, id: &str, name: &str, owners: &[&str]) {
+        let admin = self
+            .running
+            .dev_key
+            .issue_roles(
+                "browser-test-admin",
+                &[Role::Moderator, Role::Admin],
+                TOKEN_TTL,
+                SystemClock.now(),
+            )
+            .expect("an admin's token");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/restaurants", self.base))
+            .bearer_auth(admin)
+            .json(&json!({"id": id, "name": name, "owners": owners}))
+            .send()
+            .await
+            .expect("POST /api/restaurants");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(status.as_u16(), 201, "creating restaurant {id}: {body}");
     }
 
     /// The sign-in links `--demo` prints: the owner's page, and the moderator's console.
     pub fn demo_links(&self) -> (String, String) {
-        let demo = self.server.demo();
+        let demo = self
+            .running
+            .demo
+            .as_ref()
+            .expect("the server was started without demo");
         (demo.owner_link.clone(), demo.moderator_link.clone())
     }
 }

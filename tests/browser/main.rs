@@ -13,6 +13,7 @@ mod demo;
 mod harness;
 mod page;
 mod progress;
+mod slots;
 mod steps;
 mod throttle;
 mod upload_review;

@@ -5,7 +5,9 @@
 use serde_json::Value;
 
 use crate::harness::{Driver, Server, artifacts_dir};
-use crate::steps::{owner_signs_in_by_link, pick_file, wait_for_row, wait_for_status};
+use crate::steps::{
+    choose_slot, owner_signs_in_by_link, pick_file, wait_for_row, wait_for_slots, wait_for_status,
+};
 use crate::support::server::ServeSettings;
 use crate::throttle::Throttle;
 
@@ -20,8 +22,11 @@ async fn a_large_upload_shows_its_progress_then_its_status() {
     .await;
     throttle.forward_to(server.addr);
     assert_eq!(server.base, throttle.base);
+    server
+        .create_restaurant("cafe-sud", "Café Sud", &["sofia"])
+        .await;
     let driver = Driver::start(&artifacts);
-    let token = server.token("cafe-sud", "owner");
+    let token = server.token("sofia", "owner");
 
     let files = tempfile::tempdir().unwrap();
     let photo = files.path().join("dining-room.jpg");
@@ -37,6 +42,8 @@ async fn a_large_upload_shows_its_progress_then_its_status() {
 
     let owner = driver.open("owner", &artifacts).await;
     owner_signs_in_by_link(&owner, &format!("{}/#token={token}", server.base)).await;
+    assert_eq!(wait_for_slots(&owner).await, "Café Sud");
+    choose_slot(&owner, "gallery-1").await;
     pick_file(&owner, &photo).await;
     let percent = owner
         .wait_for("the progress bar part way", async || {
