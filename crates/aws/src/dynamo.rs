@@ -14,6 +14,7 @@ mod paging;
 pub mod restaurants;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
@@ -27,7 +28,7 @@ use item::{
 use paging::Index;
 pub use restaurants::DynamoRestaurants;
 
-use crate::errors::backend_error;
+use crate::errors::{SdkError, backend_error};
 
 /// The table's partition key (a string: the upload id).
 pub const HASH_KEY: &str = ID;
@@ -171,6 +172,12 @@ fn placeholder_names(expression: &str) -> Vec<(String, String)> {
     names
 }
 
+/// Whether a conditional put found the item there already.
+pub(crate) fn put_refused(e: &SdkError<PutItemError>) -> bool {
+    e.as_service_error()
+        .is_some_and(|s| s.is_conditional_check_failed_exception())
+}
+
 #[async_trait]
 impl Uploads for DynamoUploads {
     #[tracing::instrument(skip(self, record), fields(upload_id = %record.id))]
@@ -186,12 +193,7 @@ impl Uploads for DynamoUploads {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(UploadsError::AlreadyExists(record.id))
-            }
+            Err(e) if put_refused(&e) => Err(UploadsError::AlreadyExists(record.id)),
             Err(e) => Err(backend_error("dynamodb:PutItem", e).into()),
         }
     }

@@ -31,7 +31,6 @@ mod item;
 mod slots;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use vetted_core::OwnerId;
 use vetted_core::ports::{BackendError, Restaurants, RestaurantsError, Rollback};
@@ -40,7 +39,8 @@ use vetted_core::restaurant::{
 };
 
 use super::item::{BadItem, Item, s};
-use crate::errors::{SdkError, backend_error};
+use super::put_refused;
+use crate::errors::backend_error;
 use item::{
     META, PK, RESTAURANT, SK, USER, key, member_from, member_item, member_sk, pk, restaurant_from,
     restaurant_item, slot_sk, slot_state_from,
@@ -66,12 +66,6 @@ pub struct DynamoRestaurants {
 
 fn bad(operation: &'static str) -> impl Fn(BadItem) -> RestaurantsError {
     move |e| BackendError::permanent(operation, e).into()
-}
-
-/// Whether a conditional put found the item there already.
-fn put_refused(e: &SdkError<PutItemError>) -> bool {
-    e.as_service_error()
-        .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
 impl DynamoRestaurants {
