@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use vetted_core::ReasonCode;
+use vetted_core::policy::SlotPolicies;
 use vetted_samples::{Expect, catalogue, images};
 
 /// What one upload must end as, given the decisions made on it.
@@ -86,20 +88,35 @@ pub fn make(count: usize, owners: usize, rng: &mut Rng) -> Vec<Job> {
                     owner,
                 };
             }
-            let (file_name, content_type, bytes) = if index % 12 == 0 {
-                let bytes = images::jpeg(1600, 1200);
-                (format!("big-{index}.jpg"), "image/jpeg", bytes)
-            } else if index % 2 == 0 {
-                let (w, h) = (64 + rng.below(200), 64 + rng.below(200));
-                (
-                    format!("photo-{index}.jpg"),
-                    "image/jpeg",
-                    images::jpeg(w as u16, h as u16),
-                )
+            let (file_name, content_type, (w, h)) = if index % 12 == 0 {
+                (format!("big-{index}.jpg"), "image/jpeg", (1600, 1200))
             } else {
-                let (w, h) = (64 + rng.below(200) as u32, 64 + rng.below(200) as u32);
-                (format!("logo-{index}.png"), "image/png", images::png(w, h))
+                let size = (64 + rng.below(200) as u32, 64 + rng.below(200) as u32);
+                if index % 2 == 0 {
+                    (format!("photo-{index}.jpg"), "image/jpeg", size)
+                } else {
+                    (format!("logo-{index}.png"), "image/png", size)
+                }
             };
+            let bytes = match content_type {
+                "image/jpeg" => images::jpeg(w as u16, h as u16),
+                _ => images::png(w, h),
+            };
+            // The uploads go to a gallery slot: a random size past its aspect range (1:4 to
+            // 4:1, e.g. 263 × 64) is refused by the gate, and must end so.
+            let gallery = SlotPolicies::default().gallery;
+            if !gallery.aspect_allows(w, h) {
+                return Job {
+                    index,
+                    file_name,
+                    content_type,
+                    bytes: Arc::new(bytes),
+                    verdict: Verdict::Rejected(ReasonCode::WrongAspectRatio.as_str().to_owned()),
+                    plan: Plan::Leave,
+                    method,
+                    owner,
+                };
+            }
             let plan = match index % 9 {
                 0 | 4 => Plan::Approve,
                 1 | 5 => Plan::Decline(DECLINE_REASONS[index % 3]),
