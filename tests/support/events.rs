@@ -147,6 +147,7 @@ pub fn expected_types(final_status: &str) -> &'static [&'static str] {
             "upload.published",
         ],
         "DECLINED" => &["upload.received", "review.requested", "review.declined"],
+        "WITHDRAWN" => &["upload.received", "review.requested", "upload.withdrawn"],
         other => panic!("no expected event path for {other}"),
     }
 }

@@ -1,6 +1,7 @@
 //! The walk the restaurants issue asks for, on whichever backend the server runs: an owner
 //! replaces a logo, the old one is served at the slot's URL throughout the review, the new one
-//! after the approval, and a moderator's rollback brings the old one back. A 300×300 logo sent
+//! after the approval, and a moderator's rollback brings the old one back. A third logo is
+//! withdrawn by the owner while in review, and the slot does not change. A 300×300 logo sent
 //! past the page is refused by the gate with the 512×512 rule named.
 //!
 //! The caller checks the events on its own backend's tap, from the ids this returns.
@@ -22,6 +23,8 @@ pub struct Walk {
     pub old: String,
     /// The second logo (1024×512), live between its approval and the rollback.
     pub new: String,
+    /// A third logo (1200×600), withdrawn by the owner while in review.
+    pub withdrawn: String,
     /// The 300×300 logo the gate refused.
     pub refused: String,
 }
@@ -152,6 +155,30 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
             .contains("immutable")
     );
 
+    // A third logo, withdrawn while in review: its review ends and the slot keeps the old one.
+    let withdrawn = send("withdrawn-logo.png", images::png(1200, 600)).await;
+    wait_for_status(&api, base, &owner, &withdrawn, "IN_REVIEW").await;
+    let answer = api
+        .http()
+        .post(format!("{base}/api/uploads/{withdrawn}/withdraw"))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the withdrawal");
+    wait_for_status(&api, base, &owner, &withdrawn, "WITHDRAWN").await;
+    let queue = api.reviews(base, &moderator, None).await.unwrap();
+    assert!(
+        !queue.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["upload_id"] == withdrawn.as_str()),
+        "a withdrawn upload stays in the queue: {}",
+        queue.body
+    );
+    assert_eq!(live_logo(&api, server).await, (old.clone(), (600, 600)));
+
     // A 300×300 logo sent without the page's check: the gate names the rule.
     let refused = send("small-logo.png", images::png(300, 300)).await;
     let rejected = wait_for_status(&api, base, &owner, &refused, "REJECTED").await;
@@ -160,7 +187,12 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
         rejected["reason_message"], "logo must be at least 512×512 pixels",
         "{rejected}"
     );
-    Walk { old, new, refused }
+    Walk {
+        old,
+        new,
+        withdrawn,
+        refused,
+    }
 }
 
 async fn get(api: &Api, url: &str, token: &str) -> Value {
@@ -190,6 +222,11 @@ pub fn check_events(walk: &Walk, events: &[Value]) {
         types_of(events, &walk.new),
         super::events::expected_types("PUBLISHED"),
         "events of the new logo"
+    );
+    assert_eq!(
+        types_of(events, &walk.withdrawn),
+        super::events::expected_types("WITHDRAWN"),
+        "events of the withdrawn logo"
     );
     assert_eq!(
         types_of(events, &walk.refused),

@@ -35,6 +35,7 @@ pub mod reasons {
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const NOT_IN_REVIEW: &str = "not_in_review";
+    pub const NOT_WITHDRAWABLE: &str = "not_withdrawable";
     pub const REVIEW_TIMED_OUT: &str = "review_timed_out";
     pub const INTERNAL: &str = "internal";
     pub const UNAVAILABLE: &str = "unavailable";

@@ -1,7 +1,10 @@
 //! `DynamoUploads`: the record store port over one DynamoDB table.
 //!
 //! One item per upload, keyed by `id`. The moderator queue reads the `by-status` index
-//! (status, then `status_since`), owners read `by-owner` (owner, then `created_at`). A
+//! (status, then `status_since`), owners read `by-owner` (owner, then `created_at`), and a
+//! restaurant's pending requests read `in-progress`, a sparse index: only items whose status
+//! [`is_in_progress`](Status::is_in_progress) carry its partition attribute `in_progress`
+//! (a copy of `restaurant`), which every transition sets or removes. A
 //! transition is one `UpdateItem` conditioned on the expected status, mirroring
 //! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
 //! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
@@ -18,12 +21,13 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
+use vetted_core::restaurant::RestaurantId;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
 pub use item::BadItem;
 use item::{
-    CREATED_AT, ID, Item, OWNER, STATUS, STATUS_SINCE, TASK_TOKEN, TTL, changed_attributes,
-    from_item, millis, s, to_item,
+    CREATED_AT, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS, STATUS_SINCE,
+    TASK_TOKEN, TTL, changed_attributes, from_item, millis, s, to_item,
 };
 use paging::Index;
 pub use restaurants::DynamoRestaurants;
@@ -36,6 +40,9 @@ pub const HASH_KEY: &str = ID;
 pub const BY_STATUS_INDEX: &str = "by-status";
 /// The index owners' listings read: partition `owner`, sort `created_at` (Unix ms).
 pub const BY_OWNER_INDEX: &str = "by-owner";
+/// The sparse index of change requests in progress: partition `in_progress` (the
+/// restaurant, present only while in progress), sort `created_at`.
+pub const IN_PROGRESS_INDEX: &str = "in-progress";
 /// The TTL attribute (Unix seconds), present only while a record awaits its upload.
 pub const TTL_ATTRIBUTE: &str = TTL;
 
@@ -49,20 +56,27 @@ const BY_OWNER: Index = Index {
     partition: OWNER,
     sort: CREATED_AT,
 };
+const IN_PROGRESS: Index = Index {
+    name: IN_PROGRESS_INDEX,
+    partition: IN_PROGRESS_ATTRIBUTE,
+    sort: CREATED_AT,
+};
 
 /// The key attributes of the table and its indexes, with their types, for creating the table.
-pub const KEY_ATTRIBUTES: [(&str, &str); 5] = [
+pub const KEY_ATTRIBUTES: [(&str, &str); 6] = [
     (ID, "S"),
     (STATUS, "S"),
     (STATUS_SINCE, "N"),
     (OWNER, "S"),
     (CREATED_AT, "N"),
+    (IN_PROGRESS_ATTRIBUTE, "S"),
 ];
 
 /// The secondary indexes: name, partition attribute, sort attribute.
-pub const INDEXES: [(&str, &str, &str); 2] = [
+pub const INDEXES: [(&str, &str, &str); 3] = [
     (BY_STATUS_INDEX, STATUS, STATUS_SINCE),
     (BY_OWNER_INDEX, OWNER, CREATED_AT),
+    (IN_PROGRESS_INDEX, IN_PROGRESS_ATTRIBUTE, CREATED_AT),
 ];
 
 /// Upload records in one DynamoDB table.
@@ -155,6 +169,12 @@ fn update_expression(transition: &Transition) -> (String, Vec<(String, Attribute
     }
     if !keeps_token {
         removes.push(format!("#{TASK_TOKEN}"));
+    }
+    // The sparse `in-progress` index holds exactly the items in progress.
+    if transition.to.is_in_progress() {
+        sets.push(format!("#{IN_PROGRESS_ATTRIBUTE} = #{RESTAURANT}"));
+    } else {
+        removes.push(format!("#{IN_PROGRESS_ATTRIBUTE}"));
     }
     let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
     (expression, values)
@@ -276,5 +296,15 @@ impl Uploads for DynamoUploads {
         page: &PageRequest,
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.list(BY_STATUS, status.as_str(), false, page).await
+    }
+
+    #[tracing::instrument(skip(self, page))]
+    async fn list_in_progress(
+        &self,
+        restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.list(IN_PROGRESS, restaurant.as_str(), true, page)
+            .await
     }
 }

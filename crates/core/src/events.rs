@@ -39,13 +39,16 @@ pub enum EventType {
     UploadExpired,
     #[serde(rename = "upload.failed")]
     UploadFailed,
+    /// The owner took the request back before a moderator decided it.
+    #[serde(rename = "upload.withdrawn")]
+    UploadWithdrawn,
     /// A slot's live image changed: a publish, or a rollback.
     #[serde(rename = "slot.changed")]
     SlotChanged,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 9] = [
+    pub const ALL: [EventType; 10] = [
         EventType::UploadReceived,
         EventType::UploadRejected,
         EventType::ReviewRequested,
@@ -54,6 +57,7 @@ impl EventType {
         EventType::UploadPublished,
         EventType::UploadExpired,
         EventType::UploadFailed,
+        EventType::UploadWithdrawn,
         EventType::SlotChanged,
     ];
 
@@ -70,6 +74,7 @@ impl EventType {
             Status::Published => Some(EventType::UploadPublished),
             Status::Expired => Some(EventType::UploadExpired),
             Status::Failed => Some(EventType::UploadFailed),
+            Status::Withdrawn => Some(EventType::UploadWithdrawn),
         }
     }
 
@@ -83,6 +88,7 @@ impl EventType {
             EventType::UploadPublished => "upload.published",
             EventType::UploadExpired => "upload.expired",
             EventType::UploadFailed => "upload.failed",
+            EventType::UploadWithdrawn => "upload.withdrawn",
             EventType::SlotChanged => "slot.changed",
         }
     }

@@ -4,6 +4,7 @@
 //! AWAITING_UPLOAD → RECEIVED → IN_REVIEW → DECIDED → APPROVED → PUBLISHED
 //!                            ↘ REJECTED            ↘ DECLINED
 //! AWAITING_UPLOAD → EXPIRED    IN_REVIEW → EXPIRED   DECIDED → EXPIRED
+//! AWAITING_UPLOAD, RECEIVED, IN_REVIEW → WITHDRAWN (the owner takes the request back)
 //! any non-final → FAILED;  FAILED → RECEIVED (operator redrive)
 //! ```
 //!
@@ -33,6 +34,7 @@ pub enum Status {
     Declined,
     Expired,
     Failed,
+    Withdrawn,
 }
 
 use Status::*;
@@ -42,12 +44,15 @@ const MOVES: &[(Status, Status)] = &[
     (AwaitingUpload, Received),
     (AwaitingUpload, Expired),
     (AwaitingUpload, Failed),
+    (AwaitingUpload, Withdrawn),
     (Received, InReview),
     (Received, Rejected),
     (Received, Failed),
+    (Received, Withdrawn),
     (InReview, Decided),
     (InReview, Expired),
     (InReview, Failed),
+    (InReview, Withdrawn),
     (Decided, Approved),
     (Decided, Declined),
     (Decided, Expired),
@@ -70,7 +75,7 @@ pub struct IllegalMove {
 pub struct UnknownStatus(pub String);
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
         AwaitingUpload,
         Received,
         InReview,
@@ -81,6 +86,7 @@ impl Status {
         Declined,
         Expired,
         Failed,
+        Withdrawn,
     ];
 
     /// Checks a move against the table.
@@ -90,6 +96,12 @@ impl Status {
         } else {
             Err(IllegalMove { from: self, to })
         }
+    }
+
+    /// The file arrived and no outcome is known yet: a change request a slot shows as pending.
+    /// `AWAITING_UPLOAD` is not one yet (no file), and `FAILED` waits for an operator.
+    pub fn is_in_progress(self) -> bool {
+        matches!(self, Received | InReview | Decided | Approved)
     }
 
     /// No move leaves a final status.
@@ -109,6 +121,7 @@ impl Status {
             Declined => "DECLINED",
             Expired => "EXPIRED",
             Failed => "FAILED",
+            Withdrawn => "WITHDRAWN",
         }
     }
 }
@@ -136,18 +149,19 @@ mod tests {
     /// The whole machine written out a second time, as a matrix, so that a change to `MOVES`
     /// has to be made twice, on purpose. Rows are `from`, columns are `to`, in `Status::ALL`
     /// order: AWAITING, RECEIVED, IN_REVIEW, DECIDED, APPROVED, PUBLISHED, REJECTED, DECLINED,
-    /// EXPIRED, FAILED.
-    const EXPECTED: [[u8; 10]; 10] = [
-        /* AWAITING_UPLOAD */ [0, 1, 0, 0, 0, 0, 0, 0, 1, 1],
-        /* RECEIVED        */ [0, 0, 1, 0, 0, 0, 1, 0, 0, 1],
-        /* IN_REVIEW       */ [0, 0, 0, 1, 0, 0, 0, 0, 1, 1],
-        /* DECIDED         */ [0, 0, 0, 0, 1, 0, 0, 1, 1, 1],
-        /* APPROVED        */ [0, 0, 0, 0, 0, 1, 0, 0, 0, 1],
-        /* PUBLISHED       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* REJECTED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* DECLINED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* EXPIRED         */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* FAILED          */ [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+    /// EXPIRED, FAILED, WITHDRAWN.
+    const EXPECTED: [[u8; 11]; 11] = [
+        /* AWAITING_UPLOAD */ [0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+        /* RECEIVED        */ [0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1],
+        /* IN_REVIEW       */ [0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1],
+        /* DECIDED         */ [0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0],
+        /* APPROVED        */ [0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
+        /* PUBLISHED       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* REJECTED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* DECLINED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* EXPIRED         */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* FAILED          */ [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* WITHDRAWN       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     ];
 
     #[test]
@@ -174,9 +188,9 @@ mod tests {
     }
 
     #[test]
-    fn final_statuses_are_the_four_outcomes() {
+    fn final_statuses_are_the_five_outcomes() {
         let finals: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_final()).collect();
-        assert_eq!(finals, vec![Published, Rejected, Declined, Expired]);
+        assert_eq!(finals, vec![Published, Rejected, Declined, Expired, Withdrawn]);
     }
 
     #[test]

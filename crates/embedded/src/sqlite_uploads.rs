@@ -15,6 +15,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{OptionalExtension, params};
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
+use vetted_core::restaurant::RestaurantId;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
 use crate::db::{Db, DbError, Migration, immediate};
@@ -67,7 +68,20 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE uploads ADD COLUMN decided_at INTEGER;
     ",
     },
+    Migration {
+        // The change requests a restaurant's slots show as pending: a partial index holds only
+        // the rows in progress, so it stays as small as the work in flight. Its WHERE must
+        // stay the one `list_in_progress` uses, or SQLite will not use it.
+        version: 3,
+        sql: "
+        CREATE INDEX uploads_in_progress ON uploads (restaurant, created_at, id)
+            WHERE status IN ('RECEIVED', 'IN_REVIEW', 'DECIDED', 'APPROVED');
+    ",
+    },
 ];
+
+/// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.
+const IN_PROGRESS: &str = "status IN ('RECEIVED', 'IN_REVIEW', 'DECIDED', 'APPROVED')";
 
 /// Upload records in the shared database.
 #[derive(Debug, Clone)]
@@ -90,6 +104,7 @@ fn backend(operation: &'static str) -> impl FnOnce(DbError) -> UploadsError {
 enum Listing {
     ByOwner,
     ByStatus,
+    InProgress,
 }
 
 impl Listing {
@@ -97,6 +112,7 @@ impl Listing {
         match self {
             Listing::ByOwner => "o1",
             Listing::ByStatus => "s1",
+            Listing::InProgress => "p1",
         }
     }
 }
@@ -104,7 +120,7 @@ impl Listing {
 /// The position after the last item of a page: its sort key and id.
 fn encode_token(listing: Listing, last: &UploadRecord) -> PageToken {
     let at = match listing {
-        Listing::ByOwner => last.created_at,
+        Listing::ByOwner | Listing::InProgress => last.created_at,
         Listing::ByStatus => last.status_since,
     };
     let plain = format!("{}:{}:{}", listing.tag(), at.unix_millis(), last.id);
@@ -129,8 +145,9 @@ fn decode_token(listing: Listing, token: &PageToken) -> Result<(i64, String), Up
 }
 
 impl SqliteUploads {
-    /// Runs one page of a listing. `filter` is the owner or the status; the SQL orders by the
-    /// listing's index and fetches one row more than asked, to know whether a next page exists.
+    /// Runs one page of a listing. `filter` is the owner, the status or the restaurant; the
+    /// SQL orders by the listing's index and fetches one row more than asked, to know whether
+    /// a next page exists.
     async fn page(
         &self,
         listing: Listing,
@@ -159,6 +176,15 @@ impl SqliteUploads {
             (Listing::ByStatus, true) => format!(
                 "SELECT {COLUMNS} FROM uploads WHERE status = ?1 AND (status_since, id) > (?2, ?3)
                  ORDER BY status_since, id LIMIT ?4"
+            ),
+            (Listing::InProgress, false) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1 AND {IN_PROGRESS}
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::InProgress, true) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1 AND {IN_PROGRESS}
+                 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
             ),
         };
         let (at, id) = after.unwrap_or((0, String::new()));
@@ -270,5 +296,37 @@ impl Uploads for SqliteUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.page(Listing::ByStatus, status.as_str().to_owned(), page)
             .await
+    }
+
+    async fn list_in_progress(
+        &self,
+        restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.page(Listing::InProgress, restaurant.as_str().to_owned(), page)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_in_progress_sql_names_exactly_the_in_progress_statuses() {
+        let named: Vec<Status> = Status::ALL
+            .into_iter()
+            .filter(|s| IN_PROGRESS.contains(&format!("'{}'", s.as_str())))
+            .collect();
+        let expected: Vec<Status> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_in_progress())
+            .collect();
+        assert_eq!(named, expected);
+        let migration = MIGRATIONS.iter().find(|m| m.version == 3).unwrap();
+        assert!(
+            migration.sql.contains(&format!("WHERE {IN_PROGRESS}")),
+            "the partial index and the query disagree"
+        );
     }
 }

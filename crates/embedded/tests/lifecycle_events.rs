@@ -95,6 +95,14 @@ impl Uploads for RecordingUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.inner.list_by_status(status, page).await
     }
+
+    async fn list_in_progress(
+        &self,
+        restaurant: &vetted_core::restaurant::RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.inner.list_in_progress(restaurant, page).await
+    }
 }
 
 /// The SQLite outbox, refusing the first publish of every event id while `crashing`.

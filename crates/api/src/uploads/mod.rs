@@ -6,14 +6,16 @@
 //! | `GET /api/uploads` | the caller's uploads, newest first, paginated |
 //! | `GET /api/uploads/{id}` | one of the caller's uploads; anyone else's is 404 |
 //! | `PUT /api/uploads/{id}/content` | proxy upload for clients that cannot reach the bucket |
+//! | `POST /api/uploads/{id}/withdraw` | take back a request no moderator has decided yet |
 
 mod create;
 mod proxy;
 mod read;
 pub mod views;
+mod withdraw;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::ApiState;
 
@@ -25,6 +27,7 @@ pub fn routes() -> Router<ApiState> {
         )
         .route("/api/uploads/{id}", get(read::get_upload))
         .route("/api/uploads/{id}/content", put(proxy::put_content))
+        .route("/api/uploads/{id}/withdraw", post(withdraw::withdraw_upload))
 }
 
 /// The path of the proxy upload for one upload.

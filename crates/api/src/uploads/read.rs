@@ -6,6 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use vetted_core::ports::{PageRequest, PageToken};
+use vetted_core::restaurant::MemberRole;
 use vetted_core::{OwnerId, UploadId, UploadRecord};
 
 use super::views::{ListQuery, UploadList, UploadView};
@@ -22,16 +23,25 @@ pub(super) async fn member_record(
     user: &OwnerId,
     raw_id: &str,
 ) -> Result<UploadRecord, ApiError> {
+    member_record_and_role(state, user, raw_id)
+        .await
+        .map(|(record, _)| record)
+}
+
+/// [`member_record`], with the caller's role in the upload's restaurant.
+pub(super) async fn member_record_and_role(
+    state: &ApiState,
+    user: &OwnerId,
+    raw_id: &str,
+) -> Result<(UploadRecord, MemberRole), ApiError> {
     let id = UploadId::parse(raw_id).map_err(|_| ApiError::upload_not_found())?;
     let record = state.uploads.get(&id).await?;
     let role = state
         .restaurants
         .membership(&record.target.restaurant, user)
-        .await?;
-    if role.is_none() {
-        return Err(ApiError::upload_not_found());
-    }
-    Ok(record)
+        .await?
+        .ok_or_else(ApiError::upload_not_found)?;
+    Ok((record, role))
 }
 
 #[tracing::instrument(skip(state, owner), fields(upload_id = %id))]

@@ -16,3 +16,4 @@ mod restaurants;
 mod reviews;
 mod s3s_verifies;
 mod schemas;
+mod withdraw;

@@ -16,7 +16,7 @@ use crate::schemas::assert_matches;
 const REVIEW_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Takes a new upload of `owner`'s to IN_REVIEW the way the pipeline does.
-async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
+pub(crate) async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
     app.join(owner).await;
     let png = vetted_samples::images::png(200, 100);
     let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "logo.png", "content_type": "image/png", "size": png.len()});
@@ -37,7 +37,7 @@ async fn upload_in_review(app: &TestApp, owner: &str) -> UploadId {
     id
 }
 
-fn intake(app: &TestApp) -> Intake {
+pub(crate) fn intake(app: &TestApp) -> Intake {
     Intake {
         ports: app.ports.clone(),
         reviews: app.workflow.clone(),
@@ -53,7 +53,7 @@ async fn decide(app: &TestApp, moderator: &str, id: &UploadId, body: Value) -> (
         .await
 }
 
-async fn exists(app: &TestApp, key: &ObjectKey) -> bool {
+pub(crate) async fn exists(app: &TestApp, key: &ObjectKey) -> bool {
     match app.objects.head(key).await {
         Ok(_) => true,
         Err(StoreError::NotFound(_)) => false,

@@ -28,6 +28,8 @@ pub(crate) const TTL: &str = "ttl";
 pub(crate) const TASK_TOKEN: &str = "task_token";
 pub(crate) const RESTAURANT: &str = "restaurant";
 pub(crate) const SLOT: &str = "slot";
+/// A copy of `restaurant` while the status is in progress: the `in-progress` index's key.
+pub(crate) const IN_PROGRESS_ATTRIBUTE: &str = "in_progress";
 
 /// The restaurant of uploads stored before uploads targeted a slot.
 const LEGACY_RESTAURANT: &str = "legacy";
@@ -103,6 +105,12 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
     );
+    if record.status.is_in_progress() {
+        item.insert(
+            IN_PROGRESS_ATTRIBUTE.to_owned(),
+            s(record.target.restaurant.as_str()),
+        );
+    }
     if record.status == Status::AwaitingUpload {
         let ttl = record
             .expires_at

@@ -26,7 +26,7 @@ fn path_to(status: Status) -> &'static [(Status, Status)] {
             (Decided, Approved),
         ],
         Failed => &[(AwaitingUpload, Failed)],
-        Published | Rejected | Declined | Expired => {
+        Published | Rejected | Declined | Expired | Withdrawn => {
             panic!("no move leaves {status}, so no check needs a record in it")
         }
     }

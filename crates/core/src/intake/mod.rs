@@ -190,7 +190,12 @@ impl Intake {
                 self.quarantine(&record).await?;
                 return Ok(duplicate(&record));
             }
+            // Nobody will review a file for an intent that expired or was withdrawn.
             Status::Expired if record.reason == Some(ReasonCode::IntentExpired) => {
+                self.delete(&key).await?;
+                return Ok(duplicate(&record));
+            }
+            Status::Withdrawn => {
                 self.delete(&key).await?;
                 return Ok(duplicate(&record));
             }

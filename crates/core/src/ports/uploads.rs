@@ -6,6 +6,7 @@ use thiserror::Error;
 use super::{BackendError, Retryable};
 use crate::ids::{OwnerId, UploadId};
 use crate::record::{Transition, UploadRecord};
+use crate::restaurant::RestaurantId;
 use crate::status::Status;
 
 /// An opaque position in a listing, handed back to fetch the next page.
@@ -74,6 +75,9 @@ impl Retryable for UploadsError {
 ///   any number of concurrent transitions from the same status, exactly one succeeds.
 /// - `list_by_owner` returns that owner's records, newest `created_at` first.
 /// - `list_by_status` returns the records now in `status`, oldest `status_since` first.
+/// - `list_in_progress` returns the restaurant's records whose status
+///   [`is_in_progress`](Status::is_in_progress), newest `created_at` first: the change
+///   requests its slots show as pending.
 /// - Listings page with `PageRequest`: following `next` until it is `None` yields every
 ///   matching record exactly once.
 #[async_trait]
@@ -97,6 +101,12 @@ pub trait Uploads: Send + Sync {
     async fn list_by_status(
         &self,
         status: Status,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError>;
+
+    async fn list_in_progress(
+        &self,
+        restaurant: &RestaurantId,
         page: &PageRequest,
     ) -> Result<Page<UploadRecord>, UploadsError>;
 }

@@ -3,7 +3,7 @@
 //! `statemachine/review.asl.json` sends one SQS message per task, carrying a task token. The
 //! worker behind the queue calls [`Review::handle_message`], which does the task's work and
 //! answers the workflow — except `await_decision`, whose answer comes from a moderator through
-//! [`Review::decide`].
+//! [`Review::decide`], or from the owner withdrawing the upload through [`Review::withdraw`].
 //!
 //! Every task is safe to run twice (SQS delivers at least once, and a worker can die between
 //! any two steps): status moves are conditional, copies and deletes are idempotent, and a task
@@ -19,6 +19,7 @@
 mod decision;
 pub mod sanitize;
 mod tasks;
+mod withdraw;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use crate::ports::{ObjectStore, TaskResponder};
 use crate::service::{Ports, QueueService, StepError};
 
 pub use decision::{DecisionError, DecisionOutcome};
+pub use withdraw::{WITHDRAW_ANSWER, WithdrawError, can_withdraw};
 
 /// The error a worker reports (`SendTaskFailure`) for a task that cannot be done; the
 /// workflow's `Catch` sends it to `RecordFailure`, which makes the record `FAILED`.

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use super::sanitize::sanitize;
+use super::withdraw::WITHDRAW_ANSWER;
 use super::{ERROR_PERMANENT, Review, TaskKind, TaskMessage, TaskOutcome};
 use crate::ids::ObjectKey;
 use crate::intake::quarantine;
@@ -109,6 +110,10 @@ impl Review {
             Status::InReview | Status::Decided | Status::Approved | Status::Published => {
                 return Ok(Step::Answer(json!({ "verdict": "clean" })));
             }
+            Status::Withdrawn => {
+                let answer = json!({ "verdict": "withdrawn" });
+                return self.end_withdrawn(&record, answer).await;
+            }
             other => return Ok(Step::Fail(format!("upload is {other}, not RECEIVED"))),
         }
         let meta = match self.head(&record.key).await? {
@@ -205,6 +210,11 @@ impl Review {
                 // A redelivery: the first attempt may have died before announcing the review.
                 self.lifecycle().announce(&record).await?;
                 record
+            }
+            // Withdrawn before this step could store its token: nobody else can answer it.
+            Status::Withdrawn => {
+                let answer = json!({ "decision": WITHDRAW_ANSWER });
+                return self.end_withdrawn(&record, answer).await;
             }
             _ => return Ok(Step::Nothing),
         };
@@ -351,10 +361,23 @@ impl Review {
                 self.lifecycle().announce(&record).await?;
                 record
             }
+            // The withdrawal could not answer the review, so it waited until its timeout.
+            Status::Withdrawn => {
+                self.remove_all_copies(&record).await?;
+                return Ok(Step::Answer(json!({ "status": "WITHDRAWN" })));
+            }
             other => return Ok(Step::Fail(format!("upload is {other}; it cannot expire"))),
         };
         self.remove_all_copies(&expired).await?;
         Ok(Step::Answer(json!({ "status": "EXPIRED" })))
+    }
+
+    /// A step found its upload withdrawn: it deletes whatever an earlier step in flight may
+    /// have written since the withdrawal, and gives `answer`, which the workflow ends on.
+    async fn end_withdrawn(&self, record: &UploadRecord, answer: Value) -> Result<Step, StepError> {
+        self.remove_all_copies(record).await?;
+        info!("withdrawn; ending the review");
+        Ok(Step::Answer(answer))
     }
 
     async fn record_failure_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
@@ -416,8 +439,9 @@ impl Review {
             .map_err(|source| StepError::store(key, source))
     }
 
-    /// A declined or expired upload keeps nothing: original, sanitized copy and preview go.
-    async fn remove_all_copies(&self, record: &UploadRecord) -> Result<(), StepError> {
+    /// A declined, expired or withdrawn upload keeps nothing: original, sanitized copy and
+    /// preview go.
+    pub(super) async fn remove_all_copies(&self, record: &UploadRecord) -> Result<(), StepError> {
         for key in [
             record.key.clone(),
             ObjectKey::sanitized(&record.id),
