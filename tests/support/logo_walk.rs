@@ -112,18 +112,32 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
     assert_eq!(card["live"]["upload_id"], old.as_str(), "{card}");
     assert_eq!(card["slot"], "logo");
     assert_eq!(card["policy"]["min_side"], 512);
+    // The owner's slots show the request as pending, beside the live logo.
+    let slots_path = format!("{base}/api/restaurants/{RESTAURANT}/slots");
+    let slots = get(&api, &slots_path, &owner).await;
+    let logo_slot = &slots["items"][0];
+    assert_eq!(logo_slot["live"]["upload_id"], old.as_str(), "{logo_slot}");
+    assert_eq!(
+        logo_slot["pending"][0]["upload_id"],
+        new.as_str(),
+        "{logo_slot}"
+    );
+    assert_eq!(
+        logo_slot["pending"][0]["status"], "IN_REVIEW",
+        "{logo_slot}"
+    );
 
     approve(&api, server, &moderator, &new).await;
     wait_for_status(&api, base, &owner, &new, "PUBLISHED").await;
     assert_eq!(live_logo(&api, server).await, (new.clone(), (1024, 512)));
-    let slots = get(
-        &api,
-        &format!("{base}/api/restaurants/{RESTAURANT}/slots"),
-        &owner,
-    )
-    .await;
+    let slots = get(&api, &slots_path, &owner).await;
     let slot = &slots["items"][0];
     assert_eq!(slot["live"]["upload_id"], new.as_str(), "{slot}");
+    assert_eq!(
+        slot["pending"],
+        json!([]),
+        "published, so no longer pending: {slot}"
+    );
     assert_eq!(slot["previous_upload_id"], old.as_str(), "{slot}");
     assert_eq!(slot["revision"], 2, "{slot}");
 

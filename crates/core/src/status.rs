@@ -190,7 +190,10 @@ mod tests {
     #[test]
     fn final_statuses_are_the_five_outcomes() {
         let finals: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_final()).collect();
-        assert_eq!(finals, vec![Published, Rejected, Declined, Expired, Withdrawn]);
+        assert_eq!(
+            finals,
+            vec![Published, Rejected, Declined, Expired, Withdrawn]
+        );
     }
 
     #[test]

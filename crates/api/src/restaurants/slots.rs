@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use vetted_core::ports::Rollback;
+use vetted_core::ports::{PageRequest, Rollback};
 use vetted_core::{RestaurantId, Slot, SlotKind, SlotRef};
 
 use super::standing;
-use super::views::{RollbackRequest, SlotHistory, SlotImageView, SlotList, SlotView};
+use super::views::{
+    PendingRequest, RollbackRequest, SlotHistory, SlotImageView, SlotList, SlotView,
+};
 use crate::ApiState;
 use crate::auth::{AnyCaller, ModeratorCaller};
 use crate::body::JsonBody;
@@ -43,6 +45,7 @@ pub(super) async fn list_slots(
         .into_iter()
         .map(|slot_state| (slot_state.slot.slot, slot_state))
         .collect();
+    let mut pending = pending_by_slot(&state, &id).await?;
     let items = state
         .policies
         .all_slots()
@@ -51,7 +54,9 @@ pub(super) async fn list_slots(
             let slot_state = stored.remove(&slot).unwrap_or_else(|| {
                 vetted_core::restaurant::SlotState::empty(SlotRef::new(id.clone(), slot))
             });
-            SlotView::new(&slot_state, &state.media)
+            let mut view = SlotView::new(&slot_state, &state.media);
+            view.pending = Some(pending.remove(&slot).unwrap_or_default());
+            view
         })
         .collect();
     let policies = SlotKind::ALL
@@ -64,6 +69,35 @@ pub(super) async fn list_slots(
         policies,
     }))
 }
+
+/// The restaurant's requests in progress, newest first, by slot. At most
+/// [`MAX_PENDING_LISTED`]: far more than a restaurant has in flight, and a bound on the work
+/// of one request whatever happens.
+async fn pending_by_slot(
+    state: &ApiState,
+    restaurant: &RestaurantId,
+) -> Result<BTreeMap<Slot, Vec<PendingRequest>>, ApiError> {
+    let mut by_slot: BTreeMap<Slot, Vec<PendingRequest>> = BTreeMap::new();
+    let mut page = PageRequest::first(100);
+    let mut listed = 0;
+    loop {
+        let batch = state.uploads.list_in_progress(restaurant, &page).await?;
+        listed += batch.items.len();
+        for record in &batch.items {
+            by_slot
+                .entry(record.target.slot)
+                .or_default()
+                .push(PendingRequest::new(record));
+        }
+        match batch.next {
+            Some(next) if listed < MAX_PENDING_LISTED => page.after = Some(next),
+            _ => return Ok(by_slot),
+        }
+    }
+}
+
+/// The most requests in progress one slots listing reads.
+const MAX_PENDING_LISTED: usize = 500;
 
 pub(super) async fn history(
     State(state): State<ApiState>,

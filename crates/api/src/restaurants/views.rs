@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use vetted_core::media::MediaUrls;
 use vetted_core::restaurant::{Member, MemberRole, Restaurant, SlotImage, SlotState};
-use vetted_core::{ImageType, OwnerId, RestaurantId, Slot, SlotKind, Timestamp, UploadId};
+use vetted_core::{
+    ImageType, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp, UploadId, UploadRecord,
+};
 
 use crate::policy::PolicyView;
 
@@ -123,9 +125,37 @@ pub struct SlotView {
     pub revision: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_upload_id: Option<UploadId>,
+    /// In the slots listing: the change requests whose file arrived and that have no
+    /// outcome yet, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Vec<PendingRequest>>,
+}
+
+/// A change request of a slot that is still in progress.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRequest {
+    pub upload_id: UploadId,
+    /// `RECEIVED`, `IN_REVIEW`, `DECIDED` or `APPROVED`.
+    pub status: Status,
+    pub filename: String,
+    pub requested_by: OwnerId,
+    pub created_at: Timestamp,
+}
+
+impl PendingRequest {
+    pub fn new(record: &UploadRecord) -> Self {
+        Self {
+            upload_id: record.id,
+            status: record.status,
+            filename: record.filename.as_str().to_owned(),
+            requested_by: record.owner.clone(),
+            created_at: record.created_at,
+        }
+    }
 }
 
 impl SlotView {
+    /// The slot's state, without `pending`, which only the listing reads.
     pub fn new(state: &SlotState, media: &MediaUrls) -> Self {
         Self {
             slot: state.slot.slot,
@@ -137,6 +167,7 @@ impl SlotView {
             live_url: state.live.as_ref().and_then(|_| media.live(&state.slot)),
             revision: state.revision,
             previous_upload_id: state.previous,
+            pending: None,
         }
     }
 }

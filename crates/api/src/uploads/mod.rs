@@ -27,7 +27,10 @@ pub fn routes() -> Router<ApiState> {
         )
         .route("/api/uploads/{id}", get(read::get_upload))
         .route("/api/uploads/{id}/content", put(proxy::put_content))
-        .route("/api/uploads/{id}/withdraw", post(withdraw::withdraw_upload))
+        .route(
+            "/api/uploads/{id}/withdraw",
+            post(withdraw::withdraw_upload),
+        )
 }
 
 /// The path of the proxy upload for one upload.

@@ -37,7 +37,10 @@ async fn assert_no_files(app: &TestApp, record: &UploadRecord) {
 
 /// The review's execution ended, successfully, in its `Withdrawn` state.
 async fn assert_review_ended_withdrawn(app: &TestApp, record: &UploadRecord) {
-    let name = record.execution_name.as_ref().expect("a review was started");
+    let name = record
+        .execution_name
+        .as_ref()
+        .expect("a review was started");
     let described = app.workflow.describe(name.as_str()).await.unwrap().unwrap();
     let history = app.workflow.history(name.as_str()).await.unwrap();
     assert_eq!(described.status, ExecutionStatus::Succeeded, "{history:#?}");
@@ -49,19 +52,42 @@ async fn assert_review_ended_withdrawn(app: &TestApp, record: &UploadRecord) {
     );
 }
 
+/// The pending requests `GET /api/restaurants/r1/slots` lists for `slot`, as `user` sees it.
+async fn pending_of(app: &TestApp, user: &str, slot: &str) -> Vec<Value> {
+    let (status, body) = app.get(&app.owner(user), "/api/restaurants/r1/slots").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_matches("slot-list.json", &body);
+    let item = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["slot"] == slot)
+        .unwrap_or_else(|| panic!("no {slot} in {body}"));
+    item["pending"].as_array().unwrap().clone()
+}
+
 async fn new_intent(app: &TestApp, owner: &str) -> (UploadId, Vec<u8>) {
     app.join(owner).await;
     let png = vetted_samples::images::png(200, 100);
     let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "a.png", "content_type": "image/png", "size": png.len()});
     let (status, body) = app.create(&app.owner(owner), request).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    (UploadId::parse(body["upload_id"].as_str().unwrap()).unwrap(), png)
+    (
+        UploadId::parse(body["upload_id"].as_str().unwrap()).unwrap(),
+        png,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_in_review_is_withdrawn_its_review_ends_and_its_files_go() {
     let app = spawn_app().await;
     let id = upload_in_review(&app, "owner-a").await;
+    let pending = pending_of(&app, "owner-a", "gallery-1").await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["upload_id"], id.to_string());
+    assert_eq!(pending[0]["status"], "IN_REVIEW");
+    assert_eq!(pending[0]["requested_by"], "owner-a");
+
     let answer = withdraw(&app, &app.owner("owner-a"), &id).await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
     assert_eq!(answer.1["status"], "WITHDRAWN");
@@ -72,6 +98,7 @@ async fn an_upload_in_review_is_withdrawn_its_review_ends_and_its_files_go() {
     assert_eq!(record.status, Status::Withdrawn);
     assert_no_files(&app, &record).await;
     assert_review_ended_withdrawn(&app, &record).await;
+    assert!(pending_of(&app, "owner-a", "gallery-1").await.is_empty());
     let events = app.outbox.events_for(&id).await.unwrap();
     let withdrawn: Vec<_> = events
         .iter()
@@ -92,7 +119,10 @@ async fn an_upload_in_review_is_withdrawn_its_review_ends_and_its_files_go() {
     // holds it once.
     let again = withdraw(&app, &app.owner("owner-a"), &id).await;
     assert_eq!(again.0, StatusCode::OK, "{}", again.1);
-    assert_eq!(app.outbox.events_for(&id).await.unwrap().len(), events.len());
+    assert_eq!(
+        app.outbox.events_for(&id).await.unwrap().len(),
+        events.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,7 +130,10 @@ async fn a_withdrawal_while_sanitize_is_pending_ends_the_review_at_its_next_step
     let app = spawn_app().await;
     let (id, png) = new_intent(&app, "owner-a").await;
     let key = app.uploads.get(&id).await.unwrap().key;
-    app.objects.put(&key, png.into(), "image/png").await.unwrap();
+    app.objects
+        .put(&key, png.into(), "image/png")
+        .await
+        .unwrap();
     intake(&app).sweep_awaiting(Duration::ZERO).await.unwrap();
     // RECEIVED, with the sanitize task queued and not yet worked.
     assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Received);
@@ -119,7 +152,10 @@ async fn a_withdrawal_before_the_review_stored_its_token_ends_the_review_at_that
     let app = spawn_app().await;
     let (id, png) = new_intent(&app, "owner-a").await;
     let key = app.uploads.get(&id).await.unwrap().key;
-    app.objects.put(&key, png.into(), "image/png").await.unwrap();
+    app.objects
+        .put(&key, png.into(), "image/png")
+        .await
+        .unwrap();
     intake(&app).sweep_awaiting(Duration::ZERO).await.unwrap();
     // Sanitize runs and answers clean; the await_decision task is queued, not yet worked, so
     // the record is still RECEIVED and no token is stored for the withdrawal to answer.
@@ -179,7 +215,10 @@ async fn a_decided_upload_cannot_be_withdrawn() {
     let answer = withdraw(&app, &app.owner("owner-a"), &id).await;
     assert_error(&answer, StatusCode::CONFLICT, "not_withdrawable");
     app.pump().await;
-    assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Published);
+    assert_eq!(
+        app.uploads.get(&id).await.unwrap().status,
+        Status::Published
+    );
     let answer = withdraw(&app, &app.owner("owner-a"), &id).await;
     assert_error(&answer, StatusCode::CONFLICT, "not_withdrawable");
 }
@@ -242,5 +281,8 @@ async fn who_may_withdraw_the_requester_and_the_restaurants_owners_only() {
     app.restaurant("r1", "boss").await;
     let answer = withdraw(&app, &app.owner("boss"), &id).await;
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
-    assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Withdrawn);
+    assert_eq!(
+        app.uploads.get(&id).await.unwrap().status,
+        Status::Withdrawn
+    );
 }

@@ -1,14 +1,17 @@
-//! Uploads checks: listings by owner and by status, and paging through them.
+//! Uploads checks: listings by owner, by status and of a restaurant's requests in progress,
+//! and paging through them.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
-use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
+use vetted_core::restaurant::{RestaurantId, Slot};
+use vetted_core::{OwnerId, SlotRef, Status, Transition, UploadId, UploadRecord};
 
-use super::{at, fresh_owner, intent, now_ms};
-use crate::support::Check;
+use super::transitions::path_to;
+use super::{at, fresh_owner, intent, intent_for, now_ms};
+use crate::support::{Check, eventually, unique};
 
 /// More pages than any listing in this suite can need; a store that keeps handing out `next`
 /// past it is looping.
@@ -305,5 +308,161 @@ pub async fn a_foreign_page_token_is_refused(uploads: &dyn Uploads) {
             matches!(result, Err(UploadsError::BadPageToken)),
             "{CHECK}: list_by_status with page token {raw:?} returned {result:?}"
         );
+        let restaurant = RestaurantId::parse("r1").expect("restaurant id");
+        let result = uploads.list_in_progress(&restaurant, &page).await;
+        assert!(
+            matches!(result, Err(UploadsError::BadPageToken)),
+            "{CHECK}: list_in_progress with page token {raw:?} returned {result:?}"
+        );
     }
+}
+
+/// Walks a new record of `owner` for `target`, created at `created_ms`, along `moves`.
+async fn walked(
+    uploads: &dyn Uploads,
+    owner: &OwnerId,
+    target: SlotRef,
+    created_ms: i64,
+    moves: &[(Status, Status)],
+) -> UploadRecord {
+    let mut record = intent_for(owner, target, created_ms);
+    uploads.create(&record).await.expect("create");
+    for (i, (from, to)) in moves.iter().enumerate() {
+        let t = Transition::new(*from, *to, at(created_ms + 10 * (i as i64 + 1))).expect("move");
+        record = uploads
+            .transition(&record.id, &t)
+            .await
+            .expect("transition");
+    }
+    record
+}
+
+/// A restaurant's requests in progress (RECEIVED, IN_REVIEW, DECIDED, APPROVED) come newest
+/// first; intents without a file, failed and finished uploads, and other restaurants' are
+/// not among them, and a request that finishes leaves the listing.
+pub async fn list_in_progress_holds_exactly_the_open_requests(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::list_in_progress_holds_exactly_the_open_requests";
+    let _check = Check::start(CHECK);
+    let owner = fresh_owner();
+    let restaurant = RestaurantId::parse(&unique("r")).expect("a generated restaurant id");
+    let other = RestaurantId::parse(&unique("r")).expect("a generated restaurant id");
+    let slot = |restaurant: &RestaurantId, slot: &str| {
+        SlotRef::new(restaurant.clone(), Slot::parse(slot).expect("slot"))
+    };
+    let base = now_ms();
+    let mut open = Vec::new();
+    for (offset, status) in [
+        (40, Status::InReview),
+        (10, Status::Received),
+        (30, Status::Approved),
+        (20, Status::Decided),
+        (50, Status::Received),
+    ] {
+        let target = slot(
+            &restaurant,
+            if offset % 20 == 0 {
+                "logo"
+            } else {
+                "gallery-2"
+            },
+        );
+        open.push(
+            walked(
+                uploads,
+                &owner,
+                target,
+                base - offset * 1000,
+                path_to(status),
+            )
+            .await,
+        );
+    }
+    let mut closed = Vec::new();
+    for moves in [
+        path_to(Status::AwaitingUpload),
+        path_to(Status::Failed),
+        &[
+            (Status::AwaitingUpload, Status::Received),
+            (Status::Received, Status::Rejected),
+        ],
+        &[(Status::AwaitingUpload, Status::Withdrawn)],
+    ] {
+        closed.push(
+            walked(
+                uploads,
+                &owner,
+                slot(&restaurant, "logo"),
+                base - 5000,
+                moves,
+            )
+            .await,
+        );
+    }
+    let elsewhere = walked(
+        uploads,
+        &owner,
+        slot(&other, "logo"),
+        base - 5000,
+        path_to(Status::InReview),
+    )
+    .await;
+    open.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    let in_progress = |restaurant: RestaurantId| {
+        move |page: PageRequest| {
+            let restaurant = restaurant.clone();
+            async move { uploads.list_in_progress(&restaurant, &page).await }
+        }
+    };
+    for limit in [100, 2, 1] {
+        let listed = list_ours(CHECK, limit, &open, in_progress(restaurant.clone())).await;
+        assert_eq!(
+            listed, open,
+            "{CHECK}: not newest first as stored (limit {limit})"
+        );
+        let everything = list_all(CHECK, limit, in_progress(restaurant.clone())).await;
+        assert_eq!(
+            ids(&everything),
+            ids(&open),
+            "{CHECK}: the listing holds records not in progress, or another restaurant's \
+             (limit {limit}); closed ones: {:?}, elsewhere: {}",
+            ids(&closed),
+            elsewhere.id
+        );
+    }
+
+    // The one in review is withdrawn, the approved one published: both leave the listing.
+    let in_review = open
+        .iter()
+        .position(|r| r.status == Status::InReview)
+        .expect("one");
+    let withdrawn = open.remove(in_review);
+    let t = Transition::new(Status::InReview, Status::Withdrawn, at(base)).expect("move");
+    uploads
+        .transition(&withdrawn.id, &t)
+        .await
+        .expect("withdraw");
+    let approved = open
+        .iter()
+        .position(|r| r.status == Status::Approved)
+        .expect("one");
+    let published = open.remove(approved);
+    let t = Transition::new(Status::Approved, Status::Published, at(base)).expect("move");
+    uploads
+        .transition(&published.id, &t)
+        .await
+        .expect("publish");
+    let what = format!("{CHECK}: finished requests leave the listing");
+    eventually(INDEX_LAG, &what, || {
+        let fetch = in_progress(restaurant.clone());
+        let open = &open;
+        async move {
+            let listed = ids(&list_all(CHECK, 100, fetch).await);
+            if listed == ids(open) {
+                Ok(())
+            } else {
+                Err(format!("{listed:?}"))
+            }
+        }
+    })
+    .await;
 }

@@ -10,7 +10,8 @@ mod transitions;
 
 pub use listings::{
     a_foreign_page_token_is_refused, list_by_owner_is_newest_first,
-    list_by_status_is_oldest_first_and_follows_transitions, page_limit_is_clamped,
+    list_by_status_is_oldest_first_and_follows_transitions,
+    list_in_progress_holds_exactly_the_open_requests, page_limit_is_clamped,
     paging_yields_every_record_once_even_when_sort_keys_tie,
 };
 pub use records::{
@@ -49,6 +50,7 @@ pub async fn run_all(uploads: &dyn Uploads) {
     paging_yields_every_record_once_even_when_sort_keys_tie(uploads).await;
     page_limit_is_clamped(uploads).await;
     a_foreign_page_token_is_refused(uploads).await;
+    list_in_progress_holds_exactly_the_open_requests(uploads).await;
 }
 
 pub(crate) fn fresh_owner() -> OwnerId {

@@ -8,7 +8,7 @@ use super::{at, every_field, fresh_owner, intent, now_ms};
 use crate::support::Check;
 
 /// The moves that bring a new intent into `status`.
-fn path_to(status: Status) -> &'static [(Status, Status)] {
+pub(crate) fn path_to(status: Status) -> &'static [(Status, Status)] {
     use Status::*;
     match status {
         AwaitingUpload => &[],
