@@ -3,7 +3,10 @@
 // and formatting, of slots and their policies too.
 
 /** Statuses after which an upload never changes again: the owner page stops polling. */
-export const FINAL_STATUSES = new Set(["PUBLISHED", "REJECTED", "DECLINED", "EXPIRED", "FAILED"]);
+export const FINAL_STATUSES = new Set(["PUBLISHED", "REJECTED", "DECLINED", "EXPIRED", "FAILED", "WITHDRAWN"]);
+
+/** Statuses from which the member who asked can still take the request back. */
+export const WITHDRAWABLE_STATUSES = new Set(["AWAITING_UPLOAD", "RECEIVED", "IN_REVIEW"]);
 
 /** How each status reads on a badge (`tone` picks its colour) and what it means for the owner. */
 export const STATUS_TEXT = {
@@ -17,6 +20,7 @@ export const STATUS_TEXT = {
   DECLINED: { label: "Declined", tone: "bad", detail: "A moderator declined this image." },
   EXPIRED: { label: "Expired", tone: "muted", detail: "This upload expired." },
   FAILED: { label: "Failed", tone: "bad", detail: "Processing failed on our side; an operator can retry it." },
+  WITHDRAWN: { label: "Withdrawn", tone: "muted", detail: "You withdrew this request; the slot did not change." },
 };
 
 /** The moderators' decline reasons, in the order of their keyboard shortcuts 1 to 5. */

@@ -6,7 +6,7 @@
 
 import {
   $, h, api, announce, statusBadge, formatBytes, formatDimensions, timeAgo, startRelativeClock,
-  slotLabel, slotKind, policySummary, FINAL_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
+  slotLabel, slotKind, policySummary, FINAL_STATUSES, WITHDRAWABLE_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
 import { createSession } from "/assets/session.js";
 import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload, postFile } from "/assets/upload.js";
@@ -37,6 +37,7 @@ const state = {
   restaurant: null, // the id chosen in the picker
   slots: [], // its slots, as `GET /api/restaurants/{id}/slots` lists them
   slot: null, // where the next file goes: `logo`, `cover` or `gallery-N`
+  slotsReload: null, // a reload of the slots already queued by a status change
 };
 
 const session = createSession({
@@ -156,11 +157,17 @@ async function loadSlots() {
 }
 
 /**
- * After a publish the list saw: the slot was offered the image before the upload became
- * PUBLISHED, so one reload shows it (or the later decision that kept it out).
+ * After a status change the list saw in the chosen restaurant: a request became pending or
+ * stopped being so, or a publish changed the live image (the slot was offered the image before
+ * the upload became PUBLISHED, so one reload shows it, or the later decision that kept it out).
+ * Changes seen in one poll share one reload.
  */
-function followPublish(item) {
-  if (item.restaurant === state.restaurant) loadSlots();
+function followChange(item) {
+  if (item.restaurant !== state.restaurant || state.slotsReload) return;
+  state.slotsReload = Promise.resolve().then(() => {
+    state.slotsReload = null;
+    return loadSlots();
+  });
 }
 
 function showSlotsError(text) {
@@ -218,7 +225,8 @@ function slotTile(slot) {
     h("div", { class: "slot-frame" }, picture),
     h("div", { class: "slot-info" },
       h("p", { class: "slot-name" }, name),
-      h("p", { class: "slot-dims" }, live ? formatDimensions(live.width, live.height) : "Empty")),
+      h("p", { class: "slot-dims" }, live ? formatDimensions(live.width, live.height) : "Empty"),
+      pendingNote(slot.pending)),
     h("button", {
       type: "button",
       class: "button small slot-choose",
@@ -229,6 +237,14 @@ function slotTile(slot) {
       },
     }, live ? "Replace" : "Add"),
   );
+}
+
+/** "New image in review" under a slot with requests in progress; the live image stays until one is published. */
+function pendingNote(pending) {
+  if (!pending?.length) return null;
+  const first = STATUS_TEXT[pending[0].status]?.label.toLowerCase() || pending[0].status;
+  const text = pending.length === 1 ? `New image ${first}` : `${pending.length} new images pending`;
+  return h("p", { class: "slot-pending", title: pending.map((p) => p.filename).join(", ") }, text);
 }
 
 function chooseSlot(slot) {
@@ -347,7 +363,7 @@ function rowFor(item) {
   if (known && known.status !== item.status) {
     highlight(element, "is-changed");
     announce(`${item.filename}: ${STATUS_TEXT[item.status]?.label || item.status}. ${detailText(item)}`);
-    if (item.status === "PUBLISHED") followPublish(item);
+    followChange(item);
   } else if (!known && state.loaded) {
     highlight(element, "is-new");
   }
@@ -393,8 +409,31 @@ function buildRow(item) {
       statusBadge(item.status),
       stepper(item),
       h("p", { class: "upload-detail" },
-        detailText(item), " ", link, item.reason ? h("code", { class: "reason-code" }, item.reason) : null)),
+        detailText(item), " ", link, item.reason ? h("code", { class: "reason-code" }, item.reason) : null),
+      WITHDRAWABLE_STATUSES.has(item.status) ? withdrawButton(item) : null),
   );
+}
+
+/** Takes a request back before a moderator decides it; the slot keeps its live image. */
+function withdrawButton(item) {
+  const button = h("button", {
+    type: "button",
+    class: "button small withdraw",
+    "aria-label": `Withdraw ${item.filename}`,
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        await api(session.token(), "POST", `/api/uploads/${encodeURIComponent(item.upload_id)}/withdraw`);
+        announce(`${item.filename} withdrawn. The ${slotLabel(item.slot).toLowerCase()} did not change.`);
+      } catch (error) {
+        if (session.refuse(error)) return;
+        button.disabled = false;
+        announce(`${item.filename} could not be withdrawn: ${error.message}`);
+      }
+      refresh();
+    },
+  }, "Withdraw");
+  return button;
 }
 
 function detailText(item) {
@@ -413,7 +452,7 @@ function detailText(item) {
 /** Four steps (sent, checked, reviewed, published): how far the upload got, drawn, not read. */
 function stepper(item) {
   const reached = { AWAITING_UPLOAD: 0, RECEIVED: 1, IN_REVIEW: 2, DECIDED: 3, APPROVED: 3, PUBLISHED: 4 };
-  const stoppedAt = { REJECTED: 1, DECLINED: 2, FAILED: 1, EXPIRED: item.bytes ? 2 : 0 };
+  const stoppedAt = { REJECTED: 1, DECLINED: 2, FAILED: 1, EXPIRED: item.bytes ? 2 : 0, WITHDRAWN: item.bytes ? 2 : 0 };
   const done = reached[item.status] ?? stoppedAt[item.status] ?? 0;
   const stopped = item.status in stoppedAt;
   const names = ["Sent", "Checked", "Reviewed", "Published"];

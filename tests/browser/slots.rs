@@ -1,7 +1,8 @@
 //! Slots in a real browser. An owner publishes a logo, then sends a second one to the same
 //! slot: the console shows it beside the live logo, with the restaurant, the slot and the logo
 //! rules, and the slot-kind filter hides and shows it; once approved, the owner's logo slot shows
-//! the new one. And a logo that breaks a rule (too small, too wide) is refused by the page, in
+//! the new one. A third logo shows as pending on the slot and is withdrawn from the page. And a
+//! logo that breaks a rule (too small, too wide) is refused by the page, in
 //! the words the server uses, with nothing uploaded.
 
 use vetted_samples::images;
@@ -142,6 +143,48 @@ async fn a_second_logo_is_reviewed_beside_the_live_one_and_then_replaces_it() {
         })
         .await;
     owner.screenshot("06-owner-new-logo-live.png").await;
+
+    // A third logo, withdrawn by the owner while in review: the slot keeps the second one.
+    choose_slot(&owner, "logo").await;
+    let third = files.path().join("logo-third.png");
+    std::fs::write(&third, images::png(1200, 600)).unwrap();
+    pick_file(&owner, &third).await;
+    let third = wait_for_row(&owner, "logo-third.png").await;
+    wait_for_status(&owner, &third, "IN_REVIEW").await;
+    owner
+        .wait_text(
+            ".slot-tile[data-slot='logo'] .slot-pending",
+            "New image in review",
+        )
+        .await;
+    moderator.press('r').await;
+    wait_for_card(&moderator, &third).await;
+    click(
+        &owner,
+        &format!("#upload-list li[data-upload-id='{third}'] .withdraw"),
+    )
+    .await;
+    let row = wait_for_status(&owner, &third, "WITHDRAWN").await;
+    assert!(row.contains("You withdrew this request"), "{row:?}");
+    let button = format!("#upload-list li[data-upload-id='{third}'] .withdraw");
+    assert_eq!(
+        owner.count(&button).await,
+        0,
+        "a withdrawn row offers Withdraw"
+    );
+    owner
+        .wait_for("the pending note to go", async || {
+            (owner
+                .count(".slot-tile[data-slot='logo'] .slot-pending")
+                .await
+                == 0)
+                .then_some(())
+        })
+        .await;
+    let tile = wait_for_slot_image(&owner, "logo", &second).await;
+    assert!(tile.contains("1024 × 512"), "{tile:?}");
+    moderator.press('r').await;
+    wait_card_gone(&moderator, &third).await;
 
     owner.close().await;
     moderator.close().await;
