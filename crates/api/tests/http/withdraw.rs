@@ -66,6 +66,31 @@ async fn pending_of(app: &TestApp, user: &str, slot: &str) -> Vec<Value> {
     item["pending"].as_array().unwrap().clone()
 }
 
+/// A new upload of `owner`'s whose file intake has claimed: RECEIVED, its review started and
+/// its sanitize task queued, not yet worked.
+async fn received_upload(app: &TestApp, owner: &str) -> UploadId {
+    let (id, png) = new_intent(app, owner).await;
+    let key = app.uploads.get(&id).await.unwrap().key;
+    app.objects
+        .put(&key, png.into(), "image/png")
+        .await
+        .unwrap();
+    intake(app).sweep_awaiting(Duration::ZERO).await.unwrap();
+    id
+}
+
+/// `owner-a` withdraws `id`; once the workflow's tasks are worked the upload is WITHDRAWN,
+/// its files are gone and its review ended in `Withdrawn`.
+async fn withdraw_and_check_it_ended(app: &TestApp, id: &UploadId) {
+    let answer = withdraw(app, &app.owner("owner-a"), id).await;
+    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
+    app.pump().await;
+    let record = app.uploads.get(id).await.unwrap();
+    assert_eq!(record.status, Status::Withdrawn);
+    assert_no_files(app, &record).await;
+    assert_review_ended_withdrawn(app, &record).await;
+}
+
 async fn new_intent(app: &TestApp, owner: &str) -> (UploadId, Vec<u8>) {
     app.join(owner).await;
     let png = vetted_samples::images::png(200, 100);
@@ -128,35 +153,17 @@ async fn an_upload_in_review_is_withdrawn_its_review_ends_and_its_files_go() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawal_while_sanitize_is_pending_ends_the_review_at_its_next_step() {
     let app = spawn_app().await;
-    let (id, png) = new_intent(&app, "owner-a").await;
-    let key = app.uploads.get(&id).await.unwrap().key;
-    app.objects
-        .put(&key, png.into(), "image/png")
-        .await
-        .unwrap();
-    intake(&app).sweep_awaiting(Duration::ZERO).await.unwrap();
+    let id = received_upload(&app, "owner-a").await;
     // RECEIVED, with the sanitize task queued and not yet worked.
     assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Received);
 
-    let answer = withdraw(&app, &app.owner("owner-a"), &id).await;
-    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
-    app.pump().await;
-    let record = app.uploads.get(&id).await.unwrap();
-    assert_eq!(record.status, Status::Withdrawn);
-    assert_no_files(&app, &record).await;
-    assert_review_ended_withdrawn(&app, &record).await;
+    withdraw_and_check_it_ended(&app, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawal_before_the_review_stored_its_token_ends_the_review_at_that_step() {
     let app = spawn_app().await;
-    let (id, png) = new_intent(&app, "owner-a").await;
-    let key = app.uploads.get(&id).await.unwrap().key;
-    app.objects
-        .put(&key, png.into(), "image/png")
-        .await
-        .unwrap();
-    intake(&app).sweep_awaiting(Duration::ZERO).await.unwrap();
+    let id = received_upload(&app, "owner-a").await;
     // Sanitize runs and answers clean; the await_decision task is queued, not yet worked, so
     // the record is still RECEIVED and no token is stored for the withdrawal to answer.
     let sanitize = &app.task_queues[0];
@@ -165,14 +172,7 @@ async fn a_withdrawal_before_the_review_stored_its_token_ends_the_review_at_that
         sanitize.ack(&message.receipt).await.unwrap();
     }
     assert!(exists(&app, &ObjectKey::sanitized(&id)).await);
-    let answer = withdraw(&app, &app.owner("owner-a"), &id).await;
-    assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
-
-    app.pump().await;
-    let record = app.uploads.get(&id).await.unwrap();
-    assert_eq!(record.status, Status::Withdrawn);
-    assert_no_files(&app, &record).await;
-    assert_review_ended_withdrawn(&app, &record).await;
+    withdraw_and_check_it_ended(&app, &id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
