@@ -1,6 +1,6 @@
 //! Domain events: one per status change, versioned, with an id derived from (upload, status),
-//! and one per change of a slot's live image (`slot.changed`), with an id derived from (slot,
-//! revision).
+//! and one per change of a slot's live image (`slot.changed`, or `slot.cleared` when a gallery
+//! image is removed), with an id derived from (slot, revision).
 //!
 //! Events are built from the record *after* its transition (or the slot after its swap), so
 //! an event can only say what the store says. Because the id depends only on what changed,
@@ -45,10 +45,13 @@ pub enum EventType {
     /// A slot's live image changed: a publish, or a rollback.
     #[serde(rename = "slot.changed")]
     SlotChanged,
+    /// An owner removed a gallery image: the slot shows nothing now.
+    #[serde(rename = "slot.cleared")]
+    SlotCleared,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::UploadReceived,
         EventType::UploadRejected,
         EventType::ReviewRequested,
@@ -59,6 +62,7 @@ impl EventType {
         EventType::UploadFailed,
         EventType::UploadWithdrawn,
         EventType::SlotChanged,
+        EventType::SlotCleared,
     ];
 
     /// The event a record entering `status` emits; `None` for statuses nobody outside needs
@@ -90,6 +94,7 @@ impl EventType {
             EventType::UploadFailed => "upload.failed",
             EventType::UploadWithdrawn => "upload.withdrawn",
             EventType::SlotChanged => "slot.changed",
+            EventType::SlotCleared => "slot.cleared",
         }
     }
 }
@@ -176,7 +181,9 @@ impl UploadEvent {
 
     /// The `slot.changed` event of a slot that has just taken a new live image.
     pub fn slot_changed(state: &SlotState, media: &MediaUrls) -> Option<Self> {
-        let live = state.live.as_ref()?;
+        let Some(live) = state.live.as_ref() else {
+            return Self::slot_cleared(state, media);
+        };
         let event_type = EventType::SlotChanged;
         let slot = &state.slot;
         let previous_url = state
@@ -216,6 +223,41 @@ impl UploadEvent {
             decline_reason: None,
         })
     }
+
+    /// `slot.cleared` for a slot whose image was removed: `upload_id` is the image it showed.
+    fn slot_cleared(state: &SlotState, media: &MediaUrls) -> Option<Self> {
+        let removed = state.previous?;
+        let changed_at = state.changed_at?;
+        let event_type = EventType::SlotCleared;
+        let slot = &state.slot;
+        Some(Self {
+            id: format!(
+                "{}.{}.{}.{}",
+                slot.restaurant,
+                slot.slot,
+                state.revision,
+                event_type.as_str()
+            ),
+            event_type,
+            version: EVENT_VERSION,
+            time: changed_at,
+            upload_id: removed,
+            restaurant: slot.restaurant.clone(),
+            slot: slot.slot,
+            owner: None,
+            status: Status::Published,
+            url: None,
+            previous_upload_id: Some(removed),
+            previous_url: media.image(&removed, &ObjectKey::published(slot, &removed)),
+            revision: Some(state.revision),
+            reason: None,
+            detected_type: None,
+            width: None,
+            height: None,
+            bytes: None,
+            decline_reason: None,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -225,7 +267,7 @@ mod tests {
     #[test]
     fn every_event_type_has_exactly_one_status_and_spelling() {
         for event_type in EventType::ALL {
-            if event_type == EventType::SlotChanged {
+            if matches!(event_type, EventType::SlotChanged | EventType::SlotCleared) {
                 continue;
             }
             let statuses: Vec<Status> = Status::ALL

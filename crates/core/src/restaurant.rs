@@ -313,13 +313,15 @@ pub enum SlotChangeCause {
     Published,
     /// A moderator put an earlier image back.
     RolledBack { moderator: ModeratorId },
+    /// An owner of the restaurant took a gallery image down; the slot shows nothing.
+    Removed { owner: OwnerId },
 }
 
 /// A slot as it stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlotState {
     pub slot: SlotRef,
-    /// The image served now; `None` before the first publish.
+    /// The image served now; `None` before the first publish, and after a removal.
     pub live: Option<SlotImage>,
     /// The image `live` replaced, if any.
     pub previous: Option<UploadId>,
@@ -375,6 +377,22 @@ impl SlotState {
             revision: self.revision + 1,
             changed_at: Some(at),
             cause: Some(SlotChangeCause::RolledBack { moderator }),
+        }
+    }
+}
+
+impl SlotState {
+    /// What removing the live image makes of this state: the slot shows nothing, the removed
+    /// image stays in the history (a rollback can bring it back), and a publish decided before
+    /// `at` no longer goes live.
+    pub fn removed_by(&self, owner: OwnerId, at: Timestamp) -> Self {
+        SlotState {
+            slot: self.slot.clone(),
+            live: None,
+            previous: self.live.as_ref().map(|live| live.upload),
+            revision: self.revision + 1,
+            changed_at: Some(at),
+            cause: Some(SlotChangeCause::Removed { owner }),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! `SqliteRestaurants`: the restaurants port over SQLite — restaurants, their members, and
 //! what each slot shows, with every change of a slot in one transaction.
 //!
-//! A slot's row holds its live image, `previous`, `revision`, `changed_at` and the cause; a
-//! slot nothing was published to has no row and reads as [`SlotState::empty`]. The history
+//! A slot's row holds its live image (none after a removal), `previous`, `revision`,
+//! `changed_at` and the cause; a slot nothing was published to has no row and reads as
+//! [`SlotState::empty`]. The history
 //! table is keyed by (restaurant, slot, upload), so a retried offer inserts nothing new.
-//! `offer` and `roll_back` are each one `IMMEDIATE` transaction on the writer: read the slot,
-//! let [`SlotState::offer`] or [`SlotState::rolled_back_to`] decide, and write with
+//! `offer`, `roll_back` and `remove` are each one `IMMEDIATE` transaction on the writer: read
+//! the slot, let [`SlotState::offer`], [`SlotState::rolled_back_to`] or
+//! [`SlotState::removed_by`] decide, and write with
 //! `WHERE revision = ?`. The write lock is held from the read to the write, so racing offers
 //! and roll backs queue up and each finds the one before it: the outcome is a serial order.
 
@@ -15,7 +17,7 @@ mod slots;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
-use vetted_core::ports::{BackendError, Restaurants, RestaurantsError, Rollback};
+use vetted_core::ports::{BackendError, Removal, Restaurants, RestaurantsError, Rollback};
 use vetted_core::restaurant::{
     Member, MemberRole, OfferOutcome, Restaurant, SlotImage, SlotRef, SlotState,
 };
@@ -24,9 +26,10 @@ use vetted_core::{OwnerId, RestaurantId};
 use crate::db::{Db, DbError, Migration, immediate};
 use rows::{RESTAURANT, SLOT};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE restaurants (
             id TEXT PRIMARY KEY NOT NULL,
             name TEXT NOT NULL,
@@ -74,7 +77,49 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (restaurant, slot, upload)
         ) STRICT, WITHOUT ROWID;
     ",
-}];
+    },
+    Migration {
+        // A removed gallery image leaves its slot's row with no live image: the image columns
+        // become nullable (all together, exactly when the cause is 'removed'), and the cause's
+        // user column holds the moderator of a rollback or the owner of a removal. SQLite
+        // cannot change a column's constraints, so the table is rebuilt and its rows copied.
+        version: 2,
+        sql: "
+        CREATE TABLE restaurant_slots_v2 (
+            restaurant TEXT NOT NULL,
+            slot TEXT NOT NULL,
+            upload TEXT,
+            object_key TEXT,
+            image_type TEXT,
+            width INTEGER,
+            height INTEGER,
+            bytes INTEGER,
+            decided_at INTEGER,
+            published_at INTEGER,
+            previous TEXT,
+            revision INTEGER NOT NULL CHECK (revision > 0),
+            changed_at INTEGER NOT NULL,
+            cause TEXT NOT NULL CHECK (cause IN ('published', 'rolled_back', 'removed')),
+            cause_user TEXT CHECK ((cause = 'published') = (cause_user IS NULL)),
+            CHECK ((cause = 'removed') = (upload IS NULL)),
+            CHECK (
+                (upload IS NULL) = (object_key IS NULL) AND (upload IS NULL) = (image_type IS NULL)
+                AND (upload IS NULL) = (width IS NULL) AND (upload IS NULL) = (height IS NULL)
+                AND (upload IS NULL) = (bytes IS NULL) AND (upload IS NULL) = (decided_at IS NULL)
+                AND (upload IS NULL) = (published_at IS NULL)
+            ),
+            PRIMARY KEY (restaurant, slot)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO restaurant_slots_v2
+            SELECT restaurant, slot, upload, object_key, image_type, width, height, bytes,
+                   decided_at, published_at, previous, revision, changed_at, cause,
+                   cause_moderator
+            FROM restaurant_slots;
+        DROP TABLE restaurant_slots;
+        ALTER TABLE restaurant_slots_v2 RENAME TO restaurant_slots;
+    ",
+    },
+];
 
 /// Restaurants, members and slots in the shared database.
 #[derive(Debug, Clone)]
@@ -339,5 +384,15 @@ impl Restaurants for SqliteRestaurants {
             .call(move |conn| slots::roll_back(conn, &rollback))
             .await;
         settle("restaurants.roll_back", answer)
+    }
+
+    #[tracing::instrument(skip(self, removal), fields(slot = %removal.slot))]
+    async fn remove(&self, removal: &Removal) -> Result<SlotState, RestaurantsError> {
+        let removal = removal.clone();
+        let answer = self
+            .db
+            .call(move |conn| slots::remove(conn, &removal))
+            .await;
+        settle("restaurants.remove", answer)
     }
 }

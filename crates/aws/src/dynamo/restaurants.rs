@@ -33,7 +33,7 @@ mod slots;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use vetted_core::OwnerId;
-use vetted_core::ports::{BackendError, Restaurants, RestaurantsError, Rollback};
+use vetted_core::ports::{BackendError, Removal, Restaurants, RestaurantsError, Rollback};
 use vetted_core::restaurant::{
     Member, MemberRole, OfferOutcome, Restaurant, RestaurantId, SlotImage, SlotRef, SlotState,
 };
@@ -267,5 +267,10 @@ impl Restaurants for DynamoRestaurants {
     #[tracing::instrument(skip(self, rollback), fields(slot = %rollback.slot, to = %rollback.to))]
     async fn roll_back(&self, rollback: &Rollback) -> Result<SlotState, RestaurantsError> {
         self.roll_back_to(rollback).await
+    }
+
+    #[tracing::instrument(skip(self, removal), fields(slot = %removal.slot))]
+    async fn remove(&self, removal: &Removal) -> Result<SlotState, RestaurantsError> {
+        self.remove_image(removal).await
     }
 }

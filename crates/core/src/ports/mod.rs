@@ -16,7 +16,7 @@ pub use events::{EventError, EventSink};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
-pub use restaurants::{Restaurants, RestaurantsError, Rollback};
+pub use restaurants::{Removal, Restaurants, RestaurantsError, Rollback};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use workflow::{
     ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder, WorkflowError,

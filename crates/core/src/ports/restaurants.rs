@@ -27,6 +27,9 @@ pub enum RestaurantsError {
         expected: u64,
         current: Box<SlotState>,
     },
+    /// A removal found no live image to remove; nothing was written.
+    #[error("{} shows no image", current.slot)]
+    SlotEmpty { current: Box<SlotState> },
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -52,6 +55,16 @@ pub struct Rollback {
     pub at: Timestamp,
 }
 
+/// A removal: take a gallery slot's live image down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub slot: SlotRef,
+    /// The revision the owner saw; any other and nothing is written.
+    pub expected_revision: u64,
+    pub owner: OwnerId,
+    pub at: Timestamp,
+}
+
 /// Restaurants, members and slots.
 ///
 /// Contract:
@@ -74,6 +87,9 @@ pub struct Rollback {
 ///   write on `expected_revision` (`SlotMoved` when it differs; `NotInHistory` for an image
 ///   the slot never showed). The new state has `revision + 1`, `changed_at = at` and cause
 ///   `RolledBack`.
+/// - `remove` empties the slot as [`SlotState::removed_by`] says, with one conditional write on
+///   `expected_revision` (`SlotMoved` when it differs, `SlotEmpty` when nothing is live). The
+///   history keeps the removed image.
 #[async_trait]
 pub trait Restaurants: Send + Sync {
     async fn create(&self, restaurant: &Restaurant) -> Result<(), RestaurantsError>;
@@ -118,4 +134,6 @@ pub trait Restaurants: Send + Sync {
     async fn history(&self, slot: &SlotRef) -> Result<Vec<SlotImage>, RestaurantsError>;
 
     async fn roll_back(&self, rollback: &Rollback) -> Result<SlotState, RestaurantsError>;
+
+    async fn remove(&self, removal: &Removal) -> Result<SlotState, RestaurantsError>;
 }

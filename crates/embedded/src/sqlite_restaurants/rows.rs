@@ -22,10 +22,11 @@ pub(super) const IMAGE: &str =
 
 /// A slot's columns in `restaurant_slots`, as [`slot_state`] reads them.
 pub(super) const SLOT: &str = "slot, upload, object_key, image_type, width, height, bytes, \
-    decided_at, published_at, previous, revision, changed_at, cause, cause_moderator";
+    decided_at, published_at, previous, revision, changed_at, cause, cause_user";
 
 const PUBLISHED: &str = "published";
 const ROLLED_BACK: &str = "rolled_back";
+const REMOVED: &str = "removed";
 
 fn to_sql_failure(e: impl Into<Boxed>) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(e.into())
@@ -116,25 +117,29 @@ pub(super) fn image(row: &rusqlite::Row<'_>, from: usize) -> rusqlite::Result<Sl
     })
 }
 
-/// The values of [`SLOT`]'s columns, restaurant first: a stored slot always has a live image
-/// and a cause, since only a change of the live image writes one.
+/// The values of [`SLOT`]'s columns, restaurant first: a stored slot always has a cause and
+/// a change time, since only a change of the live image writes one; its image columns are
+/// NULL after a removal.
 pub(super) fn slot_values(state: &SlotState) -> rusqlite::Result<Vec<Value>> {
-    let (Some(live), Some(changed_at), Some(cause)) = (&state.live, state.changed_at, &state.cause)
-    else {
+    let (Some(changed_at), Some(cause)) = (state.changed_at, &state.cause) else {
         return Err(to_sql_failure(format!(
-            "{} has no live image, change time or cause to store",
+            "{} has no change time or cause to store",
             state.slot
         )));
     };
-    let (cause, moderator) = match cause {
+    let (cause, user) = match cause {
         SlotChangeCause::Published => (PUBLISHED, Value::Null),
         SlotChangeCause::RolledBack { moderator } => (ROLLED_BACK, text(moderator.as_str())),
+        SlotChangeCause::Removed { owner } => (REMOVED, text(owner.as_str())),
     };
     let mut values = vec![
         text(state.slot.restaurant.as_str()),
         text(state.slot.slot.to_string()),
     ];
-    values.extend(image_values(live)?);
+    match &state.live {
+        Some(live) => values.extend(image_values(live)?),
+        None => values.extend(std::iter::repeat_n(Value::Null, IMAGE.split(',').count())),
+    }
     values.extend([
         state
             .previous
@@ -142,7 +147,7 @@ pub(super) fn slot_values(state: &SlotState) -> rusqlite::Result<Vec<Value>> {
         integer(state.revision)?,
         millis(changed_at),
         text(cause),
-        moderator,
+        user,
     ]);
     Ok(values)
 }
@@ -157,6 +162,9 @@ pub(super) fn slot_state(
         ROLLED_BACK => SlotChangeCause::RolledBack {
             moderator: parse(row, 13, ModeratorId::parse)?,
         },
+        REMOVED => SlotChangeCause::Removed {
+            owner: parse(row, 13, OwnerId::parse)?,
+        },
         other => {
             let e = format!("{other:?} is not a slot change cause");
             return Err(rusqlite::Error::FromSqlConversionFailure(
@@ -169,7 +177,10 @@ pub(super) fn slot_state(
     let previous: Option<String> = row.get(9)?;
     Ok(SlotState {
         slot: SlotRef::new(restaurant.clone(), parse(row, 0, Slot::parse)?),
-        live: Some(image(row, 1)?),
+        live: match row.get_ref(1)? {
+            rusqlite::types::ValueRef::Null => None,
+            _ => Some(image(row, 1)?),
+        },
         previous: previous
             .map(|raw| {
                 UploadId::parse(&raw)

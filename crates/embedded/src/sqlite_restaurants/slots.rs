@@ -1,8 +1,9 @@
-//! The slot transactions: reading a slot and its history, and `offer` and `roll_back`, each
-//! one `IMMEDIATE` transaction that lets the reference semantics in `SlotState` decide.
+//! The slot transactions: reading a slot and its history, and `offer`, `roll_back` and
+//! `remove`, each one `IMMEDIATE` transaction that lets the reference semantics in `SlotState`
+//! decide.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use vetted_core::ports::{RestaurantsError, Rollback};
+use vetted_core::ports::{Removal, RestaurantsError, Rollback};
 use vetted_core::restaurant::{OfferOutcome, SlotImage, SlotRef, SlotState};
 
 use super::rows::{self, IMAGE, SLOT};
@@ -54,7 +55,7 @@ pub(super) fn write_slot(
                 decided_at = excluded.decided_at, published_at = excluded.published_at,
                 previous = excluded.previous, revision = excluded.revision,
                 changed_at = excluded.changed_at, cause = excluded.cause,
-                cause_moderator = excluded.cause_moderator
+                cause_user = excluded.cause_user
              WHERE restaurant_slots.revision = ?16"
         ))?
         .execute(rusqlite::params_from_iter(values.iter()))?;
@@ -133,6 +134,36 @@ pub(super) fn roll_back(
     if !write_slot(&tx, &next, current.revision)? {
         return Ok(Err(Unexpected::SlotMoved {
             slot: slot.clone(),
+            expected: current.revision,
+        }));
+    }
+    tx.commit()?;
+    Ok(Ok(Ok(next)))
+}
+
+/// Empties the slot if it shows an image and is at the expected revision, as
+/// [`SlotState::removed_by`] says.
+pub(super) fn remove(
+    conn: &mut Connection,
+    removal: &Removal,
+) -> rusqlite::Result<Answer<SlotState>> {
+    let tx = immediate(conn)?;
+    let current = read_slot(&tx, &removal.slot)?;
+    if current.revision != removal.expected_revision {
+        return Ok(Ok(Err(RestaurantsError::SlotMoved {
+            expected: removal.expected_revision,
+            current: Box::new(current),
+        })));
+    }
+    if current.live.is_none() {
+        return Ok(Ok(Err(RestaurantsError::SlotEmpty {
+            current: Box::new(current),
+        })));
+    }
+    let next = current.removed_by(removal.owner.clone(), removal.at);
+    if !write_slot(&tx, &next, current.revision)? {
+        return Ok(Err(Unexpected::SlotMoved {
+            slot: removal.slot.clone(),
             expected: current.revision,
         }));
     }

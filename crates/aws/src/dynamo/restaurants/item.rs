@@ -37,6 +37,9 @@ pub(crate) const CAUSE: &str = "cause";
 pub(crate) const CAUSE_MODERATOR: &str = "cause_moderator";
 pub(crate) const CAUSE_PUBLISHED: &str = "published";
 pub(crate) const CAUSE_ROLLED_BACK: &str = "rolled_back";
+pub(crate) const CAUSE_REMOVED: &str = "removed";
+/// Who removed the slot's image, on a slot whose cause is `removed`.
+pub(crate) const CAUSE_OWNER: &str = "cause_owner";
 
 /// The attribute names of one stored [`SlotImage`].
 pub(crate) struct ImageNames {
@@ -50,7 +53,22 @@ pub(crate) struct ImageNames {
     pub published_at: &'static str,
 }
 
-/// A slot item's live image.
+impl ImageNames {
+    pub(crate) fn all(&self) -> [&'static str; 8] {
+        [
+            self.upload,
+            self.key,
+            self.image_type,
+            self.width,
+            self.height,
+            self.bytes,
+            self.decided_at,
+            self.published_at,
+        ]
+    }
+}
+
+/// A slot item's live image; absent after a removal.
 pub(crate) const LIVE: ImageNames = ImageNames {
     upload: "live_upload",
     key: "live_key",
@@ -236,6 +254,9 @@ pub(crate) fn slot_state_from(slot: &SlotRef, item: &Item) -> Result<SlotState, 
                 CAUSE_MODERATOR,
                 r.parsed(CAUSE_MODERATOR, ModeratorId::parse)?,
             )?,
+        }),
+        Some(CAUSE_REMOVED) => Some(SlotChangeCause::Removed {
+            owner: r.required(CAUSE_OWNER, r.parsed(CAUSE_OWNER, OwnerId::parse)?)?,
         }),
         Some(other) => return Err(r.bad(CAUSE, format!("unknown cause {other:?}"))),
     };

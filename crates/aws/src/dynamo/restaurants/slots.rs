@@ -1,16 +1,16 @@
-//! The slot operations: the conditional writes that move a slot's live image, and the
-//! listings of slots and their history.
+//! The slot operations: the conditional writes that move a slot's live image (a publish, a
+//! rollback, a removal), and the listings of slots and their history.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::Timestamp;
-use vetted_core::ports::{Restaurants, RestaurantsError, Rollback};
+use vetted_core::ports::{Removal, Restaurants, RestaurantsError, Rollback};
 use vetted_core::restaurant::{OfferOutcome, RestaurantId, SlotImage, SlotRef, SlotState};
 
 use super::item::{
-    self, CAUSE, CAUSE_MODERATOR, CAUSE_PUBLISHED, CAUSE_ROLLED_BACK, CHANGED_AT, LIVE, PK,
-    PREVIOUS, RESTAURANT, REVISION, SLOT, history_from, history_prefix, history_sk,
-    image_attributes, key, pk, slot_of, slot_prefix, slot_sk, slot_state_from,
+    self, CAUSE, CAUSE_MODERATOR, CAUSE_OWNER, CAUSE_PUBLISHED, CAUSE_REMOVED, CAUSE_ROLLED_BACK,
+    CHANGED_AT, LIVE, PK, PREVIOUS, RESTAURANT, REVISION, SLOT, history_from, history_prefix,
+    history_sk, image_attributes, key, pk, slot_of, slot_prefix, slot_sk, slot_state_from,
 };
 use super::{DynamoRestaurants, bad, put_refused};
 use crate::dynamo::item::{Item, millis, n, s};
@@ -124,6 +124,7 @@ impl DynamoRestaurants {
         write.sets.push(format!("#{CAUSE} = :cause"));
         write.values.push((":cause".to_owned(), s(CAUSE_PUBLISHED)));
         write.removes.push(format!("#{CAUSE_MODERATOR}"));
+        write.removes.push(format!("#{CAUSE_OWNER}"));
         write
             .values
             .push((":upload".to_owned(), s(image.upload.to_string())));
@@ -193,6 +194,7 @@ impl DynamoRestaurants {
         write
             .values
             .push((":moderator".to_owned(), s(rollback.moderator.as_str())));
+        write.removes.push(format!("#{CAUSE_OWNER}"));
         // A slot item exists from its first change on, with revision 1 or more: revision 0
         // is a slot never written.
         write.condition = if rollback.expected_revision == 0 {
@@ -209,6 +211,57 @@ impl DynamoRestaurants {
                 expected: rollback.expected_revision,
                 current: Box::new(self.current(slot, item).await?),
             }),
+        }
+    }
+
+    pub(super) async fn remove_image(
+        &self,
+        removal: &Removal,
+    ) -> Result<SlotState, RestaurantsError> {
+        let slot = &removal.slot;
+        // Exactly `SlotState::removed_by`, on an item that shows an image at the expected
+        // revision: revision 0 is a slot never written, so it shows nothing.
+        let write = SlotWrite {
+            sets: vec![
+                format!("#{PREVIOUS} = #{}", LIVE.upload),
+                format!("#{REVISION} = #{REVISION} + :one"),
+                format!("#{CHANGED_AT} = :changed_at"),
+                format!("#{CAUSE} = :cause"),
+                format!("#{CAUSE_OWNER} = :owner"),
+            ],
+            removes: LIVE
+                .all()
+                .into_iter()
+                .map(|name| format!("#{name}"))
+                .chain([format!("#{CAUSE_MODERATOR}")])
+                .collect(),
+            values: vec![
+                (":one".to_owned(), n(1)),
+                (":changed_at".to_owned(), millis(removal.at)),
+                (":cause".to_owned(), s(CAUSE_REMOVED)),
+                (":owner".to_owned(), s(removal.owner.as_str())),
+                (":expected".to_owned(), n(removal.expected_revision)),
+            ],
+            condition: format!(
+                "#{REVISION} = :expected AND attribute_exists(#{})",
+                LIVE.upload
+            ),
+        };
+        match self.write_slot(slot, write).await? {
+            Written::Done(item) => slot_state_from(slot, &item).map_err(bad("dynamodb:UpdateItem")),
+            Written::Refused(item) => {
+                let current = self.current(slot, item).await?;
+                if current.revision != removal.expected_revision {
+                    Err(RestaurantsError::SlotMoved {
+                        expected: removal.expected_revision,
+                        current: Box::new(current),
+                    })
+                } else {
+                    Err(RestaurantsError::SlotEmpty {
+                        current: Box::new(current),
+                    })
+                }
+            }
         }
     }
 
