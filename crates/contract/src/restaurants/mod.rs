@@ -1,5 +1,6 @@
 //! The `Restaurants` contract: restaurants and their members, and slots whose live image moves
-//! only as [`SlotState::offer`] and [`SlotState::rolled_back_to`] say, also under races.
+//! only as [`SlotState::offer`], [`SlotState::rolled_back_to`] and
+//! [`SlotState::removed_by`] say, also under races.
 //!
 //! Every check creates restaurants of its own, with ids no other run uses, and users of its
 //! own, so the suite also runs on a shared table. Timestamps are fixed offsets from
@@ -8,6 +9,7 @@
 
 mod directory;
 mod races;
+mod removals;
 mod rollbacks;
 mod slots;
 
@@ -20,6 +22,10 @@ pub use directory::{
 pub use races::{
     concurrent_offers_end_with_the_later_decision_live,
     concurrent_retries_of_one_offer_record_it_once, concurrent_roll_backs_have_exactly_one_winner,
+};
+pub use removals::{
+    a_removal_on_another_revision_or_an_empty_slot_is_refused,
+    remove_empties_the_slot_and_keeps_the_history,
 };
 pub use rollbacks::{
     a_roll_back_on_another_revision_is_slot_moved,
@@ -59,6 +65,8 @@ pub async fn run_all(store: &dyn Restaurants) {
     roll_back_puts_a_history_image_back(store).await;
     a_roll_back_on_another_revision_is_slot_moved(store).await;
     a_roll_back_to_an_image_the_slot_never_showed_is_not_in_history(store).await;
+    remove_empties_the_slot_and_keeps_the_history(store).await;
+    a_removal_on_another_revision_or_an_empty_slot_is_refused(store).await;
     concurrent_offers_end_with_the_later_decision_live(store).await;
     concurrent_retries_of_one_offer_record_it_once(store).await;
     concurrent_roll_backs_have_exactly_one_winner(store).await;
