@@ -225,11 +225,11 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
         .await;
     let tap = EventTap::attach(&ctx, &format!("{prefix}-events")).await;
     let walk = support::logo_walk::replace_and_roll_back(&server).await;
-    // 6 for the old logo (two slot changes), 5 for the new one, 3 for the withdrawn one and
-    // 2 for the refused one.
-    let events = tap.collect(16).await;
+    // 6 for the old logo (two slot changes), 5 for the new one, 3 for the withdrawn one,
+    // 2 for the refused one and 6 for the removed gallery image (its publish and removal).
+    let events = tap.collect(22).await;
     support::logo_walk::check_events(&walk, &events);
-    assert_eq!(events.len(), 16, "an event was repeated: {events:#?}");
+    assert_eq!(events.len(), 22, "an event was repeated: {events:#?}");
     drop(server);
 }
 

@@ -71,7 +71,7 @@ impl EventSchemas {
     }
 
     /// Every violation of `event` against the schema of its own `type`, and of the id rule
-    /// (`{upload_id}.{type}`, or `{restaurant}.{slot}.{revision}.slot.changed`); empty when it
+    /// (`{upload_id}.{type}`, or `{restaurant}.{slot}.{revision}.{type}` for the slot events); empty when it
     /// is valid.
     pub fn violations(&self, event: &Value) -> Vec<String> {
         let Some(event_type) = event["type"].as_str() else {
@@ -84,7 +84,7 @@ impl EventSchemas {
             .iter_errors(event)
             .map(|e| format!("{event_type}: {e} at {}", e.instance_path()))
             .collect();
-        let derived = if event_type == "slot.changed" {
+        let derived = if event_type.starts_with("slot.") {
             format!(
                 "{}.{}.{}.{event_type}",
                 event["restaurant"].as_str().unwrap_or("?"),

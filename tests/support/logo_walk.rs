@@ -2,7 +2,8 @@
 //! replaces a logo, the old one is served at the slot's URL throughout the review, the new one
 //! after the approval, and a moderator's rollback brings the old one back. A third logo is
 //! withdrawn by the owner while in review, and the slot does not change. A 300×300 logo sent
-//! past the page is refused by the gate with the 512×512 rule named.
+//! past the page is refused by the gate with the 512×512 rule named. Last, a gallery image is
+//! published and the owner takes it down: the slot's URL stops serving it at once.
 //!
 //! The caller checks the events on its own backend's tap, from the ids this returns.
 
@@ -27,6 +28,8 @@ pub struct Walk {
     pub withdrawn: String,
     /// The 300×300 logo the gate refused.
     pub refused: String,
+    /// A gallery image (1600×1200), published to `gallery-1` and then removed by the owner.
+    pub removed: String,
 }
 
 /// What `/media/{restaurant}/logo` serves now: its ETag and the decoded dimensions.
@@ -201,12 +204,65 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
         rejected["reason_message"], "logo must be at least 512×512 pixels",
         "{rejected}"
     );
+
+    let removed = remove_a_gallery_image(&api, server, &owner, &moderator).await;
     Walk {
         old,
         new,
         withdrawn,
         refused,
+        removed,
     }
+}
+
+/// Publishes a gallery image and has the owner take it down; returns its id.
+async fn remove_a_gallery_image(api: &Api, server: &Server, owner: &str, moderator: &str) -> String {
+    let base = &server.base;
+    let photo = api
+        .upload_file(
+            base,
+            owner,
+            &format!("{RESTAURANT}/gallery-1"),
+            "terrace.jpg",
+            "image/jpeg",
+            images::jpeg(1600, 1200),
+            "post",
+        )
+        .await;
+    wait_for_status(api, base, owner, &photo, "IN_REVIEW").await;
+    approve(api, server, moderator, &photo).await;
+    wait_for_status(api, base, owner, &photo, "PUBLISHED").await;
+    let slot_url = format!("{base}/media/{RESTAURANT}/gallery-1");
+    let status = |url: String| async move {
+        api.http().get(url).send().await.unwrap().status()
+    };
+    assert_eq!(status(slot_url.clone()).await, 200, "the published gallery image");
+
+    let answer = api
+        .http()
+        .post(format!(
+            "{base}/api/restaurants/{RESTAURANT}/slots/gallery-1/remove"
+        ))
+        .bearer_auth(owner)
+        .json(&json!({"expected_revision": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200, "the removal");
+    let slot: Value = answer.json().await.unwrap();
+    assert_eq!(
+        (slot.get("live"), &slot["previous_upload_id"], &slot["revision"]),
+        (None, &json!(photo), &json!(2)),
+        "{slot}"
+    );
+    assert_eq!(status(slot_url).await, 404, "the slot still serves a removed image");
+    // Its own URL still serves it: the history keeps it, and a moderator may roll it back.
+    assert_eq!(status(format!("{base}/media/{photo}")).await, 200);
+    let slots = get(api, &format!("{base}/api/restaurants/{RESTAURANT}/slots"), owner).await;
+    let gallery = &slots["items"][2];
+    assert_eq!(gallery["slot"], "gallery-1");
+    assert!(gallery.get("live").is_none(), "{gallery}");
+    photo
 }
 
 async fn get(api: &Api, url: &str, token: &str) -> Value {
@@ -216,7 +272,8 @@ async fn get(api: &Api, url: &str, token: &str) -> Value {
 }
 
 /// The walk's events, whatever tap they came from: each upload's types in order, every event
-/// valid against its schema, and the three `slot.changed` naming the right images.
+/// valid against its schema, the three `slot.changed` of the logo naming the right images, and
+/// the `slot.cleared` of the gallery image.
 pub fn check_events(walk: &Walk, events: &[Value]) {
     use super::events::{EventSchemas, types_of};
     EventSchemas::load().assert_all_valid(events);
@@ -247,9 +304,30 @@ pub fn check_events(walk: &Walk, events: &[Value]) {
         super::events::expected_types("REJECTED"),
         "events of the refused logo"
     );
+    assert_eq!(
+        types_of(events, &walk.removed),
+        [
+            "upload.received",
+            "review.requested",
+            "review.approved",
+            "slot.changed",
+            "upload.published",
+            "slot.cleared",
+        ],
+        "events of the removed gallery image"
+    );
+    let cleared = events
+        .iter()
+        .find(|e| e["type"] == "slot.cleared")
+        .expect("a slot.cleared event");
+    assert_eq!(
+        (&cleared["slot"], &cleared["revision"], &cleared["previous_upload_id"]),
+        (&json!("gallery-1"), &json!(2), &json!(walk.removed)),
+        "{cleared}"
+    );
     let mut changes: Vec<(u64, &str, Option<&str>)> = events
         .iter()
-        .filter(|e| e["type"] == "slot.changed")
+        .filter(|e| e["type"] == "slot.changed" && e["slot"] == "logo")
         .map(|e| {
             (
                 e["revision"].as_u64().unwrap(),

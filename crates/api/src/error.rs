@@ -29,6 +29,8 @@ pub mod reasons {
     pub const INVALID_SLOT: &str = "invalid_slot";
     pub const SLOT_MOVED: &str = "slot_moved";
     pub const NOT_IN_HISTORY: &str = "not_in_history";
+    pub const SLOT_EMPTY: &str = "slot_empty";
+    pub const NOT_REMOVABLE: &str = "not_removable";
     pub const ALREADY_EXISTS: &str = "already_exists";
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
@@ -170,6 +172,11 @@ impl From<RestaurantsError> for ApiError {
                 StatusCode::NOT_FOUND,
                 reasons::NOT_IN_HISTORY,
                 format!("{slot} never showed upload {upload}"),
+            ),
+            RestaurantsError::SlotEmpty { current } => Self::new(
+                StatusCode::CONFLICT,
+                reasons::SLOT_EMPTY,
+                format!("{} shows no image to remove", current.slot),
             ),
             RestaurantsError::SlotMoved { expected, current } => Self::new(
                 StatusCode::CONFLICT,

@@ -11,6 +11,7 @@
 //! | `GET /api/restaurants/{id}/slots` | members, moderators | every slot: live image, revision, policy |
 //! | `GET /api/restaurants/{id}/slots/{slot}/history` | members, moderators | every image published to the slot, newest decision first (including any a later decision superseded) |
 //! | `POST /api/restaurants/{id}/slots/{slot}/rollback` | moderators | put an earlier image back |
+//! | `POST /api/restaurants/{id}/slots/{slot}/remove` | its owners | take a gallery image down (kept in the history) |
 //!
 //! A caller who may not see a restaurant gets the same 404 as for one that does not exist, so
 //! ids cannot be probed. A member who may see it but not do what they asked gets 403.
@@ -48,6 +49,10 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/api/restaurants/{id}/slots/{slot}/rollback",
             post(slots::roll_back),
+        )
+        .route(
+            "/api/restaurants/{id}/slots/{slot}/remove",
+            post(slots::remove),
         )
 }
 

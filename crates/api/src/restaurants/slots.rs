@@ -1,15 +1,17 @@
-//! What each slot of a restaurant shows, what it showed, and a moderator's rollback.
+//! What each slot of a restaurant shows, what it showed, a moderator's rollback, and an
+//! owner's removal of a gallery image.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use vetted_core::ports::{PageRequest, Rollback};
-use vetted_core::{RestaurantId, Slot, SlotKind, SlotRef};
+use vetted_core::ports::{PageRequest, Removal, RestaurantsError, Rollback};
+use vetted_core::restaurant::{MemberRole, SlotChangeCause};
+use vetted_core::{OwnerId, RestaurantId, Slot, SlotKind, SlotRef};
 
-use super::standing;
+use super::{Standing, standing};
 use super::views::{
-    PendingRequest, RollbackRequest, SlotHistory, SlotImageView, SlotList, SlotView,
+    PendingRequest, RemovalRequest, RollbackRequest, SlotHistory, SlotImageView, SlotList, SlotView,
 };
 use crate::ApiState;
 use crate::auth::{AnyCaller, ModeratorCaller};
@@ -149,4 +151,71 @@ pub(super) async fn roll_back(
         .await
         .map_err(|e| ApiError::backend("announcing a rollback", &e, true))?;
     Ok(Json(SlotView::new(&rolled_back, &state.media)))
+}
+
+/// An owner takes a gallery image down. It takes effect at once, without review: removing an
+/// image cannot put anything unsafe in front of the public. The image stays in the slot's
+/// history, so a moderator can roll it back, and the change is announced as `slot.cleared`.
+/// A logo or a cover is changed by a new upload, never emptied.
+#[tracing::instrument(skip_all, fields(owner = %caller.subject, slot))]
+pub(super) async fn remove(
+    State(state): State<ApiState>,
+    AnyCaller(caller): AnyCaller,
+    Path((id, slot)): Path<(String, String)>,
+    JsonBody(request): JsonBody<RemovalRequest>,
+) -> Result<Json<SlotView>, ApiError> {
+    let (id, standing) = standing(&state, &caller, &id).await?;
+    if standing != Standing::Member(MemberRole::Owner) {
+        return Err(ApiError::forbidden(
+            "only an owner of the restaurant can remove its images",
+        ));
+    }
+    let owner = OwnerId::parse(&caller.subject).map_err(|_| ApiError::restaurant_not_found())?;
+    let slot = slot_of(&state, id, &slot)?;
+    tracing::Span::current().record("slot", tracing::field::display(&slot));
+    if slot.slot.kind() != SlotKind::Gallery {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            reasons::NOT_REMOVABLE,
+            format!(
+                "only gallery images can be removed; the {} changes when a new one is approved",
+                slot.slot.kind()
+            ),
+        ));
+    }
+    let removal = Removal {
+        slot,
+        expected_revision: request.expected_revision,
+        owner,
+        at: state.clock.now(),
+    };
+    let removed = match state.restaurants.remove(&removal).await {
+        Ok(removed) => removed,
+        // A retry of a removal whose answer was lost: the slot is exactly one change on, and
+        // that change is this owner's removal. Announce again (the event id is the same).
+        Err(RestaurantsError::SlotMoved { current, .. })
+            if current.revision == removal.expected_revision + 1
+                && current.live.is_none()
+                && current.cause
+                    == Some(SlotChangeCause::Removed {
+                        owner: removal.owner.clone(),
+                    }) =>
+        {
+            *current
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(
+        removed = ?removed.previous,
+        revision = removed.revision,
+        "gallery image removed"
+    );
+    state
+        .review
+        .ports
+        .lifecycle()
+        .announce_slot(&removed)
+        .await
+        .map_err(|e| ApiError::backend("announcing a removal", &e, true))?;
+    Ok(Json(SlotView::new(&removed, &state.media)))
 }

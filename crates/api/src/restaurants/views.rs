@@ -187,6 +187,14 @@ pub struct SlotHistory {
     pub items: Vec<SlotImageView>,
 }
 
+/// `POST /api/restaurants/{id}/slots/{slot}/remove`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovalRequest {
+    /// The revision the owner looked at; if the slot moved since, nothing changes (409).
+    pub expected_revision: u64,
+}
+
 /// `POST /api/restaurants/{id}/slots/{slot}/rollback`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -362,3 +362,141 @@ async fn a_moderator_rolls_a_slot_back_once_and_the_change_is_announced() {
     assert_eq!(rolled_back.previous_upload_id, Some(new));
     assert_eq!(rolled_back.time, app.clock.now());
 }
+
+#[tokio::test]
+async fn an_owner_removes_a_gallery_image_once_and_the_change_is_announced() {
+    let app = spawn_app().await;
+    app.restaurant("r2", "owner-2").await;
+    app.join("staff-1").await;
+    let gallery: SlotRef = format!("{RESTAURANT}/gallery-3").parse().unwrap();
+    let (shown, _) = offer(&app, &gallery, 1_000).await;
+    let logo: SlotRef = format!("{RESTAURANT}/logo").parse().unwrap();
+    offer(&app, &logo, 1_000).await;
+    let path = format!("/api/restaurants/{RESTAURANT}/slots/gallery-3/remove");
+    let body = |revision: u64| json!({ "expected_revision": revision }).to_string();
+    let owner = app.owner(OWNER);
+
+    assert_error(
+        &app.post("", &path, &body(1)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    // Staff upload but do not take images down; moderators roll back instead.
+    for token in [app.owner("staff-1"), app.moderator("mod-1")] {
+        assert_error(
+            &app.post(&token, &path, &body(1)).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
+    }
+    // Another restaurant's owner, and a restaurant that does not exist: the same 404.
+    let stranger = app.post(&app.owner("owner-2"), &path, &body(1)).await;
+    assert_error(&stranger, StatusCode::NOT_FOUND, "not_found");
+    let missing = app
+        .post(&owner, "/api/restaurants/nope/slots/gallery-3/remove", &body(1))
+        .await;
+    assert_eq!(stranger.1, missing.1);
+    assert_error(
+        &app.post(
+            &owner,
+            &format!("/api/restaurants/{RESTAURANT}/slots/gallery-99/remove"),
+            &body(1),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &app.post(
+            &owner,
+            &format!("/api/restaurants/{RESTAURANT}/slots/logo/remove"),
+            &body(1),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "not_removable",
+    );
+    assert_error(
+        &app.post(&owner, &path, &body(0)).await,
+        StatusCode::CONFLICT,
+        "slot_moved",
+    );
+    for bad in [
+        "{}",
+        r#"{"expected_revision": -1}"#,
+        r#"{"expected_revision": 1, "upload_id": "x"}"#,
+        "[]",
+        "not json",
+    ] {
+        let answer = app.post(&owner, &path, bad).await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{bad}: {}", answer.1);
+        assert_matches("error.json", &answer.1);
+    }
+    let oversized = format!(r#"{{"expected_revision": 1, "pad": "{}"}}"#, "x".repeat(70_000));
+    assert_error(
+        &app.post(&owner, &path, &oversized).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert_eq!(
+        app.restaurants.slot(&gallery).await.unwrap().revision,
+        1,
+        "a refused removal changed the slot"
+    );
+
+    let (status, slot) = app.post(&owner, &path, &body(1)).await;
+    assert_eq!(status, StatusCode::OK, "{slot}");
+    // The listing shows the slot as the answer does, and both match the schema.
+    let (_, listing) = app
+        .get(&owner, &format!("/api/restaurants/{RESTAURANT}/slots"))
+        .await;
+    assert_matches("slot-list.json", &listing);
+    let mut listed = listing["items"][4].clone();
+    assert_eq!(listed["slot"], "gallery-3");
+    assert_eq!(listed["pending"], json!([]));
+    listed.as_object_mut().unwrap().remove("pending");
+    assert_eq!(listed, slot);
+    assert!(slot.get("live").is_none(), "{slot}");
+    assert!(slot.get("live_url").is_none(), "{slot}");
+    assert_eq!(slot["previous_upload_id"], shown.to_string());
+    assert_eq!(slot["revision"], 2);
+    // A retry of the same request (its answer lost) answers the same and changes nothing.
+    let (status, again) = app.post(&owner, &path, &body(1)).await;
+    assert_eq!((status, &again), (StatusCode::OK, &slot));
+    assert_error(
+        &app.post(&owner, &path, &body(2)).await,
+        StatusCode::CONFLICT,
+        "slot_empty",
+    );
+    let history = app.restaurants.history(&gallery).await.unwrap();
+    assert_eq!(
+        history.iter().map(|i| i.upload).collect::<Vec<_>>(),
+        [shown],
+        "the removed image stays in the history"
+    );
+
+    let events = app.outbox.events_for(&shown).await.unwrap();
+    let cleared: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "slot.cleared")
+        .collect();
+    assert!(!cleared.is_empty(), "no slot.cleared event: {events:?}");
+    assert!(
+        cleared.iter().all(|e| e.id == cleared[0].id),
+        "a retried removal announced a second, different event"
+    );
+    assert_eq!(cleared[0].revision, Some(2));
+    assert_eq!(cleared[0].previous_upload_id, Some(shown));
+    assert_eq!(cleared[0].url, None);
+
+    // A moderator can bring it back.
+    let (status, restored) = app
+        .post(
+            &app.moderator("mod-1"),
+            &format!("/api/restaurants/{RESTAURANT}/slots/gallery-3/rollback"),
+            &json!({"upload_id": shown, "expected_revision": 2}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(restored["live"]["upload_id"], shown.to_string());
+}
