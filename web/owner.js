@@ -212,7 +212,7 @@ function slotTile(slot) {
     picture = h("img", { src, alt: `${name}, live now`, decoding: "async" });
     picture.addEventListener("error", () => picture.replaceWith(h("span", { class: "slot-empty" }, "Image unavailable")));
   } else {
-    picture = h("span", { class: "slot-empty" }, live ? "Published" : "No image yet");
+    picture = h("span", { class: "slot-empty" }, live ? "Published" : slot.previous_upload_id ? "Image removed" : "No image yet");
   }
   return h(
     "li",
@@ -236,7 +236,55 @@ function slotTile(slot) {
         if (!input.disabled) input.click();
       },
     }, live ? "Replace" : "Add"),
+    live && slot.kind === "gallery" && isOwner() ? removeButton(slot, name) : null,
   );
+}
+
+function isOwner() {
+  return state.restaurants.find((r) => r.id === state.restaurant)?.role === "owner";
+}
+
+/**
+ * Takes a gallery image down at once (owners only). Asks once more on the button itself: the
+ * first press arms it for a few seconds, the second removes. A moderator can put the image
+ * back from the slot's history.
+ */
+function removeButton(slot, name) {
+  const label = `Remove the image in ${name.toLowerCase()}`;
+  const button = h("button", {
+    type: "button",
+    class: "button small ghost slot-remove",
+    "aria-label": label,
+    onclick: async () => {
+      if (button.dataset.armed !== "true") {
+        button.dataset.armed = "true";
+        button.classList.add("is-armed");
+        button.textContent = "Confirm";
+        button.setAttribute("aria-label", `Confirm: ${label.toLowerCase()}`);
+        setTimeout(() => {
+          if (!button.isConnected || button.disabled) return;
+          button.dataset.armed = "false";
+          button.classList.remove("is-armed");
+          button.textContent = "Remove";
+          button.setAttribute("aria-label", label);
+        }, 5000);
+        return;
+      }
+      button.disabled = true;
+      const restaurant = state.restaurant;
+      try {
+        await api(session.token(), "POST",
+          `/api/restaurants/${encodeURIComponent(restaurant)}/slots/${encodeURIComponent(slot.slot)}/remove`,
+          { expected_revision: slot.revision });
+        announce(`The image in ${name.toLowerCase()} was removed.`);
+      } catch (error) {
+        if (session.refuse(error)) return;
+        announce(`The image in ${name.toLowerCase()} could not be removed: ${error.message}`);
+      }
+      if (restaurant === state.restaurant) loadSlots();
+    },
+  }, "Remove");
+  return button;
 }
 
 /** "New image in review" under a slot with requests in progress; the live image stays until one is published. */

@@ -1,9 +1,10 @@
 //! Slots in a real browser. An owner publishes a logo, then sends a second one to the same
 //! slot: the console shows it beside the live logo, with the restaurant, the slot and the logo
 //! rules, and the slot-kind filter hides and shows it; once approved, the owner's logo slot shows
-//! the new one. A third logo shows as pending on the slot and is withdrawn from the page. And a
-//! logo that breaks a rule (too small, too wide) is refused by the page, in
-//! the words the server uses, with nothing uploaded.
+//! the new one. A third logo shows as pending on the slot and is withdrawn from the page. A
+//! logo that breaks a rule (too small, too wide) is refused by the page, in the words the
+//! server uses, with nothing uploaded. And an owner takes a gallery image down, which staff
+//! are not offered.
 
 use vetted_samples::images;
 
@@ -243,6 +244,99 @@ async fn a_logo_that_breaks_a_rule_is_refused_in_the_page_and_nothing_is_uploade
         listed.is_empty(),
         "a refused logo reached the API: {listed:?}"
     );
+    owner.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_removes_a_gallery_image_and_staff_are_not_offered_to() {
+    const STAFF: &str = "giulia";
+    let artifacts = artifacts_dir("slots-remove-gallery");
+    let server = Server::start(false).await;
+    server.create_restaurant(RESTAURANT, NAME, &[OWNER]).await;
+    let driver = Driver::start(&artifacts);
+    let owner_token = server.token(OWNER, "owner");
+    let moderator_token = server.token("mod-ada", "moderator");
+    let http = reqwest::Client::new();
+    let staff_added = http
+        .put(format!(
+            "{}/api/restaurants/{RESTAURANT}/members/{STAFF}",
+            server.base
+        ))
+        .bearer_auth(&owner_token)
+        .json(&serde_json::json!({"role": "staff"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff_added.status(), 200, "adding the staff member");
+    let files = tempfile::tempdir().unwrap();
+
+    let owner = driver.open("owner", &artifacts).await;
+    owner_signs_in_by_link(&owner, &format!("{}/#token={owner_token}", server.base)).await;
+    wait_for_slots(&owner).await;
+    choose_slot(&owner, "gallery-2").await;
+    let photo = files.path().join("terrace.png");
+    std::fs::write(&photo, images::png(800, 600)).unwrap();
+    pick_file(&owner, &photo).await;
+    let upload = wait_for_row(&owner, "terrace.png").await;
+    wait_for_status(&owner, &upload, "IN_REVIEW").await;
+    let approved = http
+        .post(format!("{}/api/reviews/{upload}/decision", server.base))
+        .bearer_auth(&moderator_token)
+        .json(&serde_json::json!({"decision": "approve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200, "approving {upload}");
+    wait_for_status(&owner, &upload, "PUBLISHED").await;
+    let tile = wait_for_slot_image(&owner, "gallery-2", &upload).await;
+    assert!(tile.contains("Remove"), "{tile:?}");
+    assert_eq!(
+        owner
+            .count(".slot-tile[data-slot='logo'] .slot-remove")
+            .await,
+        0,
+        "a logo offers Remove"
+    );
+
+    // Staff see the image but are not offered to remove it.
+    let staff = driver.open("staff", &artifacts).await;
+    owner_signs_in_by_link(
+        &staff,
+        &format!("{}/#token={}", server.base, server.token(STAFF, "owner")),
+    )
+    .await;
+    wait_for_slots(&staff).await;
+    wait_for_slot_image(&staff, "gallery-2", &upload).await;
+    assert_eq!(
+        staff.count(".slot-remove").await,
+        0,
+        "staff are offered Remove"
+    );
+    staff.close().await;
+
+    // The first press asks again on the button; the second removes.
+    let remove = ".slot-tile[data-slot='gallery-2'] .slot-remove";
+    click(&owner, remove).await;
+    owner.wait_text(remove, "Confirm").await;
+    owner.screenshot("01-owner-confirms-removal.png").await;
+    click(&owner, remove).await;
+    owner
+        .wait_text(".slot-tile[data-slot='gallery-2']", "Image removed")
+        .await;
+    assert_eq!(
+        owner
+            .count(".slot-tile[data-slot='gallery-2'] .slot-frame img")
+            .await,
+        0,
+        "the removed image still shows"
+    );
+    owner.screenshot("02-owner-gallery-image-removed.png").await;
+    let served = http
+        .get(format!("{}/media/{RESTAURANT}/gallery-2", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 404, "the slot still serves the image");
     owner.close().await;
 }
 

@@ -216,7 +216,12 @@ pub async fn replace_and_roll_back(server: &Server) -> Walk {
 }
 
 /// Publishes a gallery image and has the owner take it down; returns its id.
-async fn remove_a_gallery_image(api: &Api, server: &Server, owner: &str, moderator: &str) -> String {
+async fn remove_a_gallery_image(
+    api: &Api,
+    server: &Server,
+    owner: &str,
+    moderator: &str,
+) -> String {
     let base = &server.base;
     let photo = api
         .upload_file(
@@ -233,10 +238,12 @@ async fn remove_a_gallery_image(api: &Api, server: &Server, owner: &str, moderat
     approve(api, server, moderator, &photo).await;
     wait_for_status(api, base, owner, &photo, "PUBLISHED").await;
     let slot_url = format!("{base}/media/{RESTAURANT}/gallery-1");
-    let status = |url: String| async move {
-        api.http().get(url).send().await.unwrap().status()
-    };
-    assert_eq!(status(slot_url.clone()).await, 200, "the published gallery image");
+    let status = |url: String| async move { api.http().get(url).send().await.unwrap().status() };
+    assert_eq!(
+        status(slot_url.clone()).await,
+        200,
+        "the published gallery image"
+    );
 
     let answer = api
         .http()
@@ -251,14 +258,27 @@ async fn remove_a_gallery_image(api: &Api, server: &Server, owner: &str, moderat
     assert_eq!(answer.status(), 200, "the removal");
     let slot: Value = answer.json().await.unwrap();
     assert_eq!(
-        (slot.get("live"), &slot["previous_upload_id"], &slot["revision"]),
+        (
+            slot.get("live"),
+            &slot["previous_upload_id"],
+            &slot["revision"]
+        ),
         (None, &json!(photo), &json!(2)),
         "{slot}"
     );
-    assert_eq!(status(slot_url).await, 404, "the slot still serves a removed image");
+    assert_eq!(
+        status(slot_url).await,
+        404,
+        "the slot still serves a removed image"
+    );
     // Its own URL still serves it: the history keeps it, and a moderator may roll it back.
     assert_eq!(status(format!("{base}/media/{photo}")).await, 200);
-    let slots = get(api, &format!("{base}/api/restaurants/{RESTAURANT}/slots"), owner).await;
+    let slots = get(
+        api,
+        &format!("{base}/api/restaurants/{RESTAURANT}/slots"),
+        owner,
+    )
+    .await;
     let gallery = &slots["items"][2];
     assert_eq!(gallery["slot"], "gallery-1");
     assert!(gallery.get("live").is_none(), "{gallery}");
@@ -321,7 +341,11 @@ pub fn check_events(walk: &Walk, events: &[Value]) {
         .find(|e| e["type"] == "slot.cleared")
         .expect("a slot.cleared event");
     assert_eq!(
-        (&cleared["slot"], &cleared["revision"], &cleared["previous_upload_id"]),
+        (
+            &cleared["slot"],
+            &cleared["revision"],
+            &cleared["previous_upload_id"]
+        ),
         (&json!("gallery-1"), &json!(2), &json!(walk.removed)),
         "{cleared}"
     );

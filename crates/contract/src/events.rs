@@ -37,10 +37,12 @@ pub async fn run_all(sink: &dyn EventSink, published: &dyn PublishedEvents) {
 }
 
 /// A fully populated event of `event_type` for `upload`, as the domain would build it: a
-/// `slot.changed` event has a revision and the previous image but no owner. Its restaurant is
+/// slot event has a revision and the previous image but no owner, and `slot.cleared` names
+/// the removed image as both and has no image fields. Its restaurant is
 /// derived from `upload`, so events of different calls never share an id.
 pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
-    let slot_changed = event_type == EventType::SlotChanged;
+    let slot_changed = matches!(event_type, EventType::SlotChanged | EventType::SlotCleared);
+    let cleared = event_type == EventType::SlotCleared;
     let status = Status::ALL
         .into_iter()
         .find(|s| EventType::for_status(*s) == Some(event_type))
@@ -66,15 +68,15 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
         owner: (!slot_changed)
             .then(|| OwnerId::parse("contract-owner").unwrap_or_else(|e| panic!("{e}"))),
         status,
-        url: (status == Status::Published).then(|| url(upload)),
-        previous_upload_id: slot_changed.then_some(previous),
-        previous_url: slot_changed.then(|| url(previous)),
+        url: (status == Status::Published && !cleared).then(|| url(upload)),
+        previous_upload_id: slot_changed.then_some(if cleared { upload } else { previous }),
+        previous_url: slot_changed.then(|| url(if cleared { upload } else { previous })),
         revision: slot_changed.then_some(revision),
         reason: (event_type == EventType::UploadRejected).then_some(ReasonCode::TypeMismatch),
-        detected_type: Some(ImageType::Png),
-        width: Some(640),
-        height: Some(480),
-        bytes: Some(12_345),
+        detected_type: (!cleared).then_some(ImageType::Png),
+        width: (!cleared).then_some(640),
+        height: (!cleared).then_some(480),
+        bytes: (!cleared).then_some(12_345),
         decline_reason: None,
         restaurant,
         slot,

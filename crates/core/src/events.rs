@@ -103,31 +103,32 @@ impl EventType {
 /// moderator id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadEvent {
-    /// `{upload_id}.{type}`: the same status change always has the same id. For
-    /// `slot.changed`, `{restaurant}.{slot}.{revision}.slot.changed`.
+    /// `{upload_id}.{type}`: the same status change always has the same id. For the slot
+    /// events, `{restaurant}.{slot}.{revision}.{type}`.
     pub id: String,
     #[serde(rename = "type")]
     pub event_type: EventType,
     pub version: u32,
     pub time: Timestamp,
-    /// The upload whose status changed; for `slot.changed`, the image now live.
+    /// The upload whose status changed; for `slot.changed`, the image now live; for
+    /// `slot.cleared`, the image removed.
     pub upload_id: UploadId,
     pub restaurant: RestaurantId,
     pub slot: Slot,
-    /// Who asked for the change; absent from `slot.changed`.
+    /// Who asked for the change; absent from the slot events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<OwnerId>,
-    /// The upload's status; for `slot.changed`, `PUBLISHED`.
+    /// The upload's status; for the slot events, `PUBLISHED`.
     pub status: Status,
     /// The public URL of the published image, where one is served.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// `slot.changed`: the image the slot showed before, if any.
+    /// Slot events: the image the slot showed before, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_upload_id: Option<UploadId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_url: Option<String>,
-    /// `slot.changed`: which change of the slot this is, from 1.
+    /// Slot events: which change of the slot this is, from 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,7 +180,8 @@ impl UploadEvent {
         })
     }
 
-    /// The `slot.changed` event of a slot that has just taken a new live image.
+    /// The event of a slot that has just changed: `slot.changed` when it took a new live
+    /// image, `slot.cleared` when its image was removed.
     pub fn slot_changed(state: &SlotState, media: &MediaUrls) -> Option<Self> {
         let Some(live) = state.live.as_ref() else {
             return Self::slot_cleared(state, media);

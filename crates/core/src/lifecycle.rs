@@ -123,7 +123,7 @@ impl<'a> Lifecycle<'a> {
     }
 
     /// Announces `slot.changed` for a slot that has just taken (or, on a retry, already
-    /// holds) a new live image.
+    /// holds) a new live image, or `slot.cleared` for one whose image was just removed.
     pub async fn announce_slot(&self, state: &SlotState) -> Result<(), StepError> {
         let Some(event) = UploadEvent::slot_changed(state, self.media) else {
             return Ok(());

@@ -9,10 +9,10 @@ use vetted_core::ports::{PageRequest, Removal, RestaurantsError, Rollback};
 use vetted_core::restaurant::{MemberRole, SlotChangeCause};
 use vetted_core::{OwnerId, RestaurantId, Slot, SlotKind, SlotRef};
 
-use super::{Standing, standing};
 use super::views::{
     PendingRequest, RemovalRequest, RollbackRequest, SlotHistory, SlotImageView, SlotList, SlotView,
 };
+use super::{Standing, standing};
 use crate::ApiState;
 use crate::auth::{AnyCaller, ModeratorCaller};
 use crate::body::JsonBody;

@@ -393,7 +393,11 @@ async fn an_owner_removes_a_gallery_image_once_and_the_change_is_announced() {
     let stranger = app.post(&app.owner("owner-2"), &path, &body(1)).await;
     assert_error(&stranger, StatusCode::NOT_FOUND, "not_found");
     let missing = app
-        .post(&owner, "/api/restaurants/nope/slots/gallery-3/remove", &body(1))
+        .post(
+            &owner,
+            "/api/restaurants/nope/slots/gallery-3/remove",
+            &body(1),
+        )
         .await;
     assert_eq!(stranger.1, missing.1);
     assert_error(
@@ -432,7 +436,10 @@ async fn an_owner_removes_a_gallery_image_once_and_the_change_is_announced() {
         assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{bad}: {}", answer.1);
         assert_matches("error.json", &answer.1);
     }
-    let oversized = format!(r#"{{"expected_revision": 1, "pad": "{}"}}"#, "x".repeat(70_000));
+    let oversized = format!(
+        r#"{{"expected_revision": 1, "pad": "{}"}}"#,
+        "x".repeat(70_000)
+    );
     assert_error(
         &app.post(&owner, &path, &oversized).await,
         StatusCode::PAYLOAD_TOO_LARGE,
