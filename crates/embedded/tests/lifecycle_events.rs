@@ -13,6 +13,9 @@
 //! publish (whose slot the restaurants store shows at revision 1), that each move happened once,
 //! and that each event id's first publish did fail, so the resume path really ran. The
 //! sweep's expiry of an abandoned intent is checked too, without a crash (see below).
+//!
+//! The same rig checks that a withdrawal racing the pipeline (its read stale by one move)
+//! still withdraws.
 
 // Test code: a failed unwrap is a failed assertion.
 #![allow(clippy::unwrap_used)]
@@ -31,7 +34,7 @@ use vetted_core::media::MediaUrls;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::ports::{
     BackendError, EventError, EventSink, ObjectStore, Page, PageRequest, Restaurants, Retryable,
-    Uploads, UploadsError, WorkQueue,
+    StoreError, Uploads, UploadsError, WorkQueue,
 };
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::restaurant::Restaurant;
@@ -54,10 +57,13 @@ fn target() -> SlotRef {
     "r1/gallery-1".parse().unwrap()
 }
 
-/// The SQLite record store, noting every transition that succeeded.
+/// The SQLite record store, noting every transition that succeeded. A record put in
+/// `stale_next_get` is what the next `get` answers, as a read just before another process
+/// moved the record on would.
 struct RecordingUploads {
     inner: SqliteUploads,
     moves: Mutex<Vec<(UploadId, Status)>>,
+    stale_next_get: Mutex<Option<UploadRecord>>,
 }
 
 #[async_trait]
@@ -67,7 +73,11 @@ impl Uploads for RecordingUploads {
     }
 
     async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError> {
-        self.inner.get(id).await
+        let stale = self.stale_next_get.lock().unwrap().take();
+        match stale {
+            Some(record) if record.id == *id => Ok(record),
+            _ => self.inner.get(id).await,
+        }
     }
 
     async fn transition(
@@ -145,6 +155,7 @@ async fn world() -> World {
     let uploads = Arc::new(RecordingUploads {
         inner: SqliteUploads::new(rig.db.clone()),
         moves: Mutex::default(),
+        stale_next_get: Mutex::default(),
     });
     let events = Arc::new(CrashingOnceEvents {
         inner: SqliteOutbox::new(rig.db.clone(), clock.clone()),
@@ -216,6 +227,17 @@ async fn deliver(service: &dyn QueueService, body: &str) {
 impl World {
     /// An intent, and (when `bytes` is given) its object with the notification delivered.
     async fn upload(&self, bytes: Option<Vec<u8>>, expires_in: Duration) -> UploadId {
+        let intent = self
+            .intent(bytes.as_ref().map_or(100, |b| b.len() as u64), expires_in)
+            .await;
+        if let Some(bytes) = bytes {
+            self.arrive(&intent, bytes).await;
+        }
+        intent.id
+    }
+
+    /// An intent for a file of `size` bytes.
+    async fn intent(&self, size: u64, expires_in: Duration) -> UploadRecord {
         let id = UploadId::generate();
         let now = SystemClock.now();
         let intent = UploadRecord::new_intent(
@@ -224,24 +246,26 @@ impl World {
             target(),
             FileName::parse("logo.png").unwrap(),
             ImageType::Png,
-            bytes.as_ref().map_or(100, |b| b.len() as u64),
+            size,
             UploadMethod::Post,
             now,
             now.saturating_add(expires_in),
         );
         self.uploads.create(&intent).await.unwrap();
-        if let Some(bytes) = bytes {
-            self.objects
-                .put(&intent.key, bytes.into(), "image/png")
-                .await
-                .unwrap();
-            let notification = serde_json::json!({ "Records": [{
-                "eventName": "ObjectCreated:Post",
-                "s3": { "bucket": { "name": BUCKET }, "object": { "key": intent.key.as_str() } }
-            }]});
-            deliver(&self.intake, &notification.to_string()).await;
-        }
-        id
+        intent
+    }
+
+    /// The intent's object arrives, and intake is told.
+    async fn arrive(&self, intent: &UploadRecord, bytes: Vec<u8>) {
+        self.objects
+            .put(&intent.key, bytes.into(), "image/png")
+            .await
+            .unwrap();
+        let notification = serde_json::json!({ "Records": [{
+            "eventName": "ObjectCreated:Post",
+            "s3": { "bucket": { "name": BUCKET }, "object": { "key": intent.key.as_str() } }
+        }]});
+        deliver(&self.intake, &notification.to_string()).await;
     }
 
     /// Works the review queues until `id` is in `status` (bounded).
@@ -380,4 +404,46 @@ async fn every_status_change_emits_exactly_one_event_id_even_when_steps_repeat()
     assert_eq!(statuses(declined), [Received, InReview, Decided, Declined]);
     assert_eq!(statuses(spoofed), [Received, Rejected]);
     assert_eq!(statuses(abandoned), [Expired]);
+}
+
+/// A withdrawal reads the record, and the pipeline moves it on before the withdrawal's write
+/// (here: the file arrived, so `AWAITING_UPLOAD` became `RECEIVED`). The conditional write
+/// finds the record elsewhere; since `RECEIVED` is still withdrawable, the withdrawal tries
+/// again from there instead of refusing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_that_raced_the_pipeline_tries_again_from_where_the_record_is() {
+    let world = world().await;
+    world.events.crashing.store(false, Ordering::SeqCst);
+    let png = vetted_samples::images::png(320, 200);
+    let intent = world
+        .intent(png.len() as u64, Duration::from_secs(3600))
+        .await;
+    world.arrive(&intent, png).await;
+    assert_eq!(
+        world.uploads.get(&intent.id).await.unwrap().status,
+        Status::Received
+    );
+    *world.uploads.stale_next_get.lock().unwrap() = Some(intent.clone());
+
+    let withdrawn = world
+        .review
+        .withdraw(intent.id)
+        .await
+        .expect("a withdrawal raced by the file's arrival must still withdraw");
+    assert_eq!(withdrawn.status, Status::Withdrawn);
+    assert!(
+        world.uploads.stale_next_get.lock().unwrap().is_none(),
+        "the withdrawal never read the stale record, so nothing raced"
+    );
+    assert_eq!(
+        world.uploads.get(&intent.id).await.unwrap().status,
+        Status::Withdrawn
+    );
+    assert!(
+        matches!(
+            world.objects.head(&intent.key).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "the file of a withdrawn upload is still there"
+    );
 }

@@ -4,7 +4,9 @@
 //! Withdrawal is possible until a moderator decides: from `AWAITING_UPLOAD` (the file may not
 //! have arrived), `RECEIVED` (sanitize may be running) and `IN_REVIEW`. It is one conditional
 //! write, so it races a moderator's decision cleanly: exactly one of them moves the record
-//! out of `IN_REVIEW`, and the loser is told what happened.
+//! out of `IN_REVIEW`, and the loser is told what happened. If the pipeline moved the record
+//! on between the read and the write (the file arrived, the review started), the withdrawal
+//! tries again from where the record is.
 //!
 //! After the write, in this order, each safe to repeat:
 //! 1. the files are deleted: the original, the sanitized copy and the preview;
@@ -34,6 +36,10 @@ use crate::status::Status;
 /// The answer a waiting `AwaitDecision` task gets when its upload is withdrawn; the ASL's
 /// `Decided` choice routes it to the end.
 pub const WITHDRAW_ANSWER: &str = "withdraw";
+
+/// Reads and conditional writes one withdrawal tries: one more than the forward moves a
+/// withdrawable record can make (`AWAITING_UPLOAD` → `RECEIVED` → `IN_REVIEW`).
+const WITHDRAW_ATTEMPTS: usize = 3;
 
 #[derive(Debug, Error)]
 pub enum WithdrawError {
@@ -65,37 +71,49 @@ impl Review {
     /// the requester may.
     #[tracing::instrument(skip(self), fields(upload_id = %id))]
     pub async fn withdraw(&self, id: UploadId) -> Result<UploadRecord, WithdrawError> {
-        let record = match self.ports.uploads.get(&id).await {
+        let mut record = match self.ports.uploads.get(&id).await {
             Ok(record) => record,
             Err(UploadsError::NotFound(_)) => return Err(WithdrawError::NotFound(id)),
             Err(source) => return Err(StepError::Uploads { upload: id, source }.into()),
         };
-        // The move clears the token from the record; a review waiting on it is answered below.
-        let waiting_review = record.task_token.clone();
-        let withdrawn = if record.status == Status::Withdrawn {
-            // A retry: the first attempt may have stopped before its event or its clean-up.
-            self.lifecycle().announce(&record).await?;
-            record
-        } else if can_withdraw(record.status) {
+        // The pipeline may move the record on between the read and the write (the file
+        // arrives, the review starts); each such move is forward, so a few attempts always see
+        // either a withdrawable status or one past a decision.
+        for _ in 0..WITHDRAW_ATTEMPTS {
+            // The move clears the token from the record; a review waiting on it is answered
+            // below.
+            let waiting_review = record.task_token.clone();
+            if record.status == Status::Withdrawn {
+                // A retry: the first attempt may have stopped before its event or its clean-up.
+                self.lifecycle().announce(&record).await?;
+                return self.clean_up(record, waiting_review).await;
+            }
+            if !can_withdraw(record.status) {
+                break;
+            }
             match self
                 .lifecycle()
                 .advance(&record, Status::Withdrawn, RecordChanges::default())
                 .await?
             {
-                Advanced::Moved(withdrawn) | Advanced::AlreadyThere(withdrawn) => withdrawn,
-                Advanced::Elsewhere(current) => {
-                    return Err(WithdrawError::TooLate {
-                        id,
-                        status: current.status,
-                    });
+                Advanced::Moved(withdrawn) | Advanced::AlreadyThere(withdrawn) => {
+                    return self.clean_up(withdrawn, waiting_review).await;
                 }
+                Advanced::Elsewhere(current) => record = current,
             }
-        } else {
-            return Err(WithdrawError::TooLate {
-                id,
-                status: record.status,
-            });
-        };
+        }
+        Err(WithdrawError::TooLate {
+            id,
+            status: record.status,
+        })
+    }
+
+    /// What follows the write: the files go, and a review waiting on `waiting_review` ends.
+    async fn clean_up(
+        &self,
+        withdrawn: UploadRecord,
+        waiting_review: Option<TaskToken>,
+    ) -> Result<UploadRecord, WithdrawError> {
         self.remove_all_copies(&withdrawn).await?;
         if let Some(token) = &waiting_review {
             self.end_waiting_review(token).await;
