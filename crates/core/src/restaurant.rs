@@ -52,6 +52,15 @@ impl RestaurantId {
         }
     }
 
+    /// The restaurant that upload records from before restaurants existed read back as. No
+    /// restaurant may be created with it, so that none seems to be their target.
+    pub const LEGACY: &'static str = "legacy";
+
+    /// Whether this id is [`Self::LEGACY`], which no restaurant may take.
+    pub fn is_reserved(&self) -> bool {
+        self.0 == Self::LEGACY
+    }
+
     /// A fresh id, for a restaurant created without one.
     pub fn generate() -> Self {
         Self(format!("r-{}", uuid::Uuid::now_v7().simple()))

@@ -57,8 +57,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         // Uploads target a slot, and a decision records when it was made. Rows written by
         // version 1 predate restaurants: they get restaurant 'legacy' and slot 'gallery-1',
-        // which parse, so those rows stay readable. Core reserves no restaurant id, so a
-        // restaurant created as 'legacy' would seem to be their target. Their `object_key`
+        // which parse, so those rows stay readable (`RestaurantId::LEGACY`, which the API refuses
+        // to create a restaurant as, so that none seems to be their target). Their `object_key`
         // keeps the old `incoming/{owner}/{id}` shape and reads back as a stray key; nothing
         // is rewritten. Their `decided_at` is NULL: version 1 kept no decision time.
         version: 2,

@@ -52,6 +52,11 @@ pub(super) async fn create(
         Some(raw) => RestaurantId::parse(raw).map_err(|e| invalid(e.to_string()))?,
         None => RestaurantId::generate(),
     };
+    if id.is_reserved() {
+        return Err(invalid(format!(
+            "restaurant id '{id}' is reserved for uploads made before restaurants existed"
+        )));
+    }
     let name = Restaurant::check_name(&request.name).map_err(invalid)?;
     if request.owners.len() > MAX_INITIAL_OWNERS {
         return Err(invalid(format!(

@@ -129,6 +129,8 @@ async fn admins_create_restaurants_and_nobody_else_does() {
     for bad in [
         r#"{"name": ""}"#,
         r#"{"name": "x", "id": "Not Valid"}"#,
+        // Upload records from before restaurants existed read back as restaurant `legacy`.
+        r#"{"name": "x", "id": "legacy"}"#,
         r#"{"name": "x", "owners": ["a/b"]}"#,
         r#"{"name": "x", "colour": "red"}"#,
         r#"{"name": 3}"#,

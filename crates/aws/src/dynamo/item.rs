@@ -32,7 +32,7 @@ pub(crate) const SLOT: &str = "slot";
 pub(crate) const IN_PROGRESS_ATTRIBUTE: &str = "in_progress";
 
 /// The restaurant of uploads stored before uploads targeted a slot.
-const LEGACY_RESTAURANT: &str = "legacy";
+const LEGACY_RESTAURANT: &str = RestaurantId::LEGACY;
 
 /// How long past `expires_at` an unused intent stays, so that a late upload still finds it
 /// and is told `intent_expired` instead of "unknown key".
