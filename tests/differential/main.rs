@@ -1,9 +1,10 @@
 //! The differential test: `statemachine/review.asl.json` on Step Functions (the moto emulator)
 //! and on the embedded engine, driven by the same scripted worker with the same inputs, must
 //! enter the same states in the same order, send the same task messages, and end with the same
-//! status, output, error and cause. Paths: approve, decline, sanitize rejected, review timeout
-//! (2 s), a task timeout retried then answered, catch (`Vetted.Permanent`), timeout retries
-//! exhausted, and an answer the workflow does not know. Both engines run the ASL with the
+//! status, output, error and cause. Paths: approve, decline, withdrawn in review and while
+//! sanitizing, sanitize rejected, review timeout (2 s), a task timeout retried then answered,
+//! catch (`Vetted.Permanent`), timeout retries exhausted, and an answer the workflow does not
+//! know. Both engines run the ASL with the
 //! fixed timeouts of `Sanitize` and `Publish` shortened (`backends::review_asl`); the ASL
 //! retries only `States.Timeout`, so that is how the retry paths are reached.
 //!

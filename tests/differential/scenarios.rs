@@ -83,6 +83,32 @@ pub fn scenarios() -> Vec<Scenario> {
             entered: &["Sanitize", "SanitizeVerdict", "Rejected"],
             status: "SUCCEEDED",
         },
+        // An owner withdrew the request while it was in review: the waiting task is answered
+        // `withdraw`, and the review ends without a further task.
+        Scenario {
+            key: "withdraw-in-review",
+            review_timeout_seconds: 300,
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", ok(json!({ "decision": "withdraw" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "Decided",
+                "Withdrawn",
+            ],
+            status: "SUCCEEDED",
+        },
+        // Withdrawn while sanitize ran: the step answers `withdrawn` and the review ends.
+        Scenario {
+            key: "withdraw-while-sanitizing",
+            review_timeout_seconds: 300,
+            script: vec![("sanitize", ok(json!({ "verdict": "withdrawn" })))],
+            entered: &["Sanitize", "SanitizeVerdict", "Withdrawn"],
+            status: "SUCCEEDED",
+        },
         Scenario {
             key: "timeout",
             review_timeout_seconds: 2,
