@@ -188,17 +188,8 @@ impl UploadEvent {
         };
         let event_type = EventType::SlotChanged;
         let slot = &state.slot;
-        let previous_url = state
-            .previous
-            .and_then(|previous| media.image(&previous, &ObjectKey::published(slot, &previous)));
         Some(Self {
-            id: format!(
-                "{}.{}.{}.{}",
-                slot.restaurant,
-                slot.slot,
-                state.revision,
-                event_type.as_str()
-            ),
+            id: slot_event_id(state, event_type),
             event_type,
             version: EVENT_VERSION,
             // A publish is announced when it went live, a rollback when it was made.
@@ -215,7 +206,7 @@ impl UploadEvent {
             status: Status::Published,
             url: media.image(&live.upload, &live.key),
             previous_upload_id: state.previous,
-            previous_url,
+            previous_url: previous_image_url(state, media),
             revision: Some(state.revision),
             reason: None,
             detected_type: Some(live.image_type),
@@ -233,13 +224,7 @@ impl UploadEvent {
         let event_type = EventType::SlotCleared;
         let slot = &state.slot;
         Some(Self {
-            id: format!(
-                "{}.{}.{}.{}",
-                slot.restaurant,
-                slot.slot,
-                state.revision,
-                event_type.as_str()
-            ),
+            id: slot_event_id(state, event_type),
             event_type,
             version: EVENT_VERSION,
             time: changed_at,
@@ -250,7 +235,7 @@ impl UploadEvent {
             status: Status::Published,
             url: None,
             previous_upload_id: Some(removed),
-            previous_url: media.image(&removed, &ObjectKey::published(slot, &removed)),
+            previous_url: previous_image_url(state, media),
             revision: Some(state.revision),
             reason: None,
             detected_type: None,
@@ -260,6 +245,24 @@ impl UploadEvent {
             decline_reason: None,
         })
     }
+}
+
+/// `{restaurant}.{slot}.{revision}.{type}`: one id per change of a slot.
+fn slot_event_id(state: &SlotState, event_type: EventType) -> String {
+    let slot = &state.slot;
+    format!(
+        "{}.{}.{}.{}",
+        slot.restaurant,
+        slot.slot,
+        state.revision,
+        event_type.as_str()
+    )
+}
+
+/// The public URL of the image the slot showed before this change, where one is served.
+fn previous_image_url(state: &SlotState, media: &MediaUrls) -> Option<String> {
+    let previous = state.previous?;
+    media.image(&previous, &ObjectKey::published(&state.slot, &previous))
 }
 
 #[cfg(test)]
