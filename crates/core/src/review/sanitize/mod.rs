@@ -1,18 +1,30 @@
 //! The deep check: decode the whole image under limits and re-encode it from pixels.
 //!
-//! Nothing but pixels survives a re-encode: EXIF (GPS included), comments, ICC profiles,
-//! appended payloads (a ZIP or HTML after PNG's IEND, the trick behind polyglots) and any
-//! format quirk an exploit might ride on. The EXIF orientation is applied first, so the
-//! published image looks as the owner saw it.
+//! Nothing but pixels and their colour profile survives a re-encode: EXIF (GPS included),
+//! comments, appended payloads (a ZIP or HTML after PNG's IEND, the trick behind polyglots)
+//! and any format quirk an exploit might ride on are gone. The EXIF orientation is applied
+//! first, so the published image looks as the owner saw it. The colour profile is parsed and
+//! written again, never copied (`icc`).
+//!
+//! The copy is published in the source's format: a JPEG or a lossy WebP at the quality the
+//! source was made with (`facts`), capped at 90, so a well-compressed photo does not grow;
+//! PNG and lossless WebP losslessly. It is never larger than the policy's `max_bytes`
+//! (`encode`): a lossy copy over it is tried at lower qualities, and one that cannot fit is
+//! refused as `reencoded_too_large`, which the review step records as `FAILED`.
 //!
 //! The gate runs again on the full bytes before decoding: the object read here may not be the
 //! one intake inspected (a second write to the same key), and the policy must hold for what
 //! is published. Decoding is bounded by `image::Limits`: the policy's maximum side, and an
-//! allocation cap, so a pixel bomb fails with a reason instead of exhausting memory.
+//! allocation cap, so a pixel bomb fails with a reason instead of exhausting memory; a PNG's
+//! profile is inflated under its own, much smaller cap.
 
-use std::io::Cursor;
+mod encode;
+pub mod facts;
+pub mod icc;
+mod preview;
 
-use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use std::io::{BufRead, Cursor, Seek};
+
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::image_type::ImageType;
@@ -20,11 +32,9 @@ use crate::inspect::{Verdict, inspect};
 use crate::policy::Policy;
 use crate::reason::ReasonCode;
 
-/// The longest side of a moderator's preview.
-pub const PREVIEW_MAX_SIDE: u32 = 256;
-
-/// JPEG quality for re-encoded photos: visually lossless for moderation and publishing.
-const JPEG_QUALITY: u8 = 88;
+pub use encode::{MAX_QUALITY, MIN_QUALITY};
+pub use icc::{MAX_PROFILE_BYTES, ProfileFate};
+pub use preview::PREVIEW_MAX_SIDE;
 
 /// The default ceiling on the decoded image's size in memory: a 40 MP image at 8 bytes a pixel
 /// (16-bit RGBA) is 320 MiB, so this admits every image the default policy allows and nothing
@@ -39,6 +49,10 @@ pub struct Sanitized {
     /// Sides after orientation.
     pub width: u32,
     pub height: u32,
+    /// The quality a lossy copy was written at; `None` for a lossless one.
+    pub quality: Option<u8>,
+    /// Whether the source's colour profile went into the copy.
+    pub profile: ProfileFate,
     /// A small lossless WebP for the moderator console.
     pub preview: Vec<u8>,
 }
@@ -51,27 +65,55 @@ pub fn sanitize(
     policy: &Policy,
     max_decode_alloc: u64,
 ) -> Result<Sanitized, ReasonCode> {
-    let (header_width, header_height) = match inspect(bytes, len(bytes), expected.mime(), policy) {
+    let header_sides = match inspect(bytes, len(bytes), expected.mime(), policy) {
         Verdict::Accept { width, height, .. } => (width, height),
         Verdict::Reject { reason } => return Err(reason),
         // The whole file is here, so more bytes cannot exist: the header is out of reach.
         Verdict::NeedMore { .. } => return Err(ReasonCode::HeaderTooDeep),
     };
-
-    let image = decode(
-        bytes,
-        expected,
+    let mut plan = encode::Plan {
+        max_bytes: policy.max_bytes,
+        ..Default::default()
+    };
+    match expected {
+        ImageType::Jpeg => {
+            let facts = facts::jpeg_facts(bytes);
+            plan.lossy = true;
+            plan.source_quality = facts.quality;
+            plan.jpeg_sampling = facts.luma_sampling;
+        }
+        ImageType::Webp => {
+            let facts = facts::webp_facts(bytes);
+            plan.lossy = facts.lossy;
+            plan.source_quality = facts.quality;
+        }
+        ImageType::Png => {}
+    }
+    let limits = DecodeLimits {
         policy,
         max_decode_alloc,
-        (header_width, header_height),
-    )?;
+        header_sides,
+    };
+    let (image, found) = match expected {
+        ImageType::Png => {
+            let (reader, found) = icc::PngWithoutProfile::new(bytes);
+            let (image, _) = decode(reader, expected, &limits)?;
+            (image, found)
+        }
+        _ => decode(Cursor::new(bytes), expected, &limits)?,
+    };
+    let (profile, fate) = icc::rewrite(found, image.color().has_color());
+    plan.profile = profile;
     let (width, height) = (image.width(), image.height());
-    let preview = encode_preview(&image)?;
+    let preview = preview::encode_preview(&image)?;
+    let encoded = encode::encode(image, expected, &plan)?;
     Ok(Sanitized {
         image_type: expected,
-        bytes: encode(image, expected)?,
+        bytes: encoded.bytes,
         width,
         height,
+        quality: encoded.quality,
+        profile: fate,
         preview,
     })
 }
@@ -80,14 +122,26 @@ fn len(bytes: &[u8]) -> u64 {
     u64::try_from(bytes.len()).unwrap_or(u64::MAX)
 }
 
-fn decode(
-    bytes: &[u8],
-    expected: ImageType,
-    policy: &Policy,
+struct DecodeLimits<'a> {
+    policy: &'a Policy,
     max_decode_alloc: u64,
+    /// The sides the gate read from the header.
     header_sides: (u32, u32),
-) -> Result<DynamicImage, ReasonCode> {
-    let mut reader = ImageReader::new(Cursor::new(bytes));
+}
+
+/// Decodes and orients the image; also returns the profile the decoder found (a PNG's is
+/// read by `icc` instead, so its reader hides `iCCP` from the decoder).
+fn decode<R: BufRead + Seek>(
+    source: R,
+    expected: ImageType,
+    limits: &DecodeLimits<'_>,
+) -> Result<(DynamicImage, icc::Found), ReasonCode> {
+    let DecodeLimits {
+        policy,
+        max_decode_alloc,
+        header_sides,
+    } = *limits;
+    let mut reader = ImageReader::new(source);
     reader.set_format(format_of(expected));
     let mut limits = Limits::default();
     limits.max_image_width = Some(policy.max_side);
@@ -110,11 +164,17 @@ fn decode(
     }
     // A missing or unreadable orientation is no reason to refuse an image: leave it upright.
     let orientation = decoder.orientation().ok();
+    let found = match decoder.icc_profile() {
+        Ok(Some(raw)) if raw.len() > icc::MAX_PROFILE_BYTES => icc::Found::Refused("oversized"),
+        Ok(Some(raw)) => icc::Found::Bytes(raw),
+        Ok(None) => icc::Found::None,
+        Err(_) => icc::Found::Refused("unreadable"),
+    };
     let mut image = DynamicImage::from_decoder(decoder).map_err(reason_for)?;
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }
-    Ok(image)
+    Ok((image, found))
 }
 
 fn format_of(image_type: ImageType) -> ImageFormat {
@@ -130,49 +190,4 @@ fn reason_for(error: ImageError) -> ReasonCode {
         ImageError::Limits(_) => ReasonCode::TooLargeDimensions,
         _ => ReasonCode::Corrupt,
     }
-}
-
-/// Re-encodes in the same format at 8 bits a channel, keeping grey as grey and alpha where
-/// the format has it (JPEG has none). Converts only when the pixels are not already in the
-/// target layout, so a large image is not copied for nothing.
-fn encode(image: DynamicImage, image_type: ImageType) -> Result<Vec<u8>, ReasonCode> {
-    let color = image.color();
-    let keep_alpha = color.has_alpha() && image_type != ImageType::Jpeg;
-    let pixels = match (color.has_color(), keep_alpha) {
-        (false, false) => DynamicImage::ImageLuma8(image.into_luma8()),
-        (false, true) if image_type == ImageType::Png => {
-            DynamicImage::ImageLumaA8(image.into_luma_alpha8())
-        }
-        (_, true) => DynamicImage::ImageRgba8(image.into_rgba8()),
-        (true, false) => DynamicImage::ImageRgb8(image.into_rgb8()),
-    };
-    let mut out = Cursor::new(Vec::new());
-    let written = match image_type {
-        ImageType::Jpeg => pixels.write_with_encoder(
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY),
-        ),
-        // image's PNG default is its fastest setting, which barely compresses: a 53 KiB logo
-        // came back as 1.9 MB. Published images are written once and served often.
-        ImageType::Png => pixels.write_with_encoder(PngEncoder::new_with_quality(
-            &mut out,
-            CompressionType::Default,
-            FilterType::Adaptive,
-        )),
-        ImageType::Webp => {
-            pixels.write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
-        }
-    };
-    // Encoding pixels we just decoded fails only if memory runs out; call that too large.
-    written.map_err(|_| ReasonCode::TooLargeDimensions)?;
-    Ok(out.into_inner())
-}
-
-fn encode_preview(image: &DynamicImage) -> Result<Vec<u8>, ReasonCode> {
-    let thumbnail = image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE);
-    let pixels = DynamicImage::ImageRgba8(thumbnail.to_rgba8());
-    let mut out = Cursor::new(Vec::new());
-    pixels
-        .write_with_encoder(image::codecs::webp::WebPEncoder::new_lossless(&mut out))
-        .map_err(|_| ReasonCode::TooLargeDimensions)?;
-    Ok(out.into_inner())
 }
