@@ -133,8 +133,10 @@ fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, Reas
         .and_then(|(h, v)| SamplingFactor::from_factors(h, v))
         .unwrap_or(SamplingFactor::F_2_2);
     encoder.set_sampling_factor(sampling);
+    // Averaged chroma, as libjpeg does: nearest-pixel chroma is faster but aliases edges.
     encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-    encoder.set_optimized_huffman_tables(true);
+    // Not `set_optimized_huffman_tables`: in jpeg-encoder 0.7.1 its output decodes to
+    // garbage in zune-jpeg (image's decoder), which the colour tests caught.
     if let Some(profile) = &plan.profile {
         encoder
             .add_icc_profile(profile)
