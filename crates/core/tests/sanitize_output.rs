@@ -203,26 +203,7 @@ fn a_copy_over_the_size_limit_is_encoded_again_at_a_lower_quality() {
 fn a_copy_that_cannot_fit_is_reencoded_too_large() {
     // A palette PNG of noise: one byte a pixel in the upload, three once published as RGB,
     // and PNG has no quality to lower.
-    let (width, height) = (512u32, 512u32);
-    let mut out = Vec::new();
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Indexed);
-    encoder.set_palette(
-        (0..=255u8)
-            .flat_map(|i| [i, i.wrapping_mul(37), i.wrapping_mul(101)])
-            .collect::<Vec<_>>(),
-    );
-    let noise: Vec<u8> = (0..width * height)
-        .scan(0x2545_F491_4F6C_DD1Du64, |state, _| {
-            *state ^= *state << 13;
-            *state ^= *state >> 7;
-            *state ^= *state << 17;
-            Some((*state >> 56) as u8)
-        })
-        .collect();
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&noise).unwrap();
-    writer.finish().unwrap();
+    let out = photo::png_palette_noise(512, 512);
     let policy = Policy {
         max_bytes: out.len() as u64 * 2,
         ..Policy::default()

@@ -126,6 +126,29 @@ pub fn webp_lossy(width: u32, height: u32, quality: f32, seed: u64) -> Vec<u8> {
         .to_vec()
 }
 
+/// An indexed PNG of noise over a 256-colour palette: one byte a pixel as uploaded, three
+/// once decoded to RGB, and noise does not compress, so any lossless copy is about three
+/// times the upload.
+pub fn png_palette_noise(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_palette(
+        (0..=255u8)
+            .flat_map(|i| [i, i.wrapping_mul(37), i.wrapping_mul(101)])
+            .collect::<Vec<_>>(),
+    );
+    let noise: Vec<u8> = (0..u64::from(width) * u64::from(height))
+        .map(|i| hash(i as i64, 0, 0x2545_F491) as u8)
+        .collect();
+    let mut writer = encoder.write_header().expect("a valid PNG header");
+    writer
+        .write_image_data(&noise)
+        .expect("pixels match the header");
+    writer.finish().expect("PNG written to memory");
+    out
+}
+
 /// An RGB PNG with an `iCCP` chunk whose zlib stream inflates to `inflated` bytes of zeros:
 /// small on disk (deflate packs zeros about 1000 to 1), huge once inflated.
 pub fn png_with_iccp_bomb(width: u32, height: u32, inflated: u64) -> Vec<u8> {
