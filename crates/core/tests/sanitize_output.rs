@@ -113,10 +113,13 @@ fn a_profile_that_does_not_parse_is_dropped_not_refused() {
 
 #[test]
 fn a_q75_jpeg_is_republished_at_75_and_does_not_grow() {
-    let original = photo::jpeg(1024, 768, 75, 11);
+    // 1.2 MP: large enough to be encoded in two halves on two threads.
+    let original = photo::jpeg(1280, 960, 75, 11);
     assert_eq!(jpeg_facts(&original).quality, Some(75));
     let out = clean(&original, ImageType::Jpeg);
     assert_eq!(out.quality, Some(75));
+    let drift = mean_abs_difference(&as_shown(&original), &as_shown(&out.bytes));
+    assert!(drift < 2.0, "pixels moved by {drift:.2} on average");
     let growth = out.bytes.len() as f64 / original.len() as f64;
     assert!(
         growth <= 1.10,

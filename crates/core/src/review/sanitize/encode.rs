@@ -10,9 +10,10 @@ use std::io::Cursor;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
-use image::{DynamicImage, ImageEncoder};
+use image::{ColorType as ColorType8, DynamicImage, ImageEncoder};
 use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, SamplingFactor};
 
+use super::jpeg_halves;
 use crate::image_type::ImageType;
 use crate::reason::ReasonCode;
 
@@ -54,9 +55,23 @@ pub fn encode(
     image_type: ImageType,
     plan: &Plan,
 ) -> Result<Encoded, ReasonCode> {
-    let pixels = layout(image, image_type, plan.lossy);
+    encode_borrowed(&layout(image, image_type, plan.lossy), image_type, plan)
+}
+
+/// Whether the decoded pixels are already in the layout the encoder takes (a decoded JPEG,
+/// grey or RGB, always is), so the encoder can read them while the preview does too.
+pub fn needs_no_conversion(image: &DynamicImage, image_type: ImageType, lossy: bool) -> bool {
+    image.color() == target_color(image, image_type, lossy)
+}
+
+/// [`encode`] of pixels already in the encoder's layout.
+pub fn encode_borrowed(
+    pixels: &DynamicImage,
+    image_type: ImageType,
+    plan: &Plan,
+) -> Result<Encoded, ReasonCode> {
     if !plan.lossy {
-        let bytes = lossless(&pixels, image_type, plan.profile.as_deref())?;
+        let bytes = lossless(pixels, image_type, plan.profile.as_deref())?;
         return within(bytes, plan.max_bytes, None).ok_or(ReasonCode::ReencodedTooLarge);
     }
     let start = plan
@@ -66,8 +81,8 @@ pub fn encode(
     let mut quality = start;
     loop {
         let bytes = match image_type {
-            ImageType::Jpeg => jpeg(&pixels, quality, plan)?,
-            _ => webp_lossy(&pixels, quality, plan.profile.as_deref())?,
+            ImageType::Jpeg => jpeg(pixels, quality, plan)?,
+            _ => webp_lossy(pixels, quality, plan.profile.as_deref())?,
         };
         if let Some(encoded) = within(bytes, plan.max_bytes, Some(quality)) {
             if quality != start {
@@ -92,61 +107,76 @@ fn within(bytes: Vec<u8>, max_bytes: u64, quality: Option<u8>) -> Option<Encoded
 }
 
 /// 8 bits a channel, grey kept grey and alpha kept where the output has it (JPEG has none;
-/// libwebp takes RGB or RGBA only). Converts only when the pixels are not already in that
-/// layout, so a decoded JPEG (grey or RGB) is encoded from the decoder's own buffer.
-fn layout(image: DynamicImage, image_type: ImageType, lossy: bool) -> DynamicImage {
+/// libwebp takes RGB or RGBA only).
+fn target_color(image: &DynamicImage, image_type: ImageType, lossy: bool) -> ColorType8 {
     let color = image.color();
     let keep_alpha = color.has_alpha() && image_type != ImageType::Jpeg;
     let keep_grey = !color.has_color() && !(image_type == ImageType::Webp && lossy);
     match (keep_grey, keep_alpha) {
-        (true, false) => match image {
-            DynamicImage::ImageLuma8(_) => image,
-            other => DynamicImage::ImageLuma8(other.into_luma8()),
-        },
-        (true, true) if image_type == ImageType::Png => match image {
-            DynamicImage::ImageLumaA8(_) => image,
-            other => DynamicImage::ImageLumaA8(other.into_luma_alpha8()),
-        },
-        (_, true) => match image {
-            DynamicImage::ImageRgba8(_) => image,
-            other => DynamicImage::ImageRgba8(other.into_rgba8()),
-        },
-        (_, false) => match image {
-            DynamicImage::ImageRgb8(_) => image,
-            other => DynamicImage::ImageRgb8(other.into_rgb8()),
-        },
+        (true, false) => ColorType8::L8,
+        (true, true) if image_type == ImageType::Png => ColorType8::La8,
+        (_, true) => ColorType8::Rgba8,
+        (_, false) => ColorType8::Rgb8,
+    }
+}
+
+/// Converts only when the pixels are not already in the encoder's layout, so a decoded JPEG
+/// (grey or RGB) is encoded from the decoder's own buffer.
+fn layout(image: DynamicImage, image_type: ImageType, lossy: bool) -> DynamicImage {
+    let target = target_color(&image, image_type, lossy);
+    if image.color() == target {
+        return image;
+    }
+    match target {
+        ColorType8::L8 => DynamicImage::ImageLuma8(image.into_luma8()),
+        ColorType8::La8 => DynamicImage::ImageLumaA8(image.into_luma_alpha8()),
+        ColorType8::Rgba8 => DynamicImage::ImageRgba8(image.into_rgba8()),
+        _ => DynamicImage::ImageRgb8(image.into_rgb8()),
     }
 }
 
 fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, ReasonCode> {
-    let (color, raw) = match pixels {
-        DynamicImage::ImageLuma8(i) => (ColorType::Luma, i.as_raw()),
-        DynamicImage::ImageRgb8(i) => (ColorType::Rgb, i.as_raw()),
+    let (color, raw, bytes_per_pixel) = match pixels {
+        DynamicImage::ImageLuma8(i) => (ColorType::Luma, i.as_raw(), 1),
+        DynamicImage::ImageRgb8(i) => (ColorType::Rgb, i.as_raw(), 3),
         _ => return Err(ReasonCode::Corrupt),
     };
     let side = |s: u32| u16::try_from(s).map_err(|_| ReasonCode::TooLargeDimensions);
-    let (width, height) = (side(pixels.width())?, side(pixels.height())?);
-    let mut out = Vec::new();
-    let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-    let sampling = plan
+    let sides = (side(pixels.width())?, side(pixels.height())?);
+    let (h, v) = plan
         .jpeg_sampling
-        .and_then(|(h, v)| SamplingFactor::from_factors(h, v))
-        .unwrap_or(SamplingFactor::F_2_2);
-    encoder.set_sampling_factor(sampling);
-    // Averaged chroma, as libjpeg does: nearest-pixel chroma is faster but aliases edges.
-    encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-    // Not `set_optimized_huffman_tables`: in jpeg-encoder 0.7.1 its output decodes to
-    // garbage in zune-jpeg (image's decoder), which the colour tests caught.
-    if let Some(profile) = &plan.profile {
-        encoder
-            .add_icc_profile(profile)
-            .map_err(|_| ReasonCode::ReencodedTooLarge)?;
-    }
+        .filter(|&(h, v)| SamplingFactor::from_factors(h, v).is_some())
+        .unwrap_or((2, 2));
+    let sampling = SamplingFactor::from_factors(h, v).unwrap_or(SamplingFactor::F_2_2);
+    let configure = |encoder: &mut jpeg_encoder::Encoder<&mut Vec<u8>>| {
+        encoder.set_quality(quality);
+        encoder.set_sampling_factor(sampling);
+        // Averaged chroma, as libjpeg does: nearest-pixel chroma is faster but aliases edges.
+        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
+        // Not `set_optimized_huffman_tables`: in jpeg-encoder 0.7.1 its output decodes to
+        // garbage in zune-jpeg (image's decoder), which the colour tests caught.
+        if let Some(profile) = &plan.profile {
+            encoder.add_icc_profile(profile)?;
+        }
+        Ok(())
+    };
+    let pixel_count = u64::from(sides.0) * u64::from(sides.1);
     // Encoding pixels just decoded fails only if memory runs out; call that too large.
-    encoder
-        .encode(raw, width, height, color)
-        .map_err(|_| ReasonCode::TooLargeDimensions)?;
-    Ok(out)
+    let encoded = if pixel_count >= jpeg_halves::MIN_PIXELS {
+        // The MCU: 8 × 8 pixels of grey, or the luminance's sampling factors × 8 of colour.
+        let mcu = match color {
+            ColorType::Luma => (8, 8),
+            _ => (8 * u16::from(h), 8 * u16::from(v)),
+        };
+        jpeg_halves::encode(raw, sides, color, bytes_per_pixel, mcu, &configure)
+    } else {
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
+        configure(&mut encoder)
+            .and_then(|()| encoder.encode(raw, sides.0, sides.1, color))
+            .map(|()| out)
+    };
+    encoded.map_err(|_| ReasonCode::TooLargeDimensions)
 }
 
 fn webp_lossy(
