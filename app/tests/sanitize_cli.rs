@@ -1,6 +1,9 @@
 //! `vetted sanitize` as a user runs it: the real binary on generated files, writing exactly
 //! what the worker's sanitizer returns, with its exit statuses.
 
+// Test code, helpers included: a failed unwrap is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

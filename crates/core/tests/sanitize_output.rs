@@ -2,6 +2,9 @@
 //! compression, no growth, and never more than the policy's size; and a PNG whose colour
 //! profile is a deflate bomb published without it.
 
+// Test code, helpers included: a failed unwrap is a failed assertion.
+#![allow(clippy::unwrap_used)]
+
 use image::{ImageDecoder, ImageEncoder, ImageReader};
 use moxcms::{ColorProfile, Layout, TransformOptions};
 use vetted_core::policy::Policy;

@@ -111,7 +111,9 @@ fn within(bytes: Vec<u8>, max_bytes: u64, quality: Option<u8>) -> Option<Encoded
 fn target_color(image: &DynamicImage, image_type: ImageType, lossy: bool) -> ColorType8 {
     let color = image.color();
     let keep_alpha = color.has_alpha() && image_type != ImageType::Jpeg;
-    let keep_grey = !color.has_color() && !(image_type == ImageType::Webp && lossy);
+    // libwebp's lossy encoder takes no grey.
+    let grey_encoder = !(image_type == ImageType::Webp && lossy);
+    let keep_grey = !color.has_color() && grey_encoder;
     match (keep_grey, keep_alpha) {
         (true, false) => ColorType8::L8,
         (true, true) if image_type == ImageType::Png => ColorType8::La8,

@@ -10,6 +10,10 @@
 
 use jpeg_encoder::{ColorType, Encoder, EncodingError};
 
+/// Sets quality, sampling and the profile on an encoder; called once for each half.
+pub type Configure<'a> =
+    dyn Fn(&mut Encoder<&mut Vec<u8>>) -> Result<(), EncodingError> + Sync + 'a;
+
 /// Images with fewer pixels are encoded on one thread: not worth a thread.
 pub const MIN_PIXELS: u64 = 1_000_000;
 
@@ -23,7 +27,7 @@ pub fn encode(
     color: ColorType,
     bytes_per_pixel: usize,
     mcu: (u16, u16),
-    configure: &(dyn Fn(&mut Encoder<&mut Vec<u8>>) -> Result<(), EncodingError> + Sync),
+    configure: &Configure<'_>,
 ) -> Result<Vec<u8>, EncodingError> {
     let mcu_columns = width.div_ceil(mcu.0);
     let mcu_rows = height.div_ceil(mcu.1);
