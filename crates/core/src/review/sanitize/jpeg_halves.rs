@@ -67,7 +67,9 @@ pub fn encode(
     };
     let frame = segment(&top, &[0xC0, 0xC1]).ok_or_else(malformed)?;
     // SOF: length (2), precision (1), then the height.
-    top[frame + 3..frame + 5].copy_from_slice(&height.to_be_bytes());
+    top.get_mut(frame + 3..frame + 5)
+        .ok_or_else(malformed)?
+        .copy_from_slice(&height.to_be_bytes());
     let bottom_scan = scan_data(&bottom).ok_or_else(malformed)?;
     if !top.ends_with(&[0xFF, 0xD9]) {
         return Err(malformed());
