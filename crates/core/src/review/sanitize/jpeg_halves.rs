@@ -46,25 +46,23 @@ pub fn encode(
     let top_height = top_rows * mcu.1;
     let split = usize::from(top_height) * usize::from(width) * bytes_per_pixel;
     let (top_raw, bottom_raw) = raw.split_at(split.min(raw.len()));
-    let (top, bottom) = std::thread::scope(|scope| {
-        let bottom = scope.spawn(|| one(bottom_raw, height - top_height));
-        let top = one(top_raw, top_height);
-        (top, bottom.join())
-    });
-    let (mut top, bottom) = match (top, bottom) {
-        (Ok(top), Ok(Ok(bottom))) => (top, bottom),
-        (Err(error), _) | (_, Ok(Err(error))) => return Err(error),
-        (_, Err(_)) => {
-            return Err(EncodingError::BadImageData {
-                length: 0,
-                required: 0,
-            });
-        }
-    };
     let malformed = || EncodingError::BadImageData {
         length: 0,
         required: 0,
     };
+    let (top, bottom) = std::thread::scope(|scope| {
+        let bottom = std::thread::Builder::new()
+            .spawn_scoped(scope, || one(bottom_raw, height - top_height))
+            .ok();
+        let top = one(top_raw, top_height);
+        // No second thread to be had: the bottom half on this one.
+        let bottom = match bottom {
+            Some(thread) => thread.join().unwrap_or_else(|_| Err(malformed())),
+            None => one(bottom_raw, height - top_height),
+        };
+        (top, bottom)
+    });
+    let (mut top, bottom) = (top?, bottom?);
     let frame = segment(&top, &[0xC0, 0xC1]).ok_or_else(malformed)?;
     // SOF: length (2), precision (1), then the height.
     top.get_mut(frame + 3..frame + 5)

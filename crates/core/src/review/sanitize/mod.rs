@@ -112,18 +112,23 @@ pub fn sanitize(
     // image only once the preview is done with it, except when no conversion is needed.
     let (preview, encoded) = if encode::needs_no_conversion(&image, expected, plan.lossy) {
         std::thread::scope(|scope| {
-            let preview = scope.spawn(|| preview::encode_preview(&image));
+            // A thread the system will not give is no reason to fail: do it here instead.
+            let preview = std::thread::Builder::new()
+                .spawn_scoped(scope, || preview::encode_preview(&image))
+                .ok();
             let encoded = encode::encode_borrowed(&image, expected, &plan);
-            let preview = preview
-                .join()
-                .unwrap_or(Err(ReasonCode::TooLargeDimensions));
+            let preview = match preview {
+                Some(thread) => thread.join().unwrap_or(Err(ReasonCode::TooLargeDimensions)),
+                None => preview::encode_preview(&image),
+            };
             (preview, encoded)
         })
     } else {
         let preview = preview::encode_preview(&image);
         (preview, encode::encode(image, expected, &plan))
     };
-    let (preview, encoded) = (preview?, encoded?);
+    let encoded = encoded?;
+    let preview = preview?;
     Ok(Sanitized {
         image_type: expected,
         bytes: encoded.bytes,
