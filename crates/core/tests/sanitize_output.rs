@@ -148,6 +148,12 @@ fn a_lossy_webp_comes_out_lossy_and_no_more_than_a_fifth_larger() {
         let out = clean(&original, ImageType::Webp);
         let facts = webp_facts(&out.bytes);
         assert!(facts.lossy, "q{quality}: published lossless");
+        // Read back from the VP8 quantizers, within a few points of the quality it was made at.
+        let read_back = f32::from(out.quality.unwrap());
+        assert!(
+            (read_back - quality).abs() <= 8.0,
+            "q{quality}: republished at {read_back}"
+        );
         let growth = out.bytes.len() as f64 / original.len() as f64;
         assert!(
             growth <= 1.2,

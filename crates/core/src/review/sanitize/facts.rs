@@ -114,7 +114,9 @@ fn luma_sampling(sof: &[u8]) -> Option<(u8, u8)> {
 pub struct WebpFacts {
     /// A `VP8 ` (lossy) bitstream, as opposed to `VP8L` (lossless).
     pub lossy: bool,
-    /// The libwebp quality (0–100) its base quantizer corresponds to.
+    /// The libwebp quality (0–100) its quantizers correspond to: the mean of its segments'
+    /// quantizers when they are absolute (libwebp's default), else the base quantizer. It
+    /// reads a few points low (71 for a file made at 75, 45 for 50, 90 for 90).
     pub quality: Option<u8>,
 }
 
@@ -147,13 +149,18 @@ fn vp8_base_quantizer(frame: &[u8]) -> Option<u8> {
     }
     let mut bits = BoolDecoder::new(frame.get(10..)?)?;
     bits.literal(2)?; // colour space, clamping
+    // libwebp writes each segment's quantizer as an absolute value, spread around the
+    // quality's own by its spatial noise shaping; their mean is the quality's.
+    let mut segments = None;
     if bits.flag()? {
         let update_map = bits.flag()?;
         if bits.flag()? {
-            bits.literal(1)?; // absolute or delta
+            let absolute = bits.flag()?;
+            let mut sum = 0i32;
             for _ in 0..4 {
-                bits.optional_signed(7)?;
+                sum += bits.optional_signed(7)?.unwrap_or(0);
             }
+            segments = absolute.then_some(sum / 4);
             for _ in 0..4 {
                 bits.optional_signed(6)?;
             }
@@ -173,7 +180,11 @@ fn vp8_base_quantizer(frame: &[u8]) -> Option<u8> {
         }
     }
     bits.literal(2)?; // partitions
-    u8::try_from(bits.literal(7)?).ok()
+    let base = bits.literal(7)?;
+    match segments {
+        Some(mean) => u8::try_from(mean.clamp(0, 127)).ok(),
+        None => u8::try_from(base).ok(),
+    }
 }
 
 /// Inverts libwebp's `QualityToCompression` (quant_enc.c): the quantizer index is
@@ -247,11 +258,13 @@ impl<'a> BoolDecoder<'a> {
         Some(value)
     }
 
-    fn optional_signed(&mut self, n: u32) -> Option<()> {
-        if self.flag()? {
-            self.literal(n + 1)?;
+    /// A flag, then if set a magnitude of `n` bits and a sign: `Some(None)` when unset.
+    fn optional_signed(&mut self, n: u32) -> Option<Option<i32>> {
+        if !self.flag()? {
+            return Some(None);
         }
-        Some(())
+        let magnitude = i32::try_from(self.literal(n)?).ok()?;
+        Some(Some(if self.flag()? { -magnitude } else { magnitude }))
     }
 }
 
