@@ -148,7 +148,7 @@ fn inspect_all(args: &InspectArgs) -> anyhow::Result<bool> {
 }
 
 /// Defaults, then the TOML file if given, then `VETTED_POLICY_*` variables.
-fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
+pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     let policy = match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)

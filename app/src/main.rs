@@ -1,12 +1,12 @@
-//! The `vetted` command: one binary for inspecting files, running the whole pipeline on one
-//! machine, and operating it. Each subcommand's arguments and behaviour live in the
+//! The `vetted` command: one binary for inspecting and sanitizing files, running the whole
+//! pipeline on one machine, and operating it. Each subcommand's arguments and behaviour live in the
 //! `vetted_app` library; this file only parses the command line, sets up logging and
 //! dispatches.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vetted_app::{aws, bench, inspect, serve, token};
+use vetted_app::{aws, bench, inspect, sanitize, serve, token};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +32,8 @@ enum Command {
     // Its help text lives with its arguments (a doc comment here would replace it).
     Inspect(inspect::InspectArgs),
     // Its help text lives with its arguments.
+    Sanitize(sanitize::SanitizeArgs),
+    // Its help text lives with its arguments.
     Bench(bench::BenchArgs),
     // Its help text lives with its arguments.
     Serve(serve::ServeArgs),
@@ -46,6 +48,8 @@ fn main() -> ExitCode {
         Command::Aws(args) => aws::run(args),
         // Its exit status says accepted (0), rejected (1) or usage error (2).
         Command::Inspect(args) => return inspect::run(args),
+        // Its exit status says sanitized (0), refused (1) or usage error (2).
+        Command::Sanitize(args) => return sanitize::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),

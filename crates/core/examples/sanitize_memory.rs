@@ -10,7 +10,7 @@ use std::time::Instant;
 use vetted_core::ImageType;
 use vetted_core::policy::Policy;
 use vetted_core::review::sanitize::{DEFAULT_MAX_DECODE_ALLOC, sanitize};
-use vetted_samples::images;
+use vetted_samples::{images, photo};
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -24,7 +24,9 @@ fn peak_rss_kib() -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [format, width, height] = args.as_slice() else {
-        eprintln!("usage: sanitize_memory jpeg|png|webp WIDTH HEIGHT");
+        eprintln!(
+            "usage: sanitize_memory jpeg|png|webp|photo-jpeg|webp-lossy|png-iccp-bomb WIDTH HEIGHT"
+        );
         std::process::exit(2);
     };
     let (width, height): (u32, u32) = match (width.parse(), height.parse()) {
@@ -38,6 +40,16 @@ fn main() {
         "jpeg" => (ImageType::Jpeg, images::jpeg(width as u16, height as u16)),
         "png" => (ImageType::Png, images::png(width, height)),
         "webp" => (ImageType::Webp, images::webp_lossless(width, height)),
+        "photo-jpeg" => (
+            ImageType::Jpeg,
+            photo::jpeg(width as u16, height as u16, 85, 1),
+        ),
+        "webp-lossy" => (ImageType::Webp, photo::webp_lossy(width, height, 75.0, 1)),
+        // A PNG whose iCCP profile inflates to 4 GiB (about 4 MB on disk).
+        "png-iccp-bomb" => (
+            ImageType::Png,
+            photo::png_with_iccp_bomb(width, height, 4 << 30),
+        ),
         other => {
             eprintln!("unknown format {other}");
             std::process::exit(2);

@@ -42,6 +42,10 @@ pub enum ReasonCode {
     ReviewTimedOut,
     /// Processing failed after every retry; operators can redrive it.
     ProcessingFailed,
+    /// The re-encoded copy would be larger than the policy's maximum size, even at the
+    /// lowest quality tried. The upload is `FAILED` (not the uploader's fault: the file they
+    /// sent was within the limit), so operators can raise the limit and redrive it.
+    ReencodedTooLarge,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -49,7 +53,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 14] = [
+    pub const ALL: [ReasonCode; 15] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -64,6 +68,7 @@ impl ReasonCode {
         ReasonCode::IntentExpired,
         ReasonCode::ReviewTimedOut,
         ReasonCode::ProcessingFailed,
+        ReasonCode::ReencodedTooLarge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +87,7 @@ impl ReasonCode {
             ReasonCode::IntentExpired => "intent_expired",
             ReasonCode::ReviewTimedOut => "review_timed_out",
             ReasonCode::ProcessingFailed => "processing_failed",
+            ReasonCode::ReencodedTooLarge => "reencoded_too_large",
         }
     }
 
@@ -104,6 +110,9 @@ impl ReasonCode {
             ReasonCode::IntentExpired => "The upload did not arrive before its permission expired.",
             ReasonCode::ReviewTimedOut => "No moderator reviewed the image in time.",
             ReasonCode::ProcessingFailed => "Processing failed; an operator has been alerted.",
+            ReasonCode::ReencodedTooLarge => {
+                "The re-encoded image would be larger than allowed; an operator has been alerted."
+            }
         }
     }
 }

@@ -8,9 +8,10 @@
 mod wf_support;
 
 use vetted_core::events::EventType;
+use vetted_core::policy::Policy;
 use vetted_core::ports::Restaurants;
 use vetted_core::record::DeclineReason;
-use vetted_core::{Decision, ModeratorId, Status};
+use vetted_core::{Decision, ModeratorId, ReasonCode, Status};
 use vetted_embedded::workflow::ExecutionStatus;
 use wf_support::pipeline::{Pipeline, target};
 
@@ -120,6 +121,37 @@ async fn a_declined_upload_is_declined() {
             "Declined"
         ]
     );
+    pipeline.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sanitized_copy_over_the_size_limit_fails_the_upload_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    // Within the limit as uploaded; about three times larger as the lossless copy.
+    let upload = vetted_samples::photo::png_palette_noise(256, 256);
+    let policy = Policy {
+        max_bytes: upload.len() as u64 * 2,
+        ..Policy::default()
+    };
+    let pipeline = Pipeline::start_with(dir.path(), policy).await;
+    let (id, name) = pipeline.submit(upload, 256, 256, 300).await;
+    let failed = pipeline.wait_for(&id, Status::Failed).await;
+    assert_eq!(failed.reason, Some(ReasonCode::ReencodedTooLarge));
+    let done = pipeline.rig.finished(name.as_str()).await;
+    assert_eq!(
+        pipeline.rig.entered(name.as_str()).await,
+        ["Sanitize", "RecordFailure", "Failed"],
+        "{done:?}"
+    );
+    let events: Vec<EventType> = pipeline
+        .outbox
+        .events_for(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert!(events.contains(&EventType::UploadFailed), "{events:?}");
     pipeline.stop().await;
 }
 

@@ -13,6 +13,7 @@ mod catalogue;
 pub mod exif;
 pub mod hostile;
 pub mod images;
+pub mod photo;
 pub mod raw;
 
 pub use catalogue::{Expect, Sample, catalogue, sample};

@@ -83,3 +83,29 @@ fn the_schemas_refuse_what_they_must() {
     });
     assert!(!policy.is_valid(&svg), "SVG is never an allowed type");
 }
+
+#[test]
+fn the_upload_and_event_schemas_list_exactly_the_reason_codes() {
+    let mut codes: Vec<String> = vetted_core::ReasonCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    codes.sort();
+    let events_dir = schema_dir().join("../events/upload-event.json");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(events_dir).unwrap()).unwrap();
+    for (file, listed) in [
+        (
+            "upload.json",
+            load("upload.json")["$defs"]["reason"]["enum"].clone(),
+        ),
+        (
+            "upload-event.json",
+            event["properties"]["reason"]["enum"].clone(),
+        ),
+    ] {
+        let mut listed: Vec<String> = serde_json::from_value(listed)
+            .unwrap_or_else(|e| panic!("{file}: no reason enum: {e}"));
+        listed.sort();
+        assert_eq!(listed, codes, "{file}");
+    }
+}

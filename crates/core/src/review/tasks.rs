@@ -140,6 +140,7 @@ impl Review {
         };
         let clean = match verdict {
             Ok(clean) => clean,
+            Err(ReasonCode::ReencodedTooLarge) => return self.fail_too_large(&record).await,
             Err(reason) => return self.reject_after_sanitize(&record, reason).await,
         };
         let (sanitized, preview) = (
@@ -154,7 +155,13 @@ impl Review {
             .put(&preview, clean.preview.into(), "image/webp")
             .await
             .map_err(|source| StepError::store(&preview, source))?;
-        info!(width = clean.width, height = clean.height, "sanitized");
+        info!(
+            width = clean.width,
+            height = clean.height,
+            quality = clean.quality,
+            profile = ?clean.profile,
+            "sanitized"
+        );
         Ok(Step::Answer(json!({
             "verdict": "clean",
             "width": clean.width,
@@ -187,6 +194,31 @@ impl Review {
         quarantine(self.objects(), &rejected).await?;
         warn!(%reason, "sanitize refused the image");
         Ok(Step::Answer(rejected_answer(Some(reason))))
+    }
+
+    /// The upload was within the limit but its re-encoded copy is not: not the uploader's
+    /// doing, so `FAILED` (redrivable once the limit is raised) with its own reason, not
+    /// `REJECTED`. The workflow then hears a permanent failure; its `RecordFailure` finds the
+    /// record `FAILED` already and keeps the reason.
+    async fn fail_too_large(&self, record: &UploadRecord) -> Result<Step, StepError> {
+        let reason = ReasonCode::ReencodedTooLarge;
+        let changes = RecordChanges {
+            reason: Some(reason),
+            failure: Some(reason.describe().to_owned()),
+            ..Default::default()
+        };
+        let advanced = self
+            .lifecycle()
+            .advance(record, Status::Failed, changes)
+            .await?;
+        if let Err(current) = advanced.reached() {
+            return Ok(Step::Fail(format!(
+                "upload moved to {} meanwhile",
+                current.status
+            )));
+        }
+        warn!(%reason, "the sanitized copy is over the size limit");
+        Ok(Step::Fail(reason.to_string()))
     }
 
     async fn await_decision_step(&self, message: &TaskMessage) -> Result<Step, StepError> {

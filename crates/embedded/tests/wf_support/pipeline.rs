@@ -71,6 +71,11 @@ async fn work(review: Arc<Review>, queue: Arc<dyn WorkQueue>, stop: watch::Recei
 
 impl Pipeline {
     pub async fn start(dir: &Path) -> Pipeline {
+        Self::start_with(dir, Policy::default()).await
+    }
+
+    /// The same, with one policy for every slot.
+    pub async fn start_with(dir: &Path, policy: Policy) -> Pipeline {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let rig = Rig::open(&dir.join("vetted.db"), &review_asl(), clock.clone()).await;
         let uploads = Arc::new(SqliteUploads::new(rig.db.clone()));
@@ -95,7 +100,7 @@ impl Pipeline {
                 media: MediaUrls::Unserved,
             },
             tasks: Arc::new(rig.engine.clone()),
-            policies: SlotPolicies::uniform(Policy::default()),
+            policies: SlotPolicies::uniform(policy),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         });
         let (stop, watching) = watch::channel(false);
