@@ -68,6 +68,23 @@ impl ObjectStore for Counting {
         Ok(read)
     }
 
+    async fn get_range_of_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        let read = self.inner.get_range_of_version(key, version, range).await?;
+        self.count(&read);
+        Ok(read)
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<Bytes, StoreError> {
+        let read = self.inner.get_version(key, version).await?;
+        self.count(&read);
+        Ok(read)
+    }
+
     async fn put(
         &self,
         key: &ObjectKey,
@@ -97,6 +114,10 @@ impl ObjectStore for Counting {
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
         self.inner.delete(key).await
+    }
+
+    async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError> {
+        self.inner.delete_version(key, version).await
     }
 }
 

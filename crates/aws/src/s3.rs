@@ -110,38 +110,31 @@ impl ObjectStore for S3ObjectStore {
 
     #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, StoreError> {
-        if range.start >= range.end {
-            // Nothing to read, but a missing key must still say so.
-            self.head(key).await?;
-            return Ok(Bytes::new());
-        }
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .range(format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await;
-        match result {
-            Ok(output) => collect("s3:GetObject", output.body).await,
-            // S3 refuses a range that starts at or past the end; the port clips it to nothing.
-            Err(e) if e.code() == Some("InvalidRange") => Ok(Bytes::new()),
-            Err(e) => Err(object_error("s3:GetObject", key, e)),
-        }
+        self.read(key, None, Some(range)).await
     }
 
     #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key.as_str())
-            .send()
+        self.read(key, None, None).await
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn get_range_of_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        self.read(key, Some(version), Some(range))
             .await
-            .map_err(|e| object_error("s3:GetObject", key, e))?;
-        collect("s3:GetObject", output.body).await
+            .map_err(|e| e.for_version(key, version))
+    }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<Bytes, StoreError> {
+        self.read(key, Some(version), None)
+            .await
+            .map_err(|e| e.for_version(key, version))
     }
 
     #[tracing::instrument(skip(self, body), fields(bucket = %self.bucket, bytes = body.len()))]
@@ -237,4 +230,64 @@ impl ObjectStore for S3ObjectStore {
             .map_err(|e| backend_error("s3:DeleteObject", e))?;
         Ok(())
     }
+
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .version_id(version)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // A version id the bucket never issued (or a bucket without versions): nothing of
+            // that write is there to delete.
+            Err(e) if is_unknown_version(e.code()) => Ok(()),
+            Err(e) => Err(backend_error("s3:DeleteObject", e).into()),
+        }
+    }
+}
+
+impl S3ObjectStore {
+    /// `GetObject` of the whole object or a range of it, of the latest write or of `version`.
+    async fn read(
+        &self,
+        key: &ObjectKey,
+        version: Option<&str>,
+        range: Option<Range<u64>>,
+    ) -> Result<Bytes, StoreError> {
+        let mut request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .set_version_id(version.map(str::to_owned));
+        if let Some(range) = range {
+            if range.start >= range.end {
+                // Nothing to read, but a missing key or version must still say so.
+                self.head_version(key, version.map(str::to_owned)).await?;
+                return Ok(Bytes::new());
+            }
+            request = request.range(format!("bytes={}-{}", range.start, range.end - 1));
+        }
+        match request.send().await {
+            Ok(output) => collect("s3:GetObject", output.body).await,
+            // S3 refuses a range that starts at or past the end; the port clips it to nothing.
+            Err(e) if e.code() == Some("InvalidRange") => Ok(Bytes::new()),
+            Err(e) if version.is_some() && is_unknown_version(e.code()) => {
+                Err(StoreError::NotFound(key.clone()))
+            }
+            Err(e) => Err(object_error("s3:GetObject", key, e)),
+        }
+    }
+}
+
+/// The codes S3 answers a version id with that names no write it holds: `NoSuchVersion`, and
+/// `InvalidArgument` for a string that is not a version id at all (or a bucket that never had
+/// versioning).
+fn is_unknown_version(code: Option<&str>) -> bool {
+    matches!(code, Some("NoSuchVersion" | "InvalidArgument"))
 }

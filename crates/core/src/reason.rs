@@ -46,6 +46,10 @@ pub enum ReasonCode {
     /// lowest quality tried. The upload is `FAILED` (not the uploader's fault: the file they
     /// sent was within the limit), so operators can raise the limit and redrive it.
     ReencodedTooLarge,
+    /// The uploaded file was written again after intake examined it, and the examined bytes
+    /// can no longer be read (a store that keeps only the latest write): nothing that was not
+    /// examined is ever published, so the upload is refused.
+    ObjectReplaced,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -53,7 +57,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 15] = [
+    pub const ALL: [ReasonCode; 16] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -69,6 +73,7 @@ impl ReasonCode {
         ReasonCode::ReviewTimedOut,
         ReasonCode::ProcessingFailed,
         ReasonCode::ReencodedTooLarge,
+        ReasonCode::ObjectReplaced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +93,7 @@ impl ReasonCode {
             ReasonCode::ReviewTimedOut => "review_timed_out",
             ReasonCode::ProcessingFailed => "processing_failed",
             ReasonCode::ReencodedTooLarge => "reencoded_too_large",
+            ReasonCode::ObjectReplaced => "object_replaced",
         }
     }
 
@@ -112,6 +118,9 @@ impl ReasonCode {
             ReasonCode::ProcessingFailed => "Processing failed; an operator has been alerted.",
             ReasonCode::ReencodedTooLarge => {
                 "The re-encoded image would be larger than allowed; an operator has been alerted."
+            }
+            ReasonCode::ObjectReplaced => {
+                "The file was sent again after it was checked; upload it once, as a new request."
             }
         }
     }

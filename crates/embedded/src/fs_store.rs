@@ -32,7 +32,9 @@
 //! Deleting leaves empty directories behind: removing them would race with a concurrent put
 //! creating its temporary file there.
 //!
-//! ETags are the quoted hex SHA-256 of the content; there are no versions.
+//! ETags are the quoted hex SHA-256 of the content. Every write gets a fresh version id, kept
+//! in the trailer; only the latest write is kept, so reading an older version is
+//! `VersionGone`, and deleting one that is no longer there does nothing.
 
 mod layout;
 mod object_file;
@@ -121,6 +123,28 @@ impl ObjectStore for FsObjectStore {
         .await
     }
 
+    async fn get_range_of_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        let wanted = version.to_owned();
+        self.blocking("fs.get_range_of_version", key, move |_, path| {
+            let opened = open_object(&path)?;
+            if opened.trailer.version() != wanted {
+                return Err(Failure::OtherVersion);
+            }
+            read_range(&opened, range)
+        })
+        .await
+        .map_err(|e| e.for_version(key, version))
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<Bytes, StoreError> {
+        self.get_range_of_version(key, version, 0..u64::MAX).await
+    }
+
     async fn put(
         &self,
         key: &ObjectKey,
@@ -165,23 +189,41 @@ impl ObjectStore for FsObjectStore {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
-        self.blocking("fs.delete", key, |root, path| {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {
-                    File::open(path.parent().unwrap_or(root))?.sync_all()?;
-                    Ok(())
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                    ) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(Failure::Io(e)),
+        self.blocking("fs.delete", key, |root, path| remove(root, &path))
+            .await
+    }
+
+    async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError> {
+        let wanted = version.to_owned();
+        self.blocking("fs.delete_version", key, move |root, path| {
+            // The write lock of a put is the rename; a put landing between this check and the
+            // removal would be removed with it. Deletes of one version race only with a
+            // replayed upload of the same key, which is what they remove.
+            match open_object(&path) {
+                Ok(opened) if opened.trailer.version() == wanted => remove(root, &path),
+                Ok(_) | Err(Failure::Missing) => Ok(()),
+                Err(e) => Err(e),
             }
         })
         .await
+    }
+}
+
+/// Removes an object file and makes the removal durable; a missing one is already removed.
+fn remove(root: &Path, path: &Path) -> Result<(), Failure> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            File::open(path.parent().unwrap_or(root))?.sync_all()?;
+            Ok(())
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(Failure::Io(e)),
     }
 }

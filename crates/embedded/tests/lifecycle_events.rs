@@ -41,8 +41,8 @@ use vetted_core::restaurant::Restaurant;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::{
-    Clock, Decision, ImageType, ModeratorId, OwnerId, Policy, Ports, QueueService, SlotRef, Status,
-    SystemClock, Transition, UploadId, UploadRecord,
+    Clock, Decision, ImageType, ModeratorId, ObjectKey, OwnerId, Policy, Ports, QueueService,
+    ReasonCode, SlotRef, Status, SystemClock, Transition, UploadId, UploadRecord,
 };
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
@@ -446,4 +446,110 @@ async fn a_withdrawal_that_raced_the_pipeline_tries_again_from_where_the_record_
         ),
         "the file of a withdrawn upload is still there"
     );
+}
+
+/// The file is written again after intake examined it and before sanitize reads it. The store
+/// on one machine keeps only the latest write, so the examined bytes are gone: the upload is
+/// rejected as `object_replaced`, and the second write is neither reviewed nor published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_after_the_examination_is_never_published() {
+    let world = world().await;
+    world.events.crashing.store(false, Ordering::SeqCst);
+    let examined = vetted_samples::images::png(320, 200);
+    let intent = world
+        .intent(examined.len() as u64, Duration::from_secs(3600))
+        .await;
+    world.arrive(&intent, examined).await;
+    let received = world.uploads.get(&intent.id).await.unwrap();
+    assert_eq!(received.status, Status::Received);
+    assert!(
+        received.object_version.is_some(),
+        "intake records the version"
+    );
+    world
+        .objects
+        .put(
+            &intent.key,
+            vetted_samples::images::png(640, 400).into(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+
+    world.work_until(&intent.id, Status::Rejected).await;
+    let rejected = world.uploads.get(&intent.id).await.unwrap();
+    assert_eq!(rejected.reason, Some(ReasonCode::ObjectReplaced));
+    assert_eq!((rejected.width, rejected.height), (Some(320), Some(200)));
+    for key in [
+        ObjectKey::sanitized(&intent.id),
+        ObjectKey::quarantine(&intent.target, &intent.id),
+        intent.key.clone(),
+    ] {
+        assert!(
+            matches!(world.objects.head(&key).await, Err(StoreError::NotFound(_))),
+            "{key} holds bytes nobody examined"
+        );
+    }
+}
+
+/// A presigned POST replayed after the upload reached a final status: for a rejected upload
+/// the replay is deleted and the quarantined evidence keeps the examined bytes; for a
+/// published one the replay is deleted too, so nothing unexamined stays under `incoming/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_upload_after_the_verdict_is_deleted_and_changes_nothing() {
+    let world = world().await;
+    world.events.crashing.store(false, Ordering::SeqCst);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let engine = world.rig.engine.clone();
+    let runner = tokio::spawn(async move {
+        engine
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let hour = Duration::from_secs(3600);
+    let replay = b"<html>a later write, never examined</html>".to_vec();
+
+    let spoofed = b"<html><script>alert(1)</script></html>".to_vec();
+    let rejected = world.upload(Some(spoofed.clone()), hour).await;
+    let rejected = world.uploads.get(&rejected).await.unwrap();
+    assert_eq!(rejected.status, Status::Rejected);
+    let evidence = ObjectKey::quarantine(&rejected.target, &rejected.id);
+    assert_eq!(world.objects.get(&evidence).await.unwrap(), spoofed);
+    world.arrive(&rejected, replay.clone()).await;
+    assert_eq!(
+        world.objects.get(&evidence).await.unwrap(),
+        spoofed,
+        "a replay overwrote the quarantined evidence"
+    );
+    assert!(
+        matches!(
+            world.objects.head(&rejected.key).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "a replay after the rejection is left under incoming/"
+    );
+
+    let published = world
+        .upload(Some(vetted_samples::images::png(320, 200)), hour)
+        .await;
+    world.work_until(&published, Status::InReview).await;
+    world.decide(published, Decision::Approve).await;
+    world.work_until(&published, Status::Published).await;
+    let published = world.uploads.get(&published).await.unwrap();
+    world.arrive(&published, replay).await;
+    assert!(
+        matches!(
+            world.objects.head(&published.key).await,
+            Err(StoreError::NotFound(_))
+        ),
+        "a replay after the publish is left under incoming/"
+    );
+    assert_eq!(
+        world.uploads.get(&published.id).await.unwrap().status,
+        Status::Published
+    );
+    let _ = stop.send(());
+    runner.await.unwrap();
 }

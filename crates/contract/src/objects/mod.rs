@@ -1,11 +1,12 @@
-//! The `ObjectStore` contract: reads, ranged reads, atomic writes, copies, deletes, and keys
-//! that never escape the store.
+//! The `ObjectStore` contract: reads, ranged reads, atomic writes, copies, deletes, versions,
+//! and keys that never escape the store.
 //!
 //! Every check writes under keys of its own (fresh upload ids), so the suite also runs on a
 //! shared bucket.
 
 mod reads;
 mod strays;
+mod versions;
 mod writes;
 
 pub use reads::{
@@ -13,6 +14,9 @@ pub use reads::{
     ranged_reads_are_clipped_to_the_object,
 };
 pub use strays::stray_keys_stay_inside_the_store;
+pub use versions::{
+    delete_version_removes_only_that_write, reads_of_a_version_never_return_another_write,
+};
 pub use writes::{
     copy_keeps_bytes_and_sets_content_type, copy_replaces_an_existing_object, delete_is_idempotent,
     overwrite_is_atomic_for_readers, overwrite_returns_the_new_etag,
@@ -37,6 +41,8 @@ pub async fn run_all(store: &dyn ObjectStore) {
     put_file_streams_a_file(store).await;
     put_file_of_a_missing_file_fails_and_creates_nothing(store).await;
     stray_keys_stay_inside_the_store(store).await;
+    reads_of_a_version_never_return_another_write(store).await;
+    delete_version_removes_only_that_write(store).await;
 }
 
 /// A key no other check or run uses.

@@ -13,6 +13,12 @@
 //!
 //! An event whose object has since been replaced (another write to the same key) is stale and
 //! does nothing: the newer write brings its own event.
+//!
+//! The version `head` reports is the one examined, recorded and read later: the gate's ranged
+//! reads are of that version, and sanitize reads it by the recorded version. A write to the key
+//! after the upload was claimed (a second racing write, or a presigned POST replayed within
+//! its expiry, even after a final status) is deleted, and only that write: the examined bytes
+//! stay readable on a store that keeps versions, and a quarantined copy is never overwritten.
 
 pub mod s3_event;
 mod sweep;
@@ -184,12 +190,6 @@ impl Intake {
         };
         match record.status {
             Status::AwaitingUpload | Status::Received => {}
-            Status::Rejected => {
-                // A crash may have come between the verdict, its event and the quarantine.
-                self.lifecycle().announce(&record).await?;
-                self.quarantine(&record).await?;
-                return Ok(duplicate(&record));
-            }
             // Nobody will review a file for an intent that expired or was withdrawn.
             Status::Expired if record.reason == Some(ReasonCode::IntentExpired) => {
                 self.delete(&key).await?;
@@ -199,7 +199,7 @@ impl Intake {
                 self.delete(&key).await?;
                 return Ok(duplicate(&record));
             }
-            _ => return Ok(duplicate(&record)),
+            _ => return self.after_examination(&record, &key).await,
         }
 
         let meta = match self.objects().head(&key).await {
@@ -214,20 +214,38 @@ impl Intake {
         let version = object_version(&meta);
         if record.status == Status::Received && record.object_version.as_deref() != Some(&version) {
             info!("upload already claimed by another write to the same key");
+            delete_unexamined(self.objects(), &key, &meta).await?;
             return Ok(duplicate(&record));
         }
         if record.status == Status::AwaitingUpload && self.ports.clock.now() > record.expires_at {
             return self.expire_late_upload(record).await;
         }
 
+        // Every read is of the write `head` described, so what is examined is what is
+        // recorded, and what sanitize later reads by the same version.
         let gate = run_gate(
             meta.size,
             record.declared_type.mime(),
             self.policies.for_kind(record.target.slot.kind()),
-            |len| self.objects().get_range(&key, 0..len),
+            |len| {
+                let (key, version) = (&key, meta.version.as_deref());
+                async move {
+                    match version {
+                        Some(v) => self.objects().get_range_of_version(key, v, 0..len).await,
+                        None => self.objects().get_range(key, 0..len).await,
+                    }
+                }
+            },
         )
-        .await
-        .map_err(|source| StepError::store(&key, source))?;
+        .await;
+        let gate = match gate {
+            Ok(gate) => gate,
+            Err(StoreError::VersionGone { .. }) => {
+                info!("written again while examined; the newer write has its own event");
+                return Ok(duplicate(&record));
+            }
+            Err(source) => return Err(StepError::store(&key, source)),
+        };
         info!(verdict = ?gate.verdict, bytes_read = gate.bytes_read, "gate");
 
         let mut changes = RecordChanges {
@@ -352,6 +370,32 @@ impl Intake {
         Ok(Outcome::IntentExpired { upload: record.id })
     }
 
+    /// An event for an upload past `RECEIVED`: a redelivery, or a write made after the
+    /// examined one (a presigned POST replayed within its expiry). A write that is not the
+    /// examined one is deleted, and only it: on a store that keeps versions the examined write
+    /// stays readable, and the quarantined copy is never overwritten. A rejected upload's own
+    /// write is quarantined (again: a crash may have come between the verdict, its event and
+    /// the quarantine).
+    async fn after_examination(
+        &self,
+        record: &UploadRecord,
+        key: &ObjectKey,
+    ) -> Result<Outcome, StepError> {
+        if record.status == Status::Rejected {
+            self.lifecycle().announce(record).await?;
+            self.quarantine(record).await?;
+            return Ok(duplicate(record));
+        }
+        match self.objects().head(key).await {
+            Ok(meta) if !is_examined(record, &meta) => {
+                delete_unexamined(self.objects(), key, &meta).await?;
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(source) => return Err(StepError::store(key, source)),
+        }
+        Ok(duplicate(record))
+    }
+
     async fn quarantine(&self, record: &UploadRecord) -> Result<(), StepError> {
         quarantine(self.objects(), record).await
     }
@@ -374,10 +418,20 @@ enum Claim {
 
 /// Moves a refused object out of `incoming/` into `quarantine/`, where nothing reads it again
 /// and a lifecycle rule expires it. Safe to repeat: a missing source means it already moved.
+/// Only the examined write is quarantined: a later write at the key (a replayed upload) is
+/// deleted instead, so it never overwrites the evidence.
 pub(crate) async fn quarantine(
     objects: &dyn ObjectStore,
     record: &UploadRecord,
 ) -> Result<(), StepError> {
+    let meta = match objects.head(&record.key).await {
+        Ok(meta) => meta,
+        Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(source) => return Err(StepError::store(&record.key, source)),
+    };
+    if !is_examined(record, &meta) {
+        return delete_unexamined(objects, &record.key, &meta).await;
+    }
     let to = ObjectKey::quarantine(&record.target, &record.id);
     match objects
         .copy(&record.key, &to, QUARANTINE_CONTENT_TYPE)
@@ -390,6 +444,27 @@ pub(crate) async fn quarantine(
         .delete(&record.key)
         .await
         .map_err(|source| StepError::store(&record.key, source))
+}
+
+/// Whether `meta` describes the write intake examined for `record`.
+fn is_examined(record: &UploadRecord, meta: &ObjectMeta) -> bool {
+    record.object_version.as_deref() == Some(object_version(meta).as_str())
+}
+
+/// Deletes the write `meta` describes, which is not the one intake examined: only that
+/// version where the store keeps versions, else the key (its examined bytes are gone already,
+/// replaced by this write).
+async fn delete_unexamined(
+    objects: &dyn ObjectStore,
+    key: &ObjectKey,
+    meta: &ObjectMeta,
+) -> Result<(), StepError> {
+    warn!(%key, "deleting a write made after the upload was examined");
+    let deleted = match &meta.version {
+        Some(version) => objects.delete_version(key, version).await,
+        None => objects.delete(key).await,
+    };
+    deleted.map_err(|source| StepError::store(key, source))
 }
 
 fn duplicate(record: &UploadRecord) -> Outcome {

@@ -26,14 +26,32 @@ pub struct ObjectMeta {
 pub enum StoreError {
     #[error("object {0} not found")]
     NotFound(ObjectKey),
+    /// The store no longer holds that version of the object: a later write replaced it (on a
+    /// store that keeps only the latest write), or it was deleted.
+    #[error("version {version} of object {key} is gone")]
+    VersionGone { key: ObjectKey, version: String },
     #[error(transparent)]
     Backend(#[from] BackendError),
+}
+
+impl StoreError {
+    /// For adapters' reads of one version: no object at the key, or another write there
+    /// (which they report as `NotFound`), means that version is gone.
+    pub fn for_version(self, key: &ObjectKey, version: &str) -> Self {
+        match self {
+            StoreError::NotFound(_) => StoreError::VersionGone {
+                key: key.clone(),
+                version: version.to_owned(),
+            },
+            other => other,
+        }
+    }
 }
 
 impl Retryable for StoreError {
     fn is_retryable(&self) -> bool {
         match self {
-            StoreError::NotFound(_) => false,
+            StoreError::NotFound(_) | StoreError::VersionGone { .. } => false,
             StoreError::Backend(e) => e.retryable,
         }
     }
@@ -50,6 +68,11 @@ impl Retryable for StoreError {
 ///   ones, never a mix or a partial object. Each returns the new object's metadata.
 /// - `copy` keeps the bytes and sets `content_type` on the copy.
 /// - `delete` of a missing key succeeds: deleting is idempotent.
+/// - Every write of a key has a version (`ObjectMeta::version`), different from every other
+///   write's, also when the bytes are the same. `get_version` and `get_range_of_version` read
+///   exactly that write, or answer `VersionGone` (never another write's bytes; `NotFound` only
+///   for a key with no object at all). `delete_version` removes exactly that write and
+///   leaves any later one; a version the store does not hold is already deleted.
 /// - A key never names anything outside the store.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -58,6 +81,17 @@ pub trait ObjectStore: Send + Sync {
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, StoreError>;
 
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError>;
+
+    /// `get_range` of exactly the write `version` names.
+    async fn get_range_of_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError>;
+
+    /// `get` of exactly the write `version` names.
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<Bytes, StoreError>;
 
     async fn put(
         &self,
@@ -82,4 +116,7 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<ObjectMeta, StoreError>;
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+
+    /// Deletes exactly the write `version` names, and nothing written after it.
+    async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError>;
 }

@@ -9,7 +9,7 @@ use super::withdraw::WITHDRAW_ANSWER;
 use super::{ERROR_PERMANENT, Review, TaskKind, TaskMessage, TaskOutcome};
 use crate::ids::ObjectKey;
 use crate::intake::quarantine;
-use crate::ports::{ObjectMeta, Retryable, StoreError, WorkflowError};
+use crate::ports::{Retryable, StoreError, WorkflowError};
 use crate::reason::ReasonCode;
 use crate::record::{Decision, RecordChanges, UploadRecord};
 use crate::restaurant::{OfferOutcome, SlotImage};
@@ -116,20 +116,14 @@ impl Review {
             }
             other => return Ok(Step::Fail(format!("upload is {other}, not RECEIVED"))),
         }
-        let meta = match self.head(&record.key).await? {
-            Some(meta) => meta,
-            None => return Ok(Step::Fail("the uploaded object is gone".to_owned())),
-        };
         let policy = self.policies.for_kind(record.target.slot.kind()).clone();
-        let verdict = if meta.size > policy.max_bytes {
+        // The size intake recorded is the size of the write it examined, the one read here.
+        let verdict = if record.bytes.is_some_and(|size| size > policy.max_bytes) {
             Err(ReasonCode::TooLarge)
         } else {
-            let bytes = match self.objects().get(&record.key).await {
+            let bytes = match self.examined_bytes(&record).await? {
                 Ok(bytes) => bytes,
-                Err(StoreError::NotFound(_)) => {
-                    return Ok(Step::Fail("the uploaded object is gone".to_owned()));
-                }
-                Err(source) => return Err(StepError::store(&record.key, source)),
+                Err(step) => return Ok(step),
             };
             let expected = record.detected_type.unwrap_or(record.declared_type);
             let max_alloc = self.max_decode_alloc;
@@ -456,11 +450,30 @@ impl Review {
             .map_err(|current| Step::Fail(format!("upload moved to {}", current.status))))
     }
 
-    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StepError> {
-        match self.objects().head(key).await {
-            Ok(meta) => Ok(Some(meta)),
-            Err(StoreError::NotFound(_)) => Ok(None),
-            Err(source) => Err(StepError::store(key, source)),
+    /// The bytes of exactly the write intake examined (its recorded version), or what to answer
+    /// instead: the object is gone, or another write replaced it and the examined one cannot be
+    /// read any more (then the upload is refused: nothing unexamined is published).
+    async fn examined_bytes(
+        &self,
+        record: &UploadRecord,
+    ) -> Result<Result<bytes::Bytes, Step>, StepError> {
+        let read = match &record.object_version {
+            Some(version) => self.objects().get_version(&record.key, version).await,
+            // Claimed before versions were recorded: the latest write is all there is to read.
+            None => self.objects().get(&record.key).await,
+        };
+        match read {
+            Ok(bytes) => Ok(Ok(bytes)),
+            Err(StoreError::NotFound(_)) => {
+                Ok(Err(Step::Fail("the uploaded object is gone".to_owned())))
+            }
+            Err(StoreError::VersionGone { .. }) => {
+                warn!("the examined write was replaced before sanitize could read it");
+                self.reject_after_sanitize(record, ReasonCode::ObjectReplaced)
+                    .await
+                    .map(Err)
+            }
+            Err(source) => Err(StepError::store(&record.key, source)),
         }
     }
 

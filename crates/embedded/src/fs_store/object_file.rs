@@ -25,14 +25,25 @@ pub(super) struct Trailer {
     pub(super) size: u64,
     etag: String,
     content_type: String,
+    /// A fresh id per write. Objects written before versions existed have none; their version
+    /// is their ETag without quotes, which is what intake recorded for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
 }
 
 impl Trailer {
+    /// The write this file holds.
+    pub(super) fn version(&self) -> String {
+        self.version
+            .clone()
+            .unwrap_or_else(|| self.etag.trim_matches('"').to_owned())
+    }
+
     pub(super) fn meta(self) -> ObjectMeta {
         ObjectMeta {
             size: self.size,
+            version: Some(self.version()),
             etag: self.etag,
-            version: None,
             content_type: Some(self.content_type),
         }
     }
@@ -49,6 +60,8 @@ pub struct CorruptObject {
 /// An operation's outcome before it becomes a `StoreError`: missing, or an I/O failure.
 pub(super) enum Failure {
     Missing,
+    /// A read of one version found another write at the key.
+    OtherVersion,
     Io(io::Error),
     Corrupt(CorruptObject),
 }
@@ -65,7 +78,8 @@ impl From<io::Error> for Failure {
 impl Failure {
     pub(super) fn into_store_error(self, operation: &'static str, key: &ObjectKey) -> StoreError {
         match self {
-            Failure::Missing => StoreError::NotFound(key.clone()),
+            // The caller of a versioned read turns this into `VersionGone`.
+            Failure::Missing | Failure::OtherVersion => StoreError::NotFound(key.clone()),
             Failure::Corrupt(e) => StoreError::Backend(BackendError::permanent(operation, e)),
             Failure::Io(e) => {
                 let transient = matches!(
@@ -182,6 +196,7 @@ pub(super) fn write_object(
         size,
         etag: format!("\"{}\"", hex::encode(hasher.finalize())),
         content_type: content_type.to_owned(),
+        version: Some(uuid::Uuid::now_v7().simple().to_string()),
     };
     let meta = serde_json::to_vec(&trailer).map_err(|e| Failure::Io(io::Error::other(e)))?;
     temp.write_all(&meta).map_err(Failure::Io)?;

@@ -44,11 +44,22 @@ impl MemoryObjectStore {
             .ok_or_else(|| StoreError::NotFound(key.clone()))
     }
 
+    /// The object at `key` if it is the write `version` names; `VersionGone` otherwise.
+    fn stored_version(&self, key: &ObjectKey, version: &str) -> Result<Stored, StoreError> {
+        self.stored(key)
+            .ok()
+            .filter(|stored| stored.meta.version.as_deref() == Some(version))
+            .ok_or_else(|| StoreError::VersionGone {
+                key: key.clone(),
+                version: version.to_owned(),
+            })
+    }
+
     fn insert(&self, key: &ObjectKey, bytes: Bytes, content_type: &str) -> ObjectMeta {
         let meta = ObjectMeta {
             size: bytes.len() as u64,
             etag: format!("\"{}\"", hex::encode(Sha256::digest(&bytes))),
-            version: None,
+            version: Some(uuid::Uuid::now_v7().simple().to_string()),
             content_type: Some(content_type.to_owned()),
         };
         let stored = Stored {
@@ -67,15 +78,24 @@ impl ObjectStore for MemoryObjectStore {
     }
 
     async fn get_range(&self, key: &ObjectKey, range: Range<u64>) -> Result<Bytes, StoreError> {
-        let bytes = self.stored(key)?.bytes;
-        let len = bytes.len() as u64;
-        let (start, end) = (range.start.min(len), range.end.min(len));
-        let clip = |at: u64| usize::try_from(at).unwrap_or(usize::MAX);
-        Ok(bytes.slice(clip(start)..clip(end.max(start))))
+        Ok(clipped(self.stored(key)?.bytes, range))
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Bytes, StoreError> {
         Ok(self.stored(key)?.bytes)
+    }
+
+    async fn get_range_of_version(
+        &self,
+        key: &ObjectKey,
+        version: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        Ok(clipped(self.stored_version(key, version)?.bytes, range))
+    }
+
+    async fn get_version(&self, key: &ObjectKey, version: &str) -> Result<Bytes, StoreError> {
+        Ok(self.stored_version(key, version)?.bytes)
     }
 
     async fn put(
@@ -113,6 +133,25 @@ impl ObjectStore for MemoryObjectStore {
         self.objects().remove(key.as_str());
         Ok(())
     }
+
+    async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError> {
+        let mut objects = self.objects();
+        if objects
+            .get(key.as_str())
+            .is_some_and(|stored| stored.meta.version.as_deref() == Some(version))
+        {
+            objects.remove(key.as_str());
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of `range`, clipped to the object's end.
+fn clipped(bytes: Bytes, range: Range<u64>) -> Bytes {
+    let len = bytes.len() as u64;
+    let (start, end) = (range.start.min(len), range.end.min(len));
+    let clip = |at: u64| usize::try_from(at).unwrap_or(usize::MAX);
+    bytes.slice(clip(start)..clip(end.max(start)))
 }
 
 /// Records every message sent; `receive` hands each out once, in order, and forgets it.
