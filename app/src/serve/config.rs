@@ -14,6 +14,8 @@
 //! min_aspect = "1:1"
 //! max_aspect = "4:1"
 //!
+//! sanitize_memory_mib = 1024          # shared by every sanitize at once; one waits for room
+//!
 //! [workers]                           # messages handled at once, per worker
 //! intake = 8
 //! sanitize = 2
@@ -39,6 +41,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use vetted_api::auth::OidcConfig;
 use vetted_core::policy::SlotPolicies;
+use vetted_core::review::sanitize::budget::DEFAULT_MEMORY_BUDGET;
 use vetted_core::settings::Env;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +55,9 @@ pub struct ServeConfig {
     pub review_timeout_seconds: u64,
     pub presign_expiry_seconds: u64,
     pub workers: Workers,
+    /// The memory (MiB) that the sanitize jobs running at once share: each reserves its
+    /// estimated need before it reads the image, and waits while the budget is spent.
+    pub sanitize_memory_mib: u64,
     pub webhooks: Vec<Webhook>,
     /// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
     pub oidc: Option<OidcConfig>,
@@ -81,6 +87,7 @@ impl Default for ServeConfig {
             review_timeout_seconds: 72 * 3600,
             presign_expiry_seconds: 300,
             workers: Workers::default(),
+            sanitize_memory_mib: DEFAULT_MEMORY_BUDGET / (1024 * 1024),
             webhooks: Vec::new(),
             oidc: None,
         }
@@ -130,6 +137,9 @@ impl ServeConfig {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        if self.sanitize_memory_mib < 64 {
+            bail!("sanitize_memory_mib must be at least 64");
+        }
         if self.review_timeout_seconds == 0 {
             bail!("review_timeout_seconds must be at least 1");
         }

@@ -42,6 +42,7 @@ use vetted_core::maintenance;
 use vetted_core::media::MediaUrls;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
+use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
 use vetted_core::{Ports, QueueService};
 
@@ -232,6 +233,7 @@ impl Services {
             tasks: pipeline.workflow.clone(),
             policies: config.policies.clone(),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+            memory: MemoryBudget::new(config.sanitize_memory_mib * 1024 * 1024),
         });
         Self {
             ports,

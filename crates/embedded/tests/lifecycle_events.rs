@@ -193,6 +193,7 @@ async fn world() -> World {
         tasks: Arc::new(rig.engine.clone()),
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
     };
     World {
         _dir: dir,

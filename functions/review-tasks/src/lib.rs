@@ -19,6 +19,7 @@ use vetted_aws::sfn::SfnTaskResponder;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
+use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
 
 /// What the function is told by its environment (see `ReviewTasksFunction` and
@@ -49,5 +50,6 @@ pub fn review(ctx: &AwsContext, config: Config) -> Review {
         tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
         policies: config.policies,
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        memory: MemoryBudget::default(),
     }
 }

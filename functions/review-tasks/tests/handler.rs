@@ -64,6 +64,7 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
         tasks: Arc::new(engine.clone()),
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
     });
 
     // An upload intake accepted, in review.

@@ -16,6 +16,7 @@ use vetted_core::policy::SlotPolicies;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
+use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
 
 /// Everything this function reads from its environment, checked before the first request.
@@ -74,6 +75,8 @@ async fn state() -> anyhow::Result<ApiState> {
         tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
         policies: config.policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        // Decisions only: this function never sanitizes.
+        memory: MemoryBudget::default(),
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
     Ok(ApiState::new(ApiParts {

@@ -152,6 +152,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         tasks: workflow.clone(),
         policies: policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+        memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
     });
     let state = ApiState::new(ApiParts {
         ports: ports.clone(),

@@ -101,6 +101,8 @@ pub struct Review {
     pub policies: SlotPolicies,
     /// The allocation ceiling for the sanitizer's decoder.
     pub max_decode_alloc: u64,
+    /// The memory every sanitize of this process shares; one waits while it is spent.
+    pub memory: sanitize::budget::MemoryBudget,
 }
 
 #[async_trait]

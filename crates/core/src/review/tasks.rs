@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+use super::sanitize::budget::sanitize_estimate;
 use super::sanitize::sanitize;
 use super::withdraw::WITHDRAW_ANSWER;
 use super::{ERROR_PERMANENT, Review, TaskKind, TaskMessage, TaskOutcome};
@@ -121,11 +122,19 @@ impl Review {
         let verdict = if record.bytes.is_some_and(|size| size > policy.max_bytes) {
             Err(ReasonCode::TooLarge)
         } else {
+            let expected = record.detected_type.unwrap_or(record.declared_type);
+            let need = sanitize_estimate(
+                record.bytes.unwrap_or(policy.max_bytes),
+                record.width.zip(record.height),
+                expected,
+                self.max_decode_alloc,
+            );
+            // Held until the copy is encoded; waits while other sanitizes hold the budget.
+            let _memory = self.memory.reserve(need).await;
             let bytes = match self.examined_bytes(&record).await? {
                 Ok(bytes) => bytes,
                 Err(step) => return Ok(step),
             };
-            let expected = record.detected_type.unwrap_or(record.declared_type);
             let max_alloc = self.max_decode_alloc;
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
             tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))

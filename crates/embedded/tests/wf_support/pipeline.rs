@@ -102,6 +102,7 @@ impl Pipeline {
             tasks: Arc::new(rig.engine.clone()),
             policies: SlotPolicies::uniform(policy),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
+            memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
         });
         let (stop, watching) = watch::channel(false);
         let engine = rig.engine.clone();

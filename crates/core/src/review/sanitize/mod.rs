@@ -18,6 +18,7 @@
 //! allocation cap, so a pixel bomb fails with a reason instead of exhausting memory; a PNG's
 //! profile is inflated under its own, much smaller cap.
 
+pub mod budget;
 mod encode;
 pub mod facts;
 pub mod icc;
