@@ -26,7 +26,9 @@ fn peak_rss_kib() -> u64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: sanitize_concurrent BUDGET_MIB COUNT png-iccp-bomb|png|photo-jpeg WIDTH HEIGHT");
+    eprintln!(
+        "usage: sanitize_concurrent BUDGET_MIB COUNT png-iccp-bomb|png|photo-jpeg WIDTH HEIGHT"
+    );
     std::process::exit(2);
 }
 
