@@ -9,6 +9,7 @@ pub mod client;
 pub mod inspect;
 pub mod serve;
 pub mod token;
+pub mod webhooks;
 
 /// What `vetted aws` and `serve --backend aws` answer in a build without the `aws` feature.
 #[cfg(not(feature = "aws"))]
