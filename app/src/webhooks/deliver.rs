@@ -8,6 +8,11 @@
 //!   `Retry-After` (capped); after the last attempt the delivery has failed.
 //! - A URL or address the guard refuses fails the delivery at once.
 //!
+//! One endpoint's deliveries of a round are sent one after another, oldest first, so a
+//! receiver that answers 2xx sees events in the order they happened. A retried delivery does
+//! not hold back later ones (unlike the outbox, which holds an upload's later events): after
+//! a failure a receiver may see events out of order, and orders them by the event's `time`.
+//!
 //! Each delivery is claimed with a lease, so a delivery in flight when the process dies is
 //! claimed again once the lease ends: a receiver may see an event twice, never zero times,
 //! and the `webhook-id` tells it the two are one.
@@ -128,12 +133,27 @@ impl DeliveryWorker {
             .claim_due(self.clock.now(), self.settings.lease, self.settings.batch)
             .await?;
         let count = due.len();
-        for result in join_all(due.into_iter().map(|d| self.attempt(d))).await {
-            if let Err(error) = result {
-                // The claim expires and the delivery is attempted again.
-                tracing::warn!(%error, "webhook delivery: recording the attempt failed");
+        // One endpoint's deliveries go one after another, in the order they became due, so
+        // a healthy receiver sees events in the order they happened; endpoints go at once.
+        let mut by_endpoint: Vec<Vec<Delivery>> = Vec::new();
+        for delivery in due {
+            match by_endpoint
+                .iter_mut()
+                .find(|group| group[0].endpoint == delivery.endpoint)
+            {
+                Some(group) => group.push(delivery),
+                None => by_endpoint.push(vec![delivery]),
             }
         }
+        join_all(by_endpoint.into_iter().map(|group| async move {
+            for delivery in group {
+                if let Err(error) = self.attempt(delivery).await {
+                    // The claim expires and the delivery is attempted again.
+                    tracing::warn!(%error, "webhook delivery: recording the attempt failed");
+                }
+            }
+        }))
+        .await;
         Ok(count)
     }
 
