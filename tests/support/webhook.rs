@@ -24,6 +24,32 @@ pub struct Delivery {
     pub id_header: String,
     /// The `webhook-signature` verified with the secret, at a timestamp within 5 minutes.
     pub signed: bool,
+    /// `webhook-timestamp` and `webhook-signature` as they came, and the body, for checks
+    /// with another secret (an endpoint made with the admin API has its own).
+    pub timestamp_header: String,
+    pub signature_header: String,
+    pub body: Vec<u8>,
+}
+
+impl Delivery {
+    /// Whether it verifies with `secret` (`whsec_…`) now.
+    pub fn verifies_with(&self, secret: &str) -> bool {
+        let secret = WebhookSecret::parse(secret).expect("a whsec_ secret");
+        let received = Received {
+            id: Some(&self.id_header),
+            timestamp: Some(&self.timestamp_header),
+            signature: Some(&self.signature_header),
+        };
+        verify(&secret, &received, &self.body, unix_now(), 300).is_ok()
+    }
+}
+
+fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    i64::try_from(now).expect("seconds fit")
 }
 
 #[derive(Clone)]
@@ -75,12 +101,14 @@ impl Webhook {
     fn verifies(&self, headers: &HeaderMap, body: &[u8]) -> bool {
         let secret = WebhookSecret::from_key(self.secret.as_bytes()).expect("a 24-64 byte secret");
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs();
-        let now = i64::try_from(now).expect("seconds fit");
-        verify(&secret, &Received::from_lookup(header), body, now, 300).is_ok()
+        verify(
+            &secret,
+            &Received::from_lookup(header),
+            body,
+            unix_now(),
+            300,
+        )
+        .is_ok()
     }
 }
 
@@ -99,6 +127,9 @@ async fn receive(State(hook): State<Webhook>, headers: HeaderMap, body: Bytes) -
         event,
         id_header: header("webhook-id"),
         signed: hook.verifies(&headers, &body),
+        timestamp_header: header("webhook-timestamp"),
+        signature_header: header("webhook-signature"),
+        body: body.to_vec(),
     };
     hook.received
         .lock()
