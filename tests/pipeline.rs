@@ -302,7 +302,7 @@ async fn an_endpoint_registered_through_the_admin_api_gets_the_events_it_asked_f
     let config = dir.path().join("serve.toml");
     std::fs::write(
         &config,
-        "[webhook_delivery]\nallow_private_addresses = true\n",
+        "[webhook_delivery]\nallow_private_addresses_for_development = true\n",
     )
     .unwrap();
     let server = Server::start(ServeSettings {

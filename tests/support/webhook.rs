@@ -84,7 +84,7 @@ impl Webhook {
     /// that lets deliveries reach a loopback `http` receiver.
     pub fn config_toml(&self) -> String {
         format!(
-            "[webhook_delivery]\nallow_private_addresses = true\n\n[[webhooks]]\nurl = \"{}\"\nsecret = \"{}\"\n",
+            "[webhook_delivery]\nallow_private_addresses_for_development = true\n\n[[webhooks]]\nurl = \"{}\"\nsecret = \"{}\"\n",
             self.url, self.secret
         )
     }

@@ -24,7 +24,7 @@
 //! secret = "whsec_…"                  # or 24 to 64 characters, used as the key
 //!
 //! [webhook_delivery]
-//! allow_private_addresses = false     # development only: http, loopback, private
+//! allow_private_addresses_for_development = false     # development only: http, loopback, private
 //! retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 //!
 //! [oidc]                              # also accept RS256 tokens from this issuer
@@ -114,7 +114,7 @@ impl Webhook {
 pub struct WebhookDelivery {
     /// For development only: admit `http` and loopback, private and link-local addresses,
     /// which the address guard refuses otherwise (a receiver on this machine, in tests).
-    pub allow_private_addresses: bool,
+    pub allow_private_addresses_for_development: bool,
     /// The waits between attempts; one more attempt than waits. Default: 30 s to 8 h, ten
     /// attempts over about 24 h.
     pub retry_delays_seconds: Option<Vec<u64>>,
@@ -199,12 +199,14 @@ impl ServeConfig {
         if intake == 0 || sanitize == 0 || review_tasks == 0 {
             bail!("every [workers] count must be at least 1");
         }
-        let allow_private = self.webhook_delivery.allow_private_addresses;
+        let allow_private = self
+            .webhook_delivery
+            .allow_private_addresses_for_development;
         for hook in &self.webhooks {
             check_url(&hook.url, allow_private).with_context(|| {
                 format!(
                     "[[webhooks]] url {:?} (loopback and private addresses need \
-                     [webhook_delivery] allow_private_addresses = true, for development)",
+                     [webhook_delivery] allow_private_addresses_for_development = true, for development)",
                     hook.url
                 )
             })?;
@@ -255,7 +257,9 @@ mod tests {
         config.webhooks[0].url = "https://127.0.0.1/hook".into();
         let refused = format!("{:#}", config.check().unwrap_err());
         assert!(refused.contains("loopback"), "{refused}");
-        config.webhook_delivery.allow_private_addresses = true;
+        config
+            .webhook_delivery
+            .allow_private_addresses_for_development = true;
         config.check().unwrap();
         config.webhooks[0].secret = "too short, 23 bytes....".into();
         assert!(format!("{:#}", config.check().unwrap_err()).contains("24 to 64"));

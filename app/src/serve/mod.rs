@@ -83,7 +83,7 @@ Settings file (--config), every key optional:
   secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"   # Standard Webhooks secret
 
   [webhook_delivery]
-  allow_private_addresses = false   # development only: http, loopback, private
+  allow_private_addresses_for_development = false   # development only: http, loopback, private
   retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 
   [oidc]                            # also accept RS256 tokens from an OIDC issuer
@@ -281,7 +281,9 @@ fn api_state(
         webhooks: match &pipeline.backend {
             Backend::Embedded { webhooks, .. } => Some(vetted_api::WebhookApi {
                 store: webhooks.clone(),
-                allow_private: config.webhook_delivery.allow_private_addresses,
+                allow_private: config
+                    .webhook_delivery
+                    .allow_private_addresses_for_development,
             }),
             Backend::Aws { .. } => None,
         },
@@ -343,10 +345,21 @@ async fn spawn_backend(
         let (engine, stop) = (engine.clone(), shutdown.clone());
         tasks.spawn(async move { engine.run(stop.cancelled_owned()).await });
         let store: Arc<dyn Webhooks> = webhooks.clone();
+        if config
+            .webhook_delivery
+            .allow_private_addresses_for_development
+        {
+            warn!(
+                "webhook address guard is off ([webhook_delivery] \
+                 allow_private_addresses_for_development): deliveries may reach this network"
+            );
+        }
         settings_file_endpoints(store.as_ref(), &config.webhooks, clock.now()).await?;
         let delivery = DeliverySettings {
             schedule: config.webhook_delivery.schedule(),
-            allow_private: config.webhook_delivery.allow_private_addresses,
+            allow_private: config
+                .webhook_delivery
+                .allow_private_addresses_for_development,
             ..DeliverySettings::default()
         };
         let worker = DeliveryWorker::new(store.clone(), clock.clone(), delivery)?;
@@ -390,7 +403,7 @@ async fn settings_file_endpoints(
                     .update(&endpoint)
                     .await
                     .context("updating a webhook endpoint")?;
-                info!(endpoint = %endpoint.id, url = %hook.url, "settings file: webhook secret replaced");
+                info!(endpoint = %endpoint.id, "settings file: webhook secret replaced");
             }
             None => {
                 let endpoint = Endpoint {
@@ -410,7 +423,7 @@ async fn settings_file_endpoints(
                     .create(&endpoint)
                     .await
                     .context("creating a webhook endpoint")?;
-                info!(endpoint = %endpoint.id, url = %hook.url, "settings file: webhook endpoint created");
+                info!(endpoint = %endpoint.id, "settings file: webhook endpoint created");
             }
         }
     }

@@ -4,8 +4,8 @@
 //! [`router`] is the whole API in one place: `vetted serve` mounts it next to its other parts,
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
 //! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
-//! `restaurants::routes` for members, moderators and admins, and `policy::routes` for any
-//! signed-in caller);
+//! `restaurants::routes` for members, moderators and admins, `policy::routes` for any
+//! signed-in caller, and `webhooks::routes` for admins where the backend keeps endpoints);
 //! everything they share is in [`ApiState`].
 
 pub mod auth;

@@ -99,7 +99,14 @@ pub async fn endpoints_are_created_read_replaced_and_deleted(store: &dyn Webhook
     let _check = Check::start(CHECK);
     let first = created(CHECK, store, 1, at(0, 0)).await;
     let second = created(CHECK, store, 2, at(0, 5)).await;
-    assert_eq!(store.get(&first.id).await.unwrap(), first, "{CHECK}: get");
+    assert_eq!(
+        store
+            .get(&first.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
+        first,
+        "{CHECK}: get"
+    );
     assert!(
         matches!(store.create(&first).await, Err(WebhooksError::AlreadyExists(id)) if id == first.id),
         "{CHECK}: a second create is AlreadyExists"
@@ -107,7 +114,7 @@ pub async fn endpoints_are_created_read_replaced_and_deleted(store: &dyn Webhook
     let listed: Vec<EndpointId> = store
         .list()
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"))
         .into_iter()
         .map(|e| e.id)
         .collect();
@@ -124,16 +131,29 @@ pub async fn endpoints_are_created_read_replaced_and_deleted(store: &dyn Webhook
     changed.url = "https://other.example/hook".to_owned();
     changed.event_types.clear();
     changed.restaurant = None;
-    changed.rotate(WebhookSecret::from_key(&[9; 40]).unwrap(), at(0, 10), LEASE);
+    changed.rotate(
+        WebhookSecret::from_key(&[9; 40]).unwrap_or_else(|e| panic!("{CHECK}: {e}")),
+        at(0, 10),
+        LEASE,
+    );
     changed.disable("gone", at(0, 11));
-    store.update(&changed).await.unwrap();
+    store
+        .update(&changed)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
-        store.get(&first.id).await.unwrap(),
+        store
+            .get(&first.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
         changed,
         "{CHECK}: replaced whole"
     );
     assert_eq!(
-        store.get(&second.id).await.unwrap(),
+        store
+            .get(&second.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
         second,
         "{CHECK}: others untouched"
     );
@@ -148,11 +168,17 @@ pub async fn endpoints_are_created_read_replaced_and_deleted(store: &dyn Webhook
         Err(WebhooksError::NotFound(_))
     ));
     assert!(
-        store.delete(&first.id).await.unwrap(),
+        store
+            .delete(&first.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
         "{CHECK}: delete says there was one"
     );
     assert!(
-        !store.delete(&first.id).await.unwrap(),
+        !store
+            .delete(&first.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
         "{CHECK}: and then there is none"
     );
     assert!(matches!(
@@ -173,20 +199,32 @@ pub async fn enqueueing_an_event_twice_makes_one_delivery(store: &dyn Webhooks) 
     let mut again = d.clone();
     again.id = vetted_core::webhooks::DeliveryId::generate();
     assert!(
-        !store.enqueue(&again).await.unwrap(),
+        !store
+            .enqueue(&again)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
         "{CHECK}: same endpoint and event"
     );
     // The same event to another endpoint is another delivery.
     let mut other = again.clone();
     other.endpoint = b.id;
     enqueued(CHECK, store, &other).await;
-    let listed = store.deliveries(&a.id, 10).await.unwrap();
+    let listed = store
+        .deliveries(&a.id, 10)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         listed,
         vec![d.clone()],
         "{CHECK}: one delivery, as enqueued"
     );
-    assert_eq!(store.delivery(&a.id, &d.id).await.unwrap(), d);
+    assert_eq!(
+        store
+            .delivery(&a.id, &d.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}")),
+        d
+    );
     assert!(
         matches!(
             store.delivery(&b.id, &d.id).await,
@@ -253,19 +291,22 @@ pub async fn attempts_are_recorded_and_retries_wait_for_their_time(store: &dyn W
             &attempt(AttemptNext::RetryAt(retry_at), Some(503), Some("busy")),
         )
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     store
         .record(&ok.id, &attempt(AttemptNext::Delivered, Some(204), None))
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     store
         .record(
             &bad.id,
             &attempt(AttemptNext::Failed, None, Some("connection refused")),
         )
         .await
-        .unwrap();
-    let stored = store.delivery(&e.id, &d.id).await.unwrap();
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
+    let stored = store
+        .delivery(&e.id, &d.id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         (
             stored.status,
@@ -280,12 +321,18 @@ pub async fn attempts_are_recorded_and_retries_wait_for_their_time(store: &dyn W
         (stored.next_attempt_at, stored.updated_at),
         (Some(retry_at), at(3, 20))
     );
-    let ok_now = store.delivery(&e.id, &ok.id).await.unwrap();
+    let ok_now = store
+        .delivery(&e.id, &ok.id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         (ok_now.status, ok_now.attempts, ok_now.next_attempt_at),
         (DeliveryStatus::Delivered, 1, None)
     );
-    let bad_now = store.delivery(&e.id, &bad.id).await.unwrap();
+    let bad_now = store
+        .delivery(&e.id, &bad.id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         (bad_now.status, bad_now.last_response),
         (DeliveryStatus::Failed, None)
@@ -312,8 +359,11 @@ pub async fn attempts_are_recorded_and_retries_wait_for_their_time(store: &dyn W
             },
         )
         .await
-        .unwrap();
-    let done = store.delivery(&e.id, &d.id).await.unwrap();
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
+    let done = store
+        .delivery(&e.id, &d.id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         (done.status, done.attempts, done.last_error),
         (DeliveryStatus::Delivered, 2, None)
@@ -321,13 +371,17 @@ pub async fn attempts_are_recorded_and_retries_wait_for_their_time(store: &dyn W
     let listed: Vec<_> = store
         .deliveries(&e.id, 10)
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"))
         .into_iter()
         .map(|x| x.id)
         .collect();
     assert_eq!(listed, vec![bad.id, ok.id, d.id], "{CHECK}: newest first");
     assert_eq!(
-        store.deliveries(&e.id, 1).await.unwrap().len(),
+        store
+            .deliveries(&e.id, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}"))
+            .len(),
         1,
         "{CHECK}: limit"
     );
@@ -355,8 +409,14 @@ pub async fn an_admin_retry_makes_a_finished_delivery_pending_again(store: &dyn 
         error: None,
         next: AttemptNext::Failed,
     };
-    store.record(&d.id, &failed).await.unwrap();
-    let retried = store.retry(&e.id, &d.id, at(4, 10)).await.unwrap();
+    store
+        .record(&d.id, &failed)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
+    let retried = store
+        .retry(&e.id, &d.id, at(4, 10))
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: {e}"));
     assert_eq!(
         (retried.status, retried.attempts, retried.next_attempt_at),
         (DeliveryStatus::Pending, 1, Some(at(4, 10))),
@@ -380,7 +440,12 @@ pub async fn deleting_an_endpoint_deletes_its_deliveries(store: &dyn Webhooks) {
     let e = created(CHECK, store, 10, at(5, 0)).await;
     let d = delivery(&e, at(5, 1));
     enqueued(CHECK, store, &d).await;
-    assert!(store.delete(&e.id).await.unwrap());
+    assert!(
+        store
+            .delete(&e.id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: {e}"))
+    );
     assert!(
         claim(CHECK, store, at(5, 100), &[&d]).await.is_empty(),
         "{CHECK}: nothing left to deliver"

@@ -146,7 +146,8 @@ async fn create(
         updated_at: now,
     };
     api.store.create(&endpoint).await?;
-    tracing::info!(endpoint = %endpoint.id, url = %endpoint.url, "webhook endpoint created");
+    // Not the URL: a receiver may keep a token of its own in it.
+    tracing::info!(endpoint = %endpoint.id, "webhook endpoint created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedEndpoint {
