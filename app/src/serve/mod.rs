@@ -515,6 +515,47 @@ mod tests {
         assert!(config.oidc.is_some(), "the [oidc] example is read");
     }
 
+    #[tokio::test]
+    async fn settings_file_hooks_become_endpoints_once_and_keep_the_files_secret() {
+        use vetted_embedded::db::Db;
+        use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteWebhooks::new(Db::open(dir.path().join("vetted.db")).await.unwrap());
+        let now = vetted_core::Timestamp::from_unix_millis(1_800_000_000_000);
+        let hook = |secret: &str| config::Webhook {
+            url: "https://hooks.example/vetted".into(),
+            secret: secret.into(),
+        };
+        let plain = "a plain secret of 24+ chars";
+        settings_file_endpoints(&store, &[hook(plain)], now)
+            .await
+            .unwrap();
+        // A restart with the same file changes nothing.
+        settings_file_endpoints(&store, &[hook(plain)], now)
+            .await
+            .unwrap();
+        let endpoints = store.list().await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        let endpoint = &endpoints[0];
+        assert!(endpoint.enabled && endpoint.event_types.is_empty());
+        // The plain string's bytes are the key: whsec_ + base64 of it.
+        assert_eq!(
+            endpoint.secret,
+            vetted_core::webhooks::WebhookSecret::from_key(plain.as_bytes()).unwrap()
+        );
+        // A new secret in the file replaces the stored one, on the same endpoint.
+        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        settings_file_endpoints(&store, &[hook(whsec)], now)
+            .await
+            .unwrap();
+        let endpoints = store.list().await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        assert_eq!(
+            (endpoints[0].id, endpoints[0].secret.expose()),
+            (endpoint.id, whsec)
+        );
+    }
+
     #[derive(clap::Parser)]
     struct Command {
         #[command(flatten)]
