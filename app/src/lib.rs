@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod sanitize;
 pub mod serve;
 pub mod token;
+pub mod webhooks;
 
 /// What `vetted aws` and `serve --backend aws` answer in a build without the `aws` feature.
 #[cfg(not(feature = "aws"))]

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vetted_app::{aws, bench, inspect, sanitize, serve, token};
+use vetted_app::{aws, bench, inspect, sanitize, serve, token, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a dev token (HS256, signed with the data directory's dev key) for `vetted serve`.
     Token(token::TokenArgs),
+    /// Tools for webhook receivers: `vetted webhook verify` checks a delivery's signature.
+    Webhook(webhooks::verify::WebhookArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Token(args) => token::run(args),
+        // Its exit status says verified (0), not verified (1) or malformed input (2).
+        Command::Webhook(args) => return webhooks::verify::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -86,6 +86,26 @@ impl Server {
         );
     }
 
+    /// POSTs `body` to `path` as an admin; panics unless it answers 2xx, and returns its body.
+    pub async fn admin_post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let admin = self
+            .running
+            .token("test-admin", Role::Admin, TOKEN_TTL)
+            .expect("an admin token");
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "POST {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
+    }
+
     /// The demo's tokens and sign-in links; panics unless it was started with `demo`.
     pub fn demo(&self) -> &DemoAccess {
         self.running

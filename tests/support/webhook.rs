@@ -1,5 +1,5 @@
 //! A webhook receiver for `vetted serve`'s `[[webhooks]]`: a tiny HTTP server in the test that
-//! checks each delivery's signature and headers and keeps what arrived.
+//! checks each delivery's Standard Webhooks signature and headers and keeps what arrived.
 //!
 //! Its URL and secret go in the config file given to `vetted serve --config`
 //! ([`Webhook::config_toml`]).
@@ -12,18 +12,44 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
+use vetted_core::webhooks::WebhookSecret;
+use vetted_core::webhooks::sign::{Received, verify};
 
 /// One delivery as it arrived.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub event: Value,
+    /// `webhook-id`.
     pub id_header: String,
-    pub type_header: String,
-    /// The signature header matched the HMAC of the body with the secret.
+    /// The `webhook-signature` verified with the secret, at a timestamp within 5 minutes.
     pub signed: bool,
+    /// `webhook-timestamp` and `webhook-signature` as they came, and the body, for checks
+    /// with another secret (an endpoint made with the admin API has its own).
+    pub timestamp_header: String,
+    pub signature_header: String,
+    pub body: Vec<u8>,
+}
+
+impl Delivery {
+    /// Whether it verifies with `secret` (`whsec_…`) now.
+    pub fn verifies_with(&self, secret: &str) -> bool {
+        let secret = WebhookSecret::parse(secret).expect("a whsec_ secret");
+        let received = Received {
+            id: Some(&self.id_header),
+            timestamp: Some(&self.timestamp_header),
+            signature: Some(&self.signature_header),
+        };
+        verify(&secret, &received, &self.body, unix_now(), 300).is_ok()
+    }
+}
+
+fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    i64::try_from(now).expect("seconds fit")
 }
 
 #[derive(Clone)]
@@ -54,10 +80,11 @@ impl Webhook {
         hook
     }
 
-    /// The `[[webhooks]]` entry for `vetted serve --config`.
+    /// The `[[webhooks]]` entry for `vetted serve --config`, and the development setting
+    /// that lets deliveries reach a loopback `http` receiver.
     pub fn config_toml(&self) -> String {
         format!(
-            "[[webhooks]]\nurl = \"{}\"\nsecret = \"{}\"\n",
+            "[webhook_delivery]\nallow_private_addresses_for_development = true\n\n[[webhooks]]\nurl = \"{}\"\nsecret = \"{}\"\n",
             self.url, self.secret
         )
     }
@@ -70,11 +97,18 @@ impl Webhook {
             .clone()
     }
 
-    fn expected_signature(&self, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.as_bytes())
-            .expect("HMAC takes any key length");
-        mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    /// A secret that is not `whsec_…` is the key itself (24 to 64 characters).
+    fn verifies(&self, headers: &HeaderMap, body: &[u8]) -> bool {
+        let secret = WebhookSecret::from_key(self.secret.as_bytes()).expect("a 24-64 byte secret");
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        verify(
+            &secret,
+            &Received::from_lookup(header),
+            body,
+            unix_now(),
+            300,
+        )
+        .is_ok()
     }
 }
 
@@ -91,9 +125,11 @@ async fn receive(State(hook): State<Webhook>, headers: HeaderMap, body: Bytes) -
     };
     let delivery = Delivery {
         event,
-        id_header: header("x-vetted-event-id"),
-        type_header: header("x-vetted-event-type"),
-        signed: header("x-vetted-signature") == hook.expected_signature(&body),
+        id_header: header("webhook-id"),
+        signed: hook.verifies(&headers, &body),
+        timestamp_header: header("webhook-timestamp"),
+        signature_header: header("webhook-signature"),
+        body: body.to_vec(),
     };
     hook.received
         .lock()

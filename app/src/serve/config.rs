@@ -21,9 +21,13 @@
 //! sanitize = 2
 //! review_tasks = 8
 //!
-//! [[webhooks]]                        # every event is POSTed here, signed
+//! [[webhooks]]                        # an endpoint made at start if its URL is new
 //! url = "https://example.com/vetted"
-//! secret = "a long random string"
+//! secret = "whsec_…"                  # or 24 to 64 characters, used as the key
+//!
+//! [webhook_delivery]
+//! allow_private_addresses_for_development = false     # development only: http, loopback, private
+//! retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 //!
 //! [oidc]                              # also accept RS256 tokens from this issuer
 //! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
@@ -43,6 +47,9 @@ use vetted_api::auth::OidcConfig;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::review::sanitize::budget::DEFAULT_MEMORY_BUDGET;
 use vetted_core::settings::Env;
+use vetted_core::webhooks::WebhookSecret;
+use vetted_core::webhooks::address::check_url;
+use vetted_core::webhooks::retry::RetrySchedule;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -58,7 +65,10 @@ pub struct ServeConfig {
     /// The memory (MiB) that the sanitize jobs running at once share: each reserves its
     /// estimated need before it reads the image, and waits while the budget is spent.
     pub sanitize_memory_mib: u64,
+    /// Endpoints from the settings file: created in the webhook store at start when no
+    /// endpoint has their URL (the admin API manages the rest).
     pub webhooks: Vec<Webhook>,
+    pub webhook_delivery: WebhookDelivery,
     /// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
     pub oidc: Option<OidcConfig>,
 }
@@ -71,12 +81,59 @@ pub struct Workers {
     pub review_tasks: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub url: String,
-    /// Signs each delivery: `X-Vetted-Signature: sha256=<hex HMAC of the body>`.
+    /// `whsec_<base64 key>`, or (as before Standard Webhooks) 24 to 64 characters whose bytes
+    /// are the key, which a receiver writes as `whsec_` + their base64.
     pub secret: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Webhook {
+    pub fn signing_secret(&self) -> anyhow::Result<WebhookSecret> {
+        let parsed = if self.secret.starts_with("whsec_") {
+            WebhookSecret::parse(&self.secret)
+        } else {
+            WebhookSecret::from_key(self.secret.as_bytes())
+        };
+        parsed.with_context(|| {
+            format!(
+                "webhook secret for {}: use whsec_ and the base64 of 24 to 64 random bytes",
+                self.url
+            )
+        })
+    }
+}
+
+/// `[webhook_delivery]`: how deliveries are made.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookDelivery {
+    /// For development only: admit `http` and loopback, private and link-local addresses,
+    /// which the address guard refuses otherwise (a receiver on this machine, in tests).
+    pub allow_private_addresses_for_development: bool,
+    /// The waits between attempts; one more attempt than waits. Default: 30 s to 8 h, ten
+    /// attempts over about 24 h.
+    pub retry_delays_seconds: Option<Vec<u64>>,
+}
+
+impl WebhookDelivery {
+    pub fn schedule(&self) -> RetrySchedule {
+        let mut schedule = RetrySchedule::default();
+        if let Some(delays) = &self.retry_delays_seconds {
+            schedule.delays = delays.iter().copied().map(Duration::from_secs).collect();
+        }
+        schedule
+    }
 }
 
 impl Default for ServeConfig {
@@ -89,6 +146,7 @@ impl Default for ServeConfig {
             workers: Workers::default(),
             sanitize_memory_mib: DEFAULT_MEMORY_BUDGET / (1024 * 1024),
             webhooks: Vec::new(),
+            webhook_delivery: WebhookDelivery::default(),
             oidc: None,
         }
     }
@@ -151,16 +209,26 @@ impl ServeConfig {
         if intake == 0 || sanitize == 0 || review_tasks == 0 {
             bail!("every [workers] count must be at least 1");
         }
+        let allow_private = self
+            .webhook_delivery
+            .allow_private_addresses_for_development;
         for hook in &self.webhooks {
-            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
-                bail!("webhook url {:?} is not an http(s) URL", hook.url);
-            }
-            if hook.secret.len() < 16 {
-                bail!(
-                    "webhook secret for {} is shorter than 16 characters",
+            check_url(&hook.url, allow_private).with_context(|| {
+                format!(
+                    "[[webhooks]] url {:?} (loopback and private addresses need \
+                     [webhook_delivery] allow_private_addresses_for_development = true, for development)",
                     hook.url
-                );
-            }
+                )
+            })?;
+            hook.signing_secret()?;
+        }
+        if self
+            .webhook_delivery
+            .retry_delays_seconds
+            .as_ref()
+            .is_some_and(|d| d.len() > 50)
+        {
+            bail!("[webhook_delivery] retry_delays_seconds: at most 50 waits");
         }
         if let Some(oidc) = &self.oidc {
             if !oidc.jwks_url.starts_with("https://") && !oidc.jwks_url.starts_with("http://") {
@@ -193,9 +261,24 @@ mod tests {
         let mut config = ServeConfig::default();
         config.webhooks.push(Webhook {
             url: "ftp://x".into(),
-            secret: "0123456789abcdef".into(),
+            secret: "0123456789abcdef01234567".into(),
         });
         assert!(config.check().unwrap_err().to_string().contains("ftp://x"));
+        config.webhooks[0].url = "https://127.0.0.1/hook".into();
+        let refused = format!("{:#}", config.check().unwrap_err());
+        assert!(refused.contains("loopback"), "{refused}");
+        config
+            .webhook_delivery
+            .allow_private_addresses_for_development = true;
+        config.check().unwrap();
+        config.webhooks[0].secret = "too short, 23 bytes....".into();
+        assert!(format!("{:#}", config.check().unwrap_err()).contains("24 to 64"));
+        config.webhooks[0].secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into();
+        config.check().unwrap();
+        assert!(
+            !format!("{config:?}").contains("MfKQ9r8G"),
+            "secrets stay out of Debug"
+        );
         let config = ServeConfig {
             review_timeout_seconds: 0,
             ..ServeConfig::default()

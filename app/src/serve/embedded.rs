@@ -24,6 +24,7 @@ use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
+use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_s3_endpoint::{Credentials, S3Config, S3Endpoint};
 
@@ -98,6 +99,7 @@ pub async fn build(
         .context("starting the workflow engine")?,
     );
     let outbox = Arc::new(SqliteOutbox::new(db.clone(), clock.clone()));
+    let webhooks = Arc::new(SqliteWebhooks::new(db.clone()));
 
     let keys = S3Keys::load_or_create(data)?;
     let target = S3Target::new(
@@ -133,7 +135,12 @@ pub async fn build(
         review_tasks_queue,
         bucket: BUCKET.to_owned(),
         dev_key: DevKey::load_or_create(data).context("dev key")?,
-        backend: Backend::Embedded { engine, outbox, s3 },
+        backend: Backend::Embedded {
+            engine,
+            outbox,
+            s3,
+            webhooks,
+        },
     })
 }
 

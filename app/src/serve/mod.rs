@@ -40,13 +40,16 @@ use vetted_core::Clock;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
 use vetted_core::media::MediaUrls;
+use vetted_core::ports::Webhooks;
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
+use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
 
 use crate::token::DEFAULT_DATA_DIR;
+use crate::webhooks::{DeliverySettings, DeliveryWorker};
 use config::ServeConfig;
 use pipeline::{Backend, Pipeline};
 use worker::{WorkerSettings, run_worker};
@@ -76,9 +79,13 @@ Settings file (--config), every key optional:
   sanitize = 2                      # default: the number of cores
   review_tasks = 16
 
-  [[webhooks]]                      # every event is POSTed here, HMAC-signed
-  url = \"https://example.com/vetted\"
-  secret = \"at least 16 characters\"
+  [[webhooks]]                      # made an endpoint at start if its URL is new;
+  url = \"https://example.com/vetted\" # more with the admin API (POST /api/webhooks)
+  secret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"   # Standard Webhooks secret
+
+  [webhook_delivery]
+  allow_private_addresses_for_development = false   # development only: http, loopback, private
+  retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 
   [oidc]                            # also accept RS256 tokens from an OIDC issuer
   jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"
@@ -273,6 +280,15 @@ fn api_state(
         )?,
         settings,
         review: services.review.clone(),
+        webhooks: match &pipeline.backend {
+            Backend::Embedded { webhooks, .. } => Some(vetted_api::WebhookApi {
+                store: webhooks.clone(),
+                allow_private: config
+                    .webhook_delivery
+                    .allow_private_addresses_for_development,
+            }),
+            Backend::Aws { .. } => None,
+        },
     })?)
 }
 
@@ -314,22 +330,104 @@ fn spawn_workers(
     }
 }
 
-fn spawn_backend(
+async fn spawn_backend(
     tasks: &mut JoinSet<()>,
     pipeline: &Pipeline,
     config: &ServeConfig,
+    clock: Arc<dyn Clock>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    if let Backend::Embedded { engine, outbox, .. } = &pipeline.backend {
+    if let Backend::Embedded {
+        engine,
+        outbox,
+        webhooks,
+        ..
+    } = &pipeline.backend
+    {
         let (engine, stop) = (engine.clone(), shutdown.clone());
         tasks.spawn(async move { engine.run(stop.cancelled_owned()).await });
-        let notifier = notifier::Notifier::new(config.webhooks.clone())?;
+        let store: Arc<dyn Webhooks> = webhooks.clone();
+        if config
+            .webhook_delivery
+            .allow_private_addresses_for_development
+        {
+            warn!(
+                "webhook address guard is off ([webhook_delivery] \
+                 allow_private_addresses_for_development): deliveries may reach this network"
+            );
+        }
+        settings_file_endpoints(store.as_ref(), &config.webhooks, clock.now()).await?;
+        let delivery = DeliverySettings {
+            schedule: config.webhook_delivery.schedule(),
+            allow_private: config
+                .webhook_delivery
+                .allow_private_addresses_for_development,
+            ..DeliverySettings::default()
+        };
+        let worker = DeliveryWorker::new(store.clone(), clock.clone(), delivery)?;
+        let notifier = notifier::Notifier {
+            webhooks: store,
+            clock,
+            wake: worker.waker(),
+        };
+        let stop = shutdown.clone();
+        tasks.spawn(async move { worker.run(stop).await });
         let (outbox, stop) = (outbox.clone(), shutdown.clone());
         tasks.spawn(async move {
             outbox
                 .run_dispatcher(&notifier, stop.cancelled_owned())
                 .await
         });
+    }
+    Ok(())
+}
+
+/// The settings file's `[[webhooks]]` as endpoints: one is created for a URL no endpoint has,
+/// and an endpoint with the URL gets the file's secret if it differs. Endpoints made with the
+/// admin API are left alone; removing an entry from the file does not delete its endpoint.
+async fn settings_file_endpoints(
+    store: &dyn Webhooks,
+    hooks: &[config::Webhook],
+    now: vetted_core::Timestamp,
+) -> anyhow::Result<()> {
+    let existing = store.list().await.context("reading webhook endpoints")?;
+    for hook in hooks {
+        let secret = hook.signing_secret()?;
+        match existing.iter().find(|e| e.url == hook.url) {
+            Some(endpoint) if endpoint.secret == secret => {}
+            Some(endpoint) => {
+                let mut endpoint = endpoint.clone();
+                endpoint.secret = secret;
+                endpoint.previous_secret = None;
+                endpoint.previous_until = None;
+                endpoint.updated_at = now;
+                store
+                    .update(&endpoint)
+                    .await
+                    .context("updating a webhook endpoint")?;
+                info!(endpoint = %endpoint.id, "settings file: webhook secret replaced");
+            }
+            None => {
+                let endpoint = Endpoint {
+                    id: EndpointId::generate(),
+                    url: hook.url.clone(),
+                    event_types: Vec::new(),
+                    restaurant: None,
+                    secret,
+                    previous_secret: None,
+                    previous_until: None,
+                    enabled: true,
+                    disabled_reason: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store
+                    .create(&endpoint)
+                    .await
+                    .context("creating a webhook endpoint")?;
+                info!(endpoint = %endpoint.id, "settings file: webhook endpoint created");
+            }
+        }
     }
     Ok(())
 }
@@ -417,6 +515,47 @@ mod tests {
         assert_eq!(config.workers.sanitize, 2);
         assert_eq!(config.webhooks.len(), 1);
         assert!(config.oidc.is_some(), "the [oidc] example is read");
+    }
+
+    #[tokio::test]
+    async fn settings_file_hooks_become_endpoints_once_and_keep_the_files_secret() {
+        use vetted_embedded::db::Db;
+        use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteWebhooks::new(Db::open(dir.path().join("vetted.db")).await.unwrap());
+        let now = vetted_core::Timestamp::from_unix_millis(1_800_000_000_000);
+        let hook = |secret: &str| config::Webhook {
+            url: "https://hooks.example/vetted".into(),
+            secret: secret.into(),
+        };
+        let plain = "a plain secret of 24+ chars";
+        settings_file_endpoints(&store, &[hook(plain)], now)
+            .await
+            .unwrap();
+        // A restart with the same file changes nothing.
+        settings_file_endpoints(&store, &[hook(plain)], now)
+            .await
+            .unwrap();
+        let endpoints = store.list().await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        let endpoint = &endpoints[0];
+        assert!(endpoint.enabled && endpoint.event_types.is_empty());
+        // The plain string's bytes are the key: whsec_ + base64 of it.
+        assert_eq!(
+            endpoint.secret,
+            vetted_core::webhooks::WebhookSecret::from_key(plain.as_bytes()).unwrap()
+        );
+        // A new secret in the file replaces the stored one, on the same endpoint.
+        let whsec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        settings_file_endpoints(&store, &[hook(whsec)], now)
+            .await
+            .unwrap();
+        let endpoints = store.list().await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        assert_eq!(
+            (endpoints[0].id, endpoints[0].secret.expose()),
+            (endpoint.id, whsec)
+        );
     }
 
     #[derive(clap::Parser)]

@@ -1,44 +1,28 @@
-//! Where the embedded backend's events go once they leave the outbox: the log, and every
-//! configured webhook.
+//! Where the embedded backend's events go once they leave the outbox: the log, and one
+//! durable webhook delivery per enabled endpoint that wants the event.
 //!
-//! A webhook delivery is a `POST` of the event's JSON with `X-Vetted-Event-Id`,
-//! `X-Vetted-Event-Type` and `X-Vetted-Signature: sha256=<hex HMAC-SHA256 of the body with
-//! the webhook's secret>`; a receiver recomputes the HMAC to know the event is ours, and
-//! uses the id to drop a re-sent duplicate. Any answer but 2xx is retried by the outbox,
-//! with backoff, and later events of the same upload wait for it, so each receiver sees an
-//! upload's events in order.
+//! Enqueueing is idempotent on (endpoint, event id), so an event the outbox hands over again
+//! (after a crash, or a failed enqueue) makes no second delivery. The HTTP side is the
+//! delivery worker's ([`crate::webhooks::deliver`]): it signs each attempt as Standard
+//! Webhooks 1.0 says (`webhook-id`, `webhook-timestamp`, `webhook-signature`), and retries.
+//! The old `X-Vetted-Signature: sha256=…` scheme is gone; see `docs/ARCHITECTURE.md`.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use tokio::sync::Notify;
+use vetted_core::Clock;
 use vetted_core::events::UploadEvent;
+use vetted_core::ports::Webhooks;
 use vetted_embedded::outbox::EventHandler;
 
-use super::config::Webhook;
+use crate::webhooks::enqueue_event;
 
 pub struct Notifier {
-    http: reqwest::Client,
-    webhooks: Vec<Webhook>,
-}
-
-impl Notifier {
-    pub fn new(webhooks: Vec<Webhook>) -> anyhow::Result<Self> {
-        vetted_api::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        Ok(Self { http, webhooks })
-    }
-}
-
-/// `sha256=<hex>` of the body, keyed with the webhook's secret.
-pub fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    pub webhooks: Arc<dyn Webhooks>,
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the delivery worker when something was enqueued.
+    pub wake: Arc<Notify>,
 }
 
 #[async_trait]
@@ -56,36 +40,10 @@ impl EventHandler for Notifier {
             reason = ?event.reason,
             "event"
         );
-        let body = serde_json::to_vec(event)?;
-        for hook in &self.webhooks {
-            let response = self
-                .http
-                .post(&hook.url)
-                .header("content-type", "application/json")
-                .header("x-vetted-event-id", &event.id)
-                .header("x-vetted-event-type", event.event_type.as_str())
-                .header("x-vetted-signature", signature(&hook.secret, &body))
-                .body(body.clone())
-                .send()
-                .await?;
-            if !response.status().is_success() {
-                return Err(format!("{} answered {}", hook.url, response.status()).into());
-            }
+        let enqueued = enqueue_event(self.webhooks.as_ref(), event, self.clock.now()).await?;
+        if enqueued > 0 {
+            self.wake.notify_one();
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_hmac_sha256_hex() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

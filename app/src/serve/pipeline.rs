@@ -8,6 +8,7 @@ use vetted_core::ports::{
     EventSink, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
 };
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
 use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_s3_endpoint::S3Endpoint;
 
@@ -37,6 +38,8 @@ pub enum Backend {
         engine: Arc<EmbeddedWorkflow>,
         outbox: Arc<SqliteOutbox>,
         s3: Arc<S3Endpoint>,
+        /// Webhook endpoints and deliveries (the AWS backend has no store for them yet).
+        webhooks: Arc<SqliteWebhooks>,
     },
     /// AWS, or an emulator of it: Step Functions runs the workflow and EventBridge takes the
     /// events; uploads go to S3 itself.

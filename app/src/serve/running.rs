@@ -85,7 +85,7 @@ pub async fn serve(
         }
     });
     spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
-    spawn_backend(&mut tasks, &pipeline, &config, &shutdown)?;
+    spawn_backend(&mut tasks, &pipeline, &config, clock.clone(), &shutdown).await?;
     tasks.spawn(maintain(services.clone(), shutdown.clone()));
 
     let demo = if settings.demo {

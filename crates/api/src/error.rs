@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vetted_core::ReasonCode;
-use vetted_core::ports::{RestaurantsError, Retryable, SignerError, UploadsError};
+use vetted_core::ports::{RestaurantsError, Retryable, SignerError, UploadsError, WebhooksError};
 
 /// Every reason code the API answers with.
 pub mod reasons {
@@ -41,6 +41,9 @@ pub mod reasons {
     pub const REVIEW_TIMED_OUT: &str = "review_timed_out";
     pub const INTERNAL: &str = "internal";
     pub const UNAVAILABLE: &str = "unavailable";
+    pub const INVALID_WEBHOOK_URL: &str = "invalid_webhook_url";
+    pub const FORBIDDEN_WEBHOOK_ADDRESS: &str = "forbidden_webhook_address";
+    pub const WEBHOOK_DISABLED: &str = "webhook_disabled";
     // Shared with the record's reason codes (`vetted_core::ReasonCode`).
     pub const TYPE_NOT_ALLOWED: &str = "type_not_allowed";
     pub const TYPE_MISMATCH: &str = "type_mismatch";
@@ -102,6 +105,22 @@ impl ApiError {
             StatusCode::NOT_FOUND,
             reasons::NOT_FOUND,
             "no such restaurant",
+        )
+    }
+
+    pub fn webhook_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            reasons::NOT_FOUND,
+            "no such webhook endpoint",
+        )
+    }
+
+    pub fn delivery_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            reasons::NOT_FOUND,
+            "no such delivery",
         )
     }
 
@@ -189,6 +208,19 @@ impl From<RestaurantsError> for ApiError {
             other => {
                 let retryable = other.is_retryable();
                 Self::backend("restaurant store failed", &other, retryable)
+            }
+        }
+    }
+}
+
+impl From<WebhooksError> for ApiError {
+    fn from(error: WebhooksError) -> Self {
+        match error {
+            WebhooksError::NotFound(_) => Self::webhook_not_found(),
+            WebhooksError::DeliveryNotFound(_) => Self::delivery_not_found(),
+            other => {
+                let retryable = other.is_retryable();
+                Self::backend("webhook store failed", &other, retryable)
             }
         }
     }

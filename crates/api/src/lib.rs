@@ -4,8 +4,8 @@
 //! [`router`] is the whole API in one place: `vetted serve` mounts it next to its other parts,
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
 //! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
-//! `restaurants::routes` for members, moderators and admins, and `policy::routes` for any
-//! signed-in caller);
+//! `restaurants::routes` for members, moderators and admins, `policy::routes` for any
+//! signed-in caller, and `webhooks::routes` for admins where the backend keeps endpoints);
 //! everything they share is in [`ApiState`].
 
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod restaurants;
 pub mod reviews;
 pub mod settings;
 pub mod uploads;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use vetted_core::{Clock, Ports};
 pub use auth::Authenticator;
 pub use error::ApiError;
 pub use settings::{ApiSettings, SettingsError};
+pub use webhooks::WebhookApi;
 
 /// Makes ring rustls's process-wide crypto provider, once; later calls do nothing.
 ///
@@ -60,6 +62,9 @@ pub struct ApiState {
     pub settings: Arc<ApiSettings>,
     /// Decisions: the core's review service, over the same record store.
     pub review: Arc<Review>,
+    /// Webhook endpoints, on a backend that has a store for them; their routes are not
+    /// mounted otherwise.
+    pub webhooks: Option<WebhookApi>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -72,6 +77,8 @@ pub struct ApiParts {
     pub auth: Authenticator,
     pub settings: ApiSettings,
     pub review: Arc<Review>,
+    /// The webhook store; `None` on a backend without one (its routes then answer 404).
+    pub webhooks: Option<WebhookApi>,
 }
 
 impl ApiState {
@@ -94,6 +101,7 @@ impl ApiState {
             auth: Arc::new(parts.auth),
             settings: Arc::new(parts.settings),
             review: parts.review,
+            webhooks: parts.webhooks,
         })
     }
 }
@@ -107,7 +115,13 @@ impl FromRef<ApiState> for Arc<Authenticator> {
 /// The whole HTTP API. Unknown paths answer 404 and known paths with the wrong method 405,
 /// both with the usual `{error, reason}` body.
 pub fn router(state: ApiState) -> Router {
+    let webhooks = if state.webhooks.is_some() {
+        webhooks::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(webhooks)
         .merge(uploads::routes())
         .merge(reviews::routes())
         .merge(restaurants::routes())

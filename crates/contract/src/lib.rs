@@ -21,6 +21,7 @@ pub mod objects;
 pub mod queue;
 pub mod restaurants;
 pub mod uploads;
+pub mod webhooks;
 pub mod workflow;
 
 mod support;

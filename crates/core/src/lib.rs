@@ -24,6 +24,7 @@ pub mod service;
 pub mod settings;
 pub mod status;
 pub mod time;
+pub mod webhooks;
 
 pub use ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
 pub use image_type::ImageType;

@@ -69,6 +69,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("queue", crate::sqlite_queue::MIGRATIONS),
     ("workflow", crate::workflow::MIGRATIONS),
     ("outbox", crate::outbox::MIGRATIONS),
+    ("webhooks", crate::sqlite_webhooks::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

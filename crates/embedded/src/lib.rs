@@ -8,4 +8,5 @@ pub mod outbox;
 pub mod sqlite_queue;
 pub mod sqlite_restaurants;
 pub mod sqlite_uploads;
+pub mod sqlite_webhooks;
 pub mod workflow;

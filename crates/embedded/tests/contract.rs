@@ -54,3 +54,11 @@ async fn sqlite_work_queue_passes_the_queue_contract() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_webhooks_pass_the_webhooks_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    vetted_contract::webhooks::run_all(&vetted_embedded::sqlite_webhooks::SqliteWebhooks::new(db))
+        .await;
+}

@@ -86,5 +86,7 @@ async fn state() -> anyhow::Result<ApiState> {
         auth: Authenticator::new(None, Some(verifier))?,
         settings: config.api,
         review,
+        // The AWS backend has no webhook store yet: its routes are not mounted.
+        webhooks: None,
     })?)
 }

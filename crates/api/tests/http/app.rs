@@ -26,6 +26,7 @@ use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
+use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
 
 /// The dev key of every test app, so that tests can also sign tokens it must refuse.
@@ -49,6 +50,8 @@ pub struct AppOptions {
     pub oidc: Option<OidcConfig>,
     /// Where the app's clock starts; now when `None`.
     pub clock_start: Option<vetted_core::Timestamp>,
+    /// Admit webhook URLs on loopback and private addresses (off, as in production).
+    pub allow_private_webhooks: bool,
 }
 
 pub struct TestApp {
@@ -64,6 +67,7 @@ pub struct TestApp {
     pub workflow: Arc<EmbeddedWorkflow>,
     pub review: Arc<Review>,
     pub outbox: Arc<SqliteOutbox>,
+    pub webhooks: Arc<SqliteWebhooks>,
     /// The workflow's task queues, worked by [`TestApp::pump`].
     pub task_queues: Vec<Arc<SqliteWorkQueue>>,
     _dir: TempDir,
@@ -133,6 +137,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             .await
             .unwrap(),
     );
+    let webhooks = Arc::new(SqliteWebhooks::new(db.clone()));
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
     let ports = Ports {
         uploads: uploads.clone(),
@@ -161,6 +166,10 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         auth,
         settings,
         review: review.clone(),
+        webhooks: Some(vetted_api::WebhookApi {
+            store: webhooks.clone(),
+            allow_private: options.allow_private_webhooks,
+        }),
     })
     .unwrap();
     let restaurant = Restaurant {
@@ -192,6 +201,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         workflow,
         review,
         outbox,
+        webhooks,
         task_queues,
         _dir: dir,
     }
@@ -249,6 +259,19 @@ impl TestApp {
         let response = self
             .http
             .put(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn patch(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .patch(self.url(path))
             .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body.to_owned())

@@ -16,4 +16,5 @@ mod restaurants;
 mod reviews;
 mod s3s_verifies;
 mod schemas;
+mod webhooks;
 mod withdraw;

@@ -10,6 +10,7 @@ mod presign;
 mod queue;
 mod restaurants;
 mod uploads;
+mod webhooks;
 mod workflow;
 
 pub use events::{EventError, EventSink};
@@ -18,6 +19,7 @@ pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
 pub use restaurants::{Removal, Restaurants, RestaurantsError, Rollback};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
+pub use webhooks::{Webhooks, WebhooksError};
 pub use workflow::{
     ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder, WorkflowError,
 };
