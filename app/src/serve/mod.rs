@@ -63,6 +63,7 @@ Settings file (--config), every key optional:
 
   review_timeout_seconds = 259200   # how long a moderator has (72 h)
   presign_expiry_seconds = 300      # how long an upload permission lasts
+  sanitize_memory_mib = 1024        # shared by the sanitizes running at once
 
   [policy]                          # what an upload must be, for every slot kind
   allowed_types = [\"image/jpeg\", \"image/png\", \"image/webp\"]
