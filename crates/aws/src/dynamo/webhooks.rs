@@ -37,7 +37,7 @@
 //! exists: an enqueue that commits before the endpoint goes is seen by the (strongly
 //! consistent) query that follows, and one after it fails. So, unlike SQLite, enqueueing to
 //! an endpoint that does not exist stores nothing and answers `false` (the contract says
-//! nothing of it; the delivery worker only enqueues to endpoints it has just listed). If
+//! nothing of it; `vetted serve` enqueues only to endpoints it has just listed). If
 //! `delete` stops half way, deleting again finishes the job, though it then answers `false`.
 
 mod item;
