@@ -1,4 +1,4 @@
-//! The uploads table and the event bus against what the code reads and writes.
+//! The tables and the event bus against what the code reads and writes.
 
 use serde_json::{Value, json};
 use vetted_core::events::EventType;
@@ -45,7 +45,11 @@ fn table_has_the_keys_and_indexes_the_record_store_queries() {
     let template = Template::load();
     let tables = template.resources_of_type("AWS::DynamoDB::Table");
     let ids: Vec<&str> = tables.iter().map(|(id, _)| *id).collect();
-    assert_eq!(ids, ["RestaurantsTable", "UploadsTable"], "the tables");
+    assert_eq!(
+        ids,
+        ["RestaurantsTable", "UploadsTable", "WebhooksTable"],
+        "the tables"
+    );
     let (id, table) = (
         "UploadsTable",
         template.resource("UploadsTable").expect("UploadsTable"),
@@ -144,6 +148,83 @@ fn the_restaurants_table_has_the_keys_and_index_its_adapter_queries() {
         props["PointInTimeRecoverySpecification"],
         json!({"PointInTimeRecoveryEnabled": true}),
         "RestaurantsTable point-in-time recovery"
+    );
+}
+
+/// The webhooks table: the keys and the sparse `due` index `DynamoWebhooks` queries, taken
+/// from the adapter's constants (which bootstrap creates the table from), the same recovery
+/// as the other tables, and a policy granting exactly that table and index.
+#[test]
+fn the_webhooks_table_has_the_keys_and_index_its_adapter_queries() {
+    use vetted_aws::dynamo::webhooks::{INDEX, KEY_ATTRIBUTES, TABLE_KEY};
+
+    let template = Template::load();
+    let table = template.resource("WebhooksTable").expect("WebhooksTable");
+    let props = &table["Properties"];
+    assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
+    let kind = |attribute: &str| {
+        KEY_ATTRIBUTES
+            .iter()
+            .find(|(name, _)| *name == attribute)
+            .map(|(_, kind)| *kind)
+            .unwrap_or_else(|| panic!("no key attribute {attribute}"))
+    };
+    assert_eq!(
+        keys(table, &props["KeySchema"]),
+        [
+            triple(TABLE_KEY.0, "HASH", kind(TABLE_KEY.0)),
+            triple(TABLE_KEY.1, "RANGE", kind(TABLE_KEY.1))
+        ],
+        "WebhooksTable primary key"
+    );
+    let indexes = props["GlobalSecondaryIndexes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        indexes.len(),
+        1,
+        "WebhooksTable has GSIs the adapter does not know"
+    );
+    let (name, partition, sort) = INDEX;
+    let gsi = indexes
+        .iter()
+        .find(|i| i["IndexName"] == name)
+        .unwrap_or_else(|| panic!("WebhooksTable has no GSI {name}"));
+    assert_eq!(
+        keys(table, &gsi["KeySchema"]),
+        [
+            triple(partition, "HASH", kind(partition)),
+            triple(sort, "RANGE", kind(sort))
+        ],
+        "GSI {name}"
+    );
+    assert_eq!(gsi["Projection"], json!({"ProjectionType": "ALL"}));
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"],
+        json!({"PointInTimeRecoveryEnabled": true}),
+        "WebhooksTable point-in-time recovery"
+    );
+
+    let policy = template
+        .resource("WebhooksStorePolicy")
+        .expect("WebhooksStorePolicy");
+    let statements = policy
+        .pointer("/Properties/PolicyDocument/Statement")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let resources: Vec<Value> = statements
+        .iter()
+        .flat_map(|s| crate::template::one_or_many(s.get("Resource")))
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            json!({"Fn::GetAtt": ["WebhooksTable", "Arn"]}),
+            json!({"Fn::Sub": format!("${{WebhooksTable.Arn}}/index/{name}")})
+        ],
+        "the policy grants the webhooks table and its index, nothing else"
     );
 }
 

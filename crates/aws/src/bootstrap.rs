@@ -3,8 +3,8 @@
 //! [`bootstrap`] creates, or brings up to date, everything the pipeline needs under one name
 //! prefix: the upload bucket (versioned) with its `incoming/` notification to the intake
 //! queue; the intake, sanitize and review-task queues, each with a dead-letter queue; the
-//! uploads table with both indexes and TTL; the restaurants table with its index; the event
-//! bus; and the review state machine built from `statemachine/review.asl.json`. Running it
+//! uploads table with both indexes and TTL; the restaurants table with its index; the
+//! webhooks table with its `due` index; the event bus; and the review state machine built from `statemachine/review.asl.json`. Running it
 //! again is safe: existing resources are found and updated, not duplicated. On AWS itself the
 //! SAM template does this job.
 
@@ -19,10 +19,10 @@ use thiserror::Error;
 use vetted_core::ports::BackendError;
 
 pub use definition::substitute;
-pub use storage::{ensure_bucket, ensure_restaurants_table, ensure_table};
+pub use storage::{ensure_bucket, ensure_restaurants_table, ensure_table, ensure_webhooks_table};
 
 use crate::config::AwsContext;
-use crate::dynamo::{DynamoRestaurants, DynamoUploads};
+use crate::dynamo::{DynamoRestaurants, DynamoUploads, DynamoWebhooks};
 use crate::eventbridge::EventBridgeEventSink;
 use crate::s3::S3ObjectStore;
 use crate::sfn::SfnReviewWorkflow;
@@ -72,6 +72,10 @@ pub struct Resources {
     pub bucket: String,
     pub table: String,
     pub restaurants_table: String,
+    /// Webhook endpoints and deliveries. Optional, so that resources files written before
+    /// the table existed still read: nothing on the AWS backend uses it yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks_table: Option<String>,
     pub intake: QueueUrls,
     pub sanitize: QueueUrls,
     pub review_tasks: QueueUrls,
@@ -90,6 +94,13 @@ impl Resources {
 
     pub fn restaurants(&self, ctx: &AwsContext) -> DynamoRestaurants {
         DynamoRestaurants::new(ctx.dynamodb(), &self.restaurants_table)
+    }
+
+    /// The webhooks store, when the resources name its table.
+    pub fn webhooks(&self, ctx: &AwsContext) -> Option<DynamoWebhooks> {
+        self.webhooks_table
+            .as_ref()
+            .map(|table| DynamoWebhooks::new(ctx.dynamodb(), table))
     }
 
     pub fn queue(&self, ctx: &AwsContext, urls: &QueueUrls) -> SqsWorkQueue {
@@ -189,6 +200,8 @@ pub async fn bootstrap(
     storage::ensure_table(ctx, &table).await?;
     let restaurants_table = format!("{prefix}-restaurants");
     storage::ensure_restaurants_table(ctx, &restaurants_table).await?;
+    let webhooks_table = format!("{prefix}-webhooks");
+    storage::ensure_webhooks_table(ctx, &webhooks_table).await?;
     let event_bus = format!("{prefix}-events");
     storage::ensure_event_bus(ctx, &event_bus).await?;
 
@@ -210,6 +223,7 @@ pub async fn bootstrap(
         bucket,
         table,
         restaurants_table,
+        webhooks_table: Some(webhooks_table),
         intake,
         sanitize,
         review_tasks,

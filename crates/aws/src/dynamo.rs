@@ -10,11 +10,13 @@
 //! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
 //!
 //! Restaurants, members and slots live in a table of their own: [`DynamoRestaurants`], in
-//! [`restaurants`].
+//! [`restaurants`]. Webhook endpoints and deliveries have a table of their own too:
+//! [`DynamoWebhooks`], in [`webhooks`].
 
 mod item;
 mod paging;
 pub mod restaurants;
+pub mod webhooks;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -31,6 +33,7 @@ use item::{
 };
 use paging::Index;
 pub use restaurants::DynamoRestaurants;
+pub use webhooks::DynamoWebhooks;
 
 use crate::errors::{SdkError, backend_error};
 

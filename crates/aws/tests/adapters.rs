@@ -385,3 +385,82 @@ async fn s3_uses_path_style_addressing_with_an_endpoint_override() {
     assert!(meta.version.is_some(), "ensure_bucket turns versioning on");
     assert_eq!(store.get_range(&key, 1..3).await.expect("range"), "bc");
 }
+
+/// What the webhooks suite cannot see on `DynamoWebhooks`: claims made at the same moment
+/// share nothing (the suite's claims are sequential), an enqueue to an endpoint that does not
+/// exist stores nothing, and `delete` leaves no item behind, guards and pointers included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_webhook_claims_share_nothing_and_a_deleted_endpoint_leaves_no_item() {
+    use vetted_aws::bootstrap::ensure_webhooks_table;
+    use vetted_aws::dynamo::DynamoWebhooks;
+    use vetted_core::ports::Webhooks;
+    use vetted_core::webhooks::{Delivery, Endpoint, EndpointId, WebhookSecret};
+
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    let table = common::unique("webhooks");
+    ensure_webhooks_table(&ctx, &table)
+        .await
+        .expect("create table");
+    let store = DynamoWebhooks::new(ctx.dynamodb(), &table);
+    let now = Timestamp::from_unix_millis(1_900_000_000_000);
+    let endpoint = Endpoint {
+        id: EndpointId::generate(),
+        url: "https://hooks.example/race".to_owned(),
+        event_types: vec![],
+        restaurant: None,
+        secret: WebhookSecret::from_key(&[3; 32]).expect("secret"),
+        previous_secret: None,
+        previous_until: None,
+        enabled: true,
+        disabled_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create(&endpoint).await.expect("create endpoint");
+    let delivery = |endpoint: EndpointId| {
+        let event =
+            vetted_contract::events::sample_event(UploadId::generate(), EventType::UploadPublished);
+        Delivery::new(endpoint, &event, "{}".to_owned(), now)
+    };
+    let mut enqueued = Vec::new();
+    for _ in 0..20 {
+        let d = delivery(endpoint.id);
+        assert!(store.enqueue(&d).await.expect("enqueue"));
+        enqueued.push(d.id);
+    }
+    let stranger = delivery(EndpointId::generate());
+    assert!(
+        !store.enqueue(&stranger).await.expect("enqueue"),
+        "no delivery to an endpoint that does not exist"
+    );
+
+    let lease = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        store.claim_due(now, lease, 1000),
+        store.claim_due(now, lease, 1000)
+    );
+    let (a, b) = (a.expect("claim a"), b.expect("claim b"));
+    assert!(
+        a.iter().all(|x| b.iter().all(|y| x.id != y.id)),
+        "two claims got the same delivery: {} and {} claimed",
+        a.len(),
+        b.len()
+    );
+    let mut all: Vec<_> = a.iter().chain(&b).map(|d| d.id).collect();
+    all.sort();
+    enqueued.sort();
+    assert_eq!(all, enqueued, "together they claimed every delivery once");
+
+    assert!(store.delete(&endpoint.id).await.expect("delete"));
+    let left = ctx
+        .dynamodb()
+        .scan()
+        .table_name(&table)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("scan");
+    assert_eq!(left.count(), 0, "items left: {:?}", left.items());
+}

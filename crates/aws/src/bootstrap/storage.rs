@@ -1,5 +1,5 @@
-//! The bucket and its upload notification, the uploads and restaurants tables, and the event
-//! bus.
+//! The bucket and its upload notification, the uploads, restaurants and webhooks tables, and
+//! the event bus.
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use vetted_core::ports::BackendError;
 
 use super::BootstrapError;
 use crate::config::{AwsContext, DEFAULT_REGION};
-use crate::dynamo::{HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE, restaurants};
+use crate::dynamo::{HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE, restaurants, webhooks};
 use crate::errors::{backend_error, unusable_answer};
 
 /// How long to wait for a new table to become usable (moto: at once; AWS: seconds).
@@ -139,6 +139,13 @@ const RESTAURANTS: TableSpec<'static> = TableSpec {
     indexes: &[restaurants::INDEX],
 };
 
+const WEBHOOKS: TableSpec<'static> = TableSpec {
+    hash: webhooks::TABLE_KEY.0,
+    range: Some(webhooks::TABLE_KEY.1),
+    attributes: &webhooks::KEY_ATTRIBUTES,
+    indexes: &[webhooks::INDEX],
+};
+
 /// The uploads table: key `id`, the `by-status` and `by-owner` indexes, TTL on `ttl`.
 pub async fn ensure_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
     let dynamodb = ctx.dynamodb();
@@ -179,6 +186,11 @@ pub async fn ensure_table(ctx: &AwsContext, table: &str) -> Result<(), Bootstrap
 /// The restaurants table: keys `pk` and `sk`, the `by-user` index.
 pub async fn ensure_restaurants_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
     ensure_active(&ctx.dynamodb(), table, &RESTAURANTS).await
+}
+
+/// The webhooks table: keys `pk` and `sk`, the sparse `due` index.
+pub async fn ensure_webhooks_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
+    ensure_active(&ctx.dynamodb(), table, &WEBHOOKS).await
 }
 
 /// Creates `table` unless it exists (with every index of `spec`), and waits until it is usable.
