@@ -275,6 +275,19 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
         .find(|e| e["type"] == "review.declined")
         .unwrap();
     assert_eq!(declined_event["decline_reason"], "low_quality");
+    // Decisions name the moderator who made them; nothing else does.
+    assert_eq!(declined_event["moderator"], "moderator-e2e");
+    for event in &events {
+        let decision = matches!(
+            event["type"].as_str(),
+            Some("review.approved" | "review.declined")
+        );
+        assert_eq!(
+            event.get("moderator").is_some(),
+            decision,
+            "moderator on {event}"
+        );
+    }
     assert!(db::integrity_problems(&conn).is_empty());
     drop(server);
 }

@@ -349,6 +349,12 @@ pub fn check_events(walk: &Walk, events: &[Value]) {
         (&json!("gallery-1"), &json!(2), &json!(walk.removed)),
         "{cleared}"
     );
+    // The rollback's slot.changed names the moderator; the publishes' do not.
+    let rollback = events
+        .iter()
+        .find(|e| e["type"] == "slot.changed" && e["slot"] == "logo" && e["revision"] == 3)
+        .expect("the rollback's slot.changed");
+    assert_eq!(rollback["moderator"], "moderator-logo-walk", "{rollback}");
     let mut changes: Vec<(u64, &str, Option<&str>)> = events
         .iter()
         .filter(|e| e["type"] == "slot.changed" && e["slot"] == "logo")

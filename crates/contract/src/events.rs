@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use vetted_core::events::{EVENT_VERSION, EventType, UploadEvent};
 use vetted_core::ports::EventSink;
 use vetted_core::{
-    ImageType, OwnerId, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
+    ImageType, ModeratorId, OwnerId, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
 };
 
 use crate::support::Check;
@@ -78,6 +78,11 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
         height: (!cleared).then_some(480),
         bytes: (!cleared).then_some(12_345),
         decline_reason: None,
+        moderator: matches!(
+            event_type,
+            EventType::ReviewApproved | EventType::ReviewDeclined
+        )
+        .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
         restaurant,
         slot,
     }

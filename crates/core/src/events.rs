@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ObjectKey, OwnerId, UploadId};
+use crate::ids::{ModeratorId, ObjectKey, OwnerId, UploadId};
 use crate::image_type::ImageType;
 use crate::media::MediaUrls;
 use crate::reason::ReasonCode;
@@ -99,8 +99,9 @@ impl EventType {
     }
 }
 
-/// What happened to an upload or a slot. Carries nothing internal: no task token, no
-/// moderator id.
+/// What happened to an upload or a slot. Carries nothing internal: no task token. The
+/// moderator who decided is named (by id) on `review.approved`, `review.declined` and a
+/// rollback's `slot.changed`, and on no other event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadEvent {
     /// `{upload_id}.{type}`: the same status change always has the same id. For the slot
@@ -143,6 +144,10 @@ pub struct UploadEvent {
     pub bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decline_reason: Option<DeclineReason>,
+    /// The moderator who decided: on `review.approved`, `review.declined`, and a rollback's
+    /// `slot.changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator: Option<ModeratorId>,
 }
 
 impl UploadEvent {
@@ -177,6 +182,12 @@ impl UploadEvent {
             height: record.height,
             bytes: record.bytes,
             decline_reason: record.decline_reason,
+            moderator: matches!(
+                event_type,
+                EventType::ReviewApproved | EventType::ReviewDeclined
+            )
+            .then(|| record.moderator.clone())
+            .flatten(),
         })
     }
 
@@ -214,6 +225,10 @@ impl UploadEvent {
             height: Some(live.height),
             bytes: Some(live.bytes),
             decline_reason: None,
+            moderator: match &state.cause {
+                Some(SlotChangeCause::RolledBack { moderator }) => Some(moderator.clone()),
+                _ => None,
+            },
         })
     }
 
@@ -243,6 +258,7 @@ impl UploadEvent {
             height: None,
             bytes: None,
             decline_reason: None,
+            moderator: None,
         })
     }
 }
