@@ -201,23 +201,37 @@ pub(crate) fn put_refused(e: &SdkError<PutItemError>) -> bool {
         .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
+/// `PutItem` of `item` unless an item with its key exists (`key_attribute` is an attribute
+/// every item of the table has): `Ok(true)` when written, `Ok(false)` when one was there.
+pub(crate) async fn put_if_absent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: Item,
+    key_attribute: &str,
+) -> Result<bool, BackendError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#key)")
+        .expression_attribute_names("#key", key_attribute)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if put_refused(&e) => Ok(false),
+        Err(e) => Err(backend_error("dynamodb:PutItem", e)),
+    }
+}
+
 #[async_trait]
 impl Uploads for DynamoUploads {
     #[tracing::instrument(skip(self, record), fields(upload_id = %record.id))]
     async fn create(&self, record: &UploadRecord) -> Result<(), UploadsError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", ID)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if put_refused(&e) => Err(UploadsError::AlreadyExists(record.id)),
-            Err(e) => Err(backend_error("dynamodb:PutItem", e).into()),
+        if put_if_absent(&self.client, &self.table, to_item(record), ID).await? {
+            Ok(())
+        } else {
+            Err(UploadsError::AlreadyExists(record.id))
         }
     }
 

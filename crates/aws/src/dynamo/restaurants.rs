@@ -39,7 +39,7 @@ use vetted_core::restaurant::{
 };
 
 use super::item::{BadItem, Item, s};
-use super::put_refused;
+use super::{put_if_absent, put_refused};
 use crate::errors::backend_error;
 use item::{
     META, PK, RESTAURANT, SK, USER, key, member_from, member_item, member_sk, pk, restaurant_from,
@@ -145,21 +145,10 @@ impl DynamoRestaurants {
 impl Restaurants for DynamoRestaurants {
     #[tracing::instrument(skip(self, restaurant), fields(restaurant = %restaurant.id))]
     async fn create(&self, restaurant: &Restaurant) -> Result<(), RestaurantsError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(restaurant_item(restaurant)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if put_refused(&e) => {
-                Err(RestaurantsError::AlreadyExists(restaurant.id.clone()))
-            }
-            Err(e) => Err(backend_error("dynamodb:PutItem", e).into()),
+        if put_if_absent(&self.client, &self.table, restaurant_item(restaurant), PK).await? {
+            Ok(())
+        } else {
+            Err(RestaurantsError::AlreadyExists(restaurant.id.clone()))
         }
     }
 

@@ -57,7 +57,7 @@ use vetted_core::ports::{BackendError, Webhooks, WebhooksError};
 use vetted_core::webhooks::{Attempt, AttemptNext, Delivery, DeliveryId, Endpoint, EndpointId};
 
 use super::item::{BadItem, Item, millis, n, s};
-use super::put_refused;
+use super::{put_if_absent, put_refused};
 use crate::errors::{backend_error, unusable_answer};
 use item::{
     ATTEMPTS, DELIVERY_PREFIX, DUE, DUE_VALUE, ENDPOINT, ENDPOINTS_PK, LAST_ERROR, LAST_RESPONSE,
@@ -292,19 +292,10 @@ impl DynamoWebhooks {
 impl Webhooks for DynamoWebhooks {
     #[tracing::instrument(skip_all, fields(endpoint = %endpoint.id))]
     async fn create(&self, endpoint: &Endpoint) -> Result<(), WebhooksError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(endpoint_item(endpoint)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if put_refused(&e) => Err(WebhooksError::AlreadyExists(endpoint.id)),
-            Err(e) => Err(backend_error("dynamodb:PutItem", e).into()),
+        if put_if_absent(&self.client, &self.table, endpoint_item(endpoint), PK).await? {
+            Ok(())
+        } else {
+            Err(WebhooksError::AlreadyExists(endpoint.id))
         }
     }
 
