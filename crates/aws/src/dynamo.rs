@@ -201,6 +201,23 @@ pub(crate) fn put_refused(e: &SdkError<PutItemError>) -> bool {
         .is_some_and(|s| s.is_conditional_check_failed_exception())
 }
 
+/// The item with `key`, read strongly consistent (every adapter reads its own writes back).
+pub(crate) async fn get_consistent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, BackendError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| backend_error("dynamodb:GetItem", e))?;
+    Ok(output.item)
+}
+
 /// `PutItem` of `item` unless an item with its key exists (`key_attribute` is an attribute
 /// every item of the table has): `Ok(true)` when written, `Ok(false)` when one was there.
 pub(crate) async fn put_if_absent(
@@ -237,16 +254,10 @@ impl Uploads for DynamoUploads {
 
     #[tracing::instrument(skip(self), fields(upload_id = %id))]
     async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ID, s(id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend_error("dynamodb:GetItem", e))?;
-        let item = output.item.ok_or(UploadsError::NotFound(*id))?;
+        let key = Item::from([(ID.to_owned(), s(id.to_string()))]);
+        let item = get_consistent(&self.client, &self.table, key)
+            .await?
+            .ok_or(UploadsError::NotFound(*id))?;
         Self::record("dynamodb:GetItem", &item)
     }
 

@@ -78,11 +78,9 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
         height: (!cleared).then_some(480),
         bytes: (!cleared).then_some(12_345),
         decline_reason: None,
-        moderator: matches!(
-            event_type,
-            EventType::ReviewApproved | EventType::ReviewDeclined
-        )
-        .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
+        moderator: event_type
+            .is_decision()
+            .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
         restaurant,
         slot,
     }

@@ -82,6 +82,11 @@ impl EventType {
         }
     }
 
+    /// A moderator's decision: the events that name the moderator.
+    pub fn is_decision(self) -> bool {
+        matches!(self, EventType::ReviewApproved | EventType::ReviewDeclined)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::UploadReceived => "upload.received",
@@ -182,12 +187,10 @@ impl UploadEvent {
             height: record.height,
             bytes: record.bytes,
             decline_reason: record.decline_reason,
-            moderator: matches!(
-                event_type,
-                EventType::ReviewApproved | EventType::ReviewDeclined
-            )
-            .then(|| record.moderator.clone())
-            .flatten(),
+            moderator: event_type
+                .is_decision()
+                .then(|| record.moderator.clone())
+                .flatten(),
         })
     }
 

@@ -256,22 +256,26 @@ impl TestApp {
     }
 
     pub async fn put(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .put(self.url(path))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
+        self.send_json(reqwest::Method::PUT, token, path, body)
             .await
-            .unwrap();
-        read(response).await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
+        self.send_json(reqwest::Method::PATCH, token, path, body)
+            .await
+    }
+
+    /// `method` of `path` with a JSON `body` sent as it is (so malformed bodies can be sent).
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
-            .patch(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body.to_owned())
@@ -346,16 +350,8 @@ impl TestApp {
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
+        self.send_json(reqwest::Method::POST, token, path, body)
             .await
-            .unwrap();
-        read(response).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {

@@ -39,7 +39,7 @@ use vetted_core::restaurant::{
 };
 
 use super::item::{BadItem, Item, s};
-use super::{put_if_absent, put_refused};
+use super::{get_consistent, put_if_absent, put_refused};
 use crate::errors::backend_error;
 use item::{
     META, PK, RESTAURANT, SK, USER, key, member_from, member_item, member_sk, pk, restaurant_from,
@@ -85,16 +85,7 @@ impl DynamoRestaurants {
         partition: String,
         sort: String,
     ) -> Result<Option<Item>, RestaurantsError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(partition, sort)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend_error("dynamodb:GetItem", e))?;
-        Ok(output.item)
+        Ok(get_consistent(&self.client, &self.table, key(partition, sort)).await?)
     }
 
     async fn require(&self, restaurant: &RestaurantId) -> Result<(), RestaurantsError> {

@@ -57,7 +57,7 @@ use vetted_core::ports::{BackendError, Webhooks, WebhooksError};
 use vetted_core::webhooks::{Attempt, AttemptNext, Delivery, DeliveryId, Endpoint, EndpointId};
 
 use super::item::{BadItem, Item, millis, n, s};
-use super::{put_if_absent, put_refused};
+use super::{get_consistent, put_if_absent, put_refused};
 use crate::errors::{backend_error, unusable_answer};
 use item::{
     ATTEMPTS, DELIVERY_PREFIX, DUE, DUE_VALUE, ENDPOINT, ENDPOINTS_PK, LAST_ERROR, LAST_RESPONSE,
@@ -136,16 +136,7 @@ impl DynamoWebhooks {
     }
 
     async fn get_item(&self, key: Item) -> Result<Option<Item>, WebhooksError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend_error("dynamodb:GetItem", e))?;
-        Ok(output.item)
+        Ok(get_consistent(&self.client, &self.table, key).await?)
     }
 
     /// Items of partition `partition`, all pages, strongly consistent; with `prefix`, only
