@@ -113,6 +113,7 @@ impl EventSchemas {
                     .into_iter()
                     .map(move |e| format!("{e}\n    in {event}"))
             })
+            .chain(correlation_breaks(events))
             .collect();
         assert!(
             errors.is_empty(),
@@ -122,6 +123,27 @@ impl EventSchemas {
             errors.join("\n")
         );
     }
+}
+
+/// Where one upload's events disagree on its `correlation_id`: it is fixed at presign and every
+/// event of the upload, to its publish, carries the same one (the slot events carry none).
+fn correlation_breaks(events: &[Value]) -> Vec<String> {
+    let mut first_seen: BTreeMap<&str, &Value> = BTreeMap::new();
+    let mut breaks = Vec::new();
+    for event in events {
+        let is_upload_event = !event["type"].as_str().unwrap_or("").starts_with("slot.");
+        let Some(upload) = event["upload_id"].as_str().filter(|_| is_upload_event) else {
+            continue;
+        };
+        let correlation = &event["correlation_id"];
+        let first = *first_seen.entry(upload).or_insert(correlation);
+        if first != correlation {
+            breaks.push(format!(
+                "upload {upload}: correlation_id {correlation} after {first}"
+            ));
+        }
+    }
+    breaks
 }
 
 /// The event types of one upload's events, in the order given.

@@ -27,6 +27,7 @@ pub mod reasons {
     pub const INVALID_PAGE_TOKEN: &str = "invalid_page_token";
     pub const INVALID_FILENAME: &str = "invalid_filename";
     pub const INVALID_SLOT: &str = "invalid_slot";
+    pub const INVALID_CORRELATION_ID: &str = "invalid_correlation_id";
     pub const SLOT_MOVED: &str = "slot_moved";
     pub const NOT_IN_HISTORY: &str = "not_in_history";
     pub const SLOT_EMPTY: &str = "slot_empty";

@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use vetted_core::events::{EVENT_VERSION, EventType, UploadEvent};
 use vetted_core::ports::EventSink;
 use vetted_core::{
-    ImageType, ModeratorId, OwnerId, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
+    CorrelationId, ImageType, ModeratorId, OwnerId, ReasonCode, RestaurantId, Slot, Status,
+    Timestamp, UploadId,
 };
 
 use crate::support::Check;
@@ -81,6 +82,7 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
         moderator: event_type
             .is_decision()
             .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
+        correlation_id: (!slot_changed).then(|| CorrelationId::of_upload(&upload)),
         restaurant,
         slot,
     }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ModeratorId, ObjectKey, OwnerId, UploadId};
+use crate::ids::{CorrelationId, ModeratorId, ObjectKey, OwnerId, UploadId};
 use crate::image_type::ImageType;
 use crate::media::MediaUrls;
 use crate::reason::ReasonCode;
@@ -153,6 +153,11 @@ pub struct UploadEvent {
     /// `slot.changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderator: Option<ModeratorId>,
+    /// Upload events: the upload's correlation id, the same on every event from presign to
+    /// publish (the client's reference, or the upload id). Absent from the slot events,
+    /// which belong to the slot rather than to one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<CorrelationId>,
 }
 
 impl UploadEvent {
@@ -191,6 +196,7 @@ impl UploadEvent {
                 .is_decision()
                 .then(|| record.moderator.clone())
                 .flatten(),
+            correlation_id: Some(record.correlation_id()),
         })
     }
 
@@ -232,6 +238,7 @@ impl UploadEvent {
                 Some(SlotChangeCause::RolledBack { moderator }) => Some(moderator.clone()),
                 _ => None,
             },
+            correlation_id: None,
         })
     }
 
@@ -262,6 +269,7 @@ impl UploadEvent {
             bytes: None,
             decline_reason: None,
             moderator: None,
+            correlation_id: None,
         })
     }
 }

@@ -24,6 +24,10 @@ pub enum IdError {
     ExecutionName(String),
     #[error("task token is empty or longer than 2048 bytes")]
     TaskToken,
+    #[error(
+        "correlation id {0:?} must be 1 to 128 characters of A-Z, a-z, 0-9, '-', '_', '.' or ':'"
+    )]
+    CorrelationId(String),
 }
 
 /// The id of one upload: a UUIDv7, so ids sort by creation time.
@@ -136,6 +140,62 @@ user_id_type!(
     /// A moderator who decided on an upload: the `sub` of a token with the `moderators` role.
     ModeratorId
 );
+
+/// What ties one upload's events together, from presign to publish, for whoever sent it.
+///
+/// A client may name it when it asks to upload (its own order or request id, say), so that
+/// its logs and our events meet; otherwise it is the upload id. It is never part of a key,
+/// and its alphabet keeps it safe in logs, headers and JSON alike.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CorrelationId(String);
+
+impl CorrelationId {
+    pub const MAX_BYTES: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':');
+        if (1..=Self::MAX_BYTES).contains(&raw.len()) && raw.bytes().all(allowed) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(IdError::CorrelationId(raw.to_owned()))
+        }
+    }
+
+    /// The correlation id of an upload whose client named none: the upload id itself.
+    pub fn of_upload(id: &UploadId) -> Self {
+        Self(id.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CorrelationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CorrelationId({})", self.0)
+    }
+}
+
+impl TryFrom<String> for CorrelationId {
+    type Error = IdError;
+    fn try_from(raw: String) -> Result<Self, IdError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<CorrelationId> for String {
+    fn from(id: CorrelationId) -> String {
+        id.0
+    }
+}
 
 /// A key in the object store. Only the shapes below exist; each is built from typed ids.
 ///
@@ -397,6 +457,22 @@ mod tests {
         let simple = first.to_string().replace('-', "");
         assert!(UploadId::parse(&simple).is_err());
         assert!(UploadId::parse("").is_err());
+    }
+
+    #[test]
+    fn correlation_ids_take_a_client_reference_and_refuse_what_would_bend_a_log_line() {
+        for good in ["order-1234", "req_9.a:b", &"x".repeat(128)] {
+            assert_eq!(CorrelationId::parse(good).unwrap().as_str(), good);
+        }
+        for bad in ["", "a b", "a\nb", "a/b", "é", "a\"b", &"x".repeat(129)] {
+            assert_eq!(
+                CorrelationId::parse(bad),
+                Err(IdError::CorrelationId(bad.to_owned())),
+                "{bad:?}"
+            );
+        }
+        let id = UploadId::generate();
+        assert_eq!(CorrelationId::of_upload(&id).as_str(), id.to_string());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod status;
 pub mod time;
 pub mod webhooks;
 
-pub use ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
+pub use ids::{CorrelationId, ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
 pub use image_type::ImageType;
 pub use policy::Policy;
 pub use reason::ReasonCode;

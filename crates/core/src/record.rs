@@ -10,7 +10,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ids::{ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
+use crate::ids::{
+    CorrelationId, ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId,
+};
 use crate::image_type::ImageType;
 use crate::reason::ReasonCode;
 use crate::restaurant::SlotRef;
@@ -151,6 +153,9 @@ pub struct UploadRecord {
     pub decline_reason: Option<DeclineReason>,
     /// For operators: what went wrong, when the status is `FAILED`.
     pub failure: Option<String>,
+    /// The client's reference, when it named one at presign; see [`Self::correlation_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_correlation_id: Option<CorrelationId>,
 }
 
 impl UploadRecord {
@@ -194,7 +199,22 @@ impl UploadRecord {
             decided_at: None,
             decline_reason: None,
             failure: None,
+            client_correlation_id: None,
         }
+    }
+
+    /// The same intent, carrying the client's correlation id.
+    pub fn with_correlation_id(mut self, correlation_id: Option<CorrelationId>) -> Self {
+        self.client_correlation_id = correlation_id;
+        self
+    }
+
+    /// What ties this upload's events together from presign to publish: the client's
+    /// reference if it named one, else the upload id. Never changes after the intent.
+    pub fn correlation_id(&self) -> CorrelationId {
+        self.client_correlation_id
+            .clone()
+            .unwrap_or_else(|| CorrelationId::of_upload(&self.id))
     }
 
     /// Applies a transition, or says why it cannot. This is the reference semantics of
@@ -323,6 +343,18 @@ mod tests {
 
     fn at(ms: i64) -> Timestamp {
         Timestamp::from_unix_millis(ms)
+    }
+
+    #[test]
+    fn the_correlation_id_is_the_clients_if_named_and_survives_every_transition() {
+        let r = intent();
+        assert_eq!(r.correlation_id(), CorrelationId::of_upload(&r.id));
+        let named = CorrelationId::parse("order-7").unwrap();
+        let r = r.with_correlation_id(Some(named.clone()));
+        let received = r
+            .apply(&Transition::new(Status::AwaitingUpload, Status::Received, at(2_000)).unwrap())
+            .unwrap();
+        assert_eq!(received.correlation_id(), named);
     }
 
     #[test]

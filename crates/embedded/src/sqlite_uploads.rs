@@ -78,6 +78,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             WHERE status IN ('RECEIVED', 'IN_REVIEW', 'DECIDED', 'APPROVED');
     ",
     },
+    Migration {
+        // The client's correlation id, fixed at the intent. Rows of earlier versions have
+        // none, and their events carry the upload id instead (`UploadRecord::correlation_id`).
+        version: 4,
+        sql: "ALTER TABLE uploads ADD COLUMN correlation_id TEXT;",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.

@@ -15,7 +15,8 @@ use vetted_core::policy::explain_refusal;
 use vetted_core::ports::UploadGrant;
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef, UploadId, UploadRecord,
+    CorrelationId, ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef, UploadId,
+    UploadRecord,
 };
 
 use super::content_path;
@@ -33,6 +34,7 @@ struct Checked {
     content_type: ImageType,
     size: u64,
     method: UploadMethod,
+    correlation_id: Option<CorrelationId>,
 }
 
 fn check(
@@ -44,6 +46,12 @@ fn check(
     let kind = target.slot.kind();
     let filename = FileName::parse(&request.filename)
         .map_err(|e| ApiError::bad_request(reasons::INVALID_FILENAME, e.to_string()))?;
+    let correlation_id = request
+        .correlation_id
+        .as_deref()
+        .map(CorrelationId::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(reasons::INVALID_CORRELATION_ID, e.to_string()))?;
     let refuse = |code: ReasonCode, detail: String| {
         ApiError::refused(
             code,
@@ -92,10 +100,11 @@ fn check(
         content_type,
         size,
         method,
+        correlation_id,
     })
 }
 
-#[tracing::instrument(skip_all, fields(owner = %owner, upload_id))]
+#[tracing::instrument(skip_all, fields(owner = %owner, upload_id, correlation_id))]
 pub(super) async fn create_upload(
     State(state): State<ApiState>,
     OwnerCaller(owner): OwnerCaller,
@@ -114,7 +123,12 @@ pub(super) async fn create_upload(
         now: state.clock.now(),
         expires_in: state.settings.presign_expires_in,
     };
-    let answer = sign(&state, &grant, checked.method).await?;
+    let correlation_id = checked
+        .correlation_id
+        .clone()
+        .unwrap_or_else(|| CorrelationId::of_upload(&upload_id));
+    tracing::Span::current().record("correlation_id", tracing::field::display(&correlation_id));
+    let answer = sign(&state, &grant, checked.method, correlation_id).await?;
     let record = intent(&state, &owner, &grant, checked, &answer);
     state.uploads.create(&record).await?;
     tracing::info!(
@@ -161,6 +175,7 @@ async fn sign(
     state: &ApiState,
     grant: &UploadGrant,
     method: UploadMethod,
+    correlation_id: CorrelationId,
 ) -> Result<CreateUploadResponse, ApiError> {
     let base = |url: String, expires_at| CreateUploadResponse {
         upload_id: grant.upload_id,
@@ -169,6 +184,7 @@ async fn sign(
         fields: None,
         headers: None,
         expires_at,
+        correlation_id: correlation_id.clone(),
     };
     Ok(match method {
         UploadMethod::Post => {
@@ -212,6 +228,7 @@ fn intent(
     checked: Checked,
     answer: &CreateUploadResponse,
 ) -> UploadRecord {
+    let correlation_id = checked.correlation_id.clone();
     UploadRecord::new_intent(
         grant.upload_id,
         owner.clone(),
@@ -225,4 +242,5 @@ fn intent(
             .expires_at
             .saturating_add(state.settings.intent_grace),
     )
+    .with_correlation_id(correlation_id)
 }

@@ -11,8 +11,8 @@ use vetted_core::media::MediaUrls;
 use vetted_core::policy::{SlotPolicies, explain_refusal};
 use vetted_core::record::{DeclineReason, UploadMethod};
 use vetted_core::{
-    Decision, ImageType, ObjectKey, ReasonCode, RestaurantId, Slot, Status, Timestamp, UploadId,
-    UploadRecord,
+    CorrelationId, Decision, ImageType, ObjectKey, ReasonCode, RestaurantId, Slot, Status,
+    Timestamp, UploadId, UploadRecord,
 };
 
 /// `POST /api/uploads`.
@@ -28,6 +28,10 @@ pub struct CreateUploadRequest {
     pub size: u64,
     #[serde(default)]
     pub method: Option<UploadMethod>,
+    /// The client's own reference for this request (an order or request id), carried on
+    /// every event of the upload; 1 to 128 of `A-Za-z0-9-_.:`. The upload id when absent.
+    #[serde(default)]
+    pub correlation_id: Option<String>,
 }
 
 /// One form field of a presigned POST.
@@ -50,6 +54,8 @@ pub struct CreateUploadResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
     pub expires_at: Timestamp,
+    /// What the upload's events will carry as `correlation_id`.
+    pub correlation_id: CorrelationId,
 }
 
 /// An upload as its owner sees it.
@@ -66,6 +72,7 @@ pub struct UploadView {
     pub status_since: Timestamp,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    pub correlation_id: CorrelationId,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<ReasonCode>,
     /// The rule broken, in words, under the slot's policy as it is now.
@@ -106,6 +113,7 @@ impl UploadView {
             status_since: r.status_since,
             created_at: r.created_at,
             expires_at: r.expires_at,
+            correlation_id: r.correlation_id(),
             reason: r.reason,
             reason_message: r
                 .reason

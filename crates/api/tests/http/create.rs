@@ -60,6 +60,11 @@ async fn a_post_intent_gets_a_pinned_form_and_a_record() {
     assert_eq!(status, StatusCode::OK, "{record}");
     assert_eq!(record["status"], "AWAITING_UPLOAD");
     assert_eq!(record["size"], 2048);
+    assert_eq!(
+        record["correlation_id"], id,
+        "without a reference of the client's, the upload id correlates"
+    );
+    assert_eq!(body["correlation_id"], id);
     let intent_expiry = Timestamp::parse_rfc3339(record["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!(
         intent_expiry,
@@ -100,6 +105,36 @@ async fn a_proxy_intent_points_at_the_content_route() {
     let id = body["upload_id"].as_str().unwrap();
     assert_eq!(body["url"], format!("/api/uploads/{id}/content"));
     assert_eq!(body["headers"], json!({"content-type": "image/png"}));
+}
+
+#[tokio::test]
+async fn a_correlation_id_the_client_names_is_kept_on_the_intent() {
+    let app = spawn_app().await;
+    let token = app.owner("owner-1");
+    let mut request = png_request(10);
+    request["correlation_id"] = json!("order-42:attempt.1");
+    let (status, body) = app.create(&token, request).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_matches("create-upload-response.json", &body);
+    assert_eq!(body["correlation_id"], "order-42:attempt.1");
+    let id = body["upload_id"].as_str().unwrap();
+    let (status, record) = app.get(&token, &format!("/api/uploads/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_matches("upload.json", &record);
+    assert_eq!(record["correlation_id"], "order-42:attempt.1");
+}
+
+#[tokio::test]
+async fn a_correlation_id_that_could_bend_a_log_line_is_invalid() {
+    for bad in [
+        json!(""),
+        json!("a b"),
+        json!("line\nbreak"),
+        json!("x".repeat(129)),
+    ] {
+        refused(&with("correlation_id", bad), "invalid_correlation_id").await;
+    }
+    refused(&with("correlation_id", json!(42)), "invalid_request").await;
 }
 
 /// Sends one bad request and checks the answer and that nothing was written.

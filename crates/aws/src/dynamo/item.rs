@@ -13,8 +13,8 @@ use thiserror::Error;
 use vetted_core::record::{FileName, RecordChanges};
 use vetted_core::restaurant::{RestaurantId, Slot, SlotRef};
 use vetted_core::{
-    ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, Status, TaskToken, Timestamp,
-    UploadId, UploadRecord,
+    CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, Status, TaskToken,
+    Timestamp, UploadId, UploadRecord,
 };
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -68,6 +68,10 @@ pub(crate) fn spelled<T: Serialize>(value: &T) -> AttributeValue {
     }
 }
 
+/// The client's correlation id, written with the intent and never changed; items written
+/// before it existed have none, and read back as `None`.
+const CORRELATION_ID: &str = "correlation_id";
+
 /// The whole record, plus the TTL while it is an intent.
 pub(crate) fn to_item(record: &UploadRecord) -> Item {
     let mut item = Item::from([
@@ -105,6 +109,9 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
     );
+    if let Some(correlation_id) = &record.client_correlation_id {
+        item.insert(CORRELATION_ID.to_owned(), s(correlation_id.as_str()));
+    }
     if record.status.is_in_progress() {
         item.insert(
             IN_PROGRESS_ATTRIBUTE.to_owned(),
@@ -278,6 +285,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         decided_at: r.instant("decided_at")?,
         decline_reason: r.spelled("decline_reason")?,
         failure: r.text("failure")?.map(str::to_owned),
+        client_correlation_id: r.parsed(CORRELATION_ID, CorrelationId::parse)?,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Uploads checks: creating and reading records.
 
 use vetted_core::ports::{Uploads, UploadsError};
-use vetted_core::{Status, Transition, UploadId};
+use vetted_core::{CorrelationId, Status, Transition, UploadId};
 
 use super::{at, every_field, fresh_owner, intent, intent_for, now_ms, slot_ref};
 use crate::support::Check;
@@ -14,7 +14,10 @@ pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
     let _check = Check::start(CHECK);
     let owner = fresh_owner();
     let plain = intent(&owner, now_ms());
-    let mut full = intent_for(&owner, slot_ref("trattoria-roma/gallery-50"), now_ms() + 1);
+    let mut full = intent_for(&owner, slot_ref("trattoria-roma/gallery-50"), now_ms() + 1)
+        .with_correlation_id(Some(
+            CorrelationId::parse(&format!("order.{}:{}", "9".repeat(100), "z")).expect("valid"),
+        ));
     let changes = every_field(4);
     full = full
         .apply(

@@ -2,7 +2,7 @@
 
 use futures_util::future::join_all;
 use vetted_core::ports::{Uploads, UploadsError};
-use vetted_core::{RecordChanges, Status, TaskToken, Transition, UploadRecord};
+use vetted_core::{CorrelationId, RecordChanges, Status, TaskToken, Transition, UploadRecord};
 
 use super::{at, every_field, fresh_owner, intent, now_ms};
 use crate::support::Check;
@@ -74,7 +74,11 @@ pub async fn every_legal_transition_matches_apply(uploads: &dyn Uploads) {
             .filter(|to| from.check_move(*to).is_ok())
         {
             for final_changes_set_every_field in [true, false] {
-                let mut model = intent(&owner, base);
+                // One walk with the client's correlation id, one with none: no transition
+                // may drop or invent it.
+                let correlation = final_changes_set_every_field
+                    .then(|| CorrelationId::parse("contract:walk-1").expect("valid"));
+                let mut model = intent(&owner, base).with_correlation_id(correlation);
                 uploads.create(&model).await.expect("create");
                 for (i, (a, b)) in path_to(from).iter().enumerate() {
                     seed += 1;
