@@ -15,6 +15,7 @@ use crate::load::{Run, lock};
 use crate::moderate::{Attempt, Ledger, Outcome};
 use crate::support::db::{self, Row};
 use crate::support::events::{EventSchemas, expected_types};
+use crate::support::webhook::Webhook;
 
 /// What an upload must end as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,14 +167,66 @@ pub fn unsettled(run: &Run, ledger: &Ledger, data: &Path) -> Vec<String> {
             _ => {}
         }
     }
+    let (in_outbox, pending) = db::undelivered(&conn);
+    if in_outbox + pending > 0 {
+        problems.push(format!(
+            "{in_outbox} events not yet handed on by the outbox, {pending} webhook deliveries pending"
+        ));
+    }
+    problems
+}
+
+/// Every event the outbox published reached the webhook receiver, signed, as the outbox has
+/// it, and no delivery failed. A kill may make an event arrive twice (the `webhook-id` says
+/// so), never zero times.
+fn webhook_problems(conn: &rusqlite::Connection, hook: &Webhook) -> Vec<String> {
+    let mut problems = Vec::new();
+    let received = hook.deliveries();
+    let mut by_id: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for delivery in &received {
+        if !delivery.signed {
+            problems.push(format!(
+                "webhook delivery {} is not signed with the endpoint's secret",
+                delivery.id_header
+            ));
+        }
+        by_id
+            .entry(delivery.id_header.as_str())
+            .or_default()
+            .push(&delivery.event);
+    }
+    let outbox = db::outbox(conn);
+    for (_, event_id, event_type, body) in &outbox {
+        let published: Value = serde_json::from_str(body).expect("an event body is JSON");
+        match by_id.get(event_id.as_str()) {
+            None => problems.push(format!(
+                "event {event_id} ({event_type}) never reached the webhook receiver: LOST"
+            )),
+            Some(copies) if copies.iter().any(|c| **c != published) => problems.push(format!(
+                "event {event_id}: a delivery differs from the outbox's event"
+            )),
+            Some(_) => {}
+        }
+    }
+    for (event_id, status, attempts) in db::webhook_deliveries(conn) {
+        if status != "delivered" {
+            problems.push(format!(
+                "webhook delivery of {event_id} is {status} after {attempts} attempts"
+            ));
+        }
+    }
+    if outbox.is_empty() {
+        problems.push("the outbox is empty: the load published no events".to_owned());
+    }
     problems
 }
 
 /// Everything else, once settled: the API agrees with the records, one execution per review,
 /// one event per status change (each valid), the right objects, no dead letters, a sound file.
-pub async fn verify(run: &Run, ledger: &Ledger, data: &Path) -> Vec<String> {
+pub async fn verify(run: &Run, ledger: &Ledger, data: &Path, hook: &Webhook) -> Vec<String> {
     let mut problems = unsettled(run, ledger, data);
     let conn = db::open(data);
+    problems.extend(webhook_problems(&conn, hook));
     let rows = db::uploads(&conn);
     let attempts = ledger.attempts();
     let executions = db::executions(&conn);

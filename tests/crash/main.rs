@@ -13,6 +13,11 @@
 //! After the last restart the maintenance loop must find what the kills left half done
 //! (stored uploads whose notification was lost, decisions not yet delivered), so the test
 //! waits for it (it runs every 30 s) before checking.
+//!
+//! A webhook endpoint (from the settings file) receives every event, signed, through a real
+//! HTTP receiver in the test that refuses each event's first attempt with 503: so every
+//! delivery waits for a retry, and each kill finds events between the outbox and their
+//! delivery. Every event the outbox holds at the end must have reached the receiver.
 
 // clippy.toml allows unwrap in #[test] functions; the helpers here are test code too.
 #![allow(clippy::unwrap_used)]
@@ -35,6 +40,7 @@ use moderate::Ledger;
 use support::client::Api;
 use support::db;
 use support::process::{Server, token};
+use support::webhook::Webhook;
 
 const JOBS: usize = 240;
 const CLIENTS: usize = 8;
@@ -55,6 +61,8 @@ struct Kill {
     accepted: usize,
     in_flight: [i64; 3],
     by_status: Vec<(String, i64)>,
+    /// Events not yet handed on by the outbox, and webhook deliveries not yet made.
+    undelivered: (i64, i64),
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +87,11 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
             token(&data, "moderator-b", "moderator").await,
         ),
     ];
-    let mut server = Server::spawn(&data, &[]).await;
+    let hook = Webhook::start_refusing_first_attempts().await;
+    let config = dir.path().join("vetted.toml");
+    std::fs::write(&config, settings_file(&hook)).unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let mut server = Server::spawn(&data, &args).await;
     let admin = token(&data, "crash-admin", "admin").await;
     for owner in OWNERS {
         create_restaurant(&server.base, &admin, owner).await;
@@ -119,7 +131,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     );
 
     // 2. While images are being sanitized.
-    restart(&mut server, &run, &data).await;
+    restart(&mut server, &run, &data, &args).await;
     run.allow(140);
     let seen = phase(|| run.accepted_count() >= 90 && in_flight(&data)[1] > 0).await;
     kills.push(
@@ -135,7 +147,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     );
 
     // 3. Right after a burst of decisions.
-    restart(&mut server, &run, &data).await;
+    restart(&mut server, &run, &data, &args).await;
     run.allow(200);
     let seen = phase(|| run.accepted_count() >= 160).await;
     let sent = moderate::burst(&run, &ledger).await;
@@ -152,7 +164,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     );
 
     // 4. While approved images are being published and declined ones removed.
-    restart(&mut server, &run, &data).await;
+    restart(&mut server, &run, &data, &args).await;
     run.allow(JOBS);
     phase(|| run.accepted_count() >= JOBS - 10).await;
     moderate::burst(&run, &ledger).await;
@@ -170,7 +182,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     );
 
     // The last start: finish the load, decide what is waiting, resend what died, settle.
-    restart(&mut server, &run, &data).await;
+    restart(&mut server, &run, &data, &args).await;
     for client in clients {
         let finished = tokio::time::timeout(PHASE_LIMIT, client).await;
         propagate(finished.expect("the clients finish their uploads after the last restart"));
@@ -190,7 +202,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     }
     let settle_took = settle_started.elapsed();
     if problems.is_empty() {
-        problems = checks::verify(&run, &ledger, &data).await;
+        problems = checks::verify(&run, &ledger, &data, &hook).await;
     } else {
         let stuck = checks::diagnose(&data, &problems);
         problems.insert(
@@ -207,6 +219,11 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
         resent,
         settle_took,
         started.elapsed(),
+    );
+    println!(
+        "webhooks: {} deliveries received, {} first attempts refused",
+        hook.deliveries().len(),
+        hook.refused_count()
     );
     if !problems.is_empty() {
         let kept = dir.keep();
@@ -257,6 +274,7 @@ async fn kill(
     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     let in_flight = in_flight(data);
     let conn = db::open(data);
+    let undelivered = db::undelivered(&conn);
     let by_status = conn
         .prepare("SELECT status, COUNT(*) FROM uploads GROUP BY status ORDER BY status")
         .unwrap()
@@ -272,12 +290,24 @@ async fn kill(
         accepted: run.accepted_count(),
         in_flight,
         by_status,
+        undelivered,
     }
 }
 
-async fn restart(server: &mut Server, run: &Run, data: &Path) {
-    *server = Server::spawn(data, &[]).await;
+async fn restart(server: &mut Server, run: &Run, data: &Path, args: &[&str]) {
+    *server = Server::spawn(data, args).await;
     run.set_base(&server.base);
+}
+
+/// `vetted serve --config`: the receiver as an endpoint, reachable on loopback, with short
+/// retry waits so that the refused first attempts are retried within the test.
+fn settings_file(hook: &Webhook) -> String {
+    format!(
+        "[webhook_delivery]\nallow_private_addresses_for_development = true\n\
+         retry_delays_seconds = [1, 2, 2, 2, 2, 2, 2, 2, 2]\n\n\
+         [[webhooks]]\nurl = \"{}\"\nsecret = \"{}\"\n",
+        hook.url, hook.secret
+    )
 }
 
 /// Messages received and not yet acknowledged: intake, sanitize, review tasks.
@@ -329,14 +359,15 @@ fn report(
     println!("kills:");
     for (n, k) in kills.iter().enumerate() {
         println!(
-            "  {}. during {:<9} (phase seen: {}) +{} ms: {} accepted; in flight intake/sanitize/review {:?}; records {:?}",
+            "  {}. during {:<9} (phase seen: {}) +{} ms: {} accepted; in flight intake/sanitize/review {:?}; records {:?}; events in the outbox / deliveries pending {:?}",
             n + 1,
             k.phase,
             k.seen,
             k.delay_ms,
             k.accepted,
             k.in_flight,
-            k.by_status
+            k.by_status,
+            k.undelivered
         );
     }
     let attempts = ledger.attempts();

@@ -79,6 +79,28 @@ pub fn outbox(conn: &Connection) -> Vec<(String, String, String, String)> {
         .expect("outbox rows")
 }
 
+/// Every webhook delivery as (event id, status, attempts), oldest first.
+pub fn webhook_deliveries(conn: &Connection) -> Vec<(String, String, i64)> {
+    conn.prepare(
+        "SELECT event_id, status, attempts FROM webhook_deliveries ORDER BY created_at, id",
+    )
+    .expect("deliveries query")
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .expect("delivery rows")
+    .collect::<Result<_, _>>()
+    .expect("delivery rows")
+}
+
+/// Events of the outbox not yet handed to the notifier, and webhook deliveries not yet made:
+/// what a kill right now could lose if either were not durable.
+pub fn undelivered(conn: &Connection) -> (i64, i64) {
+    let count = |sql: &str| conn.query_row(sql, [], |r| r.get(0)).expect("count query");
+    (
+        count("SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL"),
+        count("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'"),
+    )
+}
+
 /// Every workflow execution's name and status. An execution's name starts with its upload id
 /// (`{upload_id}-{hash of the object version}`).
 pub fn executions(conn: &Connection) -> Vec<(String, String)> {

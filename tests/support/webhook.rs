@@ -4,6 +4,7 @@
 //! Its URL and secret go in the config file given to `vetted serve --config`
 //! ([`Webhook::config_toml`]).
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -57,11 +58,30 @@ pub struct Webhook {
     pub url: String,
     pub secret: String,
     received: Arc<Mutex<Vec<Delivery>>>,
+    /// `Some`: the first attempt of each `webhook-id` is answered 503, and its id kept here,
+    /// so that every delivery waits for a retry (and a kill can find it pending).
+    refused_first: Option<Arc<Mutex<HashSet<String>>>>,
 }
 
 impl Webhook {
     /// Listens on a free loopback port until the test's runtime ends.
     pub async fn start() -> Webhook {
+        Self::listen(false).await
+    }
+
+    /// [`Webhook::start`], answering the first attempt of every event 503 Service Unavailable.
+    pub async fn start_refusing_first_attempts() -> Webhook {
+        Self::listen(true).await
+    }
+
+    /// How many first attempts were refused.
+    pub fn refused_count(&self) -> usize {
+        self.refused_first
+            .as_ref()
+            .map_or(0, |ids| ids.lock().unwrap_or_else(|p| p.into_inner()).len())
+    }
+
+    async fn listen(refuse_first: bool) -> Webhook {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port for the webhook receiver");
@@ -70,6 +90,7 @@ impl Webhook {
             url: format!("http://{address}/hook"),
             secret: format!("test-secret-{}", address.port()).repeat(2),
             received: Arc::default(),
+            refused_first: refuse_first.then(Arc::default),
         };
         let app = Router::new()
             .route("/hook", post(receive))
@@ -123,6 +144,15 @@ async fn receive(State(hook): State<Webhook>, headers: HeaderMap, body: Bytes) -
     let Ok(event) = serde_json::from_slice::<Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
+    if let Some(refused) = &hook.refused_first {
+        let first_attempt = refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(header("webhook-id"));
+        if first_attempt {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
+    }
     let delivery = Delivery {
         event,
         id_header: header("webhook-id"),
