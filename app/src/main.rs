@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vetted_app::{aws, bench, inspect, sanitize, serve, token, webhooks};
+use vetted_app::{aws, bench, inspect, private_files, sanitize, serve, token, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,8 +53,14 @@ fn main() -> ExitCode {
         // Its exit status says sanitized (0), refused (1) or usage error (2).
         Command::Sanitize(args) => return sanitize::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Serve(args) => serve::run(args),
-        Command::Token(args) => token::run(args),
+        Command::Serve(args) => {
+            private_files::create_private_files_from_now_on();
+            serve::run(args)
+        }
+        Command::Token(args) => {
+            private_files::create_private_files_from_now_on();
+            token::run(args)
+        }
         // Its exit status says verified (0), not verified (1) or malformed input (2).
         Command::Webhook(args) => return webhooks::verify::run(args),
     };

@@ -26,6 +26,7 @@
 mod support;
 
 mod checks;
+mod files;
 mod jobs;
 mod load;
 mod moderate;

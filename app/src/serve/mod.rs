@@ -190,6 +190,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    crate::private_files::warn_if_shared(&args.settings.data);
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await

@@ -114,7 +114,13 @@ impl FromRef<ApiState> for Arc<Authenticator> {
 
 /// The whole HTTP API. Unknown paths answer 404 and known paths with the wrong method 405,
 /// both with the usual `{error, reason}` body.
+///
+/// Every answer, errors included, carries `Cache-Control: no-store` (answers hold presigned
+/// URLs, which are credentials for minutes, and one user's data) and
+/// `X-Content-Type-Options: nosniff` (a browser must not guess another type for a body).
 pub fn router(state: ApiState) -> Router {
+    use axum::http::{HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
     let webhooks = if state.webhooks.is_some() {
         webhooks::routes()
     } else {
@@ -128,5 +134,13 @@ pub fn router(state: ApiState) -> Router {
         .merge(policy::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(state)
 }

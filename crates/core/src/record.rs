@@ -32,7 +32,11 @@ pub enum FileNameError {
     TooLong,
     #[error("the filename contains a path separator or '..'")]
     PathLike,
-    #[error("the filename contains a control or bidirectional-override character")]
+    #[error(
+        "the filename contains an invisible, format or control character (a control code, \
+         a direction override, a zero-width or tag character, a byte order mark, or a line \
+         or paragraph separator)"
+    )]
     ControlCharacter,
 }
 
@@ -49,17 +53,43 @@ impl FileName {
         if raw.contains(['/', '\\']) || raw.contains("..") {
             return Err(FileNameError::PathLike);
         }
-        // Bidi overrides make "gpj.exe" display as "exe.jpg"; treat them like control codes.
-        let deceptive = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-        if raw.chars().any(|c| c.is_control() || deceptive(c)) {
+        if raw.chars().any(is_invisible_or_format) {
             return Err(FileNameError::ControlCharacter);
         }
         Ok(Self(raw.to_owned()))
     }
 
+    /// A filename read back from a store. It was checked when the intent was made, perhaps
+    /// under an earlier, looser rule (before format characters were refused), so only what
+    /// every version refused is refused here: a record is never made unreadable by a newer
+    /// rule.
+    pub fn from_stored(raw: &str) -> Result<Self, FileNameError> {
+        match Self::parse(raw) {
+            Err(FileNameError::ControlCharacter) if !raw.chars().any(char::is_control) => {
+                Ok(Self(raw.to_owned()))
+            }
+            checked => checked,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters a filename may not hold because they are invisible or change how the rest is
+/// shown: controls (Cc); format characters (Cf), which include the bidi overrides that make
+/// "gpj.exe" display as "exe.jpg", zero-width characters, tag characters and the byte order
+/// mark; and the line and paragraph separators (Zl, Zp), which break a log line.
+fn is_invisible_or_format(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory as Category, get_general_category};
+    matches!(
+        get_general_category(c),
+        Category::Control
+            | Category::Format
+            | Category::LineSeparator
+            | Category::ParagraphSeparator
+    )
 }
 
 impl fmt::Debug for FileName {
@@ -452,7 +482,15 @@ mod tests {
 
     #[test]
     fn filenames_are_metadata_but_still_checked() {
-        for good in ["logo.png", "Menu photo (1).JPG", "café.webp", "a"] {
+        for good in [
+            "logo.png",
+            "Menu photo (1).JPG",
+            "café.webp",
+            "a",
+            "メニュー.png",
+            "🍕 pizza.jpg",
+            "שלום.png",
+        ] {
             assert!(FileName::parse(good).is_ok(), "{good:?} refused");
         }
         let cases = [
@@ -464,6 +502,17 @@ mod tests {
             ("a\u{0}.png", FileNameError::ControlCharacter),
             ("a\n.png", FileNameError::ControlCharacter),
             ("gpj\u{202E}.exe", FileNameError::ControlCharacter),
+            ("a\u{2067}b.png", FileNameError::ControlCharacter),
+            ("lo\u{200B}go.png", FileNameError::ControlCharacter),
+            ("\u{FEFF}logo.png", FileNameError::ControlCharacter),
+            (
+                "logo\u{E0041}\u{E007F}.png",
+                FileNameError::ControlCharacter,
+            ),
+            ("a\u{2028}b.png", FileNameError::ControlCharacter),
+            ("a\u{2029}b.png", FileNameError::ControlCharacter),
+            ("a\u{00AD}b.png", FileNameError::ControlCharacter),
+            ("a\u{0085}b.png", FileNameError::ControlCharacter),
         ];
         for (bad, why) in cases {
             assert_eq!(FileName::parse(bad), Err(why), "{bad:?}");
@@ -471,6 +520,17 @@ mod tests {
         assert_eq!(
             FileName::parse(&"x".repeat(256)),
             Err(FileNameError::TooLong)
+        );
+    }
+
+    #[test]
+    fn a_stored_filename_from_before_the_format_rule_still_reads() {
+        let older = "lo\u{200B}go.png";
+        assert!(FileName::parse(older).is_err());
+        assert_eq!(FileName::from_stored(older).unwrap().as_str(), older);
+        assert_eq!(
+            FileName::from_stored("a\n.png"),
+            Err(FileNameError::ControlCharacter)
         );
     }
 }

@@ -373,9 +373,29 @@ impl TestApp {
     }
 }
 
-/// Status and JSON body; every body the API sends is JSON.
+/// Status and JSON body; every body the API sends is JSON, and every answer, errors
+/// included, is kept out of caches and from type sniffing.
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{status} {}: Cache-Control",
+        response.url().path()
+    );
+    assert_eq!(
+        header("x-content-type-options").as_deref(),
+        Some("nosniff"),
+        "{status} {}: X-Content-Type-Options",
+        response.url().path()
+    );
     let text = response.text().await.unwrap();
     let body =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {text}"));

@@ -270,6 +270,20 @@ async fn a_filename_with_control_characters_is_invalid() {
 }
 
 #[tokio::test]
+async fn a_filename_with_invisible_or_format_characters_is_invalid() {
+    for invisible in [
+        "lo\u{200B}go.png",    // zero-width space
+        "\u{FEFF}logo.png",    // byte order mark
+        "logo\u{E0041}.png",   // a tag character
+        "logo\u{2028}.png",    // line separator
+        "gpj\u{2067}.exe.png", // right-to-left isolate
+        "lo\u{00AD}go.png",    // soft hyphen
+    ] {
+        refused(&with("filename", json!(invisible)), "invalid_filename").await;
+    }
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_json_is_invalid_json() {
     refused("filename=logo.png", "invalid_json").await;
     refused("{\"filename\": \"logo.png\"", "invalid_json").await;

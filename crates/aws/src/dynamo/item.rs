@@ -260,7 +260,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         id: r.required(ID, r.parsed(ID, UploadId::parse)?)?,
         owner: r.required(OWNER, r.parsed(OWNER, OwnerId::parse)?)?,
         target: target(&r)?,
-        filename: r.required("filename", r.parsed("filename", FileName::parse)?)?,
+        filename: r.required("filename", r.parsed("filename", FileName::from_stored)?)?,
         declared_type: r.required(
             "declared_type",
             r.parsed("declared_type", ImageType::from_mime)?,

@@ -143,7 +143,7 @@ impl Row {
         Ok(UploadRecord {
             id: parse(row, 0, UploadId::parse)?,
             owner: parse(row, 1, OwnerId::parse)?,
-            filename: parse(row, 2, FileName::parse)?,
+            filename: parse(row, 2, FileName::from_stored)?,
             declared_type: parse(row, 3, ImageType::from_mime)?,
             declared_size: unsigned(row, 4)?.ok_or(rusqlite::Error::InvalidColumnType(
                 4,
