@@ -13,6 +13,9 @@
 
 mod support;
 
+#[path = "pipeline/slow_clients.rs"]
+mod slow_clients;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -29,6 +29,11 @@
 //! allow_private_addresses_for_development = false     # development only: http, loopback, private
 //! retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
 //!
+//! [http]                              # what one slow or idle client may hold
+//! header_timeout_seconds = 10         # the whole request head; also how long an idle connection stays
+//! body_stall_timeout_seconds = 30     # the longest wait for the next bytes of a request body
+//! max_connections = 1024              # open at once; more wait to be accepted
+//!
 //! [oidc]                              # also accept RS256 tokens from this issuer
 //! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
 //! issuer = "https://cognito-idp.eu-west-1.amazonaws.com/POOL"
@@ -69,8 +74,44 @@ pub struct ServeConfig {
     /// endpoint has their URL (the admin API manages the rest).
     pub webhooks: Vec<Webhook>,
     pub webhook_delivery: WebhookDelivery,
+    pub http: HttpLimits,
     /// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
     pub oidc: Option<OidcConfig>,
+}
+
+/// `[http]`: what one client may hold of the server. A client that sends its request head
+/// slowly, stops in the middle of a body or opens connections and sends nothing is closed
+/// within these limits, and other clients are answered meanwhile.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpLimits {
+    /// The whole request head must arrive within this; it is also how long a kept-alive
+    /// connection may wait idle for its next request.
+    pub header_timeout_seconds: u64,
+    /// A request body that sends nothing for this long is cut off (a stalled upload).
+    pub body_stall_timeout_seconds: u64,
+    /// Connections open at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: 10,
+            body_stall_timeout_seconds: 30,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl HttpLimits {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_seconds)
+    }
+
+    pub fn body_stall_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_stall_timeout_seconds)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -147,6 +188,7 @@ impl Default for ServeConfig {
             sanitize_memory_mib: DEFAULT_MEMORY_BUDGET / (1024 * 1024),
             webhooks: Vec::new(),
             webhook_delivery: WebhookDelivery::default(),
+            http: HttpLimits::default(),
             oidc: None,
         }
     }
@@ -208,6 +250,14 @@ impl ServeConfig {
         } = self.workers;
         if intake == 0 || sanitize == 0 || review_tasks == 0 {
             bail!("every [workers] count must be at least 1");
+        }
+        let HttpLimits {
+            header_timeout_seconds,
+            body_stall_timeout_seconds,
+            max_connections,
+        } = self.http;
+        if header_timeout_seconds == 0 || body_stall_timeout_seconds == 0 || max_connections == 0 {
+            bail!("every [http] limit must be at least 1");
         }
         let allow_private = self
             .webhook_delivery
@@ -284,6 +334,17 @@ mod tests {
             ..ServeConfig::default()
         };
         assert!(config.check().is_err());
+    }
+
+    #[test]
+    fn http_limits_default_and_refuse_zero() {
+        let config: ServeConfig = toml::from_str("[http]\nheader_timeout_seconds = 2\n").unwrap();
+        assert_eq!(config.http.header_timeout(), Duration::from_secs(2));
+        assert_eq!(config.http.max_connections, 1024);
+        config.check().unwrap();
+        let zero: ServeConfig = toml::from_str("[http]\nmax_connections = 0\n").unwrap();
+        assert!(zero.check().unwrap_err().to_string().contains("[http]"));
+        assert!(toml::from_str::<ServeConfig>("[http]\nidle = 1\n").is_err());
     }
 
     #[test]

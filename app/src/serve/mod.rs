@@ -16,6 +16,7 @@ mod aws;
 mod config;
 mod demo;
 mod embedded;
+mod listen;
 mod media;
 mod notifier;
 mod pipeline;
@@ -87,6 +88,11 @@ Settings file (--config), every key optional:
   [webhook_delivery]
   allow_private_addresses_for_development = false   # development only: http, loopback, private
   retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
+
+  [http]                            # what one slow or idle client may hold
+  header_timeout_seconds = 10       # a whole request head; also an idle connection's life
+  body_stall_timeout_seconds = 30   # a body that sends nothing this long gets 400
+  max_connections = 1024            # open at once; more wait in the listen backlog
 
   [oidc]                            # also accept RS256 tokens from an OIDC issuer
   jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"

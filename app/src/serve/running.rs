@@ -74,16 +74,12 @@ pub async fn serve(
     // A child, so that dropping the handle stops this server and nothing else.
     let shutdown = shutdown.child_token();
     let mut tasks = JoinSet::new();
-    let server = axum::serve(
+    tasks.spawn(super::listen::serve_http(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    tasks.spawn(async move {
-        if let Err(error) = server.await {
-            warn!(%error, "HTTP server stopped");
-        }
-    });
+        app,
+        config.http,
+        shutdown.clone(),
+    ));
     spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
     spawn_backend(&mut tasks, &pipeline, &config, clock.clone(), &shutdown).await?;
     tasks.spawn(maintain(services.clone(), shutdown.clone()));

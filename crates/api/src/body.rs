@@ -25,7 +25,21 @@ where
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
             .await
-            .map_err(|_| ApiError::payload_too_large(MAX_JSON_BYTES as u64))?;
+            .map_err(|e| {
+                let too_large = e
+                    .into_inner()
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
+                if too_large {
+                    ApiError::payload_too_large(MAX_JSON_BYTES as u64)
+                } else {
+                    // The client stopped sending (the server's stall timeout), or went away.
+                    ApiError::bad_request(
+                        reasons::INCOMPLETE_BODY,
+                        "the request body stopped before it was complete",
+                    )
+                }
+            })?;
         parse_json(&bytes).map(JsonBody)
     }
 }

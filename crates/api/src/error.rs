@@ -35,6 +35,7 @@ pub mod reasons {
     pub const ALREADY_EXISTS: &str = "already_exists";
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const INCOMPLETE_BODY: &str = "incomplete_body";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const NOT_IN_REVIEW: &str = "not_in_review";
