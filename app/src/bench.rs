@@ -99,6 +99,13 @@ struct Server {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// The per-user upload limits (`vetted_api::uploads::quota`), lifted for a load run.
+pub const UNLIMITED_UPLOADS: [(&str, &str); 3] = [
+    ("VETTED_UPLOADS_PER_MINUTE", "100000000"),
+    ("VETTED_UPLOAD_BURST", "100000000"),
+    ("VETTED_MAX_OPEN_INTENTS", "100000000"),
+];
+
 async fn start_server(args: &BenchArgs) -> anyhow::Result<Server> {
     if let Some(url) = &args.url {
         let data = args
@@ -118,6 +125,8 @@ async fn start_server(args: &BenchArgs) -> anyhow::Result<Server> {
         .args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data)
         .env("VETTED_LOG", "warn")
+        // A load driver is one user asking as fast as it can: lift that user's limits.
+        .envs(UNLIMITED_UPLOADS)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)

@@ -42,6 +42,9 @@ use support::client::Api;
 use support::db;
 use support::process::{Server, token};
 use support::webhook::Webhook;
+// Three owners send 240 uploads as fast as eight clients can: not what the per-user limits
+// are for.
+use vetted_app::bench::UNLIMITED_UPLOADS;
 
 const JOBS: usize = 240;
 const CLIENTS: usize = 8;
@@ -92,7 +95,7 @@ async fn sigkill_mid_load_loses_nothing_and_does_nothing_twice() {
     let config = dir.path().join("vetted.toml");
     std::fs::write(&config, settings_file(&hook)).unwrap();
     let args = ["--config", config.to_str().unwrap()];
-    let mut server = Server::spawn(&data, &args).await;
+    let mut server = Server::spawn_with_env(&data, &args, &UNLIMITED_UPLOADS).await;
     let admin = token(&data, "crash-admin", "admin").await;
     for owner in OWNERS {
         create_restaurant(&server.base, &admin, owner).await;
@@ -296,7 +299,7 @@ async fn kill(
 }
 
 async fn restart(server: &mut Server, run: &Run, data: &Path, args: &[&str]) {
-    *server = Server::spawn(data, args).await;
+    *server = Server::spawn_with_env(data, args, &UNLIMITED_UPLOADS).await;
     run.set_base(&server.base);
 }
 

@@ -36,6 +36,8 @@ pub mod reasons {
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const INCOMPLETE_BODY: &str = "incomplete_body";
+    pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+    pub const TOO_MANY_OPEN_UPLOADS: &str = "too_many_open_uploads";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const NOT_IN_REVIEW: &str = "not_in_review";
@@ -61,6 +63,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub reason: &'static str,
     pub message: String,
+    /// `Retry-After` in seconds, on a 429.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +79,21 @@ impl ApiError {
             status,
             reason,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: a limit of the caller's is spent; `retry_after` says when to ask again (whole
+    /// seconds, at least 1).
+    pub fn too_many(
+        reason: &'static str,
+        message: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, reason, message)
         }
     }
 
@@ -246,6 +265,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

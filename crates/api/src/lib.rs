@@ -65,6 +65,8 @@ pub struct ApiState {
     /// Webhook endpoints, on a backend that has a store for them; their routes are not
     /// mounted otherwise.
     pub webhooks: Option<WebhookApi>,
+    /// How often each user may ask to upload.
+    pub upload_rate: Arc<uploads::quota::UploadRate>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -91,6 +93,7 @@ impl ApiState {
             }
         }
         Ok(Self {
+            upload_rate: Arc::new(uploads::quota::UploadRate::new(&parts.settings)),
             uploads: parts.ports.uploads,
             restaurants: parts.ports.restaurants,
             objects: parts.ports.objects,

@@ -32,7 +32,21 @@ pub struct ApiSettings {
     /// Where proxy uploads are spooled before they go to the object store; the system's
     /// temporary directory when `None`.
     pub temp_dir: Option<PathBuf>,
+    /// How often one user may ask to upload (`POST /api/uploads`), sustained, per minute;
+    /// [`Self::upload_burst`] more may come at once.
+    pub uploads_per_minute: u32,
+    pub upload_burst: u32,
+    /// Intents one user may hold open (asked for, not yet uploaded, not expired). Counted in
+    /// the user's newest 100 records at most, so a cap above 50 is kept only roughly, and a
+    /// cap above 100 is none.
+    pub max_open_intents: u32,
 }
+
+/// 30 a minute, 10 at once: an owner filling a gallery by hand never meets it.
+pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 30;
+pub const DEFAULT_UPLOAD_BURST: u32 = 10;
+/// A gallery's 12 positions at once, and room to spare.
+pub const DEFAULT_MAX_OPEN_INTENTS: u32 = 20;
 
 impl Default for ApiSettings {
     fn default() -> Self {
@@ -42,6 +56,9 @@ impl Default for ApiSettings {
             proxy_max_bytes: DEFAULT_PROXY_MAX_BYTES,
             default_page_size: DEFAULT_PAGE_SIZE,
             temp_dir: None,
+            uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
+            upload_burst: DEFAULT_UPLOAD_BURST,
+            max_open_intents: DEFAULT_MAX_OPEN_INTENTS,
         }
     }
 }
@@ -57,8 +74,9 @@ pub enum SettingsError {
 }
 
 impl ApiSettings {
-    /// Overrides from `VETTED_PRESIGN_EXPIRY_SECONDS`, `VETTED_INTENT_GRACE_SECONDS` and
-    /// `VETTED_PROXY_MAX_BYTES`; other variables are ignored.
+    /// Overrides from `VETTED_PRESIGN_EXPIRY_SECONDS`, `VETTED_INTENT_GRACE_SECONDS`,
+    /// `VETTED_PROXY_MAX_BYTES`, `VETTED_UPLOADS_PER_MINUTE`, `VETTED_UPLOAD_BURST` and
+    /// `VETTED_MAX_OPEN_INTENTS`; other variables are ignored.
     pub fn with_env(mut self, env: &Env) -> Result<Self, SettingsError> {
         if let Some(expiry) = env.seconds("VETTED_PRESIGN_EXPIRY_SECONDS")? {
             self.presign_expires_in = expiry;
@@ -67,6 +85,10 @@ impl ApiSettings {
             self.intent_grace = grace;
         }
         self.proxy_max_bytes = env.parsed_or("VETTED_PROXY_MAX_BYTES", self.proxy_max_bytes)?;
+        self.uploads_per_minute =
+            env.parsed_or("VETTED_UPLOADS_PER_MINUTE", self.uploads_per_minute)?;
+        self.upload_burst = env.parsed_or("VETTED_UPLOAD_BURST", self.upload_burst)?;
+        self.max_open_intents = env.parsed_or("VETTED_MAX_OPEN_INTENTS", self.max_open_intents)?;
         Ok(self)
     }
 
@@ -79,6 +101,12 @@ impl ApiSettings {
         if self.proxy_max_bytes == 0 {
             return Err(SettingsError::Invalid(
                 "proxy_max_bytes is 0: no proxy upload could succeed".to_owned(),
+            ));
+        }
+        if self.uploads_per_minute == 0 || self.upload_burst == 0 || self.max_open_intents == 0 {
+            return Err(SettingsError::Invalid(
+                "uploads_per_minute, upload_burst and max_open_intents must be at least 1"
+                    .to_owned(),
             ));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.default_page_size) {

@@ -4,6 +4,7 @@
 //! same 404 as for a restaurant that does not exist. The request is held to its slot's policy.
 //! Nothing is written unless every check passes and the signature was made; the intent is
 //! written before the answer, so no URL is ever handed out for an upload without a record.
+//! Each user's rate of asking and number of open intents are capped ([`super::quota`]).
 
 use std::collections::BTreeMap;
 
@@ -110,7 +111,9 @@ pub(super) async fn create_upload(
     OwnerCaller(owner): OwnerCaller,
     JsonBody(request): JsonBody<CreateUploadRequest>,
 ) -> Result<Response, ApiError> {
+    state.upload_rate.check(&owner)?;
     let target = requested_slot(&state, &owner, &request).await?;
+    super::quota::check_open_intents(&state, &owner).await?;
     let policy = state.policies.for_kind(target.slot.kind());
     let checked = check(request, target, policy, &state.settings)?;
     let upload_id = UploadId::generate();

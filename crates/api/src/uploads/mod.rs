@@ -10,6 +10,7 @@
 
 mod create;
 mod proxy;
+pub mod quota;
 mod read;
 pub mod views;
 mod withdraw;

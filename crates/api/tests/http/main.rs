@@ -11,6 +11,7 @@ mod create;
 mod jwks;
 mod policy;
 mod proxy;
+mod quota;
 mod read;
 mod restaurants;
 mod reviews;
