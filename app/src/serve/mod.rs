@@ -49,7 +49,7 @@ use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
 
 use crate::token::DEFAULT_DATA_DIR;
-use crate::webhooks::{DeliverySettings, DeliveryWorker};
+use vetted_webhooks::{DeliverySettings, DeliveryWorker};
 use config::ServeConfig;
 use pipeline::{Backend, Pipeline};
 use worker::{WorkerSettings, run_worker};
