@@ -1,8 +1,9 @@
 //! Ties `infra/template.yaml` to the code: the ASL placeholders and queues, one function per
 //! crate under `functions/`, the queues workers read, the table the adapter queries, the CORS
-//! rule against the headers a presigned PUT signs, and the
-//! parameter constraints that make bad input fail at deploy time. No AWS account is needed:
-//! the template is read as data (cfn-lint and checkov check it as CloudFormation).
+//! rule against the headers a presigned PUT signs, the webhooks rule, queue, function and
+//! role, and the parameter constraints that make bad input fail at deploy time. No AWS
+//! account is needed: the template is read as data (cfn-lint and checkov check it as
+//! CloudFormation).
 
 #[path = "infra/cors.rs"]
 mod cors;
@@ -16,5 +17,7 @@ mod queues;
 mod storage;
 #[path = "infra/template.rs"]
 mod template;
+#[path = "infra/webhooks.rs"]
+mod webhooks;
 #[path = "infra/workflow.rs"]
 mod workflow;

@@ -8,7 +8,8 @@
 //! PUT (declined) and an HTML page named .png (refused by the gate); both go straight to the
 //! emulated S3. The published copy is read back from the bucket and must be re-encoded, the
 //! incoming objects must be gone, and every event, read from EventBridge through a rule that
-//! sends them to a queue, must match its schema, once per status change.
+//! sends them to a queue, must match its schema, once per status change. Admins manage
+//! webhook endpoints there too, over DynamoDB.
 //!
 //! Needs `VETTED_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it); skipped without it,
 //! or failed when `VETTED_TEST_REQUIRE_AWS=1` (see `vetted_tests::aws_endpoint`).
@@ -230,6 +231,66 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
     let events = tap.collect(22).await;
     support::logo_walk::check_events(&walk, &events);
     assert_eq!(events.len(), 22, "an event was repeated: {events:#?}");
+    drop(server);
+}
+
+/// `/api/webhooks` is mounted on the AWS backend too, over the DynamoDB table serve's
+/// bootstrap made: an admin registers an endpoint (its secret shown once) and lists it, and
+/// an inside address is refused, since on AWS the guard is always on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_webhook_endpoints_on_the_aws_backend() {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "hooks-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    let created = server
+        .admin_post(
+            "/api/webhooks",
+            serde_json::json!({"url": "https://hooks.example.com/vetted"}),
+        )
+        .await;
+    assert!(
+        created["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{created}"
+    );
+    let admin = server.token("ops-aws", "admin");
+    let api = Api::new();
+    let listed: Value = api
+        .http()
+        .get(format!("{}/api/webhooks", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["id"], created["id"]);
+    assert!(items[0].get("secret").is_none(), "a secret is shown once");
+    let refused = api
+        .http()
+        .post(format!("{}/api/webhooks", server.base))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"url": "https://127.0.0.1/hook"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["reason"], "forbidden_webhook_address", "{body}");
     drop(server);
 }
 

@@ -56,6 +56,7 @@ impl Server {
         let role = match role {
             "owner" => Role::Owner,
             "moderator" => Role::Moderator,
+            "admin" => Role::Admin,
             other => panic!("no role {other:?}"),
         };
         self.running

@@ -14,6 +14,7 @@ use vetted_api::auth::DevKey;
 use vetted_aws::bootstrap::{BootstrapOptions, Resources, bootstrap};
 use vetted_aws::config::AwsContext;
 use vetted_aws::presign::S3Presigner;
+use vetted_core::ports::Webhooks;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 
 use super::pipeline::{Backend, Pipeline, REVIEW_ASL};
@@ -75,6 +76,9 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
         dev_key: DevKey::load_or_create(target.data).context("dev key")?,
         backend: Backend::Aws {
             endpoint_url: target.endpoint_url.map(str::to_owned),
+            webhooks: resources
+                .webhooks(&ctx)
+                .map(|store| Arc::new(store) as Arc<dyn Webhooks>),
         },
     })
 }

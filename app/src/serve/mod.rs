@@ -48,9 +48,9 @@ use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
 use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
+use vetted_webhooks::{DeliverySettings, DeliveryWorker};
 
 use crate::token::DEFAULT_DATA_DIR;
-use crate::webhooks::{DeliverySettings, DeliveryWorker};
 use config::ServeConfig;
 use pipeline::{Backend, Pipeline};
 use worker::{WorkerSettings, run_worker};
@@ -295,7 +295,11 @@ fn api_state(
                     .webhook_delivery
                     .allow_private_addresses_for_development,
             }),
-            Backend::Aws { .. } => None,
+            // On AWS the address guard is always on.
+            Backend::Aws { webhooks, .. } => webhooks.clone().map(|store| vetted_api::WebhookApi {
+                store,
+                allow_private: false,
+            }),
         },
     })?)
 }

@@ -3,7 +3,7 @@
 //!
 //! Enqueueing is idempotent on (endpoint, event id), so an event the outbox hands over again
 //! (after a crash, or a failed enqueue) makes no second delivery. The HTTP side is the
-//! delivery worker's ([`crate::webhooks::deliver`]): it signs each attempt as Standard
+//! delivery worker's ([`vetted_webhooks::deliver`]): it signs each attempt as Standard
 //! Webhooks 1.0 says (`webhook-id`, `webhook-timestamp`, `webhook-signature`), and retries.
 //! The old `X-Vetted-Signature: sha256=…` scheme is gone; see `docs/ARCHITECTURE.md`.
 
@@ -16,7 +16,7 @@ use vetted_core::events::UploadEvent;
 use vetted_core::ports::Webhooks;
 use vetted_embedded::outbox::EventHandler;
 
-use crate::webhooks::enqueue_event;
+use vetted_webhooks::enqueue_event;
 
 pub struct Notifier {
     pub webhooks: Arc<dyn Webhooks>,

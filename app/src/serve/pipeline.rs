@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use vetted_api::auth::DevKey;
 use vetted_core::ports::{
-    EventSink, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner, Uploads, WorkQueue,
+    EventSink, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner, Uploads, Webhooks, WorkQueue,
 };
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
@@ -38,7 +38,7 @@ pub enum Backend {
         engine: Arc<EmbeddedWorkflow>,
         outbox: Arc<SqliteOutbox>,
         s3: Arc<S3Endpoint>,
-        /// Webhook endpoints and deliveries (the AWS backend has no store for them yet).
+        /// Webhook endpoints and deliveries.
         webhooks: Arc<SqliteWebhooks>,
     },
     /// AWS, or an emulator of it: Step Functions runs the workflow and EventBridge takes the
@@ -47,5 +47,10 @@ pub enum Backend {
         not(feature = "aws"),
         expect(dead_code, reason = "built by the aws feature")
     )]
-    Aws { endpoint_url: Option<String> },
+    Aws {
+        endpoint_url: Option<String>,
+        /// Webhook endpoints and deliveries (DynamoDB), for the admin API, when the resources
+        /// name the table; the `webhooks` Lambda delivers them.
+        webhooks: Option<Arc<dyn Webhooks>>,
+    },
 }

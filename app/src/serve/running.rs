@@ -100,7 +100,7 @@ pub async fn serve(
         data: settings.data,
         backend: settings.backend,
         endpoint_url: match &pipeline.backend {
-            Backend::Aws { endpoint_url } => endpoint_url.clone(),
+            Backend::Aws { endpoint_url, .. } => endpoint_url.clone(),
             Backend::Embedded { .. } => None,
         },
         upload_endpoint,

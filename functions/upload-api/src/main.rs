@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vetted_api::auth::{JwksVerifier, OidcConfig};
-use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, WebhookApi};
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
+use vetted_aws::dynamo::DynamoWebhooks;
 use vetted_aws::presign::S3Presigner;
 use vetted_aws::sfn::SfnTaskResponder;
 use vetted_core::policy::SlotPolicies;
@@ -26,6 +27,8 @@ struct Config {
     oidc: OidcConfig,
     policies: SlotPolicies,
     api: ApiSettings,
+    /// `VETTED_WEBHOOKS_TABLE`: webhook endpoints and deliveries, for `/api/webhooks`.
+    webhooks_table: String,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
                 ..ApiSettings::default()
             }
             .with_env(env)?,
+            webhooks_table: env.required("VETTED_WEBHOOKS_TABLE")?,
         })
     }
 }
@@ -86,7 +90,11 @@ async fn state() -> anyhow::Result<ApiState> {
         auth: Authenticator::new(None, Some(verifier))?,
         settings: config.api,
         review,
-        // The AWS backend has no webhook store yet: its routes are not mounted.
-        webhooks: None,
+        // Admins manage endpoints here; the webhooks function delivers. On AWS the address
+        // guard is always on.
+        webhooks: Some(WebhookApi {
+            store: Arc::new(DynamoWebhooks::new(ctx.dynamodb(), &config.webhooks_table)),
+            allow_private: false,
+        }),
     })?)
 }

@@ -29,7 +29,7 @@ use vetted_core::webhooks::address::check_url;
 use vetted_core::webhooks::retry::{RetrySchedule, Verdict, judge};
 use vetted_core::webhooks::{Attempt, AttemptNext, Delivery, SignedHeaders};
 
-use super::guard::GuardedResolver;
+use crate::guard::GuardedResolver;
 
 /// How the worker runs; [`DeliverySettings::default`] is what `vetted serve` uses.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ impl DeliveryWorker {
         clock: Arc<dyn Clock>,
         settings: DeliverySettings,
     ) -> anyhow::Result<Self> {
-        vetted_api::install_crypto_provider();
+        crate::install_crypto_provider();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -1,124 +1,32 @@
-//! The delivery worker against a real HTTP receiver on 127.0.0.1, started by each test: it
-//! records every request and answers from a script. Schedules are injected (zero or short
-//! waits) and the rounds are driven by the test, so nothing sleeps and nothing is timed.
+//! The delivery checks, one `pub async fn` each, run on every store by `main.rs`: the same
+//! assertions against the same real receiver, whatever keeps the endpoints and deliveries.
 
-// Test code may unwrap: a panic is a failed test with its message.
-#![allow(clippy::unwrap_used)]
-
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use tempfile::TempDir;
-use vetted_app::webhooks::{DeliverySettings, DeliveryWorker, enqueue_event};
 use vetted_contract::events::sample_event;
 use vetted_core::events::EventType;
 use vetted_core::ports::Webhooks;
 use vetted_core::time::ManualClock;
 use vetted_core::webhooks::retry::RetrySchedule;
 use vetted_core::webhooks::{
-    DeliveryStatus, Endpoint, EndpointId, ROTATION_OVERLAP, WebhookSecret,
+    Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId, ROTATION_OVERLAP, WebhookSecret,
 };
 use vetted_core::{Clock, RestaurantId, SystemClock, Timestamp, UploadId};
-use vetted_embedded::db::Db;
-use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
+use vetted_webhooks::{DeliverySettings, DeliveryWorker, enqueue_event};
 
-/// One request as the receiver got it.
-#[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// An answer the receiver gives, in script order; 204 once the script is used up.
-#[derive(Debug, Clone)]
-struct Answer {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-}
-
-fn answer(status: u16) -> Answer {
-    Answer {
-        status,
-        headers: Vec::new(),
-    }
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    requests: Arc<Mutex<Vec<Request>>>,
-    script: Arc<Mutex<VecDeque<Answer>>>,
-    base: String,
-}
-
-async fn record(
-    State(receiver): State<Receiver>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    receiver.requests.lock().unwrap().push(Request {
-        path: uri.path().to_owned(),
-        headers,
-        body,
-    });
-    let next = receiver
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| answer(204));
-    let mut response = StatusCode::from_u16(next.status).unwrap().into_response();
-    for (name, value) in next.headers {
-        response.headers_mut().insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_str(&value).unwrap(),
-        );
-    }
-    response
-}
-
-impl Receiver {
-    async fn start(script: Vec<Answer>) -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = Receiver {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            script: Arc::new(Mutex::new(script.into())),
-            ..Receiver::default()
-        };
-        let app = Router::new().fallback(record).with_state(receiver.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        receiver
-    }
-
-    fn url(&self) -> String {
-        format!("{}/hook", self.base)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-}
+use crate::receiver::{Answer, Receiver, answer, header, verify_with};
+use crate::stores::Place;
 
 struct Setup {
-    store: Arc<SqliteWebhooks>,
+    store: Arc<dyn Webhooks>,
     clock: Arc<ManualClock>,
-    _dir: TempDir,
 }
 
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+async fn setup(place: &dyn Place) -> Setup {
     Setup {
-        store: Arc::new(SqliteWebhooks::new(db)),
+        store: place.open().await,
         clock: Arc::new(ManualClock::new(SystemClock.now())),
-        _dir: dir,
     }
 }
 
@@ -168,7 +76,7 @@ impl Setup {
         event.id
     }
 
-    async fn only_delivery(&self, endpoint: &Endpoint) -> vetted_core::webhooks::Delivery {
+    async fn only_delivery(&self, endpoint: &Endpoint) -> Delivery {
         let mut all = self.store.deliveries(&endpoint.id, 10).await.unwrap();
         assert_eq!(all.len(), 1, "{all:?}");
         all.remove(0)
@@ -185,32 +93,10 @@ async fn drain(worker: &DeliveryWorker, limit: usize) {
     panic!("still delivering after {limit} rounds");
 }
 
-fn verify_with(
-    secret: &WebhookSecret,
-    request: &Request,
-) -> Result<(), standardwebhooks::WebhookError> {
-    let mut headers = http::HeaderMap::new();
-    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        if let Some(value) = request.headers.get(name) {
-            headers.insert(name, value.to_str().unwrap().parse().unwrap());
-        }
-    }
-    standardwebhooks::Webhook::new(secret.expose())
-        .unwrap()
-        .verify(&request.body, &headers)
-}
-
-fn header(request: &Request, name: &str) -> String {
-    request
-        .headers
-        .get(name)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-async fn a_receiver_that_fails_three_times_gets_the_event_once_delivered_with_one_id() {
-    let setup = setup().await;
+pub async fn a_receiver_that_fails_three_times_gets_the_event_once_delivered_with_one_id(
+    place: Box<dyn Place>,
+) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(vec![answer(500), answer(502), answer(503)]).await;
     let endpoint = setup.endpoint(&receiver.url(), 1).await;
     let event_id = setup.event().await;
@@ -241,11 +127,11 @@ async fn a_receiver_that_fails_three_times_gets_the_event_once_delivered_with_on
         (DeliveryStatus::Delivered, 4, Some(204), None)
     );
     // Delivered is final: more rounds send nothing, and the same event enqueued again
-    // (the outbox handing it over twice) makes no second delivery.
+    // (the outbox or the queue handing it over twice) makes no second delivery.
     setup
         .store
-        .enqueue(&vetted_core::webhooks::Delivery {
-            id: vetted_core::webhooks::DeliveryId::generate(),
+        .enqueue(&Delivery {
+            id: DeliveryId::generate(),
             ..delivery.clone()
         })
         .await
@@ -255,9 +141,8 @@ async fn a_receiver_that_fails_three_times_gets_the_event_once_delivered_with_on
     assert_eq!(setup.only_delivery(&endpoint).await.attempts, 4);
 }
 
-#[tokio::test]
-async fn attempts_run_out_and_the_delivery_has_failed() {
-    let setup = setup().await;
+pub async fn attempts_run_out_and_the_delivery_has_failed(place: Box<dyn Place>) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(vec![answer(500); 5]).await;
     let endpoint = setup.endpoint(&receiver.url(), 1).await;
     setup.event().await;
@@ -270,9 +155,8 @@ async fn attempts_run_out_and_the_delivery_has_failed() {
     );
 }
 
-#[tokio::test]
-async fn gone_disables_the_endpoint_and_stops_its_deliveries() {
-    let setup = setup().await;
+pub async fn gone_disables_the_endpoint_and_stops_its_deliveries(place: Box<dyn Place>) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(vec![answer(410)]).await;
     let endpoint = setup.endpoint(&receiver.url(), 1).await;
     setup.event().await;
@@ -294,7 +178,7 @@ async fn gone_disables_the_endpoint_and_stops_its_deliveries() {
     // none at all.
     let late = sample_event(UploadId::generate(), EventType::SlotChanged);
     let body = serde_json::to_string(&late).unwrap();
-    let queued = vetted_core::webhooks::Delivery::new(endpoint.id, &late, body, setup.clock.now());
+    let queued = Delivery::new(endpoint.id, &late, body, setup.clock.now());
     setup.store.enqueue(&queued).await.unwrap();
     setup.event().await;
     drain(&worker, 5).await;
@@ -317,9 +201,10 @@ async fn gone_disables_the_endpoint_and_stops_its_deliveries() {
     );
 }
 
-#[tokio::test]
-async fn with_the_guard_on_a_loopback_url_is_refused_and_nothing_is_sent() {
-    let setup = setup().await;
+pub async fn with_the_guard_on_a_loopback_url_is_refused_and_nothing_is_sent(
+    place: Box<dyn Place>,
+) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(Vec::new()).await;
     let port = receiver.base.rsplit(':').next().unwrap().to_owned();
     // Stored straight in the store, as the API would refuse them: the worker checks again.
@@ -345,9 +230,10 @@ async fn with_the_guard_on_a_loopback_url_is_refused_and_nothing_is_sent() {
     assert!(plain.last_error.unwrap().contains("https"));
 }
 
-#[tokio::test]
-async fn during_a_rotation_both_secrets_sign_and_after_the_overlap_only_the_new_one() {
-    let setup = setup().await;
+pub async fn during_a_rotation_both_secrets_sign_and_after_the_overlap_only_the_new_one(
+    place: Box<dyn Place>,
+) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(Vec::new()).await;
     let mut endpoint = setup.endpoint(&receiver.url(), 1).await;
     let old = endpoint.secret.clone();
@@ -378,9 +264,8 @@ async fn during_a_rotation_both_secrets_sign_and_after_the_overlap_only_the_new_
     );
 }
 
-#[tokio::test]
-async fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt() {
-    let setup = setup().await;
+pub async fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt(place: Box<dyn Place>) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(Vec::new()).await;
     receiver.script.lock().unwrap().push_back(Answer {
         status: 307,
@@ -404,9 +289,8 @@ async fn a_redirect_is_not_followed_and_counts_as_a_failed_attempt() {
     );
 }
 
-#[tokio::test]
-async fn retry_after_on_a_503_is_respected_up_to_its_cap() {
-    let setup = setup().await;
+pub async fn retry_after_on_a_503_is_respected_up_to_its_cap(place: Box<dyn Place>) {
+    let setup = setup(place.as_ref()).await;
     let receiver = Receiver::start(vec![
         Answer {
             status: 503,
@@ -446,10 +330,9 @@ async fn retry_after_on_a_503_is_respected_up_to_its_cap() {
     assert_eq!(receiver.requests().len(), 2);
 }
 
-#[tokio::test]
-async fn a_delivery_claimed_by_a_process_that_died_is_sent_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("vetted.db");
+pub async fn a_delivery_claimed_by_a_process_that_died_is_sent_after_a_restart(
+    place: Box<dyn Place>,
+) {
     let receiver = Receiver::start(Vec::new()).await;
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let settings = DeliverySettings {
@@ -461,11 +344,10 @@ async fn a_delivery_claimed_by_a_process_that_died_is_sent_after_a_restart() {
     let endpoint;
     {
         // The first process: enqueues, claims, and dies before sending.
-        let store = Arc::new(SqliteWebhooks::new(Db::open(&path).await.unwrap()));
+        let store = place.open().await;
         let setup = Setup {
             store: store.clone(),
             clock: clock.clone(),
-            _dir: tempfile::tempdir().unwrap(),
         };
         endpoint = setup.endpoint(&receiver.url(), 1).await;
         setup.event().await;
@@ -478,7 +360,7 @@ async fn a_delivery_claimed_by_a_process_that_died_is_sent_after_a_restart() {
             1
         );
     }
-    let store = Arc::new(SqliteWebhooks::new(Db::open(&path).await.unwrap()));
+    let store = place.open().await;
     let worker = DeliveryWorker::new(store.clone(), clock.clone(), settings).unwrap();
     assert_eq!(
         worker.deliver_due().await.unwrap(),
@@ -493,9 +375,8 @@ async fn a_delivery_claimed_by_a_process_that_died_is_sent_after_a_restart() {
     assert_eq!(delivered[0].status, DeliveryStatus::Delivered);
 }
 
-#[tokio::test]
-async fn events_reach_only_enabled_endpoints_that_want_them() {
-    let setup = setup().await;
+pub async fn events_reach_only_enabled_endpoints_that_want_them(place: Box<dyn Place>) {
+    let setup = setup(place.as_ref()).await;
     let all = setup.endpoint("https://all.example/", 1).await;
     let mut typed = setup.endpoint("https://typed.example/", 2).await;
     typed.event_types = vec![EventType::SlotChanged];
