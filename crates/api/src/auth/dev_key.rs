@@ -163,7 +163,7 @@ impl DevKey {
             &validation(Algorithm::HS256, DEV_ISSUER),
         )
         .map(|data| data.claims)
-        .map_err(|e| AuthError::Invalid(e.to_string()))
+        .map_err(super::refused)
     }
 }
 

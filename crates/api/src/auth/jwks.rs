@@ -78,7 +78,7 @@ impl JwksVerifier {
             &key,
             &validation(Algorithm::RS256, &self.config.issuer),
         )
-        .map_err(|e| AuthError::Invalid(e.to_string()))?
+        .map_err(super::refused)?
         .claims;
         if let Some(audience) = &self.config.audience
             && !audience_matches(&claims, audience)

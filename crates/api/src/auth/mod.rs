@@ -95,8 +95,11 @@ impl Principal {
 pub enum AuthError {
     #[error("missing bearer token: send Authorization: Bearer <JWT>")]
     Missing,
+    /// Why, for the log; the caller is told only that the token was refused.
     #[error("the token was refused: {0}")]
     Invalid(String),
+    #[error("the token has expired: sign in again")]
+    Expired,
     #[error("the token's subject is not a valid user id")]
     BadSubject,
     #[error("this needs the {} role", .0.group())]
@@ -110,6 +113,12 @@ impl From<AuthError> for ApiError {
         match &error {
             AuthError::Forbidden(_) => ApiError::forbidden(error.to_string()),
             AuthError::KeysUnavailable(_) => ApiError::unavailable("JWKS fetch failed", &error),
+            // The verifier's own words (a library's error kinds, key ids) help an attacker
+            // more than a caller: they go to the log, and the answer says only "refused".
+            AuthError::Invalid(detail) => {
+                tracing::info!(%detail, "a bearer token was refused");
+                ApiError::unauthenticated("the token was refused")
+            }
             _ => ApiError::unauthenticated(error.to_string()),
         }
     }
@@ -118,6 +127,15 @@ impl From<AuthError> for ApiError {
 #[derive(Debug, Error)]
 #[error("no token verifier is configured: set up the dev key, a JWKS URL and issuer, or both")]
 pub struct NoVerifier;
+
+/// A verifier's refusal: [`AuthError::Expired`] when the token has only expired (the caller
+/// should sign in again), else [`AuthError::Invalid`] with the reason, for the log.
+pub(crate) fn refused(error: jsonwebtoken::errors::Error) -> AuthError {
+    match error.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+        _ => AuthError::Invalid(error.to_string()),
+    }
+}
 
 /// The claims Vetted reads. Unknown claims are ignored.
 #[derive(Debug, Deserialize)]
