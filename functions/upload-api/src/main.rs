@@ -88,5 +88,7 @@ async fn state() -> anyhow::Result<ApiState> {
         review,
         // The AWS backend has no webhook store yet: its routes are not mounted.
         webhooks: None,
+        // Owner emails on AWS are not wired yet: /api/me/notifications is not mounted.
+        notifications: None,
     })?)
 }
