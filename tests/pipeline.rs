@@ -13,6 +13,9 @@
 
 mod support;
 
+#[path = "pipeline/email.rs"]
+mod email;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -63,6 +63,20 @@ impl Server {
             .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
     }
 
+    /// An owner token that also carries `email` (verified), as an ID token does.
+    pub fn owner_with_email(&self, user: &str, email: &str) -> String {
+        self.running
+            .dev_key
+            .issue_with_email(
+                user,
+                &[Role::Owner],
+                Some(email),
+                TOKEN_TTL,
+                vetted_core::Clock::now(&vetted_core::SystemClock),
+            )
+            .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
+    }
+
     /// Creates restaurant `id` with `owners` through the admin API (or finds it there), so
     /// that they may upload to it; panics on any other answer.
     pub async fn restaurant(&self, id: &str, owners: &[&str]) {

@@ -18,6 +18,7 @@ mod demo;
 mod embedded;
 mod media;
 mod notifier;
+mod owner_mail;
 mod pipeline;
 mod presign;
 mod running;
@@ -87,6 +88,17 @@ Settings file (--config), every key optional:
   [webhook_delivery]
   allow_private_addresses_for_development = false   # development only: http, loopback, private
   retry_delays_seconds = [30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]
+
+  [mail]                            # owner emails (GET/PUT /api/me/notifications)
+  from = \"Vetted <vetted@example.com>\"   # on --backend aws: the SES identity
+  public_url = \"https://vetted.example\"  # links in emails (default: the server's URL)
+
+  [mail.smtp]                       # without it: {data}/outbox-mail/*.eml
+  host = \"smtp.example.com\"
+  port = 587
+  tls = \"starttls\"                  # none (local only), starttls or tls
+  username = \"vetted\"               # password: VETTED_SMTP_PASSWORD (or password = ...)
+  password = \"change-me\"
 
   [oidc]                            # also accept RS256 tokens from an OIDC issuer
   jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"
@@ -281,6 +293,7 @@ fn api_state(
         )?,
         settings,
         review: services.review.clone(),
+        notifications: pipeline.notifications.clone(),
         webhooks: match &pipeline.backend {
             Backend::Embedded { webhooks, .. } => Some(vetted_api::WebhookApi {
                 store: webhooks.clone(),
@@ -331,11 +344,29 @@ fn spawn_workers(
     }
 }
 
+/// On a backend that queues the outcome events for the notifier (AWS), a worker over that
+/// queue, as a notify Lambda would consume it.
+fn spawn_notify_worker(
+    tasks: &mut JoinSet<()>,
+    queue: Arc<dyn vetted_core::ports::WorkQueue>,
+    notifier: Arc<vetted_core::notify::OwnerNotifier>,
+    shutdown: &CancellationToken,
+) {
+    let settings = WorkerSettings {
+        name: "notify",
+        concurrency: 4,
+        poll_wait: Duration::from_secs(5),
+    };
+    let service: Arc<dyn QueueService> = Arc::new(vetted_core::notify::NotifyQueue { notifier });
+    tasks.spawn(run_worker(settings, queue, service, shutdown.clone()));
+}
+
 async fn spawn_backend(
     tasks: &mut JoinSet<()>,
     pipeline: &Pipeline,
     config: &ServeConfig,
     clock: Arc<dyn Clock>,
+    owners: Option<Arc<vetted_core::notify::OwnerNotifier>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     if let Backend::Embedded {
@@ -370,6 +401,7 @@ async fn spawn_backend(
             webhooks: store,
             clock,
             wake: worker.waker(),
+            owners,
         };
         let stop = shutdown.clone();
         tasks.spawn(async move { worker.run(stop).await });
@@ -483,6 +515,9 @@ fn print_banner(running: &Running) {
     );
     if let Some(endpoint) = &running.upload_endpoint {
         out.push_str(&format!("  Upload endpoint    {endpoint}\n"));
+    }
+    if let Some(mail) = &running.mail {
+        out.push_str(&format!("  Owner emails       {mail}\n"));
     }
     if let Some(demo) = &running.demo {
         out.push_str(&format!(
