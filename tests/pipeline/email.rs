@@ -302,3 +302,45 @@ async fn each_outcome_emails_each_opted_in_owner_once_however_often_it_is_delive
     );
     server.stop().await;
 }
+
+/// `serve --demo` without mail settings: the demo owner is opted in, and the demo's refused
+/// uploads leave `.eml` files in `{data}/outbox-mail/`, the place the banner names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_writes_its_mail_to_files_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(ServeSettings {
+        demo: true,
+        ..ServeSettings::new(&data)
+    })
+    .await;
+    let outbox = data.join("outbox-mail");
+    assert_eq!(
+        server.mail.as_deref(),
+        Some(format!("files in {}", outbox.display()).as_str())
+    );
+    let mail = eventually(
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        "a demo email in outbox-mail",
+        || async {
+            let files: Vec<_> = std::fs::read_dir(&outbox)
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect();
+            match files.first() {
+                Some(path) => std::fs::read_to_string(path).map_err(|e| e.to_string()),
+                None => Err("no .eml yet".into()),
+            }
+        },
+    )
+    .await;
+    assert!(mail.contains("To: demo-owner@example.com\r\n"), "{mail}");
+    assert!(
+        mail.contains("From: Vetted <vetted@localhost>\r\n"),
+        "{mail}"
+    );
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    server.stop().await;
+}

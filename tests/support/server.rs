@@ -24,6 +24,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The data directory.
     pub data: PathBuf,
+    /// Where owner emails go, as the banner says it.
+    pub mail: Option<String>,
     running: Running,
 }
 
@@ -47,6 +49,7 @@ impl Server {
             base: running.public_url.clone(),
             addr: running.addr,
             data: running.data.clone(),
+            mail: running.mail.clone(),
             running,
         }
     }
