@@ -13,6 +13,8 @@
 
 mod support;
 
+#[path = "pipeline/email.rs"]
+mod email;
 #[path = "pipeline/slow_clients.rs"]
 mod slow_clients;
 

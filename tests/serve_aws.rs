@@ -9,7 +9,8 @@
 //! emulated S3. The published copy is read back from the bucket and must be re-encoded, the
 //! incoming objects must be gone, and every event, read from EventBridge through a rule that
 //! sends them to a queue, must match its schema, once per status change. Admins manage
-//! webhook endpoints there too, over DynamoDB.
+//! webhook endpoints there too, over DynamoDB. The owner, opted in to emails, gets one SES
+//! email per outcome, read back from moto's sent-message store.
 //!
 //! Needs `VETTED_TEST_AWS_ENDPOINT` (scripts/test starts moto and sets it); skipped without it,
 //! or failed when `VETTED_TEST_REQUIRE_AWS=1` (see `vetted_tests::aws_endpoint`).
@@ -47,10 +48,18 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    // Owner emails through SES (moto), from this identity, which serve creates there.
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        "[mail]\nfrom = \"Vetted <vetted@serve-aws.example>\"\n",
+    )
+    .unwrap();
     let server = Server::start(ServeSettings {
         backend: BackendChoice::Aws,
         endpoint_url: Some(endpoint.clone()),
         prefix: prefix.clone(),
+        config: Some(config),
         ..ServeSettings::new(&data)
     })
     .await;
@@ -70,6 +79,16 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
     let api = Api::new();
     server.restaurant(RESTAURANT, &[OWNER]).await;
     let slot = |name: &str| format!("{RESTAURANT}/{name}");
+    let mail_to = format!("{OWNER}.{prefix}@owners.example");
+    let opt_in = api
+        .http()
+        .put(format!("{base}/api/me/notifications"))
+        .bearer_auth(server.owner_with_email(OWNER, &mail_to))
+        .json(&serde_json::json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opt_in.status(), 200, "{:?}", opt_in.text().await);
 
     let gps_jpeg = images::jpeg_with_gps(320, 200, 48.8584, 2.2945);
     assert!(contains(&gps_jpeg, b"Exif\0\0"), "the sample lacks EXIF");
@@ -198,6 +217,56 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         );
     }
     assert_eq!(events.len(), total, "an event was repeated: {events:#?}");
+
+    // One SES email per outcome (published, declined, rejected), read from moto's store.
+    let mails = support::eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        "the owner's three emails in moto's SES",
+        || async {
+            let data: Value = api
+                .http()
+                .get(format!("{endpoint}/moto-api/data.json"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mails: Vec<Value> = data["ses"]["Message"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["destinations"]["ToAddresses"] == serde_json::json!([mail_to]))
+                .cloned()
+                .collect();
+            if mails.len() >= 3 {
+                Ok(mails)
+            } else {
+                Err(format!("{mails:#?}"))
+            }
+        },
+    )
+    .await;
+    let mut subjects: Vec<&str> = mails
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort_unstable();
+    assert_eq!(
+        subjects,
+        [
+            "bistro-aws: your new gallery image 1 is live",
+            "bistro-aws: your new gallery image 2 was declined",
+            "bistro-aws: your new gallery image 3 was not accepted",
+        ],
+        "{mails:#?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .all(|m| m["source"] == "Vetted <vetted@serve-aws.example>")
+    );
     drop(server);
 }
 

@@ -7,6 +7,7 @@ pub mod aws;
 pub mod bench;
 pub mod client;
 pub mod inspect;
+pub mod mail;
 pub mod private_files;
 pub mod sanitize;
 pub mod serve;

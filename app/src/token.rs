@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use vetted_api::auth::{DevKey, Role};
+use vetted_core::notify::EmailAddress;
 use vetted_core::{Clock, ModeratorId, OwnerId, SystemClock};
 
 /// The data directory when neither `--data` nor `VETTED_DATA` names one.
@@ -40,6 +41,10 @@ pub struct TokenArgs {
     /// How long the token is valid: a number with s, m, h or d (at most 30d).
     #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     ttl: Duration,
+    /// An email address for the token to carry (as a verified `email` claim): where owner
+    /// notifications go once this user opts in with PUT /api/me/notifications.
+    #[arg(long)]
+    email: Option<String>,
 }
 
 pub fn run(args: TokenArgs) -> anyhow::Result<()> {
@@ -63,9 +68,18 @@ fn issue(args: &TokenArgs) -> anyhow::Result<String> {
             &[Role::Moderator, Role::Admin]
         }
     };
+    if let Some(email) = &args.email {
+        EmailAddress::parse(email).with_context(|| format!("--email {email:?}"))?;
+    }
     let key = DevKey::load_or_create(&args.data)
         .with_context(|| format!("dev key in {}", args.data.display()))?;
-    Ok(key.issue_roles(&args.user, roles, args.ttl, SystemClock.now())?)
+    Ok(key.issue_with_email(
+        &args.user,
+        roles,
+        args.email.as_deref(),
+        args.ttl,
+        SystemClock.now(),
+    )?)
 }
 
 fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
@@ -101,6 +115,7 @@ mod tests {
             role: TokenRole::Owner,
             data: data.path().join("vetted"),
             ttl: Duration::from_secs(3600),
+            email: Some("owner-1@example.com".into()),
         };
         let token = issue(&args).unwrap();
         // What `vetted serve` does with the same directory.
@@ -108,6 +123,21 @@ mod tests {
         let auth = vetted_api::Authenticator::new(Some(key), None).unwrap();
         let principal = auth.authenticate(&token).await.unwrap();
         assert_eq!(principal.owner_id().unwrap().as_str(), "owner-1");
+        assert_eq!(
+            principal.email.as_ref().map(|e| e.as_str()),
+            Some("owner-1@example.com")
+        );
+        let bad_email = TokenArgs {
+            email: Some("not an address".into()),
+            user: args.user.clone(),
+            data: args.data.clone(),
+            ..args
+        };
+        assert!(issue(&bad_email).is_err());
+        let args = TokenArgs {
+            email: None,
+            ..bad_email
+        };
         let bad_user = TokenArgs {
             user: "a/b".into(),
             ..args

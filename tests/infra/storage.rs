@@ -47,7 +47,12 @@ fn table_has_the_keys_and_indexes_the_record_store_queries() {
     let ids: Vec<&str> = tables.iter().map(|(id, _)| *id).collect();
     assert_eq!(
         ids,
-        ["RestaurantsTable", "UploadsTable", "WebhooksTable"],
+        [
+            "NotificationsTable",
+            "RestaurantsTable",
+            "UploadsTable",
+            "WebhooksTable"
+        ],
         "the tables"
     );
     let (id, table) = (
@@ -265,4 +270,34 @@ fn event_rules_match_event_types_the_code_emits() {
             "{id} must listen on the template's bus, not {bus}"
         );
     }
+}
+
+/// The notifications table: the keys its adapter writes (from the adapter's constants, which
+/// bootstrap creates the table from), no index, recovery on, and a policy for that table only.
+#[test]
+fn the_notifications_table_has_the_keys_its_adapter_writes() {
+    use vetted_aws::dynamo::notifications::{KEY_ATTRIBUTES, TABLE_KEY};
+
+    let template = Template::load();
+    let table = template
+        .resource("NotificationsTable")
+        .expect("NotificationsTable");
+    let props = &table["Properties"];
+    assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        keys(table, &props["KeySchema"]),
+        [
+            triple(TABLE_KEY.0, "HASH", KEY_ATTRIBUTES[0].1),
+            triple(TABLE_KEY.1, "RANGE", KEY_ATTRIBUTES[1].1)
+        ],
+        "NotificationsTable primary key"
+    );
+    assert!(
+        props["GlobalSecondaryIndexes"].is_null(),
+        "NotificationsTable has GSIs the adapter does not know"
+    );
+    assert_eq!(
+        props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
 }

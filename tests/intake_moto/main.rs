@@ -13,6 +13,8 @@
 //!   embedded adapters.
 //! - `maintenance`: the maintenance function's scheduled pass does the same over its own
 //!   composition of the AWS adapters.
+//! - `email`: owner emails through SES, once per member and transition however often an
+//!   event is handled, read back from moto's sent-message store.
 //!
 //! Every test bootstraps its own pipeline under a unique prefix.
 
@@ -20,6 +22,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod duplicates;
+mod email;
 #[path = "../support/event_tap.rs"]
 mod event_tap;
 mod events;

@@ -1,6 +1,7 @@
 //! What the end-to-end tests share: `vetted serve` in-process and its tokens ([`server`]), or
 //! as a child process for the crash test ([`process`]), a small API client ([`client`]),
-//! reading its database ([`db`]), checking emitted events against `schemas/events/`
+//! reading its database ([`db`]), a real SMTP server to read owner emails from ([`smtp`]),
+//! checking emitted events against `schemas/events/`
 //! ([`events`]), and capturing them with a webhook receiver ([`webhook`]) or, on moto, from
 //! EventBridge ([`event_tap`]).
 //!
@@ -17,6 +18,7 @@ pub mod events;
 pub mod logo_walk;
 pub mod process;
 pub mod server;
+pub mod smtp;
 pub mod webhook;
 
 use std::future::Future;

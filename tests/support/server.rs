@@ -24,6 +24,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The data directory.
     pub data: PathBuf,
+    /// Where owner emails go, as the banner says it.
+    pub mail: Option<String>,
     running: Running,
 }
 
@@ -47,6 +49,7 @@ impl Server {
             base: running.public_url.clone(),
             addr: running.addr,
             data: running.data.clone(),
+            mail: running.mail.clone(),
             running,
         }
     }
@@ -61,6 +64,20 @@ impl Server {
         };
         self.running
             .token(user, role, TOKEN_TTL)
+            .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
+    }
+
+    /// An owner token that also carries `email` (verified), as an ID token does.
+    pub fn owner_with_email(&self, user: &str, email: &str) -> String {
+        self.running
+            .dev_key
+            .issue_with_email(
+                user,
+                &[Role::Owner],
+                Some(email),
+                TOKEN_TTL,
+                vetted_core::Clock::now(&vetted_core::SystemClock),
+            )
             .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
     }
 

@@ -2,6 +2,9 @@
 //! EventBridge, on AWS or on an emulator. The workers long-poll SQS, as the Lambda event
 //! source mappings would.
 //!
+//! Owner emails go through SES from `[mail] from`, fed by the notify queue that an EventBridge
+//! rule fills with the outcome events.
+//!
 //! Against an emulator (`--endpoint-url`), serve creates what it needs with the same
 //! idempotent bootstrap `vetted aws bootstrap` runs. Against AWS itself it creates nothing:
 //! `--resources FILE` names what the SAM stack created.
@@ -14,7 +17,8 @@ use vetted_api::auth::DevKey;
 use vetted_aws::bootstrap::{BootstrapOptions, Resources, bootstrap};
 use vetted_aws::config::AwsContext;
 use vetted_aws::presign::S3Presigner;
-use vetted_core::ports::Webhooks;
+use vetted_aws::ses::{SesMailer, ensure_identity};
+use vetted_core::ports::{Mailer, Notifications, Webhooks, WorkQueue};
 use vetted_core::presign::{BucketEndpoint, S3Target};
 
 use super::pipeline::{Backend, Pipeline, REVIEW_ASL};
@@ -25,6 +29,8 @@ pub struct AwsTarget<'a> {
     pub prefix: &'a str,
     /// Holds the dev key, so `vetted token --data` works against this server too.
     pub data: &'a Path,
+    /// `[mail] from`: the SES identity owner emails are sent from; none sent without it.
+    pub mail_from: Option<&'a str>,
 }
 
 pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
@@ -62,6 +68,28 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
         S3Target::new(&resources.bucket, &region, endpoint)?,
     )?;
     std::fs::create_dir_all(target.data)?;
+    let notifications = resources
+        .notifications(&ctx)
+        .map(|store| Arc::new(store) as Arc<dyn Notifications>);
+    let notify_queue = resources
+        .notify
+        .as_ref()
+        .map(|urls| Arc::new(resources.queue(&ctx, urls)) as Arc<dyn WorkQueue>);
+    let mailer = match target.mail_from {
+        Some(from) => {
+            if target.endpoint_url.is_some() {
+                // On an emulator the identity is made here; on AWS its owner verifies it.
+                let address = from
+                    .rsplit_once('<')
+                    .map_or(from, |(_, rest)| rest.trim_end_matches('>'));
+                ensure_identity(&ctx.sesv2(), address)
+                    .await
+                    .context("creating the SES identity on the emulator")?;
+            }
+            Some(Arc::new(SesMailer::new(ctx.sesv2(), from)) as Arc<dyn Mailer>)
+        }
+        None => None,
+    };
     Ok(Pipeline {
         uploads: Arc::new(resources.uploads(&ctx)),
         restaurants: Arc::new(resources.restaurants(&ctx)),
@@ -74,6 +102,9 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
         review_tasks_queue: Arc::new(resources.queue(&ctx, &resources.review_tasks)),
         bucket: resources.bucket.clone(),
         dev_key: DevKey::load_or_create(target.data).context("dev key")?,
+        notifications,
+        mailer,
+        notify_queue,
         backend: Backend::Aws {
             endpoint_url: target.endpoint_url.map(str::to_owned),
             webhooks: resources

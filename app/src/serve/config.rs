@@ -33,6 +33,16 @@
 //! header_timeout_seconds = 10         # the whole request head; also how long an idle connection stays
 //! body_stall_timeout_seconds = 30     # the longest wait for the next bytes of a request body
 //! max_connections = 1024              # open at once; more wait to be accepted
+//! [mail]                              # owner emails
+//! from = "Vetted <vetted@example.com>"  # the sender; on --backend aws the SES identity
+//! public_url = "https://vetted.example" # links in emails; default: the server's URL
+//!
+//! [mail.smtp]                         # without it, mail goes to {data}/outbox-mail/*.eml
+//! host = "smtp.example.com"
+//! port = 587                          # default by tls: none 25, starttls 587, tls 465
+//! tls = "starttls"                    # none (a local server only), starttls or tls
+//! username = "vetted"
+//! password = "…"                      # or VETTED_SMTP_PASSWORD
 //!
 //! [oidc]                              # also accept RS256 tokens from this issuer
 //! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
@@ -49,6 +59,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use vetted_api::auth::OidcConfig;
+
+use crate::mail::{SmtpSettings, parse_sender};
+use vetted_core::notify::OwnerLinks;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::review::sanitize::budget::DEFAULT_MEMORY_BUDGET;
 use vetted_core::settings::Env;
@@ -77,6 +90,8 @@ pub struct ServeConfig {
     pub http: HttpLimits,
     /// An OpenID Connect issuer whose RS256 tokens are accepted besides the dev tokens.
     pub oidc: Option<OidcConfig>,
+    /// Owner emails: the sender, the links' base URL, and the SMTP server.
+    pub mail: MailSettings,
 }
 
 /// `[http]`: what one client may hold of the server. A client that sends its request head
@@ -113,6 +128,22 @@ impl HttpLimits {
         Duration::from_secs(self.body_stall_timeout_seconds)
     }
 }
+/// `[mail]`: where owner emails go and what they say they are from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// The sender, `Name <address>` or an address. Needed with `[mail.smtp]`; on the AWS
+    /// backend it is the SES identity, and without it no email is sent there.
+    pub from: Option<String>,
+    /// The base of the owner-page links in emails; default: the server's public URL.
+    pub public_url: Option<String>,
+    /// The SMTP server; without it, the embedded backend writes `.eml` files to
+    /// `{data}/outbox-mail/`.
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// The sender when `[mail] from` is not set and mail goes to files.
+pub const DEFAULT_FROM: &str = "Vetted <vetted@localhost>";
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -190,6 +221,7 @@ impl Default for ServeConfig {
             webhook_delivery: WebhookDelivery::default(),
             http: HttpLimits::default(),
             oidc: None,
+            mail: MailSettings::default(),
         }
     }
 }
@@ -227,6 +259,11 @@ impl ServeConfig {
         }
         if let Some(seconds) = env.parsed("VETTED_PRESIGN_EXPIRY_SECONDS")? {
             config.presign_expiry_seconds = seconds;
+        }
+        if let (Some(smtp), Some(password)) =
+            (config.mail.smtp.as_mut(), env.get("VETTED_SMTP_PASSWORD"))
+        {
+            smtp.password = Some(password.to_owned());
         }
         config.check()?;
         Ok(config)
@@ -279,6 +316,27 @@ impl ServeConfig {
             .is_some_and(|d| d.len() > 50)
         {
             bail!("[webhook_delivery] retry_delays_seconds: at most 50 waits");
+        }
+        let mail = &self.mail;
+        if let Some(from) = &mail.from {
+            parse_sender(from).map_err(|e| anyhow::anyhow!("[mail] from: {e}"))?;
+        }
+        if let Some(url) = &mail.public_url {
+            OwnerLinks::new(url).with_context(|| "[mail] public_url")?;
+        }
+        if let Some(smtp) = &mail.smtp {
+            if mail.from.is_none() {
+                bail!("[mail.smtp] needs [mail] from, the sender address");
+            }
+            if smtp.host.trim().is_empty() {
+                bail!("[mail.smtp] host is empty");
+            }
+            if smtp.username.is_some() != smtp.password.is_some() {
+                bail!(
+                    "[mail.smtp] username and password go together (the password may come \
+                     from VETTED_SMTP_PASSWORD)"
+                );
+            }
         }
         if let Some(oidc) = &self.oidc {
             if !oidc.jwks_url.starts_with("https://") && !oidc.jwks_url.starts_with("http://") {
@@ -345,6 +403,30 @@ mod tests {
         let zero: ServeConfig = toml::from_str("[http]\nmax_connections = 0\n").unwrap();
         assert!(zero.check().unwrap_err().to_string().contains("[http]"));
         assert!(toml::from_str::<ServeConfig>("[http]\nidle = 1\n").is_err());
+    }
+
+    #[test]
+    fn mail_settings_are_read_and_checked_and_the_password_stays_out_of_debug() {
+        let config: ServeConfig = toml::from_str(
+            "[mail]\nfrom = \"Vetted <v@example.com>\"\npublic_url = \"https://vetted.example\"\n\
+             [mail.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\n\
+             username = \"u\"\npassword = \"hunter2-secret\"\n",
+        )
+        .unwrap();
+        config.check().unwrap();
+        let smtp = config.mail.smtp.as_ref().unwrap();
+        assert_eq!(smtp.port(), 2525);
+        assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
+        let no_from: ServeConfig =
+            toml::from_str("[mail.smtp]\nhost = \"smtp.example.com\"\n").unwrap();
+        assert!(format!("{:#}", no_from.check().unwrap_err()).contains("from"));
+        let bad_from: ServeConfig = toml::from_str("[mail]\nfrom = \"not an address\"\n").unwrap();
+        assert!(format!("{:#}", bad_from.check().unwrap_err()).contains("[mail] from"));
+        let bad_url: ServeConfig = toml::from_str("[mail]\npublic_url = \"ftp://x\"\n").unwrap();
+        assert!(format!("{:#}", bad_url.check().unwrap_err()).contains("public_url"));
+        assert!(
+            toml::from_str::<ServeConfig>("[mail.smtp]\nhost = \"x\"\ntls = \"ssl\"\n").is_err()
+        );
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tracing::{info, warn};
-use vetted_core::ports::{Restaurants, RestaurantsError};
+use vetted_core::notify::{EmailAddress, Preference};
+use vetted_core::ports::{Notifications, Restaurants, RestaurantsError};
 use vetted_core::restaurant::{Member, MemberRole, Restaurant};
 use vetted_core::{OwnerId, RestaurantId, Slot, SlotRef, Timestamp};
 use vetted_samples::{hostile, images};
@@ -14,6 +15,8 @@ use vetted_samples::{hostile, images};
 use crate::client::VettedClient;
 
 pub const DEMO_OWNER: &str = "demo-owner";
+/// The demo owner's token carries it, and the demo owner starts opted in to owner emails.
+pub const DEMO_OWNER_EMAIL: &str = "demo-owner@example.com";
 /// Owns the second restaurant; the demo owner is staff there.
 pub const DEMO_OTHER_OWNER: &str = "demo-owner-2";
 pub const DEMO_MODERATOR: &str = "demo-moderator";
@@ -24,6 +27,19 @@ pub const DEMO_RESTAURANTS: [(&str, &str); 2] = [
 ];
 /// Demo tokens last a working day.
 pub const DEMO_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// Opts the demo owner in to owner emails, so that the demo's outcomes show as mail.
+pub async fn opt_in(notifications: &dyn Notifications, now: Timestamp) -> anyhow::Result<()> {
+    let preference = Preference {
+        enabled: true,
+        address: Some(EmailAddress::parse(DEMO_OWNER_EMAIL)?),
+        updated_at: now,
+    };
+    notifications
+        .set_preference(&OwnerId::parse(DEMO_OWNER)?, &preference)
+        .await
+        .context("opting the demo owner in to emails")
+}
 
 struct DemoFile {
     slot: Slot,

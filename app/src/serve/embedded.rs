@@ -7,6 +7,7 @@
 //! {data}/spool/             request bodies on their way into objects/
 //! {data}/dev-jwt.key        signs dev tokens (vetted token, --demo)
 //! {data}/s3-credentials.json  the keys the upload endpoint verifies presigned requests with
+//! {data}/outbox-mail/       owner emails as .eml files, when no SMTP server is set
 //! ```
 
 use std::path::Path;
@@ -21,6 +22,7 @@ use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_notifications::SqliteNotifications;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
@@ -125,7 +127,7 @@ pub async fn build(
     )?;
     Ok(Pipeline {
         uploads: Arc::new(SqliteUploads::new(db.clone())),
-        restaurants: Arc::new(SqliteRestaurants::new(db)),
+        restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
         objects,
         workflow: engine.clone(),
         events: outbox.clone(),
@@ -135,6 +137,9 @@ pub async fn build(
         review_tasks_queue,
         bucket: BUCKET.to_owned(),
         dev_key: DevKey::load_or_create(data).context("dev key")?,
+        notifications: Some(Arc::new(SqliteNotifications::new(db.clone()))),
+        mailer: None,
+        notify_queue: None,
         backend: Backend::Embedded {
             engine,
             outbox,

@@ -19,6 +19,7 @@ mod embedded;
 mod listen;
 mod media;
 mod notifier;
+mod owner_mail;
 mod pipeline;
 mod presign;
 mod running;
@@ -93,6 +94,16 @@ Settings file (--config), every key optional:
   header_timeout_seconds = 10       # a whole request head; also an idle connection's life
   body_stall_timeout_seconds = 30   # a body that sends nothing this long gets 400
   max_connections = 1024            # open at once; more wait in the listen backlog
+  [mail]                            # owner emails (GET/PUT /api/me/notifications)
+  from = \"Vetted <vetted@example.com>\"   # on --backend aws: the SES identity
+  public_url = \"https://vetted.example\"  # links in emails (default: the server's URL)
+
+  [mail.smtp]                       # without it: {data}/outbox-mail/*.eml
+  host = \"smtp.example.com\"
+  port = 587
+  tls = \"starttls\"                  # none (local only), starttls or tls
+  username = \"vetted\"               # password: VETTED_SMTP_PASSWORD (or password = ...)
+  password = \"change-me\"
 
   [oidc]                            # also accept RS256 tokens from an OIDC issuer
   jwks_url = \"https://cognito-idp.REGION.amazonaws.com/POOL/.well-known/jwks.json\"
@@ -288,6 +299,7 @@ fn api_state(
         )?,
         settings,
         review: services.review.clone(),
+        notifications: pipeline.notifications.clone(),
         webhooks: match &pipeline.backend {
             Backend::Embedded { webhooks, .. } => Some(vetted_api::WebhookApi {
                 store: webhooks.clone(),
@@ -342,11 +354,29 @@ fn spawn_workers(
     }
 }
 
+/// On a backend that queues the outcome events for the notifier (AWS), a worker over that
+/// queue, as a notify Lambda would consume it.
+fn spawn_notify_worker(
+    tasks: &mut JoinSet<()>,
+    queue: Arc<dyn vetted_core::ports::WorkQueue>,
+    notifier: Arc<vetted_core::notify::OwnerNotifier>,
+    shutdown: &CancellationToken,
+) {
+    let settings = WorkerSettings {
+        name: "notify",
+        concurrency: 4,
+        poll_wait: Duration::from_secs(5),
+    };
+    let service: Arc<dyn QueueService> = Arc::new(vetted_core::notify::NotifyQueue { notifier });
+    tasks.spawn(run_worker(settings, queue, service, shutdown.clone()));
+}
+
 async fn spawn_backend(
     tasks: &mut JoinSet<()>,
     pipeline: &Pipeline,
     config: &ServeConfig,
     clock: Arc<dyn Clock>,
+    owners: Option<Arc<vetted_core::notify::OwnerNotifier>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     if let Backend::Embedded {
@@ -381,6 +411,7 @@ async fn spawn_backend(
             webhooks: store,
             clock,
             wake: worker.waker(),
+            owners,
         };
         let stop = shutdown.clone();
         tasks.spawn(async move { worker.run(stop).await });
@@ -494,6 +525,9 @@ fn print_banner(running: &Running) {
     );
     if let Some(endpoint) = &running.upload_endpoint {
         out.push_str(&format!("  Upload endpoint    {endpoint}\n"));
+    }
+    if let Some(mail) = &running.mail {
+        out.push_str(&format!("  Owner emails       {mail}\n"));
     }
     if let Some(demo) = &running.demo {
         out.push_str(&format!(

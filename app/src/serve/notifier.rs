@@ -1,5 +1,12 @@
-//! Where the embedded backend's events go once they leave the outbox: the log, and one
-//! durable webhook delivery per enabled endpoint that wants the event.
+//! Where the embedded backend's events go once they leave the outbox: the log, one durable
+//! webhook delivery per enabled endpoint that wants the event, and the owner emails.
+//!
+//! Owner emails are sent at most once per (upload, status, member) by the core's
+//! [`OwnerNotifier`], whatever the outbox redelivers. A mail failure that may pass (the SMTP
+//! server unreachable) fails the event's delivery, so the outbox tries it again later (the
+//! webhook enqueue and the ledger make that repeat nothing else); one that will not (a
+//! recipient refused for good) is logged and dropped, so it cannot hold the upload's later
+//! events back forever.
 //!
 //! Enqueueing is idempotent on (endpoint, event id), so an event the outbox hands over again
 //! (after a crash, or a failed enqueue) makes no second delivery. The HTTP side is the
@@ -13,7 +20,8 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use vetted_core::Clock;
 use vetted_core::events::UploadEvent;
-use vetted_core::ports::Webhooks;
+use vetted_core::notify::OwnerNotifier;
+use vetted_core::ports::{Retryable, Webhooks};
 use vetted_embedded::outbox::EventHandler;
 
 use vetted_webhooks::enqueue_event;
@@ -23,6 +31,8 @@ pub struct Notifier {
     pub clock: Arc<dyn Clock>,
     /// Wakes the delivery worker when something was enqueued.
     pub wake: Arc<Notify>,
+    /// Owner emails, when this server sends them.
+    pub owners: Option<Arc<OwnerNotifier>>,
 }
 
 #[async_trait]
@@ -43,6 +53,32 @@ impl EventHandler for Notifier {
         let enqueued = enqueue_event(self.webhooks.as_ref(), event, self.clock.now()).await?;
         if enqueued > 0 {
             self.wake.notify_one();
+        }
+        if let Some(owners) = &self.owners {
+            match owners.handle(event).await {
+                Ok(_) => {}
+                Err(error) if error.is_retryable() => return Err(error.into()),
+                Err(error) => tracing::error!(
+                    upload_id = %event.upload_id,
+                    error = %DisplayChain(&error),
+                    "owner email given up"
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error and its causes on one line.
+struct DisplayChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
         }
         Ok(())
     }

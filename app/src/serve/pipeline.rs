@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use vetted_api::auth::DevKey;
 use vetted_core::ports::{
-    EventSink, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner, Uploads, Webhooks, WorkQueue,
+    EventSink, Mailer, Notifications, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner,
+    Uploads, Webhooks, WorkQueue,
 };
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
@@ -29,6 +30,14 @@ pub struct Pipeline {
     pub bucket: String,
     /// Signs `vetted token`'s and `--demo`'s tokens; the API accepts them.
     pub dev_key: DevKey,
+    /// Email preferences and the sent ledger, where this backend keeps them.
+    pub notifications: Option<Arc<dyn Notifications>>,
+    /// The backend's own mailer (SES on AWS, with `[mail] from` as the identity); `None` on
+    /// the embedded backend, where the settings choose SMTP or files.
+    pub mailer: Option<Arc<dyn Mailer>>,
+    /// Where the outcome events wait for the owner notifier, on a backend that routes them
+    /// to a queue (AWS: an EventBridge rule); the embedded backend's outbox calls it directly.
+    pub notify_queue: Option<Arc<dyn WorkQueue>>,
     pub backend: Backend,
 }
 

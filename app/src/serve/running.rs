@@ -19,7 +19,7 @@ use super::aws;
 use super::config::ServeConfig;
 use super::pipeline::{Backend, Pipeline};
 use super::{
-    BackendChoice, ServeSettings, Services, api_state, demo, embedded, maintain, media,
+    BackendChoice, ServeSettings, Services, api_state, demo, embedded, maintain, media, owner_mail,
     spawn_backend, spawn_workers, web,
 };
 
@@ -52,7 +52,7 @@ pub async fn serve(
         BackendChoice::Embedded => {
             embedded::build(&settings.data, &public_url, clock.clone()).await?
         }
-        BackendChoice::Aws => build_aws(&settings).await?,
+        BackendChoice::Aws => build_aws(&settings, config.mail.from.as_deref()).await?,
     };
     let services = Services::new(&pipeline, &config, clock.clone(), &public_url);
     let api = api_state(&pipeline, &config, &settings, &services)?;
@@ -81,11 +81,33 @@ pub async fn serve(
         shutdown.clone(),
     ));
     spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
-    spawn_backend(&mut tasks, &pipeline, &config, clock.clone(), &shutdown).await?;
+    let owners = owner_mail::build(
+        &pipeline,
+        &config.mail,
+        &settings.data,
+        &public_url,
+        clock.clone(),
+    )?;
+    let mail = owners.as_ref().map(|(_, place)| place.clone());
+    if let (Some(queue), Some((notifier, _))) = (&pipeline.notify_queue, &owners) {
+        super::spawn_notify_worker(&mut tasks, queue.clone(), notifier.clone(), &shutdown);
+    }
+    spawn_backend(
+        &mut tasks,
+        &pipeline,
+        &config,
+        clock.clone(),
+        owners.map(|(notifier, _)| notifier),
+        &shutdown,
+    )
+    .await?;
     tasks.spawn(maintain(services.clone(), shutdown.clone()));
 
     let demo = if settings.demo {
         demo::seed_restaurants(pipeline.restaurants.as_ref(), clock.now()).await?;
+        if let Some(notifications) = &pipeline.notifications {
+            demo::opt_in(notifications.as_ref(), clock.now()).await?;
+        }
         let access = DemoAccess::issue(&pipeline.dev_key, &public_url)?;
         let (base, owner) = (format!("http://{local}"), access.owner_token.clone());
         tasks.spawn(async move { demo::seed(&base, &owner).await });
@@ -104,6 +126,7 @@ pub async fn serve(
             Backend::Embedded { .. } => None,
         },
         upload_endpoint,
+        mail,
         dev_key: pipeline.dev_key.clone(),
         demo,
         shutdown,
@@ -112,18 +135,19 @@ pub async fn serve(
 }
 
 #[cfg(feature = "aws")]
-async fn build_aws(settings: &ServeSettings) -> anyhow::Result<Pipeline> {
+async fn build_aws(settings: &ServeSettings, mail_from: Option<&str>) -> anyhow::Result<Pipeline> {
     aws::build(aws::AwsTarget {
         endpoint_url: settings.endpoint_url.as_deref(),
         resources_file: settings.resources.as_deref(),
         prefix: &settings.prefix,
         data: &settings.data,
+        mail_from,
     })
     .await
 }
 
 #[cfg(not(feature = "aws"))]
-async fn build_aws(_: &ServeSettings) -> anyhow::Result<Pipeline> {
+async fn build_aws(_: &ServeSettings, _: Option<&str>) -> anyhow::Result<Pipeline> {
     anyhow::bail!(crate::AWS_NOT_BUILT)
 }
 
@@ -141,6 +165,9 @@ pub struct Running {
     pub endpoint_url: Option<String>,
     /// With the embedded backend: the S3-compatible upload endpoint's bucket URL.
     pub upload_endpoint: Option<String>,
+    /// Where owner emails go, in words (an SMTP server, or a directory of `.eml` files);
+    /// `None` where none are sent.
+    pub mail: Option<String>,
     /// Signs the dev tokens this server accepts (as `vetted token --data` does).
     pub dev_key: DevKey,
     /// With `--demo`: ready tokens and sign-in links for the demo owner and moderator.
@@ -163,7 +190,13 @@ pub struct DemoAccess {
 impl DemoAccess {
     fn issue(key: &DevKey, public_url: &str) -> anyhow::Result<Self> {
         let now = SystemClock.now();
-        let owner_token = key.issue(demo::DEMO_OWNER, Role::Owner, demo::DEMO_TOKEN_TTL, now)?;
+        let owner_token = key.issue_with_email(
+            demo::DEMO_OWNER,
+            &[Role::Owner],
+            Some(demo::DEMO_OWNER_EMAIL),
+            demo::DEMO_TOKEN_TTL,
+            now,
+        )?;
         // The demo moderator is an admin too, so the demo can create restaurants.
         let moderator_token = key.issue_roles(
             demo::DEMO_MODERATOR,

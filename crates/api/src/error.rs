@@ -48,6 +48,7 @@ pub mod reasons {
     pub const INVALID_WEBHOOK_URL: &str = "invalid_webhook_url";
     pub const FORBIDDEN_WEBHOOK_ADDRESS: &str = "forbidden_webhook_address";
     pub const WEBHOOK_DISABLED: &str = "webhook_disabled";
+    pub const NO_EMAIL_IN_TOKEN: &str = "no_email_in_token";
     // Shared with the record's reason codes (`vetted_core::ReasonCode`).
     pub const TYPE_NOT_ALLOWED: &str = "type_not_allowed";
     pub const TYPE_MISMATCH: &str = "type_mismatch";

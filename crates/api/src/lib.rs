@@ -5,12 +5,14 @@
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
 //! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
 //! `restaurants::routes` for members, moderators and admins, `policy::routes` for any
-//! signed-in caller, and `webhooks::routes` for admins where the backend keeps endpoints);
+//! signed-in caller, `me::routes` for an owner's own email preference where the backend sends
+//! owner emails, and `webhooks::routes` for admins where the backend keeps endpoints);
 //! everything they share is in [`ApiState`].
 
 pub mod auth;
 mod body;
 pub mod error;
+pub mod me;
 pub mod policy;
 pub mod restaurants;
 pub mod reviews;
@@ -24,7 +26,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use vetted_core::media::MediaUrls;
 use vetted_core::policy::SlotPolicies;
-use vetted_core::ports::{ObjectStore, Restaurants, UploadSigner, Uploads};
+use vetted_core::ports::{Notifications, ObjectStore, Restaurants, UploadSigner, Uploads};
 use vetted_core::review::Review;
 use vetted_core::{Clock, Ports};
 
@@ -67,6 +69,9 @@ pub struct ApiState {
     pub webhooks: Option<WebhookApi>,
     /// How often each user may ask to upload.
     pub upload_rate: Arc<uploads::quota::UploadRate>,
+    /// Email preferences, on a backend that sends owner emails; `/api/me/notifications` is
+    /// not mounted otherwise.
+    pub notifications: Option<Arc<dyn Notifications>>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -81,6 +86,8 @@ pub struct ApiParts {
     pub review: Arc<Review>,
     /// The webhook store; `None` on a backend without one (its routes then answer 404).
     pub webhooks: Option<WebhookApi>,
+    /// The notifications store; `None` where no owner emails are sent (404).
+    pub notifications: Option<Arc<dyn Notifications>>,
 }
 
 impl ApiState {
@@ -105,6 +112,7 @@ impl ApiState {
             settings: Arc::new(parts.settings),
             review: parts.review,
             webhooks: parts.webhooks,
+            notifications: parts.notifications,
         })
     }
 }
@@ -129,8 +137,14 @@ pub fn router(state: ApiState) -> Router {
     } else {
         Router::new()
     };
+    let me = if state.notifications.is_some() {
+        me::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(webhooks)
+        .merge(me)
         .merge(uploads::routes())
         .merge(reviews::routes())
         .merge(restaurants::routes())

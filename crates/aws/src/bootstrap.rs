@@ -4,9 +4,11 @@
 //! prefix: the upload bucket (versioned) with its `incoming/` notification to the intake
 //! queue; the intake, sanitize and review-task queues, each with a dead-letter queue; the
 //! uploads table with both indexes and TTL; the restaurants table with its index; the
-//! webhooks table with its `due` index; the event bus; and the review state machine built from `statemachine/review.asl.json`. Running it
-//! again is safe: existing resources are found and updated, not duplicated. On AWS itself the
-//! SAM template does this job.
+//! webhooks table with its `due` index; the notifications table; the event bus, with a rule
+//! that sends the outcome events to the notify queue (and its dead-letter queue); and the review
+//! state machine built from `statemachine/review.asl.json`. Running it again is safe: existing
+//! resources are found and updated, not duplicated. On AWS itself the SAM template does this
+//! job.
 
 mod definition;
 mod queues;
@@ -19,10 +21,13 @@ use thiserror::Error;
 use vetted_core::ports::BackendError;
 
 pub use definition::substitute;
-pub use storage::{ensure_bucket, ensure_restaurants_table, ensure_table, ensure_webhooks_table};
+pub use storage::{
+    ensure_bucket, ensure_notifications_table, ensure_restaurants_table, ensure_table,
+    ensure_webhooks_table,
+};
 
 use crate::config::AwsContext;
-use crate::dynamo::{DynamoRestaurants, DynamoUploads, DynamoWebhooks};
+use crate::dynamo::{DynamoNotifications, DynamoRestaurants, DynamoUploads, DynamoWebhooks};
 use crate::eventbridge::EventBridgeEventSink;
 use crate::s3::S3ObjectStore;
 use crate::sfn::SfnReviewWorkflow;
@@ -76,6 +81,13 @@ pub struct Resources {
     /// the table existed still read: nothing on the AWS backend uses it yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhooks_table: Option<String>,
+    /// Email preferences and the sent ledger. Optional, as `webhooks_table` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications_table: Option<String>,
+    /// The queue the outcome events reach through an EventBridge rule, for owner emails.
+    /// Optional, as `webhooks_table` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<QueueUrls>,
     pub intake: QueueUrls,
     pub sanitize: QueueUrls,
     pub review_tasks: QueueUrls,
@@ -101,6 +113,13 @@ impl Resources {
         self.webhooks_table
             .as_ref()
             .map(|table| DynamoWebhooks::new(ctx.dynamodb(), table))
+    }
+
+    /// The notifications store, when the resources name its table.
+    pub fn notifications(&self, ctx: &AwsContext) -> Option<DynamoNotifications> {
+        self.notifications_table
+            .as_ref()
+            .map(|table| DynamoNotifications::new(ctx.dynamodb(), table))
     }
 
     pub fn queue(&self, ctx: &AwsContext, urls: &QueueUrls) -> SqsWorkQueue {
@@ -202,8 +221,28 @@ pub async fn bootstrap(
     storage::ensure_restaurants_table(ctx, &restaurants_table).await?;
     let webhooks_table = format!("{prefix}-webhooks");
     storage::ensure_webhooks_table(ctx, &webhooks_table).await?;
+    let notifications_table = format!("{prefix}-notifications");
+    storage::ensure_notifications_table(ctx, &notifications_table).await?;
     let event_bus = format!("{prefix}-events");
     storage::ensure_event_bus(ctx, &event_bus).await?;
+    let notify = queues::ensure_pair(
+        &sqs,
+        &format!("{prefix}-notify"),
+        options.review_tasks_visibility,
+        options.max_receives,
+        None,
+    )
+    .await?;
+    let notify_arn = queues::queue_arn(&sqs, &notify.url).await?;
+    let outcomes = vetted_core::notify::Notice::EVENT_TYPES.map(|t| t.as_str());
+    storage::route_events(
+        ctx,
+        &event_bus,
+        &format!("{prefix}-notify"),
+        &notify_arn,
+        &outcomes,
+    )
+    .await?;
 
     let asl = substitute(
         options.asl,
@@ -224,6 +263,8 @@ pub async fn bootstrap(
         table,
         restaurants_table,
         webhooks_table: Some(webhooks_table),
+        notifications_table: Some(notifications_table),
+        notify: Some(notify),
         intake,
         sanitize,
         review_tasks,

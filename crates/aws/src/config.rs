@@ -76,6 +76,10 @@ impl AwsContext {
     pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
         aws_sdk_eventbridge::Client::new(&self.sdk)
     }
+
+    pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
+        aws_sdk_sesv2::Client::new(&self.sdk)
+    }
 }
 
 /// Overrides for [`AwsContext`]; anything not set comes from the environment.

@@ -11,9 +11,11 @@
 //!
 //! Restaurants, members and slots live in a table of their own: [`DynamoRestaurants`], in
 //! [`restaurants`]. Webhook endpoints and deliveries have a table of their own too:
-//! [`DynamoWebhooks`], in [`webhooks`].
+//! [`DynamoWebhooks`], in [`webhooks`]. Email preferences and the sent ledger too:
+//! [`DynamoNotifications`], in [`notifications`].
 
 mod item;
+pub mod notifications;
 mod paging;
 pub mod restaurants;
 pub mod webhooks;
@@ -31,6 +33,7 @@ use item::{
     CREATED_AT, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS, STATUS_SINCE,
     TASK_TOKEN, TTL, changed_attributes, from_item, millis, s, to_item,
 };
+pub use notifications::DynamoNotifications;
 use paging::Index;
 pub use restaurants::DynamoRestaurants;
 pub use webhooks::DynamoWebhooks;

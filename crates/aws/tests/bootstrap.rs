@@ -99,6 +99,10 @@ async fn bootstrap_twice_yields_the_same_resources_which_serialize() {
     assert_eq!(first.bucket, format!("{prefix}-uploads"));
     assert_eq!(first.restaurants_table, format!("{prefix}-restaurants"));
     assert_eq!(first.webhooks_table, Some(format!("{prefix}-webhooks")));
+    assert_eq!(
+        first.notifications_table,
+        Some(format!("{prefix}-notifications"))
+    );
     assert!(first.intake.url.ends_with(&format!("{prefix}-intake")));
     assert!(
         first

@@ -13,9 +13,10 @@ mod common;
 use std::time::Duration;
 
 use vetted_aws::bootstrap::{
-    ensure_bucket, ensure_queue_pair, ensure_restaurants_table, ensure_table, ensure_webhooks_table,
+    ensure_bucket, ensure_notifications_table, ensure_queue_pair, ensure_restaurants_table,
+    ensure_table, ensure_webhooks_table,
 };
-use vetted_aws::dynamo::{DynamoRestaurants, DynamoUploads, DynamoWebhooks};
+use vetted_aws::dynamo::{DynamoNotifications, DynamoRestaurants, DynamoUploads, DynamoWebhooks};
 use vetted_aws::s3::S3ObjectStore;
 use vetted_aws::sqs::SqsWorkQueue;
 use vetted_contract::queue::QueueUnderTest;
@@ -114,4 +115,17 @@ async fn sqs_work_queue_passes_the_queue_contract() {
         max_receives,
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_notifications_passes_the_notifications_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    let table = common::unique("notifications");
+    ensure_notifications_table(&ctx, &table)
+        .await
+        .expect("create notifications table");
+    let store = DynamoNotifications::new(ctx.dynamodb(), &table);
+    vetted_contract::notifications::run_all(&store).await;
 }

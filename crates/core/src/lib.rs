@@ -13,6 +13,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod media;
+pub mod notify;
 pub mod policy;
 pub mod ports;
 pub mod presign;

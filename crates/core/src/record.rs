@@ -143,6 +143,25 @@ pub enum DeclineReason {
     Other,
 }
 
+impl DeclineReason {
+    /// One sentence for the owner: the emails say why in words, not as a code.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeclineReason::Inappropriate => {
+                "The image is not appropriate for a restaurant's public page."
+            }
+            DeclineReason::LowQuality => {
+                "The image's quality is too low (blurred, dark or too small)."
+            }
+            DeclineReason::NotRelevant => {
+                "The image does not show the restaurant, its food or its place."
+            }
+            DeclineReason::Copyright => "The image appears to belong to someone else.",
+            DeclineReason::Other => "The moderator declined it for another reason.",
+        }
+    }
+}
+
 /// One upload, from the owner's intent to its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UploadRecord {

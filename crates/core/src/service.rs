@@ -53,6 +53,15 @@ pub enum StepError {
     Notification(#[from] NotificationError),
     #[error("task message is not one the review workflow sends: {0}")]
     MalformedTask(String),
+    /// A message on the notify queue that is not a Vetted event as EventBridge delivers it.
+    #[error("not an event as EventBridge delivers it: {0}")]
+    MalformedEvent(String),
+    #[error("upload {upload}: owner emails: {source}")]
+    Notify {
+        upload: UploadId,
+        #[source]
+        source: crate::notify::NotifyError,
+    },
     #[error("listing uploads: {source}")]
     Listing {
         #[source]
@@ -114,6 +123,7 @@ impl Retryable for StepError {
         match self {
             StepError::Notification(_)
             | StepError::MalformedTask(_)
+            | StepError::MalformedEvent(_)
             | StepError::SanitizerCrashed { .. }
             | StepError::IllegalMove { .. } => false,
             StepError::Listing { source } | StepError::Uploads { source, .. } => {
@@ -123,6 +133,7 @@ impl Retryable for StepError {
             StepError::Restaurants { source, .. } => source.is_retryable(),
             StepError::Workflow { source, .. } => source.is_retryable(),
             StepError::Events { source, .. } => source.is_retryable(),
+            StepError::Notify { source, .. } => source.is_retryable(),
         }
     }
 }

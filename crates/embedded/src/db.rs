@@ -70,6 +70,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("workflow", crate::workflow::MIGRATIONS),
     ("outbox", crate::outbox::MIGRATIONS),
     ("webhooks", crate::sqlite_webhooks::MIGRATIONS),
+    ("notifications", crate::sqlite_notifications::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

@@ -62,3 +62,13 @@ async fn sqlite_webhooks_pass_the_webhooks_contract() {
     vetted_contract::webhooks::run_all(&vetted_embedded::sqlite_webhooks::SqliteWebhooks::new(db))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_notifications_pass_the_notifications_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    vetted_contract::notifications::run_all(
+        &vetted_embedded::sqlite_notifications::SqliteNotifications::new(db),
+    )
+    .await;
+}

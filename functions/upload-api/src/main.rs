@@ -96,5 +96,7 @@ async fn state() -> anyhow::Result<ApiState> {
             store: Arc::new(DynamoWebhooks::new(ctx.dynamodb(), &config.webhooks_table)),
             allow_private: false,
         }),
+        // Owner emails on AWS are not wired yet: /api/me/notifications is not mounted.
+        notifications: None,
     })?)
 }

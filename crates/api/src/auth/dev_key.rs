@@ -64,6 +64,10 @@ struct DevClaims<'a> {
     #[serde(rename = "cognito:groups")]
     groups: Vec<&'static str>,
     token_use: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
 }
 
 impl DevKey {
@@ -140,6 +144,19 @@ impl DevKey {
         ttl: Duration,
         now: Timestamp,
     ) -> Result<String, DevKeyError> {
+        self.issue_with_email(subject, roles, None, ttl, now)
+    }
+
+    /// A token that also carries `email` (marked verified, as a Cognito ID token of a
+    /// confirmed user is): what owner notifications are sent to.
+    pub fn issue_with_email(
+        &self,
+        subject: &str,
+        roles: &[Role],
+        email: Option<&str>,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> Result<String, DevKeyError> {
         let iat = now.unix_seconds();
         let claims = DevClaims {
             sub: subject,
@@ -148,6 +165,8 @@ impl DevKey {
             exp: iat.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             groups: roles.iter().map(|role| role.group()).collect(),
             token_use: "id",
+            email,
+            email_verified: email.map(|_| true),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

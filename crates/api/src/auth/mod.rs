@@ -19,6 +19,7 @@ use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use vetted_core::notify::EmailAddress;
 use vetted_core::{ModeratorId, OwnerId};
 
 use crate::error::ApiError;
@@ -62,6 +63,10 @@ pub struct Principal {
     /// The token's `sub`.
     pub subject: String,
     pub roles: BTreeSet<Role>,
+    /// The token's `email`, when it has one that is not marked unverified
+    /// (`email_verified: false`) and is a usable address. Cognito ID tokens carry it; access
+    /// tokens do not.
+    pub email: Option<EmailAddress>,
 }
 
 impl Principal {
@@ -147,6 +152,11 @@ pub(crate) struct Claims {
     pub aud: Option<serde_json::Value>,
     #[serde(default)]
     pub client_id: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A boolean, or the strings `"true"`/`"false"` that some issuers send.
+    #[serde(default)]
+    pub email_verified: Option<serde_json::Value>,
 }
 
 impl Claims {
@@ -156,9 +166,20 @@ impl Claims {
             .iter()
             .filter_map(|g| Role::from_group(g))
             .collect();
+        let unverified = match &self.email_verified {
+            Some(serde_json::Value::Bool(verified)) => !verified,
+            Some(serde_json::Value::String(verified)) => verified != "true",
+            Some(_) => true,
+            None => false,
+        };
+        let email = self
+            .email
+            .filter(|_| !unverified)
+            .and_then(|raw| EmailAddress::parse(&raw).ok());
         Principal {
             subject: self.sub,
             roles,
+            email,
         }
     }
 }

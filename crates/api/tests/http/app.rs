@@ -23,6 +23,7 @@ use vetted_core::{Clock, OwnerId, Policy, Ports, RestaurantId, SystemClock};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_notifications::SqliteNotifications;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
@@ -68,6 +69,7 @@ pub struct TestApp {
     pub review: Arc<Review>,
     pub outbox: Arc<SqliteOutbox>,
     pub webhooks: Arc<SqliteWebhooks>,
+    pub notifications: Arc<SqliteNotifications>,
     /// The workflow's task queues, worked by [`TestApp::pump`].
     pub task_queues: Vec<Arc<SqliteWorkQueue>>,
     _dir: TempDir,
@@ -138,6 +140,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             .unwrap(),
     );
     let webhooks = Arc::new(SqliteWebhooks::new(db.clone()));
+    let notifications = Arc::new(SqliteNotifications::new(db.clone()));
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
     let ports = Ports {
         uploads: uploads.clone(),
@@ -170,6 +173,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             store: webhooks.clone(),
             allow_private: options.allow_private_webhooks,
         }),
+        notifications: Some(notifications.clone()),
     })
     .unwrap();
     let restaurant = Restaurant {
@@ -202,6 +206,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         review,
         outbox,
         webhooks,
+        notifications,
         task_queues,
         _dir: dir,
     }

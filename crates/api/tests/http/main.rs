@@ -9,6 +9,7 @@ mod app;
 mod auth;
 mod create;
 mod jwks;
+mod me;
 mod policy;
 mod proxy;
 mod quota;

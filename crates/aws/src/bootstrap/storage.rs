@@ -1,4 +1,5 @@
-//! The bucket and its upload notification, the uploads, restaurants and webhooks tables, and
+//! The bucket and its upload notification, the uploads, restaurants, webhooks and notifications
+//! tables, and
 //! the event bus.
 
 use std::time::Duration;
@@ -19,7 +20,9 @@ use vetted_core::ports::BackendError;
 
 use super::BootstrapError;
 use crate::config::{AwsContext, DEFAULT_REGION};
-use crate::dynamo::{HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE, restaurants, webhooks};
+use crate::dynamo::{
+    HASH_KEY, INDEXES, KEY_ATTRIBUTES, TTL_ATTRIBUTE, notifications, restaurants, webhooks,
+};
 use crate::errors::{backend_error, unusable_answer};
 
 /// How long to wait for a new table to become usable (moto: at once; AWS: seconds).
@@ -146,6 +149,13 @@ const WEBHOOKS: TableSpec<'static> = TableSpec {
     indexes: &[webhooks::INDEX],
 };
 
+const NOTIFICATIONS: TableSpec<'static> = TableSpec {
+    hash: notifications::TABLE_KEY.0,
+    range: Some(notifications::TABLE_KEY.1),
+    attributes: &notifications::KEY_ATTRIBUTES,
+    indexes: &[],
+};
+
 /// The uploads table: key `id`, the `by-status` and `by-owner` indexes, TTL on `ttl`.
 pub async fn ensure_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
     let dynamodb = ctx.dynamodb();
@@ -191,6 +201,14 @@ pub async fn ensure_restaurants_table(ctx: &AwsContext, table: &str) -> Result<(
 /// The webhooks table: keys `pk` and `sk`, the sparse `due` index.
 pub async fn ensure_webhooks_table(ctx: &AwsContext, table: &str) -> Result<(), BootstrapError> {
     ensure_active(&ctx.dynamodb(), table, &WEBHOOKS).await
+}
+
+/// The notifications table (email preferences and the sent ledger): keys `pk` and `sk`.
+pub async fn ensure_notifications_table(
+    ctx: &AwsContext,
+    table: &str,
+) -> Result<(), BootstrapError> {
+    ensure_active(&ctx.dynamodb(), table, &NOTIFICATIONS).await
 }
 
 /// Creates `table` unless it exists (with every index of `spec`), and waits until it is usable.
@@ -326,4 +344,45 @@ pub(super) async fn ensure_event_bus(ctx: &AwsContext, bus: &str) -> Result<(), 
         Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
         Err(e) => Err(backend_error("events:CreateEventBus", e).into()),
     }
+}
+
+/// A rule on `bus` that sends the Vetted events of `detail_types` to the queue `queue_arn`
+/// (the notify queue). On an emulator only: the SAM template makes the rule, and the queue
+/// policy that lets EventBridge send, on AWS.
+pub(super) async fn route_events(
+    ctx: &AwsContext,
+    bus: &str,
+    rule: &str,
+    queue_arn: &str,
+    detail_types: &[&str],
+) -> Result<(), BootstrapError> {
+    let events = ctx.eventbridge();
+    let pattern = serde_json::json!({
+        "source": [crate::eventbridge::EVENT_SOURCE],
+        "detail-type": detail_types,
+    });
+    events
+        .put_rule()
+        .event_bus_name(bus)
+        .name(rule)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .map_err(|e| backend_error("events:PutRule", e))?;
+    let target = built(
+        "events:PutTargets",
+        aws_sdk_eventbridge::types::Target::builder()
+            .id("notify")
+            .arn(queue_arn)
+            .build(),
+    )?;
+    events
+        .put_targets()
+        .event_bus_name(bus)
+        .rule(rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(|e| backend_error("events:PutTargets", e))?;
+    Ok(())
 }

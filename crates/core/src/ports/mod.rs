@@ -5,6 +5,8 @@
 //! adapters translate them into the error types below, keeping the cause as the source.
 
 mod events;
+mod mailer;
+mod notifications;
 mod objects;
 mod presign;
 mod queue;
@@ -14,6 +16,8 @@ mod webhooks;
 mod workflow;
 
 pub use events::{EventError, EventSink};
+pub use mailer::{Email, MailError, Mailer};
+pub use notifications::{Notifications, NotificationsError};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};

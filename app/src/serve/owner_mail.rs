@@ -1,0 +1,66 @@
+//! Owner emails in `vetted serve`: which mailer (on the embedded backend SMTP from the
+//! settings, or `.eml` files in `{data}/outbox-mail/` without them; on AWS, SES from
+//! `[mail] from`), the owner-page links, and the core's [`OwnerNotifier`] over the backend's
+//! notifications store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use vetted_core::Clock;
+use vetted_core::notify::{OwnerLinks, OwnerNotifier};
+use vetted_core::ports::Mailer;
+
+use super::config::{DEFAULT_FROM, MailSettings};
+use super::pipeline::{Backend, Pipeline};
+use crate::mail::{FileMailer, SmtpMailer, parse_sender};
+
+/// The directory under `--data` where mail goes without SMTP settings.
+pub const OUTBOX_MAIL_DIR: &str = "outbox-mail";
+
+/// The owner notifier and where its mail goes, in words; `None` on a backend without a
+/// notifications store.
+pub fn build(
+    pipeline: &Pipeline,
+    settings: &MailSettings,
+    data: &Path,
+    public_url: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<(Arc<OwnerNotifier>, String)>> {
+    let Some(notifications) = pipeline.notifications.clone() else {
+        return Ok(None);
+    };
+    let from = parse_sender(settings.from.as_deref().unwrap_or(DEFAULT_FROM))
+        .map_err(|e| anyhow::anyhow!("[mail] from: {e}"))?;
+    let (mailer, place): (Arc<dyn Mailer>, String) = match (&pipeline.backend, &settings.smtp) {
+        (Backend::Aws { .. }, _) => match (&pipeline.mailer, &settings.from) {
+            (Some(mailer), Some(from)) => (mailer.clone(), format!("SES, from {from}")),
+            _ => {
+                tracing::warn!("no [mail] from (the SES identity): owner emails are off");
+                return Ok(None);
+            }
+        },
+        (Backend::Embedded { .. }, Some(smtp)) => (
+            Arc::new(SmtpMailer::new(smtp, from).context("[mail.smtp]")?),
+            format!("SMTP server {}:{}", smtp.host, smtp.port()),
+        ),
+        (Backend::Embedded { .. }, None) => {
+            let dir = data.join(OUTBOX_MAIL_DIR);
+            let mailer = FileMailer::new(&dir, from)?;
+            (Arc::new(mailer), format!("files in {}", dir.display()))
+        }
+    };
+    let links = OwnerLinks::new(settings.public_url.as_deref().unwrap_or(public_url))
+        .context("[mail] public_url")?;
+    tracing::info!(to = %place, "owner emails");
+    Ok(Some((
+        Arc::new(OwnerNotifier {
+            restaurants: pipeline.restaurants.clone(),
+            notifications,
+            mailer,
+            clock,
+            links,
+        }),
+        place,
+    )))
+}

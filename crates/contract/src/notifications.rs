@@ -1,0 +1,163 @@
+//! The `Notifications` contract: preferences stored and replaced whole, and a sent ledger
+//! whose claims succeed once per (upload, status, user), also when they race, until released.
+//!
+//! Every check uses users and uploads of its own, so the suite also runs on a shared table.
+
+use futures_util::future::join_all;
+use vetted_core::notify::{EmailAddress, Preference, SentKey};
+use vetted_core::ports::Notifications;
+use vetted_core::{OwnerId, Status, Timestamp, UploadId};
+
+use crate::support::{Check, unique};
+
+/// Runs every check on `store`, which may be shared.
+pub async fn run_all(store: &dyn Notifications) {
+    preferences_are_stored_and_replaced_whole(store).await;
+    a_ledger_key_is_claimed_once(store).await;
+    racing_claims_of_one_key_store_it_once(store).await;
+    a_released_key_can_be_claimed_again(store).await;
+}
+
+fn user() -> OwnerId {
+    OwnerId::parse(&unique("user")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn at(offset_ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(1_800_000_000_000 + offset_ms)
+}
+
+fn key(upload: UploadId, status: Status, user: &OwnerId) -> SentKey {
+    SentKey {
+        upload,
+        status,
+        user: user.clone(),
+    }
+}
+
+async fn claim(store: &dyn Notifications, key: &SentKey, what: &str) -> bool {
+    store
+        .claim(key, at(1))
+        .await
+        .unwrap_or_else(|e| panic!("{what}: claim failed: {e:?}"))
+}
+
+pub async fn preferences_are_stored_and_replaced_whole(store: &dyn Notifications) {
+    let _check = Check::start("preferences_are_stored_and_replaced_whole");
+    let what = "preferences_are_stored_and_replaced_whole";
+    let anna = user();
+    let nobody = store
+        .preference(&anna)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        nobody, None,
+        "{what}: a user who never chose has no preference"
+    );
+
+    let on = Preference {
+        enabled: true,
+        address: Some(
+            EmailAddress::parse("anna+vetted@example.com").unwrap_or_else(|e| panic!("{e}")),
+        ),
+        updated_at: at(10),
+    };
+    store
+        .set_preference(&anna, &on)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    let read = store
+        .preference(&anna)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(read.as_ref(), Some(&on), "{what}: read back as stored");
+
+    let off = Preference {
+        enabled: false,
+        address: None,
+        updated_at: at(20),
+    };
+    store
+        .set_preference(&anna, &off)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e:?}"));
+    let read = store
+        .preference(&anna)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(read, Some(off), "{what}: replaced whole, address included");
+
+    let other = user();
+    let read = store
+        .preference(&other)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(read, None, "{what}: another user's preference is their own");
+}
+
+pub async fn a_ledger_key_is_claimed_once(store: &dyn Notifications) {
+    let _check = Check::start("a_ledger_key_is_claimed_once");
+    let what = "a_ledger_key_is_claimed_once";
+    let (anna, ben, upload) = (user(), user(), UploadId::generate());
+    let published = key(upload, Status::Published, &anna);
+    assert!(
+        claim(store, &published, what).await,
+        "{what}: the first claim stores"
+    );
+    assert!(
+        !claim(store, &published, what).await,
+        "{what}: the second finds it"
+    );
+    assert!(
+        !claim(store, &published, what).await,
+        "{what}: and the third"
+    );
+    assert!(
+        claim(store, &key(upload, Status::Declined, &anna), what).await,
+        "{what}: another status of the same upload is another key"
+    );
+    assert!(
+        claim(store, &key(upload, Status::Published, &ben), what).await,
+        "{what}: another user is another key"
+    );
+    assert!(
+        claim(
+            store,
+            &key(UploadId::generate(), Status::Published, &anna),
+            what
+        )
+        .await,
+        "{what}: another upload is another key"
+    );
+}
+
+pub async fn racing_claims_of_one_key_store_it_once(store: &dyn Notifications) {
+    let _check = Check::start("racing_claims_of_one_key_store_it_once");
+    let what = "racing_claims_of_one_key_store_it_once";
+    let k = key(UploadId::generate(), Status::Rejected, &user());
+    let answers = join_all((0..8).map(|_| claim(store, &k, what))).await;
+    assert_eq!(
+        answers.iter().filter(|won| **won).count(),
+        1,
+        "{what}: exactly one of 8 racing claims wins: {answers:?}"
+    );
+}
+
+pub async fn a_released_key_can_be_claimed_again(store: &dyn Notifications) {
+    let _check = Check::start("a_released_key_can_be_claimed_again");
+    let what = "a_released_key_can_be_claimed_again";
+    let k = key(UploadId::generate(), Status::Failed, &user());
+    store
+        .release(&k)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: releasing an absent key is no error: {e:?}"));
+    assert!(claim(store, &k, what).await, "{what}: first claim");
+    store
+        .release(&k)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: release: {e:?}"));
+    assert!(
+        claim(store, &k, what).await,
+        "{what}: claimed again after the release"
+    );
+    assert!(!claim(store, &k, what).await, "{what}: and held again");
+}

@@ -1,0 +1,52 @@
+//! The notifications port: each user's email preference, and the ledger of what was sent.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use super::{BackendError, Retryable};
+use crate::ids::OwnerId;
+use crate::notify::{Preference, SentKey};
+use crate::time::Timestamp;
+
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NotificationsError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+impl Retryable for NotificationsError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            NotificationsError::Backend(e) => e.retryable,
+        }
+    }
+}
+
+/// Email preferences and the sent ledger.
+///
+/// Contract:
+/// - `preference` returns what `set_preference` last stored for the user, or `None` if
+///   nothing was ever stored (which means: not opted in). `set_preference` replaces it whole.
+/// - `claim` stores the ledger entry `key` (upload, status, user) unless it exists, and says
+///   whether it stored it: of any number of claims of one key, concurrent or not, exactly one
+///   returns `true` until the key is released.
+/// - `release` removes the entry, so that the next `claim` of the key returns `true` again;
+///   releasing a key that is not there is not an error.
+///
+/// Nothing here is SQL-shaped: a preference is one item per user, a ledger entry one item
+/// per key written with a create-if-absent condition.
+#[async_trait]
+pub trait Notifications: Send + Sync {
+    async fn preference(&self, user: &OwnerId) -> Result<Option<Preference>, NotificationsError>;
+
+    async fn set_preference(
+        &self,
+        user: &OwnerId,
+        preference: &Preference,
+    ) -> Result<(), NotificationsError>;
+
+    async fn claim(&self, key: &SentKey, at: Timestamp) -> Result<bool, NotificationsError>;
+
+    async fn release(&self, key: &SentKey) -> Result<(), NotificationsError>;
+}
