@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vetted_api::auth::JwksVerifier;
-use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, LiveApi, LiveLimits};
 use vetted_core::Clock;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
@@ -256,6 +256,7 @@ fn api_state(
     config: &ServeConfig,
     args: &ServeSettings,
     services: &Services,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
         presign_expires_in: Duration::from_secs(config.presign_expiry_seconds),
@@ -288,6 +289,15 @@ fn api_state(
                     .webhook_delivery
                     .allow_private_addresses_for_development,
             }),
+            Backend::Aws { .. } => None,
+        },
+        // The outbox is the feed; on AWS the route answers 404 and the owner page polls.
+        live: match &pipeline.backend {
+            Backend::Embedded { outbox, .. } => Some(LiveApi::new(
+                outbox.clone(),
+                LiveLimits::default(),
+                shutdown.clone(),
+            )),
             Backend::Aws { .. } => None,
         },
     })?)

@@ -5,12 +5,14 @@
 //! and the `upload-api` Lambda runs the same `Router` through `lambda_http`. Each area
 //! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
 //! `restaurants::routes` for members, moderators and admins, `policy::routes` for any
-//! signed-in caller, and `webhooks::routes` for admins where the backend keeps endpoints);
-//! everything they share is in [`ApiState`].
+//! signed-in caller, `webhooks::routes` for admins where the backend keeps endpoints, and
+//! `live::routes`, the owners' event stream, where it keeps an event feed); everything they
+//! share is in [`ApiState`].
 
 pub mod auth;
 mod body;
 pub mod error;
+pub mod live;
 pub mod policy;
 pub mod restaurants;
 pub mod reviews;
@@ -30,6 +32,7 @@ use vetted_core::{Clock, Ports};
 
 pub use auth::Authenticator;
 pub use error::ApiError;
+pub use live::{LiveApi, LiveLimits};
 pub use settings::{ApiSettings, SettingsError};
 pub use webhooks::WebhookApi;
 
@@ -65,6 +68,9 @@ pub struct ApiState {
     /// Webhook endpoints, on a backend that has a store for them; their routes are not
     /// mounted otherwise.
     pub webhooks: Option<WebhookApi>,
+    /// The owners' live event stream, on a backend with an event feed; its route is not
+    /// mounted otherwise.
+    pub live: Option<LiveApi>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -79,6 +85,8 @@ pub struct ApiParts {
     pub review: Arc<Review>,
     /// The webhook store; `None` on a backend without one (its routes then answer 404).
     pub webhooks: Option<WebhookApi>,
+    /// The event feed for `GET /api/events/stream`; `None` on a backend without one (404).
+    pub live: Option<LiveApi>,
 }
 
 impl ApiState {
@@ -102,6 +110,7 @@ impl ApiState {
             settings: Arc::new(parts.settings),
             review: parts.review,
             webhooks: parts.webhooks,
+            live: parts.live,
         })
     }
 }
@@ -120,8 +129,14 @@ pub fn router(state: ApiState) -> Router {
     } else {
         Router::new()
     };
+    let live = if state.live.is_some() {
+        live::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(webhooks)
+        .merge(live)
         .merge(uploads::routes())
         .merge(reviews::routes())
         .merge(restaurants::routes())

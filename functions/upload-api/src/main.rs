@@ -88,5 +88,7 @@ async fn state() -> anyhow::Result<ApiState> {
         review,
         // The AWS backend has no webhook store yet: its routes are not mounted.
         webhooks: None,
+        // Nor an event feed: `GET /api/events/stream` answers 404 and the page polls.
+        live: None,
     })?)
 }

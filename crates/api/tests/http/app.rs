@@ -52,6 +52,8 @@ pub struct AppOptions {
     pub clock_start: Option<vetted_core::Timestamp>,
     /// Admit webhook URLs on loopback and private addresses (off, as in production).
     pub allow_private_webhooks: bool,
+    /// The live event stream's limits.
+    pub live: vetted_api::LiveLimits,
 }
 
 pub struct TestApp {
@@ -170,6 +172,11 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             store: webhooks.clone(),
             allow_private: options.allow_private_webhooks,
         }),
+        live: Some(vetted_api::LiveApi::new(
+            outbox.clone(),
+            options.live,
+            tokio_util::sync::CancellationToken::new(),
+        )),
     })
     .unwrap();
     let restaurant = Restaurant {

@@ -13,7 +13,7 @@ mod uploads;
 mod webhooks;
 mod workflow;
 
-pub use events::{EventError, EventSink};
+pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
