@@ -54,6 +54,8 @@ pub struct AppOptions {
     pub allow_private_webhooks: bool,
     /// The live event stream's limits.
     pub live: vetted_api::LiveLimits,
+    /// No event feed, as on AWS: the stream's route is not mounted.
+    pub without_live: bool,
 }
 
 pub struct TestApp {
@@ -172,11 +174,13 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             store: webhooks.clone(),
             allow_private: options.allow_private_webhooks,
         }),
-        live: Some(vetted_api::LiveApi::new(
-            outbox.clone(),
-            options.live,
-            tokio_util::sync::CancellationToken::new(),
-        )),
+        live: (!options.without_live).then(|| {
+            vetted_api::LiveApi::new(
+                outbox.clone(),
+                options.live,
+                tokio_util::sync::CancellationToken::new(),
+            )
+        }),
     })
     .unwrap();
     let restaurant = Restaurant {

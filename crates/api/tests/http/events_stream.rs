@@ -214,6 +214,18 @@ async fn a_replay_the_outbox_cannot_serve_is_a_reset() {
 }
 
 #[tokio::test]
+async fn without_a_feed_the_stream_is_not_found() {
+    let app = spawn_with(AppOptions {
+        without_live: true,
+        ..AppOptions::default()
+    })
+    .await;
+    // The page takes this 404 as "poll instead".
+    let response = connect(&app, &app.owner(OWNER), None).await;
+    assert_error(&read(response).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
 async fn a_malformed_last_event_id_is_refused() {
     let app = spawn_app().await;
     for bad in ["abc", "-3", "1.5", "123456789012345678901"] {
