@@ -56,6 +56,8 @@ pub struct AppOptions {
     pub live: vetted_api::LiveLimits,
     /// No event feed, as on AWS: the stream's route is not mounted.
     pub without_live: bool,
+    /// What ends the live streams, as `vetted serve`'s shutdown does; never cancelled if `None`.
+    pub shutdown: Option<tokio_util::sync::CancellationToken>,
 }
 
 pub struct TestApp {
@@ -178,7 +180,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             vetted_api::LiveApi::new(
                 outbox.clone(),
                 options.live,
-                tokio_util::sync::CancellationToken::new(),
+                options.shutdown.clone().unwrap_or_default(),
             )
         }),
     })

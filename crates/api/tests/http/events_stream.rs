@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use vetted_api::LiveLimits;
 use vetted_core::events::{EventType, UploadEvent};
-use vetted_core::ports::EventSink;
+use vetted_core::ports::{EventSink, Restaurants};
 use vetted_core::{Clock, RestaurantId, UploadId};
 
 use crate::app::{
@@ -154,6 +154,25 @@ async fn a_member_hears_only_their_restaurants() {
 }
 
 #[tokio::test]
+async fn a_member_removed_mid_stream_hears_no_more_of_that_restaurant() {
+    let app = spawn_app().await;
+    app.join("staff-1").await;
+    app.restaurant("r2", "staff-1").await;
+    let mut stream = open(&app, &app.owner("staff-1"), None).await;
+    assert_eq!(stream.next().await.event, "ready");
+    let before = publish(&app, RESTAURANT).await;
+    assert_change(&stream.next().await, &before);
+
+    let r1 = RestaurantId::parse(RESTAURANT).unwrap();
+    let staff = vetted_core::OwnerId::parse("staff-1").unwrap();
+    assert!(app.restaurants.remove_member(&r1, &staff).await.unwrap());
+    publish(&app, RESTAURANT).await;
+    let still = publish(&app, "r2").await;
+    // In publication order: the r1 event was withheld, not delayed.
+    assert_change(&stream.next().await, &still);
+}
+
+#[tokio::test]
 async fn last_event_id_replays_what_was_missed() {
     let app = spawn_app().await;
     let first = publish(&app, RESTAURANT).await;
@@ -223,6 +242,23 @@ async fn without_a_feed_the_stream_is_not_found() {
     // The page takes this 404 as "poll instead".
     let response = connect(&app, &app.owner(OWNER), None).await;
     assert_error(&read(response).await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn shutting_down_ends_the_stream() {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let app = spawn_with(AppOptions {
+        shutdown: Some(shutdown.clone()),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut stream = open(&app, &app.owner(OWNER), None).await;
+    assert_eq!(stream.next().await.event, "ready");
+    shutdown.cancel();
+    let end = tokio::time::timeout(GUARD, stream.response.chunk())
+        .await
+        .expect("the stream to end");
+    assert!(matches!(end, Ok(None)), "{end:?}");
 }
 
 #[tokio::test]
