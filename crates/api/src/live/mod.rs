@@ -45,7 +45,7 @@ pub struct LiveLimits {
     pub per_user: usize,
     /// Open streams in all.
     pub total: usize,
-    /// How long a stream stays silent before it sends `: ping`.
+    /// How often a stream sends `: ping` (and re-reads the caller's restaurants and the feed).
     pub keep_alive: Duration,
     /// The `Retry-After` of a refused stream.
     pub retry_after: Duration,
