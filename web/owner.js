@@ -1,17 +1,23 @@
 // The owner page (`/`): sign in, pick one of your restaurants and one of its slots (the logo,
 // the cover, the gallery positions), see what each slot shows now, pick or drop files, see each
 // refused with the rule it broke or sent with a progress bar, and follow your uploads as they
-// move through the checks and the review. The list polls every 2 s while any upload (or a file
-// being sent) is not final, then stops; a publish it sees refreshes the slots.
+// move through the checks and the review. Status changes arrive live over the server's event
+// stream (live.js), and each one reloads the list once; no timer polls while the stream is up.
+// Where the server has no stream (AWS: 404) or while it is down between reconnects, the list
+// polls while any upload (or a file being sent) is not final, every 2 s at first, backing off
+// to 30 s while nothing changes, and stops once all is final. A publish it sees refreshes the
+// slots. `window.vettedLive` says which mode the page is in and counts the polls, for tests.
 
 import {
-  $, h, api, announce, statusBadge, formatBytes, formatDimensions, timeAgo, startRelativeClock,
+  $, h, api, ApiError, announce, statusBadge, formatBytes, formatDimensions, timeAgo, startRelativeClock,
   slotLabel, slotKind, policySummary, FINAL_STATUSES, WITHDRAWABLE_STATUSES, STATUS_TEXT, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
+import { followStream } from "/assets/live.js";
 import { createSession } from "/assets/session.js";
 import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload, postFile } from "/assets/upload.js";
 
-const POLL_EVERY_MS = 2000;
+const POLL_FIRST_MS = 2000;
+const POLL_MAX_MS = 30000;
 const RETRY_AFTER_ERROR_MS = 5000;
 const PAGE_SIZE = 20;
 
@@ -38,7 +44,20 @@ const state = {
   slots: [], // its slots, as `GET /api/restaurants/{id}/slots` lists them
   slot: null, // where the next file goes: `logo`, `cover` or `gallery-N`
   slotsReload: null, // a reload of the slots already queued by a status change
+  stream: null, // the live stream while signed in, `{ stop() }`
+  pollDelay: POLL_FIRST_MS, // the next poll's wait, while polling
+  listSignature: "", // the newest page as last read, to tell whether a poll saw a change
+  reloading: null, // a list reload in flight for stream events; `again` queues one more
+  again: false,
 };
+
+// How the list keeps up, for people debugging and for the browser tests: `mode` is
+// `connecting`, `stream` (no timer polls) or `poll`; `polls` counts list reads made by the
+// poll timer and `pollsArmed` the times that timer was set (whether or not it fired),
+// `streamReloads` the finished reads made because the stream said something changed, `events`
+// the changes the stream carried.
+const live = { mode: "off", polls: 0, pollsArmed: 0, streamReloads: 0, events: 0 };
+window.vettedLive = live;
 
 const session = createSession({
   role: "owner",
@@ -51,11 +70,15 @@ const session = createSession({
     uploadPolicy().then(showTarget, () => {});
     loadRestaurants();
     refresh();
+    startStream();
   },
   onSignOut: () => {
     state.generation += 1;
     state.policy = null;
     clearTimeout(state.timer);
+    state.stream?.stop();
+    state.stream = null;
+    live.mode = "off";
     Object.assign(state, { first: [], older: [], next: null, loaded: false });
     Object.assign(state, { user: null, restaurants: [], restaurant: null, slots: [], slot: null });
     state.rows.clear();
@@ -331,6 +354,54 @@ async function showTarget() {
   hint.textContent = parts.join(" · ");
 }
 
+// ---- live status ------------------------------------------------------------------------
+
+function startStream() {
+  state.stream?.stop();
+  live.mode = "connecting";
+  const generation = state.generation;
+  const mine = (f) => (...args) => { if (generation === state.generation) f(...args); };
+  state.stream = followStream({
+    token: () => session.token(),
+    onOpen: mine(() => {
+      live.mode = "stream";
+      clearTimeout(state.timer);
+      reloadForStream(); // whatever changed before the stream was up
+    }),
+    onChange: mine(() => {
+      live.events += 1;
+      reloadForStream();
+    }),
+    onReset: mine(() => reloadForStream()),
+    onDown: mine(() => startPolling()),
+    onUnavailable: mine(() => startPolling()),
+    onRefused: mine((status, reason, message) => session.refuse(new ApiError(status, reason, message))),
+  });
+}
+
+/** The stream is absent or down: poll, from the first delay, while anything is unsettled. */
+function startPolling() {
+  live.mode = "poll";
+  state.pollDelay = POLL_FIRST_MS;
+  schedule(state.pollDelay);
+}
+
+/** One list read per burst of stream events: events during a read queue one more read. */
+function reloadForStream() {
+  if (state.reloading) {
+    state.again = true;
+    return;
+  }
+  state.reloading = refresh().finally(() => {
+    live.streamReloads += 1; // counted once done, as the browser's own record of requests is
+    state.reloading = null;
+    if (state.again) {
+      state.again = false;
+      reloadForStream();
+    }
+  });
+}
+
 // ---- the list ---------------------------------------------------------------------------
 
 async function refresh() {
@@ -346,7 +417,11 @@ async function refresh() {
     $("#list-error").hidden = true;
     render();
     state.loaded = true;
-    schedule(POLL_EVERY_MS);
+    // Polling backs off while nothing changes and starts over when something does.
+    const signature = JSON.stringify(data.items.map((item) => [item.upload_id, item.status]));
+    state.pollDelay = signature === state.listSignature ? Math.min(state.pollDelay * 2, POLL_MAX_MS) : POLL_FIRST_MS;
+    state.listSignature = signature;
+    schedule(state.pollDelay);
   } catch (error) {
     if (generation !== state.generation || session.refuse(error)) return;
     showListError(`${error.message} Retrying…`);
@@ -354,13 +429,23 @@ async function refresh() {
   }
 }
 
+/** Shows whether the list is following anything, and sets the poll timer when polling. */
 function schedule(delay) {
   clearTimeout(state.timer);
   const sending = [...state.transfers].some((t) => t.active);
   const unsettled = state.first.some((item) => !FINAL_STATUSES.has(item.status));
-  const live = sending || unsettled || !$("#list-error").hidden;
-  $("#live").hidden = !live;
-  if (live) state.timer = setTimeout(refresh, delay);
+  const following = sending || unsettled || !$("#list-error").hidden;
+  $("#live").hidden = !following;
+  // With the stream up (or still connecting) changes come to us; no timer.
+  if (following && live.mode === "poll") {
+    live.pollsArmed += 1;
+    state.timer = setTimeout(poll, delay);
+  }
+}
+
+function poll() {
+  live.polls += 1;
+  refresh();
 }
 
 async function loadOlder() {

@@ -11,6 +11,7 @@ mod support;
 mod conflict;
 mod demo;
 mod harness;
+mod live;
 mod page;
 mod progress;
 mod slots;

@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vetted_api::auth::JwksVerifier;
-use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator};
+use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, LiveApi, LiveLimits};
 use vetted_core::Clock;
 use vetted_core::intake::Intake;
 use vetted_core::maintenance;
@@ -274,6 +274,7 @@ fn api_state(
     config: &ServeConfig,
     args: &ServeSettings,
     services: &Services,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
         presign_expires_in: Duration::from_secs(config.presign_expiry_seconds),
@@ -312,6 +313,15 @@ fn api_state(
                 store,
                 allow_private: false,
             }),
+        },
+        // The outbox is the feed; on AWS the route answers 404 and the owner page polls.
+        live: match &pipeline.backend {
+            Backend::Embedded { outbox, .. } => Some(LiveApi::new(
+                outbox.clone(),
+                LiveLimits::default(),
+                shutdown.clone(),
+            )),
+            Backend::Aws { .. } => None,
         },
     })?)
 }

@@ -55,7 +55,9 @@ pub async fn serve(
         BackendChoice::Aws => build_aws(&settings, config.mail.from.as_deref()).await?,
     };
     let services = Services::new(&pipeline, &config, clock.clone(), &public_url);
-    let api = api_state(&pipeline, &config, &settings, &services)?;
+    // A child, so that dropping the handle stops this server and nothing else.
+    let shutdown = shutdown.child_token();
+    let api = api_state(&pipeline, &config, &settings, &services, &shutdown)?;
     let media = media::MediaState {
         uploads: pipeline.uploads.clone(),
         restaurants: pipeline.restaurants.clone(),
@@ -71,8 +73,6 @@ pub async fn serve(
         upload_endpoint = Some(format!("{public_url}/s3/{}/", s3.config().bucket));
     }
 
-    // A child, so that dropping the handle stops this server and nothing else.
-    let shutdown = shutdown.child_token();
     let mut tasks = JoinSet::new();
     tasks.spawn(super::listen::serve_http(
         listener,

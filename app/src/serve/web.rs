@@ -36,10 +36,11 @@ const PAGES: [(&str, (&str, &str)); 2] = [
 ];
 
 /// What the pages load, each at `/assets/{name}`.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     asset_file!("app.css"),
     asset_file!("common.js"),
     asset_file!("owner.js"),
+    asset_file!("live.js"),
     asset_file!("moderate.js"),
     asset_file!("session.js"),
     asset_file!("upload.js"),

@@ -49,6 +49,8 @@ pub mod reasons {
     pub const FORBIDDEN_WEBHOOK_ADDRESS: &str = "forbidden_webhook_address";
     pub const WEBHOOK_DISABLED: &str = "webhook_disabled";
     pub const NO_EMAIL_IN_TOKEN: &str = "no_email_in_token";
+    pub const INVALID_LAST_EVENT_ID: &str = "invalid_last_event_id";
+    pub const TOO_MANY_STREAMS: &str = "too_many_streams";
     // Shared with the record's reason codes (`vetted_core::ReasonCode`).
     pub const TYPE_NOT_ALLOWED: &str = "type_not_allowed";
     pub const TYPE_MISMATCH: &str = "type_mismatch";

@@ -6,12 +6,14 @@
 //! contributes its routes (`uploads::routes`, the moderators' review routes beside it,
 //! `restaurants::routes` for members, moderators and admins, `policy::routes` for any
 //! signed-in caller, `me::routes` for an owner's own email preference where the backend sends
-//! owner emails, and `webhooks::routes` for admins where the backend keeps endpoints);
-//! everything they share is in [`ApiState`].
+//! owner emails, `webhooks::routes` for admins where the backend keeps endpoints, and
+//! `live::routes`, the owners' event stream, where it keeps an event feed); everything they
+//! share is in [`ApiState`].
 
 pub mod auth;
 mod body;
 pub mod error;
+pub mod live;
 pub mod me;
 pub mod policy;
 pub mod restaurants;
@@ -32,6 +34,7 @@ use vetted_core::{Clock, Ports};
 
 pub use auth::Authenticator;
 pub use error::ApiError;
+pub use live::{LiveApi, LiveLimits};
 pub use settings::{ApiSettings, SettingsError};
 pub use webhooks::WebhookApi;
 
@@ -72,6 +75,9 @@ pub struct ApiState {
     /// Email preferences, on a backend that sends owner emails; `/api/me/notifications` is
     /// not mounted otherwise.
     pub notifications: Option<Arc<dyn Notifications>>,
+    /// The owners' live event stream, on a backend with an event feed; its route is not
+    /// mounted otherwise.
+    pub live: Option<LiveApi>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -88,6 +94,8 @@ pub struct ApiParts {
     pub webhooks: Option<WebhookApi>,
     /// The notifications store; `None` where no owner emails are sent (404).
     pub notifications: Option<Arc<dyn Notifications>>,
+    /// The event feed for `GET /api/events/stream`; `None` on a backend without one (404).
+    pub live: Option<LiveApi>,
 }
 
 impl ApiState {
@@ -113,6 +121,7 @@ impl ApiState {
             review: parts.review,
             webhooks: parts.webhooks,
             notifications: parts.notifications,
+            live: parts.live,
         })
     }
 }
@@ -142,9 +151,15 @@ pub fn router(state: ApiState) -> Router {
     } else {
         Router::new()
     };
+    let live = if state.live.is_some() {
+        live::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(webhooks)
         .merge(me)
+        .merge(live)
         .merge(uploads::routes())
         .merge(reviews::routes())
         .merge(restaurants::routes())

@@ -6,6 +6,11 @@
 //! the order they were published, marks each delivered, and retries a failed one with backoff.
 //! A failure holds back only the later events of the same upload, so one bad endpoint or event
 //! does not stop everyone's notifications, and no upload's events overtake each other.
+//!
+//! It is also the [`EventFeed`] of open pages (`GET /api/events/stream`): events by `seq`,
+//! delivered or not. `seq` is the table's rowid, which SQLite would reuse after the newest
+//! rows were deleted, so a purge always keeps the newest row and records in `outbox_horizon`
+//! the highest `seq` it deleted: a page that last saw an older event is told to reload.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -16,14 +21,15 @@ use async_trait::async_trait;
 use rusqlite::params;
 use tokio::sync::Notify;
 use vetted_core::events::UploadEvent;
-use vetted_core::ports::{BackendError, EventError, EventSink};
+use vetted_core::ports::{BackendError, EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 use vetted_core::{Clock, Timestamp, UploadId};
 
 use crate::db::{Db, DbError, Migration};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE outbox_events (
             seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL UNIQUE,
@@ -38,7 +44,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
         ) STRICT;
         CREATE INDEX outbox_events_pending ON outbox_events (seq) WHERE delivered_at IS NULL;
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "
+        CREATE TABLE outbox_horizon (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            purged_through INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO outbox_horizon (id, purged_through) VALUES (1, 0);
+    ",
+    },
+];
 
 /// How long the dispatcher waits when nothing wakes it, for events from other processes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -185,12 +202,36 @@ impl SqliteOutbox {
         Ok(())
     }
 
-    /// Deletes delivered events older than `before`; returns how many went.
+    /// Deletes delivered events older than `before`, except the newest event (whose `seq`
+    /// keeps new ones from reusing a number a page has seen); returns how many went.
     pub async fn purge_delivered(&self, before: Timestamp) -> Result<usize, EventError> {
         self.db
             .call(move |conn| {
-                conn.prepare_cached("DELETE FROM outbox_events WHERE delivered_at < ?1")?
-                    .execute([before.unix_millis()])
+                let tx = crate::db::immediate(conn)?;
+                let newest: Option<i64> =
+                    tx.query_row("SELECT MAX(seq) FROM outbox_events", [], |r| r.get(0))?;
+                let Some(newest) = newest else {
+                    return Ok(0);
+                };
+                let before = before.unix_millis();
+                let purged: Option<i64> = tx.query_row(
+                    "SELECT MAX(seq) FROM outbox_events WHERE delivered_at < ?1 AND seq < ?2",
+                    params![before, newest],
+                    |r| r.get(0),
+                )?;
+                let deleted = tx
+                    .prepare_cached(
+                        "DELETE FROM outbox_events WHERE delivered_at < ?1 AND seq < ?2",
+                    )?
+                    .execute(params![before, newest])?;
+                if let Some(purged) = purged {
+                    tx.execute(
+                        "UPDATE outbox_horizon SET purged_through = MAX(purged_through, ?1)",
+                        [purged],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(deleted)
             })
             .await
             .map_err(backend("outbox.purge_delivered"))
@@ -252,6 +293,54 @@ impl SqliteOutbox {
                 () = tokio::time::sleep(nap) => {}
             }
         }
+    }
+}
+
+#[async_trait]
+impl EventFeed for SqliteOutbox {
+    async fn after(&self, seq: u64, limit: u32) -> Result<FeedPage, EventError> {
+        let after = i64::try_from(seq).unwrap_or(i64::MAX);
+        self.db
+            .read(move |conn| {
+                // One snapshot, so that `latest` and the horizon agree with the events read.
+                let tx = conn.unchecked_transaction()?;
+                let events = tx
+                    .prepare_cached(
+                        "SELECT seq, body FROM outbox_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                    )?
+                    .query_map(params![after, limit], |r| {
+                        let body: String = r.get(1)?;
+                        let event = serde_json::from_str(&body).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                1,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
+                        Ok(RecordedEvent {
+                            seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                            event,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let latest: Option<i64> =
+                    tx.query_row("SELECT MAX(seq) FROM outbox_events", [], |r| r.get(0))?;
+                let purged: i64 =
+                    tx.query_row("SELECT purged_through FROM outbox_horizon", [], |r| {
+                        r.get(0)
+                    })?;
+                Ok(FeedPage {
+                    events,
+                    latest: u64::try_from(latest.unwrap_or(0)).unwrap_or(0),
+                    purged_through: u64::try_from(purged).unwrap_or(0),
+                })
+            })
+            .await
+            .map_err(backend("outbox.after"))
+    }
+
+    fn arrivals(&self) -> Arc<Notify> {
+        self.arrivals.clone()
     }
 }
 

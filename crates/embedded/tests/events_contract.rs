@@ -129,7 +129,8 @@ async fn delivery_is_in_order_once_and_retried_per_upload() {
             .purge_delivered(clock.now_after(Duration::from_secs(1)))
             .await
             .unwrap(),
-        4
+        3,
+        "all but the newest"
     );
 }
 
@@ -169,4 +170,60 @@ impl After for ManualClock {
     fn now_after(&self, by: Duration) -> Timestamp {
         vetted_core::Clock::now(self).saturating_add(by)
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_reads_by_seq_and_a_purge_never_lets_seq_go_back() {
+    use vetted_core::ports::EventFeed;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(1_000_000)));
+    let outbox = outbox(&dir, clock.clone()).await;
+    assert_eq!(outbox.after(0, 10).await.unwrap().latest, 0);
+    let events: Vec<UploadEvent> = (0..3)
+        .map(|_| sample_event(UploadId::generate(), EventType::UploadReceived))
+        .collect();
+    for event in &events {
+        outbox.publish(event).await.unwrap();
+    }
+    outbox.publish(&events[0]).await.unwrap(); // the same event again is the same row
+    let page = outbox.after(0, 10).await.unwrap();
+    let seqs: Vec<u64> = page.events.iter().map(|e| e.seq).collect();
+    assert_eq!(page.events.len(), 3);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!((page.latest, page.purged_through), (seqs[2], 0));
+    let page = outbox.after(seqs[0], 1).await.unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].event, events[1]);
+
+    let pending: Vec<i64> = outbox
+        .pending(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.seq)
+        .collect();
+    outbox.mark_delivered(&pending).await.unwrap();
+    clock.advance(Duration::from_secs(5));
+    assert_eq!(
+        outbox
+            .purge_delivered(clock.now_after(Duration::ZERO))
+            .await
+            .unwrap(),
+        2
+    );
+    let page = outbox.after(0, 10).await.unwrap();
+    assert_eq!(page.events.len(), 1, "the newest stays");
+    assert_eq!((page.latest, page.purged_through), (seqs[2], seqs[1]));
+    let later = sample_event(UploadId::generate(), EventType::UploadReceived);
+    outbox.publish(&later).await.unwrap();
+    assert!(outbox.after(0, 10).await.unwrap().latest > seqs[2]);
+    // Once a newer event exists, the one kept back goes too, and the horizon follows it.
+    assert_eq!(
+        outbox
+            .purge_delivered(clock.now_after(Duration::ZERO))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(outbox.after(0, 10).await.unwrap().purged_through, seqs[2]);
 }

@@ -98,5 +98,7 @@ async fn state() -> anyhow::Result<ApiState> {
         }),
         // Owner emails on AWS are not wired yet: /api/me/notifications is not mounted.
         notifications: None,
+        // Nor an event feed: `GET /api/events/stream` answers 404 and the page polls.
+        live: None,
     })?)
 }

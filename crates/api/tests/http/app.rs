@@ -53,6 +53,12 @@ pub struct AppOptions {
     pub clock_start: Option<vetted_core::Timestamp>,
     /// Admit webhook URLs on loopback and private addresses (off, as in production).
     pub allow_private_webhooks: bool,
+    /// The live event stream's limits.
+    pub live: vetted_api::LiveLimits,
+    /// No event feed, as on AWS: the stream's route is not mounted.
+    pub without_live: bool,
+    /// What ends the live streams, as `vetted serve`'s shutdown does; never cancelled if `None`.
+    pub shutdown: Option<tokio_util::sync::CancellationToken>,
 }
 
 pub struct TestApp {
@@ -174,6 +180,13 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             allow_private: options.allow_private_webhooks,
         }),
         notifications: Some(notifications.clone()),
+        live: (!options.without_live).then(|| {
+            vetted_api::LiveApi::new(
+                outbox.clone(),
+                options.live,
+                options.shutdown.clone().unwrap_or_default(),
+            )
+        }),
     })
     .unwrap();
     let restaurant = Restaurant {

@@ -8,6 +8,7 @@
 mod app;
 mod auth;
 mod create;
+mod events_stream;
 mod jwks;
 mod me;
 mod policy;

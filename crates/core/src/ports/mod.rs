@@ -15,7 +15,7 @@ mod uploads;
 mod webhooks;
 mod workflow;
 
-pub use events::{EventError, EventSink};
+pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use mailer::{Email, MailError, Mailer};
 pub use notifications::{Notifications, NotificationsError};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
