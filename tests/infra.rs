@@ -9,6 +9,8 @@
 mod cors;
 #[path = "infra/functions.rs"]
 mod functions;
+#[path = "infra/notify.rs"]
+mod notify;
 #[path = "infra/parameters.rs"]
 mod parameters;
 #[path = "infra/queues.rs"]

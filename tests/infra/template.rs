@@ -47,6 +47,14 @@ impl Template {
         self.section("Resources").get(id)
     }
 
+    /// Every resource's logical id.
+    pub fn resource_ids(&self) -> Vec<&str> {
+        self.section("Resources")
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
+
     /// Logical ids and bodies of every resource of `kind`, in template order of ids.
     pub fn resources_of_type<'a>(&'a self, kind: &str) -> Vec<(&'a str, &'a Value)> {
         self.section("Resources")

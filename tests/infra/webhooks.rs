@@ -93,7 +93,11 @@ fn every_event_on_the_bus_reaches_the_webhooks_function_through_its_queue() {
 }
 
 /// An alarm of the template on `metric` of the queue `queue`.
-fn queue_alarm<'a>(template: &'a Template, metric: &str, queue: &str) -> Option<&'a Value> {
+pub(crate) fn queue_alarm<'a>(
+    template: &'a Template,
+    metric: &str,
+    queue: &str,
+) -> Option<&'a Value> {
     template
         .resources_of_type("AWS::CloudWatch::Alarm")
         .into_iter()

@@ -10,7 +10,7 @@ use vetted_api::auth::{JwksVerifier, OidcConfig};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, WebhookApi};
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
-use vetted_aws::dynamo::DynamoWebhooks;
+use vetted_aws::dynamo::{DynamoNotifications, DynamoWebhooks};
 use vetted_aws::presign::S3Presigner;
 use vetted_aws::sfn::SfnTaskResponder;
 use vetted_core::policy::SlotPolicies;
@@ -29,6 +29,8 @@ struct Config {
     api: ApiSettings,
     /// `VETTED_WEBHOOKS_TABLE`: webhook endpoints and deliveries, for `/api/webhooks`.
     webhooks_table: String,
+    /// `VETTED_NOTIFICATIONS_TABLE`: owners' email preferences, for `/api/me/notifications`.
+    notifications_table: String,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             }
             .with_env(env)?,
             webhooks_table: env.required("VETTED_WEBHOOKS_TABLE")?,
+            notifications_table: env.required("VETTED_NOTIFICATIONS_TABLE")?,
         })
     }
 }
@@ -96,9 +99,12 @@ async fn state() -> anyhow::Result<ApiState> {
             store: Arc::new(DynamoWebhooks::new(ctx.dynamodb(), &config.webhooks_table)),
             allow_private: false,
         }),
-        // Owner emails on AWS are not wired yet: /api/me/notifications is not mounted.
-        notifications: None,
-        // Nor an event feed: `GET /api/events/stream` answers 404 and the page polls.
+        // Owners opt in here; the notify function (when the stack has MailFrom) sends.
+        notifications: Some(Arc::new(DynamoNotifications::new(
+            ctx.dynamodb(),
+            &config.notifications_table,
+        ))),
+        // No event feed: `GET /api/events/stream` answers 404 and the page polls.
         live: None,
     })?)
 }

@@ -1,0 +1,18 @@
+//! The notify Lambda function: reads its settings, wires DynamoDB and SES into the owner
+//! notifier, and serves SQS batches. Everything else lives in the library.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use vetted_aws::config::AwsContext;
+use vetted_core::settings::Env;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    vetted_lambda::init_tracing();
+    let config = notify::Config::from_env(&Env::from_process()).context("notify settings")?;
+    let ctx = AwsContext::load(None).await;
+    vetted_lambda::run_sqs(Arc::new(notify::function(&ctx, config)))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}
