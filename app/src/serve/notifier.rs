@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::Notify;
 use vetted_core::Clock;
+use vetted_core::error_chain::DisplayChain;
 use vetted_core::events::UploadEvent;
 use vetted_core::notify::OwnerNotifier;
 use vetted_core::ports::{Retryable, Webhooks};
@@ -64,21 +65,6 @@ impl EventHandler for Notifier {
                     "owner email given up"
                 ),
             }
-        }
-        Ok(())
-    }
-}
-
-/// An error and its causes on one line.
-struct DisplayChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
         }
         Ok(())
     }

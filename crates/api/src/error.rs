@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vetted_core::ReasonCode;
+use vetted_core::error_chain::DisplayChain;
 use vetted_core::ports::{RestaurantsError, Retryable, SignerError, UploadsError, WebhooksError};
 
 /// Every reason code the API answers with.
@@ -275,21 +276,6 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
-    }
-}
-
-/// An error and its sources, `a: b: c`, for logs.
-struct DisplayChain<'a>(&'a (dyn StdError + 'static));
-
-impl std::fmt::Display for DisplayChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

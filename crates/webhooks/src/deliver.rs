@@ -24,6 +24,7 @@ use futures_util::future::join_all;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use vetted_core::Clock;
+use vetted_core::error_chain::DisplayChain;
 use vetted_core::ports::{Webhooks, WebhooksError};
 use vetted_core::webhooks::address::check_url;
 use vetted_core::webhooks::retry::{RetrySchedule, Verdict, judge};
@@ -264,22 +265,11 @@ impl DeliveryWorker {
             // Without the URL: its query may hold a token of the receiver's.
             Err(error) => Outcome {
                 response: None,
-                error: Some(chain(&error.without_url())),
+                error: Some(DisplayChain(&error.without_url()).to_string()),
                 verdict: Verdict::Retry { not_before: None },
             },
         }
     }
-}
-
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A number in `[0, 1)` for the jitter; 0.5 (no jitter) if the system has no randomness.
