@@ -11,7 +11,7 @@ use vetted_core::events::EventType;
 use vetted_core::notify::Notice;
 
 use crate::template::{Template, arn_of, one_or_many, ref_target};
-use crate::webhooks::queue_alarm;
+use crate::webhooks::{only_the_rule_sends, queue_alarm};
 use crate::workflow::consumers_of;
 
 const FUNCTION: &str = "NotifyFunction";
@@ -49,28 +49,7 @@ fn the_outcomes_an_owner_is_emailed_about_reach_the_notify_function_through_its_
         .map(|t| arn_of(&t["Arn"]))
         .collect();
     assert_eq!(targets, [Some(QUEUE)], "the rule's one target is the queue");
-    let (policy_id, policy) = template
-        .resources_of_type("AWS::SQS::QueuePolicy")
-        .into_iter()
-        .find(|(_, p)| {
-            one_or_many(p.pointer("/Properties/Queues"))
-                .iter()
-                .any(|q| ref_target(q) == Some(QUEUE))
-        })
-        .expect("a queue policy for NotifyQueue");
-    let sends: Vec<&Value> = policy
-        .pointer("/Properties/PolicyDocument/Statement")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|s| s["Effect"] == "Allow")
-        .collect();
-    assert_eq!(sends.len(), 1, "{policy_id}: one Allow statement");
-    assert_eq!(
-        arn_of(&sends[0]["Condition"]["ArnEquals"]["aws:SourceArn"]),
-        Some(RULE),
-        "{policy_id}: only the notify rule may send"
-    );
+    only_the_rule_sends(&template, QUEUE, RULE);
     assert_eq!(consumers_of(&template, QUEUE), [FUNCTION]);
 
     let queue = template.resource(QUEUE).expect("NotifyQueue");

@@ -44,36 +44,7 @@ fn every_event_on_the_bus_reaches_the_webhooks_function_through_its_queue() {
         .collect();
     assert_eq!(targets, [Some(QUEUE)], "the rule's one target is the queue");
 
-    // The queue lets that rule, and only it, send.
-    let policies = template.resources_of_type("AWS::SQS::QueuePolicy");
-    let (policy_id, policy) = policies
-        .iter()
-        .find(|(_, p)| {
-            one_or_many(p.pointer("/Properties/Queues"))
-                .iter()
-                .any(|q| ref_target(q) == Some(QUEUE))
-        })
-        .expect("a queue policy for WebhooksQueue");
-    let sends: Vec<&Value> = policy
-        .pointer("/Properties/PolicyDocument/Statement")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|s| s["Effect"] == "Allow")
-        .collect();
-    assert_eq!(sends.len(), 1, "{policy_id}: one Allow statement");
-    let send = sends[0];
-    assert_eq!(
-        send["Principal"],
-        json!({"Service": "events.amazonaws.com"})
-    );
-    assert_eq!(send["Action"], "sqs:SendMessage");
-    assert_eq!(arn_of(&send["Resource"]), Some(QUEUE));
-    assert_eq!(
-        arn_of(&send["Condition"]["ArnEquals"]["aws:SourceArn"]),
-        Some(RULE),
-        "{policy_id}: only the webhooks rule may send"
-    );
+    only_the_rule_sends(&template, QUEUE, RULE);
 
     assert_eq!(consumers_of(&template, QUEUE), [FUNCTION]);
     let function = template.resource(FUNCTION).expect("WebhooksFunction");
@@ -90,6 +61,39 @@ fn every_event_on_the_bus_reaches_the_webhooks_function_through_its_queue() {
         "a schedule sends retries when no event comes"
     );
     assert_eq!(schedules[0]["Properties"]["Schedule"], "rate(1 minute)");
+}
+
+/// Checks that `queue`'s policy lets EventBridge send to it for `rule`, and for nothing else.
+pub(crate) fn only_the_rule_sends(template: &Template, queue: &str, rule: &str) {
+    let policies = template.resources_of_type("AWS::SQS::QueuePolicy");
+    let (policy_id, policy) = policies
+        .iter()
+        .find(|(_, p)| {
+            one_or_many(p.pointer("/Properties/Queues"))
+                .iter()
+                .any(|q| ref_target(q) == Some(queue))
+        })
+        .unwrap_or_else(|| panic!("a queue policy for {queue}"));
+    let sends: Vec<&Value> = policy
+        .pointer("/Properties/PolicyDocument/Statement")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(sends.len(), 1, "{policy_id}: one Allow statement");
+    let send = sends[0];
+    assert_eq!(
+        send["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(send["Action"], "sqs:SendMessage");
+    assert_eq!(arn_of(&send["Resource"]), Some(queue));
+    assert_eq!(
+        arn_of(&send["Condition"]["ArnEquals"]["aws:SourceArn"]),
+        Some(rule),
+        "{policy_id}: only {rule} may send"
+    );
 }
 
 /// An alarm of the template on `metric` of the queue `queue`.
