@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
-use vetted_api::auth::DevKey;
+use vetted_api::auth::{DevKey, LocalIssuer};
 use vetted_core::Clock;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_embedded::db::Db;
@@ -141,6 +141,8 @@ pub async fn build(
         mailer: None,
         notify_queue: None,
         backend: Backend::Embedded {
+            issuer: Arc::new(LocalIssuer::load_or_create(data).context("account signing key")?),
+            db: db.clone(),
             engine,
             outbox,
             s3,

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::{debug, warn};
+use vetted_api::accounts::ClientIp;
 
 use super::config::HttpLimits;
 
@@ -70,6 +71,7 @@ pub async fn serve_http(
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(remote));
+                request.extensions_mut().insert(ClientIp(remote.ip()));
                 request
             });
         let connection = http1::Builder::new()

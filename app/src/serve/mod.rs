@@ -36,7 +36,8 @@ use clap::{Args, ValueEnum};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vetted_api::auth::JwksVerifier;
+use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits};
+use vetted_api::auth::{JwksVerifier, LocalIssuer};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, LiveApi, LiveLimits};
 use vetted_core::Clock;
 use vetted_core::intake::Intake;
@@ -49,6 +50,7 @@ use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::settings::Env;
 use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
+use vetted_embedded::sqlite_accounts::{AccountLimits, SqliteAccounts};
 use vetted_webhooks::{DeliverySettings, DeliveryWorker};
 
 use crate::token::DEFAULT_DATA_DIR;
@@ -274,6 +276,7 @@ fn api_state(
     config: &ServeConfig,
     args: &ServeSettings,
     services: &Services,
+    mailer: Option<Arc<dyn vetted_core::ports::Mailer>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<ApiState> {
     let settings = ApiSettings {
@@ -285,19 +288,46 @@ fn api_state(
     if let Some(dir) = &settings.temp_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let mut auth = Authenticator::new(
+        Some(pipeline.dev_key.clone()),
+        config
+            .oidc
+            .clone()
+            .map(JwksVerifier::new)
+            .transpose()
+            .context("[oidc]: building the JWKS client")?,
+    )?;
+    // Sign-up and sign-in on one machine: the user store in the database, its codes through
+    // the same mailer as owner emails, and its tokens verified like Cognito's.
+    let accounts = match (&pipeline.backend, mailer) {
+        (Backend::Embedded { db, issuer, .. }, Some(mailer)) => {
+            auth = auth.with_issuer(
+                JwksVerifier::with_keys(LocalIssuer::oidc_config(), issuer.jwks())
+                    .context("the account store's verifier")?,
+            );
+            let clock = services.ports.clock.clone();
+            Some(AccountsApi {
+                accounts: Arc::new(SqliteAccounts::new(
+                    db.clone(),
+                    mailer,
+                    issuer.clone(),
+                    clock.clone(),
+                    AccountLimits::default(),
+                )),
+                guard: Arc::new(AuthGuard::new(AuthLimits::default(), clock)),
+                jwks: Some(Arc::new(issuer.jwks().clone())),
+                on_confirmed: None,
+            })
+        }
+        // On AWS, Cognito is the account service; `serve --backend aws` takes dev tokens.
+        _ => None,
+    };
     Ok(ApiState::new(ApiParts {
         ports: services.ports.clone(),
         signer: pipeline.signer.clone(),
         policies: config.policies.clone(),
-        auth: Authenticator::new(
-            Some(pipeline.dev_key.clone()),
-            config
-                .oidc
-                .clone()
-                .map(JwksVerifier::new)
-                .transpose()
-                .context("[oidc]: building the JWKS client")?,
-        )?,
+        auth,
+        accounts,
         settings,
         review: services.review.clone(),
         notifications: pipeline.notifications.clone(),

@@ -1,7 +1,7 @@
-//! Owner emails in `vetted serve`: which mailer (on the embedded backend SMTP from the
+//! Email in `vetted serve`: which mailer (on the embedded backend SMTP from the
 //! settings, or `.eml` files in `{data}/outbox-mail/` without them; on AWS, SES from
 //! `[mail] from`), the owner-page links, and the core's [`OwnerNotifier`] over the backend's
-//! notifications store.
+//! notifications store. The account store's codes use the same mailer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,21 +18,17 @@ use crate::mail::{FileMailer, SmtpMailer, parse_sender};
 /// The directory under `--data` where mail goes without SMTP settings.
 pub const OUTBOX_MAIL_DIR: &str = "outbox-mail";
 
-/// The owner notifier and where its mail goes, in words; `None` on a backend without a
-/// notifications store.
-pub fn build(
+/// The backend's mailer and where its mail goes, in words: SES on AWS (with `[mail] from`),
+/// SMTP from `[mail.smtp]` or `.eml` files under `{data}/outbox-mail/` on one machine. `None`
+/// on AWS without a sender. Owner emails and the account store's codes both go through it.
+pub fn mailer(
     pipeline: &Pipeline,
     settings: &MailSettings,
     data: &Path,
-    public_url: &str,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<(Arc<OwnerNotifier>, String)>> {
-    let Some(notifications) = pipeline.notifications.clone() else {
-        return Ok(None);
-    };
+) -> anyhow::Result<Option<(Arc<dyn Mailer>, String)>> {
     let from = parse_sender(settings.from.as_deref().unwrap_or(DEFAULT_FROM))
         .map_err(|e| anyhow::anyhow!("[mail] from: {e}"))?;
-    let (mailer, place): (Arc<dyn Mailer>, String) = match (&pipeline.backend, &settings.smtp) {
+    Ok(Some(match (&pipeline.backend, &settings.smtp) {
         (Backend::Aws { .. }, _) => match (&pipeline.mailer, &settings.from) {
             (Some(mailer), Some(from)) => (mailer.clone(), format!("SES, from {from}")),
             _ => {
@@ -49,6 +45,21 @@ pub fn build(
             let mailer = FileMailer::new(&dir, from)?;
             (Arc::new(mailer), format!("files in {}", dir.display()))
         }
+    }))
+}
+
+/// The owner notifier over the backend's notifications store and `mailer`; `None` on a
+/// backend without a notifications store or without a mailer.
+pub fn build(
+    pipeline: &Pipeline,
+    mailer: Option<&(Arc<dyn Mailer>, String)>,
+    settings: &MailSettings,
+    public_url: &str,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<(Arc<OwnerNotifier>, String)>> {
+    let (Some(notifications), Some((mailer, place))) = (pipeline.notifications.clone(), mailer)
+    else {
+        return Ok(None);
     };
     let links = OwnerLinks::new(settings.public_url.as_deref().unwrap_or(public_url))
         .context("[mail] public_url")?;
@@ -57,10 +68,10 @@ pub fn build(
         Arc::new(OwnerNotifier {
             restaurants: pipeline.restaurants.clone(),
             notifications,
-            mailer,
+            mailer: mailer.clone(),
             clock,
             links,
         }),
-        place,
+        place.clone(),
     )))
 }

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use vetted_api::auth::DevKey;
+use vetted_api::auth::{DevKey, LocalIssuer};
 use vetted_core::ports::{
     EventSink, Mailer, Notifications, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner,
     Uploads, Webhooks, WorkQueue,
 };
+use vetted_embedded::db::Db;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
 use vetted_embedded::workflow::EmbeddedWorkflow;
@@ -44,6 +45,10 @@ pub struct Pipeline {
 /// What only one backend has, and `vetted serve` must run or mount.
 pub enum Backend {
     Embedded {
+        /// The database every SQLite adapter shares; the account store opens on it.
+        db: Db,
+        /// Signs the account store's tokens.
+        issuer: Arc<LocalIssuer>,
         engine: Arc<EmbeddedWorkflow>,
         outbox: Arc<SqliteOutbox>,
         s3: Arc<S3Endpoint>,

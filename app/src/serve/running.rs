@@ -57,7 +57,15 @@ pub async fn serve(
     let services = Services::new(&pipeline, &config, clock.clone(), &public_url);
     // A child, so that dropping the handle stops this server and nothing else.
     let shutdown = shutdown.child_token();
-    let api = api_state(&pipeline, &config, &settings, &services, &shutdown)?;
+    let mailer = owner_mail::mailer(&pipeline, &config.mail, &settings.data)?;
+    let api = api_state(
+        &pipeline,
+        &config,
+        &settings,
+        &services,
+        mailer.as_ref().map(|(mailer, _)| mailer.clone()),
+        &shutdown,
+    )?;
     let media = media::MediaState {
         uploads: pipeline.uploads.clone(),
         restaurants: pipeline.restaurants.clone(),
@@ -83,12 +91,12 @@ pub async fn serve(
     spawn_workers(&mut tasks, &pipeline, &config, &services, &shutdown);
     let owners = owner_mail::build(
         &pipeline,
+        mailer.as_ref(),
         &config.mail,
-        &settings.data,
         &public_url,
         clock.clone(),
     )?;
-    let mail = owners.as_ref().map(|(_, place)| place.clone());
+    let mail = mailer.as_ref().map(|(_, place)| place.clone());
     if let (Some(queue), Some((notifier, _))) = (&pipeline.notify_queue, &owners) {
         super::spawn_notify_worker(&mut tasks, queue.clone(), notifier.clone(), &shutdown);
     }

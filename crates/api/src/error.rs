@@ -39,6 +39,7 @@ pub mod reasons {
     pub const INCOMPLETE_BODY: &str = "incomplete_body";
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     pub const TOO_MANY_OPEN_UPLOADS: &str = "too_many_open_uploads";
+    pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const NOT_IN_REVIEW: &str = "not_in_review";

@@ -10,6 +10,7 @@
 //! `live::routes`, the owners' event stream, where it keeps an event feed); everything they
 //! share is in [`ApiState`].
 
+pub mod accounts;
 pub mod auth;
 mod body;
 pub mod error;
@@ -32,6 +33,7 @@ use vetted_core::ports::{Notifications, ObjectStore, Restaurants, UploadSigner, 
 use vetted_core::review::Review;
 use vetted_core::{Clock, Ports};
 
+pub use accounts::AccountsApi;
 pub use auth::Authenticator;
 pub use error::ApiError;
 pub use live::{LiveApi, LiveLimits};
@@ -78,6 +80,8 @@ pub struct ApiState {
     /// The owners' live event stream, on a backend with an event feed; its route is not
     /// mounted otherwise.
     pub live: Option<LiveApi>,
+    /// Sign-up and sign-in, on a backend with accounts; `/auth/*` is not mounted otherwise.
+    pub accounts: Option<AccountsApi>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -96,6 +100,8 @@ pub struct ApiParts {
     pub notifications: Option<Arc<dyn Notifications>>,
     /// The event feed for `GET /api/events/stream`; `None` on a backend without one (404).
     pub live: Option<LiveApi>,
+    /// The account backend for `/auth/*`; `None` where there is none (404).
+    pub accounts: Option<AccountsApi>,
 }
 
 impl ApiState {
@@ -122,6 +128,7 @@ impl ApiState {
             webhooks: parts.webhooks,
             notifications: parts.notifications,
             live: parts.live,
+            accounts: parts.accounts,
         })
     }
 }
@@ -139,8 +146,6 @@ impl FromRef<ApiState> for Arc<Authenticator> {
 /// URLs, which are credentials for minutes, and one user's data) and
 /// `X-Content-Type-Options: nosniff` (a browser must not guess another type for a body).
 pub fn router(state: ApiState) -> Router {
-    use axum::http::{HeaderValue, header};
-    use tower_http::set_header::SetResponseHeaderLayer;
     let webhooks = if state.webhooks.is_some() {
         webhooks::routes()
     } else {
@@ -156,7 +161,11 @@ pub fn router(state: ApiState) -> Router {
     } else {
         Router::new()
     };
-    Router::new()
+    let accounts = match &state.accounts {
+        Some(api) => accounts::router(api.clone(), state.auth.clone()),
+        None => Router::new(),
+    };
+    let router = Router::new()
         .merge(webhooks)
         .merge(me)
         .merge(live)
@@ -166,6 +175,16 @@ pub fn router(state: ApiState) -> Router {
         .merge(policy::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .with_state(state)
+        .merge(accounts);
+    private_answers(router)
+}
+
+/// `Cache-Control: no-store` and `nosniff` on every answer of `router`, errors included.
+pub(crate) fn private_answers(router: Router) -> Router {
+    use axum::http::{HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    router
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -174,5 +193,4 @@ pub fn router(state: ApiState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .with_state(state)
 }

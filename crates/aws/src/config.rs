@@ -80,6 +80,10 @@ impl AwsContext {
     pub fn sesv2(&self) -> aws_sdk_sesv2::Client {
         aws_sdk_sesv2::Client::new(&self.sdk)
     }
+
+    pub fn cognito(&self) -> aws_sdk_cognitoidentityprovider::Client {
+        aws_sdk_cognitoidentityprovider::Client::new(&self.sdk)
+    }
 }
 
 /// Overrides for [`AwsContext`]; anything not set comes from the environment.

@@ -4,6 +4,7 @@
 //! crate, translated into the ports' error types with the cause kept as the source.
 
 pub mod bootstrap;
+pub mod cognito;
 pub mod compose;
 pub mod config;
 pub mod dynamo;

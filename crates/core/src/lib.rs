@@ -5,6 +5,7 @@
 //! ports through which the outside world is reached ([`ports`]). Adapters in `vetted-aws` and
 //! `vetted-embedded` implement the ports; handlers call into this crate and map the result.
 
+pub mod accounts;
 pub mod error_chain;
 pub mod events;
 pub mod ids;

@@ -71,6 +71,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("outbox", crate::outbox::MIGRATIONS),
     ("webhooks", crate::sqlite_webhooks::MIGRATIONS),
     ("notifications", crate::sqlite_notifications::MIGRATIONS),
+    ("accounts", crate::sqlite_accounts::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

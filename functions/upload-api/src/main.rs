@@ -6,13 +6,16 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits, ClientIp};
 use vetted_api::auth::{JwksVerifier, OidcConfig};
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, WebhookApi};
+use vetted_aws::cognito::CognitoAccounts;
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
 use vetted_aws::dynamo::{DynamoNotifications, DynamoWebhooks};
 use vetted_aws::presign::S3Presigner;
 use vetted_aws::sfn::SfnTaskResponder;
+use vetted_core::SystemClock;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
@@ -31,6 +34,9 @@ struct Config {
     webhooks_table: String,
     /// `VETTED_NOTIFICATIONS_TABLE`: owners' email preferences, for `/api/me/notifications`.
     notifications_table: String,
+    /// `VETTED_COGNITO_USER_POOL_ID` and `VETTED_COGNITO_CLIENT_ID`: the user pool and app
+    /// client `/auth/*` signs people up and in with. Without them `/auth/*` is not mounted.
+    cognito: Option<(String, String)>,
 }
 
 impl Config {
@@ -52,6 +58,16 @@ impl Config {
             .with_env(env)?,
             webhooks_table: env.required("VETTED_WEBHOOKS_TABLE")?,
             notifications_table: env.required("VETTED_NOTIFICATIONS_TABLE")?,
+            cognito: match (
+                env.get("VETTED_COGNITO_USER_POOL_ID"),
+                env.get("VETTED_COGNITO_CLIENT_ID"),
+            ) {
+                (Some(pool), Some(client)) => Some((pool.to_owned(), client.to_owned())),
+                (None, None) => None,
+                _ => anyhow::bail!(
+                    "set both VETTED_COGNITO_USER_POOL_ID and VETTED_COGNITO_CLIENT_ID, or neither"
+                ),
+            },
         })
     }
 }
@@ -59,8 +75,29 @@ impl Config {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     vetted_lambda::init_tracing();
-    let router = vetted_api::router(state().await?);
+    let router = vetted_api::router(state().await?)
+        .layer(axum::middleware::map_request(client_ip_from_api_gateway));
     lambda_http::run(router).await
+}
+
+/// The caller's address as API Gateway saw it, for the `/auth/*` rate per address. Behind
+/// CloudFront that is an edge's address, shared by its viewers; the WAF's rate rule, which
+/// sees the viewer, is the per-viewer limit there.
+async fn client_ip_from_api_gateway(mut request: axum::extract::Request) -> axum::extract::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let ip = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .http
+            .source_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok()),
+        _ => None,
+    };
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    request
 }
 
 async fn state() -> anyhow::Result<ApiState> {
@@ -86,6 +123,12 @@ async fn state() -> anyhow::Result<ApiState> {
         memory: MemoryBudget::default(),
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
+    let accounts = config.cognito.map(|(pool, client)| AccountsApi {
+        accounts: Arc::new(CognitoAccounts::new(ctx.cognito(), pool, client)),
+        guard: Arc::new(AuthGuard::new(AuthLimits::default(), Arc::new(SystemClock))),
+        jwks: None,
+        on_confirmed: None,
+    });
     Ok(ApiState::new(ApiParts {
         ports,
         signer: Arc::new(signer),
@@ -106,5 +149,6 @@ async fn state() -> anyhow::Result<ApiState> {
         ))),
         // No event feed: `GET /api/events/stream` answers 404 and the page polls.
         live: None,
+        accounts,
     })?)
 }

@@ -38,6 +38,8 @@ struct KeyCache {
 pub struct JwksVerifier {
     config: OidcConfig,
     http: reqwest::Client,
+    /// Keys given at construction (the embedded account store's): never fetched, never stale.
+    fixed: Option<HashMap<String, DecodingKey>>,
     cache: RwLock<Option<KeyCache>>,
     /// Serialises refetches, and remembers when the last one was tried.
     refetch: Mutex<Option<Instant>>,
@@ -65,9 +67,24 @@ impl JwksVerifier {
         Ok(Self {
             config,
             http,
+            fixed: None,
             cache: RwLock::new(None),
             refetch: Mutex::new(None),
         })
+    }
+
+    /// A verifier of tokens signed by the keys of `set`, which it never fetches: the embedded
+    /// account store's, whose keys this process holds. Verification is the same code as for
+    /// a fetched set.
+    pub fn with_keys(config: OidcConfig, set: &JwkSet) -> Result<Self, reqwest::Error> {
+        let mut verifier = Self::new(config)?;
+        verifier.fixed = Some(decoding_keys(set));
+        Ok(verifier)
+    }
+
+    /// The `iss` its tokens carry.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
     }
 
     pub(crate) async fn verify(&self, token: &str, kid: Option<&str>) -> Result<Claims, AuthError> {
@@ -89,6 +106,12 @@ impl JwksVerifier {
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        if let Some(fixed) = &self.fixed {
+            return fixed
+                .get(kid)
+                .cloned()
+                .ok_or_else(|| AuthError::Invalid(format!("unknown key id {kid:?}")));
+        }
         {
             let cache = self.cache.read().await;
             if let Some(cache) = cache.as_ref()
@@ -145,28 +168,33 @@ impl JwksVerifier {
             return Err(fail(format!("status {}", response.status())));
         }
         let set: JwkSet = response.json().await.map_err(|e| fail(e.to_string()))?;
-        let mut keys = HashMap::new();
-        for jwk in &set.keys {
-            let is_rsa = matches!(jwk.algorithm, AlgorithmParameters::RSA(_));
-            let for_rs256 = matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256));
-            let for_signing = matches!(
-                jwk.common.public_key_use,
-                None | Some(PublicKeyUse::Signature)
-            );
-            let (Some(kid), true, true, true) =
-                (&jwk.common.key_id, is_rsa, for_rs256, for_signing)
-            else {
-                continue;
-            };
-            if let Ok(key) = DecodingKey::from_jwk(jwk) {
-                keys.insert(kid.clone(), key);
-            }
-        }
+        let keys = decoding_keys(&set);
         if keys.is_empty() {
             return Err(fail("no RS256 signing keys in the set".to_owned()));
         }
         Ok(keys)
     }
+}
+
+/// The RS256 signing keys of a set, by `kid`; keys of other kinds or uses are left out.
+fn decoding_keys(set: &JwkSet) -> HashMap<String, DecodingKey> {
+    let mut keys = HashMap::new();
+    for jwk in &set.keys {
+        let is_rsa = matches!(jwk.algorithm, AlgorithmParameters::RSA(_));
+        let for_rs256 = matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256));
+        let for_signing = matches!(
+            jwk.common.public_key_use,
+            None | Some(PublicKeyUse::Signature)
+        );
+        let (Some(kid), true, true, true) = (&jwk.common.key_id, is_rsa, for_rs256, for_signing)
+        else {
+            continue;
+        };
+        if let Ok(key) = DecodingKey::from_jwk(jwk) {
+            keys.insert(kid.clone(), key);
+        }
+    }
+    keys
 }
 
 fn audience_matches(claims: &Claims, audience: &str) -> bool {

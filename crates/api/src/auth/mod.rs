@@ -8,6 +8,7 @@
 //! restaurants and invite their owners).
 
 mod dev_key;
+mod issuer;
 mod jwks;
 
 use std::collections::BTreeSet;
@@ -25,6 +26,7 @@ use vetted_core::{ModeratorId, OwnerId};
 use crate::error::ApiError;
 
 pub use dev_key::{DEV_ISSUER, DEV_KEY_FILE, DevKey, DevKeyError};
+pub use issuer::{LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer, SIGNING_KEY_FILE, SigningKeyError};
 pub use jwks::{JwksVerifier, OidcConfig};
 
 /// Tokens longer than this are refused unread.
@@ -200,7 +202,9 @@ pub(crate) fn validation(algorithm: Algorithm, issuer: &str) -> Validation {
 #[derive(Debug)]
 pub struct Authenticator {
     dev: Option<DevKey>,
-    oidc: Option<JwksVerifier>,
+    /// RS256 issuers: an OIDC provider (Cognito), the embedded account store, or both. A
+    /// token goes to the one whose issuer its `iss` names, which then checks it whole.
+    issuers: Vec<JwksVerifier>,
 }
 
 impl Authenticator {
@@ -208,7 +212,32 @@ impl Authenticator {
         if dev.is_none() && oidc.is_none() {
             return Err(NoVerifier);
         }
-        Ok(Self { dev, oidc })
+        Ok(Self {
+            dev,
+            issuers: oidc.into_iter().collect(),
+        })
+    }
+
+    /// Also accepts the RS256 tokens of `issuer` (the embedded account store's, beside the
+    /// dev key and any configured OIDC provider).
+    pub fn with_issuer(mut self, issuer: JwksVerifier) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// The RS256 verifier for the issuer a token names (read unverified, only to choose).
+    fn issuer_for(&self, token: &str) -> Option<&JwksVerifier> {
+        use base64::Engine;
+        #[derive(Deserialize)]
+        struct IssuerOnly {
+            iss: Option<String>,
+        }
+        let payload = token.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let iss = serde_json::from_slice::<IssuerOnly>(&bytes).ok()?.iss?;
+        self.issuers.iter().find(|v| v.issuer() == iss)
     }
 
     /// Checks a token and returns its caller.
@@ -218,9 +247,14 @@ impl Authenticator {
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| AuthError::Invalid(format!("unreadable header: {e}")))?;
-        let claims = match (header.alg, &self.dev, &self.oidc) {
+        let claims = match (header.alg, &self.dev, ()) {
             (Algorithm::HS256, Some(dev), _) => dev.verify(token)?,
-            (Algorithm::RS256, _, Some(oidc)) => oidc.verify(token, header.kid.as_deref()).await?,
+            (Algorithm::RS256, _, _) if !self.issuers.is_empty() => {
+                let verifier = self
+                    .issuer_for(token)
+                    .ok_or_else(|| AuthError::Invalid("unknown issuer".to_owned()))?;
+                verifier.verify(token, header.kid.as_deref()).await?
+            }
             (alg, _, _) => {
                 return Err(AuthError::Invalid(format!(
                     "algorithm {alg:?} is not accepted"

@@ -187,6 +187,8 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
                 options.shutdown.clone().unwrap_or_default(),
             )
         }),
+        // `/auth/*` has its own suite, over both account backends: `tests/accounts`.
+        accounts: None,
     })
     .unwrap();
     let restaurant = Restaurant {

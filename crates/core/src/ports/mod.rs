@@ -4,6 +4,7 @@
 //! per port that every adapter (embedded and AWS) must pass. SDK types never cross a port:
 //! adapters translate them into the error types below, keeping the cause as the source.
 
+mod accounts;
 mod events;
 mod mailer;
 mod notifications;
@@ -15,6 +16,7 @@ mod uploads;
 mod webhooks;
 mod workflow;
 
+pub use accounts::{Accounts, ConfirmedAccount, IssuedTokens, TokenIssuer, TokenSubject};
 pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use mailer::{Email, MailError, Mailer};
 pub use notifications::{Notifications, NotificationsError};
