@@ -4,6 +4,9 @@
 //! local HTTP server standing in for CloudFormation's pre-signed URL). Skipped without
 //! `VETTED_TEST_AWS_ENDPOINT`, failed under `VETTED_TEST_REQUIRE_AWS=1`.
 
+// Test code may unwrap: a panic is a failed test with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
