@@ -1,12 +1,15 @@
 //! Ties `infra/template.yaml` to the code: the ASL placeholders and queues, one function per
 //! crate under `functions/`, the queues workers read, the table the adapter queries, the CORS
-//! rule against the headers a presigned PUT signs, the webhooks rule, queue, function and
-//! role, and the parameter constraints that make bad input fail at deploy time. No AWS
+//! rule against the headers a presigned PUT signs, the CloudFront front door against the
+//! paths and pages of `vetted serve`, the webhooks rule, queue, function and role, and the
+//! parameter constraints that make bad input fail at deploy time. No AWS
 //! account is needed: the template is read as data (cfn-lint and checkov check it as
 //! CloudFormation).
 
 #[path = "infra/cors.rs"]
 mod cors;
+#[path = "infra/front_door.rs"]
+mod front_door;
 #[path = "infra/functions.rs"]
 mod functions;
 #[path = "infra/notify.rs"]

@@ -234,6 +234,9 @@ pub enum KeyKind {
 
 impl ObjectKey {
     pub const INCOMING_PREFIX: &'static str = "incoming/";
+    /// Where approved images are published; the only prefix the public may read (through
+    /// the front door's `/media/`, on AWS).
+    pub const PUBLISHED_PREFIX: &'static str = "published/";
 
     pub fn incoming(target: &SlotRef, upload: &UploadId) -> Self {
         Self(format!("incoming/{target}/{upload}"))
@@ -252,7 +255,7 @@ impl ObjectKey {
     }
 
     pub fn published(target: &SlotRef, upload: &UploadId) -> Self {
-        Self(format!("published/{target}/{upload}"))
+        Self(format!("{}{target}/{upload}", Self::PUBLISHED_PREFIX))
     }
 
     /// Parses a key Vetted could have written. Anything else, including `..`, `//`, a

@@ -1,7 +1,7 @@
 //! Where published images are served: the public URL of one image, and of a slot's live one.
 //!
-//! On AWS the CDN serves `published/` as it is, so an image's URL is the CDN origin and its
-//! key. `vetted serve` serves `/media/{upload}` for one image and `/media/{restaurant}/{slot}`
+//! On AWS the front door serves `published/` under `/media/`, so an image's URL is the media
+//! base URL and its key below `published/`. `vetted serve` serves `/media/{upload}` for one image and `/media/{restaurant}/{slot}`
 //! for whatever a slot shows now. Without a CDN, AWS images have no public URL.
 
 use crate::ids::{ObjectKey, UploadId};
@@ -12,7 +12,10 @@ pub enum MediaUrls {
     /// Published images are not served publicly (AWS without a CDN).
     #[default]
     Unserved,
-    /// A CDN whose origin is the bucket's `published/` prefix: `https://cdn.example.com`.
+    /// A CDN that serves the bucket's `published/` prefix at `origin`: with
+    /// `https://cdn.example.com/media`, `published/r1/logo/{upload}` is
+    /// `https://cdn.example.com/media/r1/logo/{upload}` (the front door on AWS rewrites
+    /// `/media/` back to `/published/`).
     Cdn { origin: String },
     /// `vetted serve`'s media routes, under its public URL: `http://127.0.0.1:8080`.
     Serve { base: String },
@@ -23,7 +26,11 @@ impl MediaUrls {
     pub fn image(&self, upload: &UploadId, published: &ObjectKey) -> Option<String> {
         match self {
             MediaUrls::Unserved => None,
-            MediaUrls::Cdn { origin } => Some(format!("{}/{published}", trim(origin))),
+            MediaUrls::Cdn { origin } => {
+                let key = published.as_str();
+                let below = key.strip_prefix(ObjectKey::PUBLISHED_PREFIX).unwrap_or(key);
+                Some(format!("{}/{below}", trim(origin)))
+            }
             MediaUrls::Serve { base } => Some(format!("{}/media/{upload}", trim(base))),
         }
     }
@@ -52,11 +59,11 @@ mod tests {
         let upload = UploadId::generate();
         let key = ObjectKey::published(&slot, &upload);
         let cdn = MediaUrls::Cdn {
-            origin: "https://cdn.example.com/".to_owned(),
+            origin: "https://cdn.example.com/media/".to_owned(),
         };
         assert_eq!(
             cdn.image(&upload, &key).unwrap(),
-            format!("https://cdn.example.com/published/r1/logo/{upload}")
+            format!("https://cdn.example.com/media/r1/logo/{upload}")
         );
         assert_eq!(cdn.live(&slot), None);
         let serve = MediaUrls::Serve {
