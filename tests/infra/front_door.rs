@@ -440,7 +440,7 @@ fn the_user_pool_lets_the_account_routes_do_what_they_do() {
     let client = &template.resource("UserPoolClient").expect("UserPoolClient")["Properties"];
     assert_eq!(
         client["ExplicitAuthFlows"],
-        json!(["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+        json!(["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
         "the flows the account routes use, and no other"
     );
     assert_eq!(client["PreventUserExistenceErrors"], "ENABLED");
@@ -478,9 +478,9 @@ fn the_user_pool_lets_the_account_routes_do_what_they_do() {
 
     let mut actions: Vec<Value> = Vec::new();
     for action in [
-        "cognito-idp:AdminInitiateAuth",
         "cognito-idp:AdminGetUser",
         "cognito-idp:AdminAddUserToGroup",
+        "cognito-idp:AdminUserGlobalSignOut",
     ] {
         let on = template.allowed_resources("UploadApiRole", action);
         assert_eq!(
@@ -497,6 +497,28 @@ fn the_user_pool_lets_the_account_routes_do_what_they_do() {
         .filter(|a| a.as_str().is_some_and(|a| a.starts_with("cognito-idp:")))
         .collect();
     assert_eq!(every_cognito, actions, "no other Cognito action");
+}
+
+#[test]
+fn the_user_pool_and_the_api_refuse_the_same_passwords() {
+    let template = Template::load();
+    let pool = &template.resource("UserPool").expect("UserPool")["Properties"];
+    let policy = &pool["Policies"]["PasswordPolicy"];
+    let ours = vetted_core::accounts::PasswordPolicy::USER_POOL;
+    assert_eq!(policy["MinimumLength"], json!(ours.min_length));
+    assert_eq!(policy["RequireLowercase"], json!(ours.require_lowercase));
+    assert_eq!(policy["RequireUppercase"], json!(ours.require_uppercase));
+    assert_eq!(policy["RequireNumbers"], json!(ours.require_digit));
+    assert_eq!(
+        policy["RequireSymbols"],
+        json!(false),
+        "the API's policy asks for no symbol"
+    );
+    assert_eq!(
+        pool["UsernameAttributes"],
+        json!(["email"]),
+        "accounts sign in by address, as CognitoAccounts names them"
+    );
 }
 
 #[test]
