@@ -12,6 +12,7 @@ pub mod private_files;
 pub mod sanitize;
 pub mod serve;
 pub mod token;
+pub mod users;
 pub mod webhooks;
 
 /// What `vetted aws` and `serve --backend aws` answer in a build without the `aws` feature.

@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vetted_app::{aws, bench, inspect, private_files, sanitize, serve, token, webhooks};
+use vetted_app::{aws, bench, inspect, private_files, sanitize, serve, token, users, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a dev token (HS256, signed with the data directory's dev key) for `vetted serve`.
     Token(token::TokenArgs),
+    /// Accounts of `vetted serve`'s user store: `vetted users grant EMAIL admin` makes the first
+    /// admin.
+    Users(users::UsersArgs),
     /// Tools for webhook receivers: `vetted webhook verify` checks a delivery's signature.
     Webhook(webhooks::verify::WebhookArgs),
 }
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
             private_files::create_private_files_from_now_on();
             token::run(args)
         }
+        Command::Users(args) => users::run(args),
         // Its exit status says verified (0), not verified (1) or malformed input (2).
         Command::Webhook(args) => return webhooks::verify::run(args),
     };

@@ -406,38 +406,46 @@ impl SqliteAccounts {
             expires_in: issued.expires_in,
         })
     }
+}
 
-    /// Adds `group` to the account of `email`: how the first moderator and admin are made on
-    /// one machine (`vetted users grant`). Takes effect at the account's next sign-in or
-    /// refresh. Adding a group it has already is not an error.
-    pub async fn grant(&self, email: &AccountEmail, group: &str) -> Result<(), GrantError> {
-        if !GRANTABLE_GROUPS.contains(&group) {
-            return Err(GrantError::NoSuchGroup(group.to_owned()));
-        }
-        let Some(row) = self.account(email).await.map_err(|e| match e {
-            AccountError::Backend(e) => GrantError::Backend(e),
-            other => {
-                GrantError::Backend(BackendError::permanent("accounts.grant", other.to_string()))
+/// Adds `group` to the account of `email`: how the first moderator and admin are made on
+/// one machine (`vetted users grant`). Takes effect at the account's next sign-in or refresh.
+/// Adding a group it has already is not an error.
+pub async fn grant_group(db: &Db, email: &AccountEmail, group: &str) -> Result<(), GrantError> {
+    if !GRANTABLE_GROUPS.contains(&group) {
+        return Err(GrantError::NoSuchGroup(group.to_owned()));
+    }
+    let (address, group) = (email.as_str().to_owned(), group.to_owned());
+    let found = db
+        .call(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let groups: Option<String> = tx
+                .query_row(
+                    "SELECT groups FROM accounts WHERE email = ?1",
+                    [&address],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let Some(groups) = groups else {
+                return Ok(false);
+            };
+            let mut groups: Vec<&str> = groups.split_whitespace().collect();
+            if !groups.contains(&group.as_str()) {
+                groups.push(&group);
             }
-        })?
-        else {
-            return Err(GrantError::NoSuchAccount(email.as_str().to_owned()));
-        };
-        let mut groups = row.groups;
-        if !groups.iter().any(|g| g == group) {
-            groups.push(group.to_owned());
-        }
-        let (subject, groups) = (row.subject, groups.join(" "));
-        self.db
-            .call(move |conn| {
-                conn.execute(
-                    "UPDATE accounts SET groups = ?2 WHERE subject = ?1",
-                    params![subject, groups],
-                )?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| GrantError::Backend(e.into_backend("accounts.grant")))
+            tx.execute(
+                "UPDATE accounts SET groups = ?2 WHERE email = ?1",
+                params![address, groups.join(" ")],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+        .map_err(|e| GrantError::Backend(e.into_backend("accounts.grant")))?;
+    if found {
+        Ok(())
+    } else {
+        Err(GrantError::NoSuchAccount(email.as_str().to_owned()))
     }
 }
 
