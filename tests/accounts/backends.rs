@@ -159,7 +159,7 @@ pub async fn embedded_at(start: Timestamp) -> Backend {
                 accounts: store.clone(),
                 guard: Arc::new(AuthGuard::new(limits, rebuild_clock.clone())),
                 jwks: Some(jwks.clone()),
-                on_confirmed: None,
+                invitations: None,
             },
             rebuild_auth.clone(),
         )
@@ -239,7 +239,7 @@ pub async fn moto() -> Option<Backend> {
                 accounts: accounts.clone(),
                 guard: Arc::new(AuthGuard::new(limits, rebuild_clock.clone())),
                 jwks: None,
-                on_confirmed: None,
+                invitations: None,
             },
             rebuild_auth.clone(),
         )

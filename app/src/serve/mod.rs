@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits};
 use vetted_api::auth::{JwksVerifier, LocalIssuer};
+use vetted_api::restaurants::invitations::InvitationAcceptor;
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, LiveApi, LiveLimits};
 use vetted_core::Clock;
 use vetted_core::intake::Intake;
@@ -51,6 +52,7 @@ use vetted_core::settings::Env;
 use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
 use vetted_embedded::sqlite_accounts::{AccountLimits, SqliteAccounts};
+use vetted_embedded::sqlite_invitations::SqliteInvitations;
 use vetted_webhooks::{DeliverySettings, DeliveryWorker};
 
 use crate::token::DEFAULT_DATA_DIR;
@@ -299,6 +301,10 @@ fn api_state(
     )?;
     // Sign-up and sign-in on one machine: the user store in the database, its codes through
     // the same mailer as owner emails, and its tokens verified like Cognito's.
+    let invitations: Option<Arc<dyn vetted_core::ports::Invitations>> = match &pipeline.backend {
+        Backend::Embedded { db, .. } => Some(Arc::new(SqliteInvitations::new(db.clone()))),
+        Backend::Aws { .. } => None,
+    };
     let accounts = match (&pipeline.backend, mailer) {
         (Backend::Embedded { db, issuer, .. }, Some(mailer)) => {
             auth = auth.with_issuer(
@@ -316,7 +322,13 @@ fn api_state(
                 )),
                 guard: Arc::new(AuthGuard::new(AuthLimits::default(), clock)),
                 jwks: Some(Arc::new(issuer.jwks().clone())),
-                on_confirmed: None,
+                invitations: invitations.clone().map(|invitations| {
+                    Arc::new(InvitationAcceptor {
+                        invitations,
+                        restaurants: services.ports.restaurants.clone(),
+                        clock: services.ports.clock.clone(),
+                    }) as Arc<dyn vetted_api::accounts::AcceptInvitations>
+                }),
             })
         }
         // On AWS, Cognito is the account service; `serve --backend aws` takes dev tokens.
@@ -328,6 +340,7 @@ fn api_state(
         policies: config.policies.clone(),
         auth,
         accounts,
+        invitations,
         settings,
         review: services.review.clone(),
         notifications: pipeline.notifications.clone(),

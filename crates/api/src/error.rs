@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use vetted_core::ReasonCode;
 use vetted_core::error_chain::DisplayChain;
-use vetted_core::ports::{RestaurantsError, Retryable, SignerError, UploadsError, WebhooksError};
+use vetted_core::ports::{
+    InvitationsError, RestaurantsError, Retryable, SignerError, UploadsError, WebhooksError,
+};
 
 /// Every reason code the API answers with.
 pub mod reasons {
@@ -40,6 +42,7 @@ pub mod reasons {
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     pub const TOO_MANY_OPEN_UPLOADS: &str = "too_many_open_uploads";
     pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
+    pub const TOO_MANY_INVITATIONS: &str = "too_many_invitations";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const NOT_IN_REVIEW: &str = "not_in_review";
@@ -249,6 +252,13 @@ impl From<WebhooksError> for ApiError {
                 Self::backend("webhook store failed", &other, retryable)
             }
         }
+    }
+}
+
+impl From<InvitationsError> for ApiError {
+    fn from(error: InvitationsError) -> Self {
+        let retryable = error.is_retryable();
+        Self::backend("invitation store failed", &error, retryable)
     }
 }
 

@@ -82,6 +82,8 @@ pub struct ApiState {
     pub live: Option<LiveApi>,
     /// Sign-up and sign-in, on a backend with accounts; `/auth/*` is not mounted otherwise.
     pub accounts: Option<AccountsApi>,
+    /// Invitations to restaurants; their routes answer 404 without a store.
+    pub invitations: Option<Arc<dyn vetted_core::ports::Invitations>>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -102,6 +104,8 @@ pub struct ApiParts {
     pub live: Option<LiveApi>,
     /// The account backend for `/auth/*`; `None` where there is none (404).
     pub accounts: Option<AccountsApi>,
+    /// The invitations store; `None` where there is none (404).
+    pub invitations: Option<Arc<dyn vetted_core::ports::Invitations>>,
 }
 
 impl ApiState {
@@ -129,6 +133,7 @@ impl ApiState {
             notifications: parts.notifications,
             live: parts.live,
             accounts: parts.accounts,
+            invitations: parts.invitations,
         })
     }
 }

@@ -14,6 +14,7 @@
 //! [`DynamoWebhooks`], in [`webhooks`]. Email preferences and the sent ledger too:
 //! [`DynamoNotifications`], in [`notifications`].
 
+pub mod invitations;
 mod item;
 pub mod notifications;
 mod paging;
@@ -28,6 +29,7 @@ use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError}
 use vetted_core::restaurant::RestaurantId;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
+pub use invitations::DynamoInvitations;
 pub use item::BadItem;
 use item::{
     CREATED_AT, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS, STATUS_SINCE,

@@ -129,3 +129,17 @@ async fn dynamo_notifications_passes_the_notifications_contract() {
     let store = DynamoNotifications::new(ctx.dynamodb(), &table);
     vetted_contract::notifications::run_all(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_invitations_pass_the_invitations_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    // Invitations live in the restaurants table, beside restaurants and members.
+    let table = common::unique("restaurants");
+    ensure_restaurants_table(&ctx, &table)
+        .await
+        .expect("create restaurants table");
+    let store = vetted_aws::dynamo::DynamoInvitations::new(ctx.dynamodb(), &table);
+    vetted_contract::invitations::run_all(&store).await;
+}

@@ -17,6 +17,7 @@
 
 pub mod emulator;
 pub mod events;
+pub mod invitations;
 pub mod notifications;
 pub mod objects;
 pub mod queue;

@@ -72,6 +72,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("webhooks", crate::sqlite_webhooks::MIGRATIONS),
     ("notifications", crate::sqlite_notifications::MIGRATIONS),
     ("accounts", crate::sqlite_accounts::MIGRATIONS),
+    ("invitations", crate::sqlite_invitations::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

@@ -72,3 +72,13 @@ async fn sqlite_notifications_pass_the_notifications_contract() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_invitations_pass_the_invitations_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    vetted_contract::invitations::run_all(
+        &vetted_embedded::sqlite_invitations::SqliteInvitations::new(db),
+    )
+    .await;
+}

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits, ClientIp};
 use vetted_api::auth::{JwksVerifier, OidcConfig};
+use vetted_api::restaurants::invitations::InvitationAcceptor;
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, WebhookApi};
 use vetted_aws::cognito::CognitoAccounts;
 use vetted_aws::compose::PipelineConfig;
 use vetted_aws::config::AwsContext;
+use vetted_aws::dynamo::DynamoInvitations;
 use vetted_aws::dynamo::{DynamoNotifications, DynamoWebhooks};
 use vetted_aws::presign::S3Presigner;
 use vetted_aws::sfn::SfnTaskResponder;
 use vetted_core::SystemClock;
 use vetted_core::policy::SlotPolicies;
+use vetted_core::ports::Invitations;
 use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
@@ -123,11 +126,20 @@ async fn state() -> anyhow::Result<ApiState> {
         memory: MemoryBudget::default(),
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
+    // Invitations live in the restaurants table.
+    let invitations: Arc<dyn Invitations> = Arc::new(DynamoInvitations::new(
+        ctx.dynamodb(),
+        &config.common.restaurants_table,
+    ));
     let accounts = config.cognito.map(|(pool, client)| AccountsApi {
         accounts: Arc::new(CognitoAccounts::new(ctx.cognito(), pool, client)),
         guard: Arc::new(AuthGuard::new(AuthLimits::default(), Arc::new(SystemClock))),
         jwks: None,
-        on_confirmed: None,
+        invitations: Some(Arc::new(InvitationAcceptor {
+            invitations: invitations.clone(),
+            restaurants: ports.restaurants.clone(),
+            clock: ports.clock.clone(),
+        })),
     });
     Ok(ApiState::new(ApiParts {
         ports,
@@ -150,5 +162,6 @@ async fn state() -> anyhow::Result<ApiState> {
         // No event feed: `GET /api/events/stream` answers 404 and the page polls.
         live: None,
         accounts,
+        invitations: Some(invitations),
     })?)
 }

@@ -32,7 +32,7 @@ use vetted_core::accounts::{
     AccountEmail, AccountError, ConfirmationCode, Password, PasswordPolicy, SessionTokens,
     SignedInUser,
 };
-use vetted_core::ports::{Accounts, ConfirmedAccount};
+use vetted_core::ports::Accounts;
 
 use crate::Authenticator;
 use crate::body::JsonBody;
@@ -40,10 +40,11 @@ use crate::error::ApiError;
 
 pub use guard::{AuthGuard, AuthLimits, ClientIp};
 
-/// Runs when an account is confirmed: where invitations to its address become memberships.
+/// Runs when an account is confirmed and whenever it signs in: invitations to its address
+/// become memberships of `subject`. It logs what fails; sign-in goes on.
 #[async_trait::async_trait]
-pub trait OnConfirmed: Send + Sync {
-    async fn confirmed(&self, email: &AccountEmail, account: &ConfirmedAccount);
+pub trait AcceptInvitations: Send + Sync {
+    async fn accept(&self, email: &AccountEmail, subject: &str);
 }
 
 /// The account routes' parts: the backend, the guard, and (on one machine) the public keys.
@@ -53,7 +54,7 @@ pub struct AccountsApi {
     pub guard: Arc<AuthGuard>,
     /// The embedded store's JWKS, served at `/.well-known/jwks.json`; `None` on Cognito.
     pub jwks: Option<Arc<JwkSet>>,
-    pub on_confirmed: Option<Arc<dyn OnConfirmed>>,
+    pub invitations: Option<Arc<dyn AcceptInvitations>>,
 }
 
 /// What the handlers share: the account parts and the verifier `/auth/logout` checks the
@@ -220,8 +221,8 @@ async fn confirm(
     let email = AccountEmail::parse(&body.email)?;
     let code = ConfirmationCode::parse(&body.code)?;
     let confirmed = guarded(api, &email, api.accounts.confirm(&email, &code)).await?;
-    if let Some(hook) = &api.on_confirmed {
-        hook.confirmed(&email, &confirmed).await;
+    if let Some(invitations) = &api.invitations {
+        invitations.accept(&email, &confirmed.subject).await;
     }
     Ok(status(
         StatusCode::OK,
@@ -243,6 +244,14 @@ async fn login(
         return Err(AccountError::InvalidCredentials.into());
     }
     let session = guarded(api, &email, api.accounts.sign_in(&email, &password)).await?;
+    if let Some(invitations) = &api.invitations {
+        // The subject as the API will read it from the token: invitations sent since the
+        // account was confirmed join it now.
+        match state.auth.authenticate(&session.id_token).await {
+            Ok(principal) => invitations.accept(&email, &principal.subject).await,
+            Err(error) => tracing::warn!(%error, "a new ID token did not verify"),
+        }
+    }
     Ok(tokens(session))
 }
 

@@ -8,6 +8,9 @@
 //! | `GET /api/restaurants/{id}/members` | its owners, admins | who belongs to it |
 //! | `PUT /api/restaurants/{id}/members/{user}` | its owners (staff only), admins | add a member or change a role |
 //! | `DELETE /api/restaurants/{id}/members/{user}` | its owners (staff only), admins | remove a member |
+//! | `POST /api/restaurants/{id}/invitations` | its owners (staff only), admins | invite an address; it becomes a member when it signs up or in |
+//! | `GET /api/restaurants/{id}/invitations` | its owners, admins | the invitations waiting |
+//! | `DELETE /api/restaurants/{id}/invitations/{email}` | its owners (staff only), admins | withdraw one |
 //! | `GET /api/restaurants/{id}/slots` | members, moderators | every slot: live image, revision, policy |
 //! | `GET /api/restaurants/{id}/slots/{slot}/history` | members, moderators | every image published to the slot, newest decision first (including any a later decision superseded) |
 //! | `POST /api/restaurants/{id}/slots/{slot}/rollback` | moderators | put an earlier image back |
@@ -16,6 +19,7 @@
 //! A caller who may not see a restaurant gets the same 404 as for one that does not exist, so
 //! ids cannot be probed. A member who may see it but not do what they asked gets 403.
 
+pub mod invitations;
 mod members;
 mod slots;
 pub mod views;
@@ -40,6 +44,14 @@ pub fn routes() -> Router<ApiState> {
         .route(
             "/api/restaurants/{id}/members/{user}",
             put(members::put_member).delete(members::remove_member),
+        )
+        .route(
+            "/api/restaurants/{id}/invitations",
+            get(invitations::list).post(invitations::invite),
+        )
+        .route(
+            "/api/restaurants/{id}/invitations/{email}",
+            axum::routing::delete(invitations::withdraw),
         )
         .route("/api/restaurants/{id}/slots", get(slots::list_slots))
         .route(

@@ -23,6 +23,7 @@ use vetted_core::{Clock, OwnerId, Policy, Ports, RestaurantId, SystemClock};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_invitations::SqliteInvitations;
 use vetted_embedded::sqlite_notifications::SqliteNotifications;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
@@ -76,6 +77,7 @@ pub struct TestApp {
     pub outbox: Arc<SqliteOutbox>,
     pub webhooks: Arc<SqliteWebhooks>,
     pub notifications: Arc<SqliteNotifications>,
+    pub invitations: Arc<SqliteInvitations>,
     /// The workflow's task queues, worked by [`TestApp::pump`].
     pub task_queues: Vec<Arc<SqliteWorkQueue>>,
     _dir: TempDir,
@@ -104,6 +106,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
     let uploads = Arc::new(SqliteUploads::new(db.clone()));
     let restaurants = Arc::new(SqliteRestaurants::new(db.clone()));
+    let invitations = Arc::new(SqliteInvitations::new(db.clone()));
     let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
     let clock = Arc::new(ManualClock::new(
         options.clock_start.unwrap_or_else(|| SystemClock.now()),
@@ -189,6 +192,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         }),
         // `/auth/*` has its own suite, over both account backends: `tests/accounts`.
         accounts: None,
+        invitations: Some(invitations.clone()),
     })
     .unwrap();
     let restaurant = Restaurant {
@@ -222,6 +226,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         outbox,
         webhooks,
         notifications,
+        invitations,
         task_queues,
         _dir: dir,
     }

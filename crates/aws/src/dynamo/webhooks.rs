@@ -113,7 +113,7 @@ fn update_refused(e: &DynamoSdkError<UpdateItemError>) -> bool {
 
 /// Whether a transaction was cancelled because one of its conditions failed (rather than a
 /// conflict with another transaction, which is worth retrying).
-fn condition_failed(e: &DynamoSdkError<TransactWriteItemsError>) -> bool {
+pub(super) fn condition_failed(e: &DynamoSdkError<TransactWriteItemsError>) -> bool {
     match e.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()

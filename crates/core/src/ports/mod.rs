@@ -6,6 +6,7 @@
 
 mod accounts;
 mod events;
+mod invitations;
 mod mailer;
 mod notifications;
 mod objects;
@@ -18,6 +19,7 @@ mod workflow;
 
 pub use accounts::{Accounts, ConfirmedAccount, IssuedTokens, TokenIssuer, TokenSubject};
 pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
+pub use invitations::{Invitation, Invitations, InvitationsError};
 pub use mailer::{Email, MailError, Mailer};
 pub use notifications::{Notifications, NotificationsError};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
