@@ -27,6 +27,9 @@ pub mod reasons {
     pub const INVALID_QUERY: &str = "invalid_query";
     pub const INVALID_PAGE_TOKEN: &str = "invalid_page_token";
     pub const INVALID_FILENAME: &str = "invalid_filename";
+    /// The filename's extension is not one the slot kind takes, or not one of the declared
+    /// type's.
+    pub const EXTENSION_NOT_ALLOWED: &str = "extension_not_allowed";
     pub const INVALID_SLOT: &str = "invalid_slot";
     pub const INVALID_CORRELATION_ID: &str = "invalid_correlation_id";
     pub const SLOT_MOVED: &str = "slot_moved";
