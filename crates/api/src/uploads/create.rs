@@ -95,12 +95,13 @@ fn check(
         ));
     }
     let method = request.method.unwrap_or_default();
+    // Refused here, before any byte is sent, rather than when the body arrives: on Lambda a
+    // body past the cap may not reach the API at all (see `LAMBDA_PROXY_MAX_BYTES`).
     if method == UploadMethod::Proxy && size > settings.proxy_max_bytes {
-        let msg = format!(
-            "size {size} is above the {} bytes a proxy upload may carry; use method post or put",
-            settings.proxy_max_bytes
-        );
-        return Err(ApiError::refused(ReasonCode::TooLarge, msg));
+        return Err(ApiError::too_large_for_proxy(
+            &format!("size {size}"),
+            settings.proxy_max_bytes,
+        ));
     }
     Ok(Checked {
         target,
