@@ -347,6 +347,9 @@ async function showTarget() {
     return;
   }
   const summary = policySummary(policy);
+  // The picker offers what the slot takes; checkFile still checks every file, dropped ones too.
+  const extensions = policy.allowed_types.flatMap((type) => policy.allowed_extensions[type].map((e) => `.${e}`));
+  $("#file-input").accept = [...policy.allowed_types, ...extensions].join(",");
   const types = policy.allowed_types.map((type) => TYPE_NAMES[type] || type).join(", ");
   const parts = [`${slotLabel(slot)}: ${types}`, `at least ${policy.min_side} × ${policy.min_side} px`];
   if (summary.aspect !== "any") parts.push(`aspect ${summary.aspect}`);

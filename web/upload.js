@@ -1,19 +1,10 @@
 // Sending one file from the owner page: the checks the page makes against the target slot's
 // policy before asking (the API makes them again, and the intake gate then reads the file
 // itself), the request for a presigned POST, and the multipart POST straight to the bucket
-// with progress events.
+// with progress events. Which types and extensions are allowed, and the limits, are the
+// server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
 
 import { api, ApiError, formatBytes, formatDimensions, TYPE_NAMES } from "/assets/common.js";
-
-/**
- * The file extensions of each image type the page knows. Which types are allowed, and the
- * limits, are the server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
- */
-const EXTENSIONS = {
-  "image/jpeg": [".jpg", ".jpeg"],
-  "image/png": [".png"],
-  "image/webp": [".webp"],
-};
 
 const KNOWN_TYPES = {
   "image/svg+xml": "an SVG drawing",
@@ -38,14 +29,16 @@ function usablePolicy(policy) {
     policy &&
     Array.isArray(policy.allowed_types) &&
     policy.allowed_types.length > 0 &&
+    policy.allowed_extensions &&
+    policy.allowed_types.every((type) => Array.isArray(policy.allowed_extensions[type])) &&
     ["min_bytes", "max_bytes", "min_side", "max_side", "max_pixels"].every((name) => Number.isFinite(policy[name]))
   );
 }
 
 /**
  * The policies the server enforces, from `GET /api/policy`: `{logo, cover, gallery,
- * gallery_positions}`, each `{allowed_types, min_bytes, max_bytes, min_side, max_side,
- * max_pixels, min_aspect?, max_aspect?, min_aspect_ratio?, max_aspect_ratio?}`. Throws an
+ * gallery_positions}`, each `{allowed_types, allowed_extensions, min_bytes, max_bytes,
+ * min_side, max_side, max_pixels, min_aspect?, max_aspect?, min_aspect_ratio?, max_aspect_ratio?}`. Throws an
  * ApiError, also when the answer is not something this page can use.
  */
 export async function fetchPolicy(token) {
@@ -84,46 +77,64 @@ export function explainRefusal(kind, reason, policy) {
   }
 }
 
+/**
+ * What follows the last dot of a filename, lowercase; null when there is no dot, the name
+ * ends in one, or its only dot starts it. As the server reads it (`FileName::extension`).
+ */
 function extensionOf(name) {
   const dot = name.lastIndexOf(".");
-  return dot > 0 ? name.slice(dot).toLowerCase() : "";
+  return dot > 0 && dot < name.length - 1 ? name.slice(dot + 1).toLowerCase() : null;
 }
 
-/** "A, B and C" */
-function listed(items) {
-  return items.length > 1 ? `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}` : items.join("");
+/** "a", "a or b", "a, b or c", as the server lists extensions. */
+function eitherOf(items) {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}` : items.join("");
 }
 
 /**
+ * Why a file named `name` may not be sent as `type`, in the words of the API's
+ * `extension_not_allowed` (`explain_extension_refusal` in crates/core/src/policy/extension.rs):
+ * "the filename ends in .exe: logo takes .jpg, .jpeg, .png or .webp files, and the name of an
+ * image/png file must end in .png". Without a type (no extension the policy knows, and none
+ * from the browser), the last clause is left out: the page would have nothing to declare.
+ */
+export function extensionRefusal(kind, policy, name, type) {
+  const extension = extensionOf(name);
+  const detail = extension === null ? "the filename has no extension" : `the filename ends in .${extension}`;
+  const dotted = (extensions) => eitherOf(extensions.map((extension) => `.${extension}`));
+  const all = policy.allowed_types.flatMap((allowed) => policy.allowed_extensions[allowed]);
+  const rule = `${detail}: ${kind} takes ${dotted(all)} files`;
+  return type ? `${rule}, and the name of an ${type} file must end in ${dotted(policy.allowed_extensions[type])}` : rule;
+}
+
+/** A message of the server's, which starts in lower case, as a sentence. */
+const sentence = (message) => `${message.charAt(0).toUpperCase()}${message.slice(1)}.`;
+
+/**
  * What the page knows before reading the image, checked against the target slot kind's
- * `policy`: the type from the file's MIME type and its extension (they must agree), and the
- * size. Answers `{ok: true, contentType}` or `{ok: false, reason, message}` with the API's
- * reason codes; a message ends with the rule broken, as the server words it.
+ * `policy`, as `POST /api/uploads` checks it: the type (the browser's MIME type, or else the
+ * one the extension names), the extension (one of that type's in `allowed_extensions`), and
+ * the size. Answers `{ok: true, contentType}` or `{ok: false, reason, message}` with the
+ * API's reason codes; a message ends with the rule broken, as the server words it.
  */
 export function checkFile(file, policy, kind) {
-  const allowed = policy.allowed_types.filter((type) => EXTENSIONS[type]);
-  const extensions = listed(allowed.flatMap((type) => EXTENSIONS[type]));
+  const allowed = policy.allowed_types;
   const extension = extensionOf(file.name);
   const mime = (file.type || "").toLowerCase();
-  const typeOfExtension = Object.keys(EXTENSIONS).find((type) => EXTENSIONS[type].includes(extension));
+  const typeOfExtension = allowed.find((type) => policy.allowed_extensions[type].includes(extension));
   const refuse = (reason, message) => ({ ok: false, reason, message });
   const rule = (reason) => explainRefusal(kind, reason, policy);
-  if (mime === "image/svg+xml" || extension === ".svg" || extension === ".svgz") {
+  if (mime === "image/svg+xml" || extension === "svg" || extension === "svgz") {
     return refuse("type_not_allowed", SVG_REFUSAL);
   }
   if (mime && !allowed.includes(mime)) {
     const what = KNOWN_TYPES[mime] || (TYPE_NAMES[mime] ? `a ${TYPE_NAMES[mime]} image` : `a file of type ${mime}`);
     return refuse("type_not_allowed", `This is ${what}; ${rule("type_not_allowed")}.`);
   }
-  if (!typeOfExtension || !allowed.includes(typeOfExtension)) {
-    const named = extension ? `Files ending in “${extension}” are not accepted` : "The file has no extension, so its type is unknown";
-    return refuse("type_not_allowed", `${named}: ${kind} takes ${extensions} images.`);
-  }
-  if (mime && mime !== typeOfExtension) {
-    return refuse(
-      "type_mismatch",
-      `The name says ${TYPE_NAMES[typeOfExtension]} but the file is reported as ${TYPE_NAMES[mime]}. Rename it to match its type.`,
-    );
+  // The type the page would declare: what the browser reports, else what the name says.
+  const declared = mime || typeOfExtension;
+  if (!declared || !policy.allowed_extensions[declared].includes(extension)) {
+    return refuse("extension_not_allowed", sentence(extensionRefusal(kind, policy, file.name, declared)));
   }
   if (file.size === 0) return refuse("empty", "The file is empty.");
   if (file.size < policy.min_bytes) {
@@ -132,7 +143,7 @@ export function checkFile(file, policy, kind) {
   if (file.size > policy.max_bytes) {
     return refuse("too_large", `The file is ${formatBytes(file.size)}; ${rule("too_large")} (${formatBytes(policy.max_bytes)}).`);
   }
-  return { ok: true, contentType: typeOfExtension };
+  return { ok: true, contentType: declared };
 }
 
 /**

@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::Router;
 use vetted_api::Authenticator;
-use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits};
+use vetted_api::accounts::{AcceptInvitations, AccountsApi, AuthGuard, AuthLimits};
 use vetted_api::auth::{JwksVerifier, LocalIssuer, OidcConfig};
+use vetted_api::restaurants::invitations::InvitationAcceptor;
 use vetted_aws::cognito::CognitoAccounts;
 use vetted_aws::config::AwsContext;
 use vetted_core::Timestamp;
@@ -17,6 +18,8 @@ use vetted_core::ports::{Email, MailError, Mailer};
 use vetted_core::time::ManualClock;
 use vetted_embedded::db::Db;
 use vetted_embedded::sqlite_accounts::{AccountLimits, SqliteAccounts};
+use vetted_embedded::sqlite_invitations::SqliteInvitations;
+use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 
 /// One backend under test.
 pub struct Backend {
@@ -32,9 +35,13 @@ pub struct Backend {
     pub checks_codes: bool,
     /// Whether the tokens' expiry follows [`Backend::clock`] (the embedded store's issuer).
     pub tokens_follow_the_clock: bool,
+    /// Where the router's invitations become memberships: SQLite on both backends, since
+    /// accepting an invitation is the API's, whatever the account backend.
+    pub restaurants: Arc<SqliteRestaurants>,
+    pub invitations: Arc<SqliteInvitations>,
     /// Builds the router again with other limits, on the same backend.
     rebuild: Box<dyn Fn(AuthLimits) -> Router + Send + Sync>,
-    _keep: Option<tempfile::TempDir>,
+    _keep: tempfile::TempDir,
 }
 
 impl Backend {
@@ -136,9 +143,31 @@ pub async fn embedded() -> Backend {
 }
 
 /// The embedded store with its clock (and so its tokens' times) starting at `start`.
+/// The stores that accept invitations, in `dir`.
+async fn membership_stores(
+    dir: &std::path::Path,
+) -> (Db, Arc<SqliteRestaurants>, Arc<SqliteInvitations>) {
+    let db = Db::open(dir.join("vetted.db")).await.unwrap();
+    let restaurants = Arc::new(SqliteRestaurants::new(db.clone()));
+    let invitations = Arc::new(SqliteInvitations::new(db.clone()));
+    (db, restaurants, invitations)
+}
+
+fn acceptor(
+    restaurants: &Arc<SqliteRestaurants>,
+    invitations: &Arc<SqliteInvitations>,
+    clock: &Arc<ManualClock>,
+) -> Arc<dyn AcceptInvitations> {
+    Arc::new(InvitationAcceptor {
+        invitations: invitations.clone(),
+        restaurants: restaurants.clone(),
+        clock: clock.clone(),
+    })
+}
+
 pub async fn embedded_at(start: Timestamp) -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    let (db, restaurants, invitations) = membership_stores(dir.path()).await;
     let issuer = Arc::new(LocalIssuer::load_or_create(dir.path()).unwrap());
     let mailer = Arc::new(CapturingMailer::default());
     let clock = Arc::new(ManualClock::new(start));
@@ -153,13 +182,14 @@ pub async fn embedded_at(start: Timestamp) -> Backend {
     let auth = Arc::new(Authenticator::new(None, Some(verifier)).unwrap());
     let jwks = Arc::new(issuer.jwks().clone());
     let (rebuild_clock, rebuild_auth) = (clock.clone(), auth.clone());
+    let accept = acceptor(&restaurants, &invitations, &clock);
     let rebuild = move |limits: AuthLimits| {
         vetted_api::accounts::router(
             AccountsApi {
                 accounts: store.clone(),
                 guard: Arc::new(AuthGuard::new(limits, rebuild_clock.clone())),
                 jwks: Some(jwks.clone()),
-                invitations: None,
+                invitations: Some(accept.clone()),
             },
             rebuild_auth.clone(),
         )
@@ -173,7 +203,9 @@ pub async fn embedded_at(start: Timestamp) -> Backend {
         checks_codes: true,
         tokens_follow_the_clock: true,
         rebuild: Box::new(rebuild),
-        _keep: Some(dir),
+        restaurants,
+        invitations,
+        _keep: dir,
     }
 }
 
@@ -232,14 +264,17 @@ pub async fn moto() -> Option<Backend> {
     let auth = Arc::new(Authenticator::new(None, Some(verifier)).unwrap());
     let accounts = Arc::new(CognitoAccounts::new(cognito, pool, client));
     let clock = Arc::new(ManualClock::new(now()));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, restaurants, invitations) = membership_stores(dir.path()).await;
     let (rebuild_clock, rebuild_auth) = (clock.clone(), auth.clone());
+    let accept = acceptor(&restaurants, &invitations, &clock);
     let rebuild = move |limits: AuthLimits| {
         vetted_api::accounts::router(
             AccountsApi {
                 accounts: accounts.clone(),
                 guard: Arc::new(AuthGuard::new(limits, rebuild_clock.clone())),
                 jwks: None,
-                invitations: None,
+                invitations: Some(accept.clone()),
             },
             rebuild_auth.clone(),
         )
@@ -253,7 +288,9 @@ pub async fn moto() -> Option<Backend> {
         checks_codes: false,
         tokens_follow_the_clock: false,
         rebuild: Box::new(rebuild),
-        _keep: None,
+        restaurants,
+        invitations,
+        _keep: dir,
     })
 }
 

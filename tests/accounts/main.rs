@@ -48,4 +48,5 @@ on_both_backends!(
     weak_passwords_and_bad_bodies_are_refused,
     one_client_address_is_rate_limited,
     codes_sent_to_one_address_are_limited,
+    an_invitation_joins_the_account_when_it_confirms_or_signs_in,
 );

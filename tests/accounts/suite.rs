@@ -590,3 +590,64 @@ pub async fn codes_sent_to_one_address_are_limited(b: Backend) {
         assert_eq!(count, 5, "no email is sent once the limit is reached");
     }
 }
+
+pub async fn an_invitation_joins_the_account_when_it_confirms_or_signs_in(b: Backend) {
+    use vetted_core::ports::{Invitation, Invitations, Restaurants};
+    use vetted_core::restaurant::{MemberRole, Restaurant, RestaurantId};
+    let trattoria = RestaurantId::parse("trattoria").unwrap();
+    let sushi = RestaurantId::parse("sushi").unwrap();
+    for id in [&trattoria, &sushi] {
+        let restaurant = Restaurant {
+            id: id.clone(),
+            name: id.to_string(),
+            created_at: now(),
+        };
+        b.restaurants.create(&restaurant).await.unwrap();
+    }
+    let email = new_address("cook");
+    let invite = |restaurant: &RestaurantId, role| Invitation {
+        restaurant: restaurant.clone(),
+        email: vetted_core::notify::EmailAddress::parse(&normal(&email)).unwrap(),
+        role,
+        invited_by: "owner-1".to_owned(),
+        invited_at: now(),
+        expires_at: vetted_core::Timestamp::from_unix_millis(now().unix_millis() + 3_600_000),
+    };
+    b.invitations
+        .put(&invite(&trattoria, MemberRole::Staff))
+        .await
+        .unwrap();
+    let tokens = signed_up(&b, &email).await;
+    let user = b
+        .auth
+        .authenticate(token(&tokens, "id_token"))
+        .await
+        .unwrap()
+        .owner_id()
+        .unwrap();
+    assert_eq!(
+        b.restaurants.membership(&trattoria, &user).await.unwrap(),
+        Some(MemberRole::Staff),
+        "{}: confirming the account accepted the invitation",
+        b.name
+    );
+    // An invitation sent after the account exists joins it at its next sign-in.
+    b.invitations
+        .put(&invite(&sushi, MemberRole::Owner))
+        .await
+        .unwrap();
+    assert_eq!(login(&b, &email, PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        b.restaurants.membership(&sushi, &user).await.unwrap(),
+        Some(MemberRole::Owner)
+    );
+    let address = vetted_core::notify::EmailAddress::parse(&normal(&email)).unwrap();
+    assert!(
+        b.invitations
+            .for_address(&address)
+            .await
+            .unwrap()
+            .is_empty(),
+        "both were used"
+    );
+}

@@ -1,15 +1,15 @@
 //! The main path in a real browser: an owner uploads a PNG to a gallery position of their
 //! restaurant through the page (presigned POST from the browser), a moderator approves it with
-//! the keyboard, the owner sees PUBLISHED and the slot showing it; then an SVG is refused by the
-//! page, with its reason, and nothing is uploaded.
+//! the keyboard, the owner sees PUBLISHED and the slot showing it; then an SVG and a file
+//! without an extension are refused by the page, with their reasons, and nothing is uploaded.
 
 use vetted_samples::{hostile, images};
 
 use crate::harness::{Driver, Server, artifacts_dir};
 use crate::steps::{
     choose_slot, current_card, moderator_signs_in_with_the_form, owner_signs_in_by_link,
-    owner_uploads, pick_file, wait_card_gone, wait_for_card, wait_for_row, wait_for_slot_image,
-    wait_for_slots, wait_for_status,
+    owner_uploads, pick_file, wait_card_gone, wait_for_card, wait_for_refusal, wait_for_row,
+    wait_for_slot_image, wait_for_slots, wait_for_status,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,6 +107,20 @@ async fn a_png_uploaded_in_the_page_is_approved_in_the_console_and_an_svg_is_ref
     assert!(refusal.contains("logo.svg"), "{refusal:?}");
     assert!(refusal.contains("type_not_allowed"), "{refusal:?}");
     owner.screenshot("07-owner-svg-refused.png").await;
+
+    // A file without an extension is refused by the page by the API's extension rule, in
+    // its words, with the extensions read from GET /api/policy.
+    let nameless = files.path().join("storefront-copy");
+    std::fs::write(&nameless, images::png(640, 480)).unwrap();
+    pick_file(&owner, &nameless).await;
+    let refusal = wait_for_refusal(&owner, "storefront-copy").await;
+    assert!(refusal.contains("extension_not_allowed"), "{refusal:?}");
+    assert!(
+        refusal.contains(
+            "The filename has no extension: gallery takes .jpg, .jpeg, .png or .webp files."
+        ),
+        "{refusal:?}"
+    );
     assert_eq!(owner.count("#upload-list > li").await, 1);
     let listed = owner_uploads(&owner, &owner_token).await;
     assert_eq!(listed.len(), 1, "the SVG reached the API: {listed:?}");

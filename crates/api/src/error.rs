@@ -29,6 +29,9 @@ pub mod reasons {
     pub const INVALID_QUERY: &str = "invalid_query";
     pub const INVALID_PAGE_TOKEN: &str = "invalid_page_token";
     pub const INVALID_FILENAME: &str = "invalid_filename";
+    /// The filename's extension is not one the slot kind takes, or not one of the declared
+    /// type's.
+    pub const EXTENSION_NOT_ALLOWED: &str = "extension_not_allowed";
     pub const INVALID_SLOT: &str = "invalid_slot";
     pub const INVALID_CORRELATION_ID: &str = "invalid_correlation_id";
     pub const SLOT_MOVED: &str = "slot_moved";
@@ -38,6 +41,8 @@ pub mod reasons {
     pub const ALREADY_EXISTS: &str = "already_exists";
     pub const INVALID_BODY: &str = "invalid_body";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// A proxy upload larger than this deployment's proxy cap: send it presigned instead.
+    pub const TOO_LARGE_FOR_PROXY: &str = "too_large_for_proxy";
     pub const INCOMPLETE_BODY: &str = "incomplete_body";
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
     pub const TOO_MANY_OPEN_UPLOADS: &str = "too_many_open_uploads";
@@ -158,6 +163,20 @@ impl ApiError {
             StatusCode::PAYLOAD_TOO_LARGE,
             reasons::PAYLOAD_TOO_LARGE,
             format!("the body is larger than the {limit} bytes allowed here"),
+        )
+    }
+
+    /// 413 for a proxy upload above the proxy cap (on Lambda, what fits in one invocation),
+    /// however it is known: from the size declared when asking, from `Content-Length`, or by
+    /// counting the body. `what` says which ("size 5000000", "the body").
+    pub fn too_large_for_proxy(what: &str, limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            reasons::TOO_LARGE_FOR_PROXY,
+            format!(
+                "{what} is above the {limit} bytes a proxy upload may carry here; \
+                 ask for a presigned upload (method post or put) and send the file to it instead"
+            ),
         )
     }
 

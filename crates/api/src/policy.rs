@@ -3,6 +3,11 @@
 //!
 //! Any signed-in caller may read it (owners need it to upload; nothing in it is secret); no
 //! token is 401. Only what a client can check is shown: not the gate's read sizes.
+//!
+//! The filename extensions are shown per allowed type, so that a page refuses `logo.exe` and
+//! `logo.jpg` declared `image/png` by the same rule as `POST /api/uploads` does.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
@@ -24,6 +29,10 @@ pub fn routes() -> Router<ApiState> {
 pub struct PolicyView {
     /// MIME types, in a stable order.
     pub allowed_types: Vec<&'static str>,
+    /// For each allowed type, the filename extensions (lowercase, no dot, the usual one first)
+    /// its files may have; a file's name must end in one of its declared type's. Derived from
+    /// the types ([`Policy::allowed_extensions`]), never set on its own.
+    pub allowed_extensions: BTreeMap<&'static str, &'static [&'static str]>,
     pub min_bytes: u64,
     pub max_bytes: u64,
     pub min_side: u32,
@@ -67,6 +76,11 @@ impl From<&Policy> for PolicyView {
     fn from(policy: &Policy) -> Self {
         Self {
             allowed_types: policy.allowed_types.iter().map(|t| t.mime()).collect(),
+            allowed_extensions: policy
+                .allowed_types
+                .iter()
+                .map(|t| (t.mime(), t.extensions()))
+                .collect(),
             min_bytes: policy.min_bytes,
             max_bytes: policy.max_bytes,
             min_side: policy.min_side,

@@ -1,6 +1,8 @@
 //! API settings: upload expiry, the intent's grace period, the proxy cap, page sizes.
 //!
-//! Defaults suit AWS; `VETTED_*` environment variables override them (see
+//! Defaults suit AWS, but for the proxy cap, which the upload-api Lambda lowers to
+//! [`LAMBDA_PROXY_MAX_BYTES`] (see [`ApiSettings::checked_for_lambda`]); `VETTED_*`
+//! environment variables override them (see
 //! [`ApiSettings::with_env`]), and [`ApiSettings::check`] runs at start-up: errors stop the
 //! process with a message that names the setting, warnings are logged.
 
@@ -12,8 +14,25 @@ use vetted_core::Policy;
 use vetted_core::presign::{self, DEFAULT_EXPIRES_IN};
 use vetted_core::settings::{Env, SettingError};
 
-/// Lambda refuses request bodies over 6 MiB, so a proxy upload cannot be larger there.
+/// The largest proxy upload unless set otherwise: `vetted serve`'s limit, which no gateway
+/// bounds. The upload-api Lambda lowers it to [`LAMBDA_PROXY_MAX_BYTES`].
 pub const DEFAULT_PROXY_MAX_BYTES: u64 = 6 * 1024 * 1024;
+/// The most a synchronous Lambda invocation's request may carry: "6 MB", 6,291,456 bytes.
+pub const LAMBDA_INVOKE_PAYLOAD_BYTES: u64 = 6 * 1024 * 1024;
+/// What API Gateway's event (payload format 2.0) holds besides the body: the headers (an HTTP
+/// API takes at most 10 KiB of them), the request context with the JWT claims the authorizer
+/// copies in, the path, the query string and the cookies. 64 KiB is several times what a real
+/// proxy upload's event carries.
+pub const LAMBDA_EVENT_ENVELOPE_BYTES: u64 = 64 * 1024;
+/// The largest proxy upload on Lambda. API Gateway hands a binary body to Lambda
+/// base64-encoded (4 bytes for every 3, the last group padded) inside the event's JSON, so the
+/// body may take the payload limit less the envelope, times 3/4:
+/// floor((6,291,456 − 65,536) × 3 / 4) = floor(6,225,920 × 3 / 4) = 4,669,440 bytes (about
+/// 4.45 MiB), whose base64 is exactly 6,225,920 bytes. A larger body fails the invocation, and
+/// the client would see API Gateway's error rather than ours; so the API refuses a proxy
+/// upload past this cap when it is asked for (413 `too_large_for_proxy`), before any body.
+pub const LAMBDA_PROXY_MAX_BYTES: u64 =
+    (LAMBDA_INVOKE_PAYLOAD_BYTES - LAMBDA_EVENT_ENVELOPE_BYTES) * 3 / 4;
 /// How long after its presigned URL expires an intent still accepts the upload: an upload that
 /// started just before expiry may finish (and be notified) a little after it.
 pub const DEFAULT_INTENT_GRACE: Duration = Duration::from_secs(60);
@@ -92,6 +111,20 @@ impl ApiSettings {
         Ok(self)
     }
 
+    /// For the upload-api Lambda: refuses a proxy cap above [`LAMBDA_PROXY_MAX_BYTES`] (a
+    /// `VETTED_PROXY_MAX_BYTES` set too high), since a body past it cannot reach the function,
+    /// and the API could not answer it.
+    pub fn checked_for_lambda(self) -> Result<Self, SettingsError> {
+        if self.proxy_max_bytes > LAMBDA_PROXY_MAX_BYTES {
+            return Err(SettingsError::Invalid(format!(
+                "VETTED_PROXY_MAX_BYTES={} is above {LAMBDA_PROXY_MAX_BYTES}, the largest proxy \
+                 upload whose base64-encoded body fits in a Lambda invocation",
+                self.proxy_max_bytes
+            )));
+        }
+        Ok(self)
+    }
+
     /// Start-up checks. Returns the warnings to log.
     pub fn check(&self, policy: &Policy) -> Result<Vec<String>, SettingsError> {
         let mut warnings = Vec::new();
@@ -139,6 +172,37 @@ mod tests {
         let warnings = short.check(&policy).unwrap();
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("clock"), "{warnings:?}");
+    }
+
+    #[test]
+    fn the_lambda_proxy_cap_leaves_room_for_base64_and_the_envelope() {
+        assert_eq!(LAMBDA_PROXY_MAX_BYTES, 4_669_440);
+        let base64_len = |n: u64| n.div_ceil(3) * 4;
+        assert!(
+            base64_len(LAMBDA_PROXY_MAX_BYTES) + LAMBDA_EVENT_ENVELOPE_BYTES
+                <= LAMBDA_INVOKE_PAYLOAD_BYTES
+        );
+        assert!(
+            base64_len(LAMBDA_PROXY_MAX_BYTES + 3) + LAMBDA_EVENT_ENVELOPE_BYTES
+                > LAMBDA_INVOKE_PAYLOAD_BYTES,
+            "the cap is the largest that fits, not less"
+        );
+        let lambda = ApiSettings {
+            proxy_max_bytes: LAMBDA_PROXY_MAX_BYTES,
+            ..ApiSettings::default()
+        };
+        assert!(lambda.clone().checked_for_lambda().is_ok());
+        let too_high = lambda
+            .with_env(&Env::from_pairs([("VETTED_PROXY_MAX_BYTES", "6291456")]))
+            .unwrap()
+            .checked_for_lambda()
+            .unwrap_err();
+        assert!(
+            too_high
+                .to_string()
+                .starts_with("VETTED_PROXY_MAX_BYTES=6291456 is above 4669440"),
+            "{too_high}"
+        );
     }
 
     #[test]

@@ -43,12 +43,20 @@ impl ImageType {
             .ok_or_else(|| UnsupportedType(mime.to_owned()))
     }
 
-    /// The usual file extension, for published names and previews.
+    /// The usual file extension, for published names and previews: the first of
+    /// [`extensions`](Self::extensions).
     pub fn extension(self) -> &'static str {
+        self.extensions()[0]
+    }
+
+    /// Every filename extension a file of this type may have, lowercase and without the dot,
+    /// the usual one first. A policy's extension allowlist is made of these
+    /// ([`Policy::allowed_extensions`](crate::Policy::allowed_extensions)).
+    pub fn extensions(self) -> &'static [&'static str] {
         match self {
-            ImageType::Jpeg => "jpg",
-            ImageType::Png => "png",
-            ImageType::Webp => "webp",
+            ImageType::Jpeg => &["jpg", "jpeg"],
+            ImageType::Png => &["png"],
+            ImageType::Webp => &["webp"],
         }
     }
 }
@@ -99,5 +107,21 @@ mod tests {
         ] {
             assert!(ImageType::from_mime(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn each_type_has_its_extensions_the_usual_one_first() {
+        let table: Vec<_> = ImageType::ALL
+            .into_iter()
+            .map(|t| (t.mime(), t.extension(), t.extensions()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("image/jpeg", "jpg", &["jpg", "jpeg"][..]),
+                ("image/png", "png", &["png"][..]),
+                ("image/webp", "webp", &["webp"][..]),
+            ]
+        );
     }
 }

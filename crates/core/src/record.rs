@@ -75,6 +75,16 @@ impl FileName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What follows the last dot, as written (the caller folds case); `None` when there is no
+    /// dot, the name ends in one, or its only dot starts it (`.png` is a hidden file named
+    /// "png", as `Path::extension` and the owner page read it).
+    pub fn extension(&self) -> Option<&str> {
+        match self.0.rsplit_once('.') {
+            Some((stem, extension)) if !stem.is_empty() && !extension.is_empty() => Some(extension),
+            _ => None,
+        }
+    }
 }
 
 /// Characters a filename may not hold because they are invisible or change how the rest is
@@ -497,6 +507,18 @@ mod tests {
         assert!(!json.contains("very-secret-token"));
         let back: UploadRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back.task_token, None);
+    }
+
+    #[test]
+    fn a_filenames_extension_is_what_follows_its_last_dot() {
+        let extension = |raw: &str| FileName::parse(raw).unwrap().extension().map(str::to_owned);
+        assert_eq!(extension("logo.png").as_deref(), Some("png"));
+        assert_eq!(extension("LOGO.PNG").as_deref(), Some("PNG"));
+        assert_eq!(extension("menu.tar.jpeg").as_deref(), Some("jpeg"));
+        assert_eq!(extension("logo.png.exe").as_deref(), Some("exe"));
+        for none in ["logo", "logo.", ".png", "a b"] {
+            assert_eq!(extension(none), None, "{none:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use anyhow::Context;
 use vetted_api::accounts::{AccountsApi, AuthGuard, AuthLimits, ClientIp};
 use vetted_api::auth::{JwksVerifier, OidcConfig};
 use vetted_api::restaurants::invitations::InvitationAcceptor;
+use vetted_api::settings::LAMBDA_PROXY_MAX_BYTES;
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, WebhookApi};
 use vetted_aws::cognito::CognitoAccounts;
 use vetted_aws::compose::PipelineConfig;
@@ -53,12 +54,15 @@ impl Config {
                 audience: env.get("VETTED_JWT_AUDIENCE").map(str::to_owned),
             },
             policies: SlotPolicies::default().with_env(env)?,
-            // Lambda's /tmp is the only writable place; proxy uploads spool there.
+            // Lambda's /tmp is the only writable place; proxy uploads spool there. A proxy
+            // upload's base64 body must fit in one invocation: the cap is lowered to what does.
             api: ApiSettings {
                 temp_dir: Some(std::env::temp_dir()),
+                proxy_max_bytes: LAMBDA_PROXY_MAX_BYTES,
                 ..ApiSettings::default()
             }
-            .with_env(env)?,
+            .with_env(env)?
+            .checked_for_lambda()?,
             webhooks_table: env.required("VETTED_WEBHOOKS_TABLE")?,
             notifications_table: env.required("VETTED_NOTIFICATIONS_TABLE")?,
             cognito: match (

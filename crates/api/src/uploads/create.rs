@@ -1,7 +1,8 @@
 //! `POST /api/uploads`: check the request, sign the upload, write the intent, answer 201.
 //!
 //! The caller must be a member (owner or staff) of the restaurant named; anyone else gets the
-//! same 404 as for a restaurant that does not exist. The request is held to its slot's policy.
+//! same 404 as for a restaurant that does not exist. The request is held to its slot's policy:
+//! the declared type, the filename's extension (one of that type's), and the size.
 //! Nothing is written unless every check passes and the signature was made; the intent is
 //! written before the answer, so no URL is ever handed out for an upload without a record.
 //! Each user's rate of asking and number of open intents are capped ([`super::quota`]).
@@ -12,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use vetted_core::policy::explain_refusal;
+use vetted_core::policy::{explain_extension_refusal, explain_refusal};
 use vetted_core::ports::UploadGrant;
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
@@ -68,6 +69,12 @@ fn check(
                 format!("{:?} is not allowed", request.content_type),
             )
         })?;
+    if !policy.extension_allows(&filename, content_type) {
+        return Err(ApiError::bad_request(
+            reasons::EXTENSION_NOT_ALLOWED,
+            explain_extension_refusal(kind, policy, &filename, content_type),
+        ));
+    }
     let size = request.size;
     if size == 0 {
         return Err(ApiError::refused(
@@ -88,12 +95,13 @@ fn check(
         ));
     }
     let method = request.method.unwrap_or_default();
+    // Refused here, before any byte is sent, rather than when the body arrives: on Lambda a
+    // body past the cap may not reach the API at all (see `LAMBDA_PROXY_MAX_BYTES`).
     if method == UploadMethod::Proxy && size > settings.proxy_max_bytes {
-        let msg = format!(
-            "size {size} is above the {} bytes a proxy upload may carry; use method post or put",
-            settings.proxy_max_bytes
-        );
-        return Err(ApiError::refused(ReasonCode::TooLarge, msg));
+        return Err(ApiError::too_large_for_proxy(
+            &format!("size {size}"),
+            settings.proxy_max_bytes,
+        ));
     }
     Ok(Checked {
         target,

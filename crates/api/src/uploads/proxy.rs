@@ -2,8 +2,11 @@
 //!
 //! The body is streamed to a temporary file with the cap enforced while it arrives (the
 //! smaller of the declared size and the proxy maximum): past the cap the answer is 413 and
-//! nothing reaches the store. Only then is the file put at the intent's key. The record is not
-//! moved here: the store's notification does that, exactly as for a direct upload.
+//! nothing reaches the store, `too_large_for_proxy` when the proxy maximum was the cap (the
+//! client should upload presigned instead), `payload_too_large` when the declared size was. A
+//! `Content-Length` past the cap is refused before the body is read. Only then is the file put
+//! at the intent's key. The record is not moved here: the store's notification does that,
+//! exactly as for a direct upload.
 
 use axum::Json;
 use axum::body::Body;
@@ -33,11 +36,11 @@ pub(super) async fn put_content(
         .ok_or_else(ApiError::upload_not_found)?;
     check_intent(&state, &record)?;
     check_content_type(&headers, &record)?;
-    let cap = record.declared_size.min(state.settings.proxy_max_bytes);
-    if content_length(&headers).is_some_and(|length| length > cap) {
-        return Err(ApiError::payload_too_large(cap));
+    let cap = BodyCap::of(&record, state.settings.proxy_max_bytes);
+    if let Some(length) = content_length(&headers).filter(|length| *length > cap.bytes) {
+        return Err(cap.refusal(&format!("Content-Length {length}")));
     }
-    let (spool, bytes) = spool(&state, body, cap).await?;
+    let (spool, bytes) = spool(&state, body, &cap).await?;
     if bytes == 0 {
         return Err(ApiError::refused(ReasonCode::Empty, "the body is empty"));
     }
@@ -99,6 +102,31 @@ fn check_content_type(headers: &HeaderMap, record: &UploadRecord) -> Result<(), 
     Ok(())
 }
 
+/// The most bytes a proxy body may have, and which limit that is.
+struct BodyCap {
+    bytes: u64,
+    /// The proxy maximum, not the declared size, is the smaller limit.
+    proxy: bool,
+}
+
+impl BodyCap {
+    fn of(record: &UploadRecord, proxy_max_bytes: u64) -> Self {
+        Self {
+            bytes: record.declared_size.min(proxy_max_bytes),
+            proxy: proxy_max_bytes < record.declared_size,
+        }
+    }
+
+    /// The 413 for a body past the cap; `what` names how its size is known.
+    fn refusal(&self, what: &str) -> ApiError {
+        if self.proxy {
+            ApiError::too_large_for_proxy(what, self.bytes)
+        } else {
+            ApiError::payload_too_large(self.bytes)
+        }
+    }
+}
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
@@ -108,11 +136,11 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Writes the body to a temporary file, refusing it as soon as it passes `cap` bytes.
+/// Writes the body to a temporary file, refusing it as soon as it passes the cap.
 async fn spool(
     state: &ApiState,
     body: Body,
-    cap: u64,
+    cap: &BodyCap,
 ) -> Result<(tempfile::TempPath, u64), ApiError> {
     let temp = match &state.settings.temp_dir {
         Some(dir) => tempfile::NamedTempFile::new_in(dir),
@@ -131,8 +159,8 @@ async fn spool(
             )
         })?;
         received = received.saturating_add(chunk.len() as u64);
-        if received > cap {
-            return Err(ApiError::payload_too_large(cap));
+        if received > cap.bytes {
+            return Err(cap.refusal("the body"));
         }
         file.write_all(&chunk)
             .await

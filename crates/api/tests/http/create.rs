@@ -215,8 +215,11 @@ async fn a_size_over_the_maximum_is_too_large() {
     refused(&with("size", json!(20 * 1024 * 1024 + 1)), "too_large").await;
 }
 
+/// `proxy_max_bytes: 1000` stands for the Lambda's cap (`LAMBDA_PROXY_MAX_BYTES`): a proxy
+/// intent past it is refused when asked for, before any body is sent, and the client is told
+/// to upload presigned; the same size presigned is fine.
 #[tokio::test]
-async fn a_proxy_intent_over_the_proxy_cap_is_too_large() {
+async fn a_proxy_intent_over_the_proxy_cap_is_413_too_large_for_proxy() {
     let options = AppOptions {
         settings: ApiSettings {
             proxy_max_bytes: 1000,
@@ -225,12 +228,30 @@ async fn a_proxy_intent_over_the_proxy_cap_is_too_large() {
         ..AppOptions::default()
     };
     let app = spawn_with(options).await;
+    let token = app.owner("owner-1");
     let mut request = png_request(1001);
     request["method"] = json!("proxy");
+    let answer = app.create(&token, request).await;
     assert_error(
-        &app.create(&app.owner("owner-1"), request).await,
-        StatusCode::BAD_REQUEST,
-        "too_large",
+        &answer,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large_for_proxy",
+    );
+    assert_eq!(
+        answer.1["error"],
+        "size 1001 is above the 1000 bytes a proxy upload may carry here; ask for a presigned \
+         upload (method post or put) and send the file to it instead"
+    );
+    assert_eq!(app.count("owner-1").await, 0, "nothing is written");
+
+    let mut at_the_cap = png_request(1000);
+    at_the_cap["method"] = json!("proxy");
+    assert_eq!(app.create(&token, at_the_cap).await.0, StatusCode::CREATED);
+    let (status, body) = app.create(&token, png_request(1001)).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "presigned has no proxy cap: {body}"
     );
 }
 

@@ -9,6 +9,7 @@ mod app;
 mod auth;
 mod create;
 mod events_stream;
+mod extensions;
 mod invitations;
 mod jwks;
 mod me;

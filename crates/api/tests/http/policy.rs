@@ -35,6 +35,7 @@ async fn owners_and_moderators_read_the_policy_the_server_enforces() {
         assert_matches("policy.json", &body);
         let one_kind = serde_json::json!({
             "allowed_types": ["image/png", "image/webp"],
+            "allowed_extensions": {"image/png": ["png"], "image/webp": ["webp"]},
             "min_bytes": 10,
             "max_bytes": 5_000_000,
             "min_side": 32,
@@ -64,4 +65,19 @@ async fn the_policy_needs_a_valid_token() {
     );
     let forged = app.get("not.a.jwt", "/api/policy").await;
     assert_error(&forged, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn the_extensions_are_those_of_the_allowed_types() {
+    let app = spawn_with(AppOptions::default()).await;
+    let (status, body) = app.get(&app.owner("owner-1"), "/api/policy").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["logo"]["allowed_extensions"],
+        serde_json::json!({
+            "image/jpeg": ["jpg", "jpeg"],
+            "image/png": ["png"],
+            "image/webp": ["webp"],
+        })
+    );
 }

@@ -99,8 +99,11 @@ async fn a_streamed_body_past_the_declared_size_is_413_and_not_stored() {
     assert_not_stored(&app, &key("owner-1", &id)).await;
 }
 
+/// `proxy_max_bytes` stands for the Lambda's cap (`LAMBDA_PROXY_MAX_BYTES`), small here: a
+/// body past it is 413 `too_large_for_proxy`, which tells the client to upload presigned,
+/// whether its `Content-Length` says so or it is counted while streaming.
 #[tokio::test]
-async fn a_body_past_the_proxy_cap_is_413_even_under_the_declared_size() {
+async fn a_body_past_the_proxy_cap_is_413_too_large_for_proxy_even_under_the_declared_size() {
     let options = AppOptions {
         settings: ApiSettings {
             proxy_max_bytes: 64 * 1024,
@@ -113,14 +116,50 @@ async fn a_body_past_the_proxy_cap_is_413_even_under_the_declared_size() {
     let request = json!({"restaurant": "r1", "slot": "gallery-1", "filename": "menu.jpg", "content_type": "image/jpeg", "size": 1_000_000});
     let (_, body) = app.create(&app.owner("owner-1"), request).await;
     let id = body["upload_id"].as_str().unwrap().to_owned();
-    let answer = put(&app, "owner-1", &id, "image/jpeg", chunked(100, 8192)).await;
-    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let streamed = put(&app, "owner-1", &id, "image/jpeg", chunked(100, 8192)).await;
+    assert_error(
+        &streamed,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large_for_proxy",
+    );
+    assert!(
+        streamed.1["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body is above the 65536 bytes a proxy upload may carry here"),
+        "{}",
+        streamed.1
+    );
     let sized = put(
         &app,
         "owner-1",
         &id,
         "image/jpeg",
         reqwest::Body::from(vec![1u8; 70_000]),
+    )
+    .await;
+    assert_error(&sized, StatusCode::PAYLOAD_TOO_LARGE, "too_large_for_proxy");
+    assert!(
+        sized.1["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Content-Length 70000 is above the 65536 bytes"),
+        "{}",
+        sized.1
+    );
+    assert_not_stored(&app, &key("owner-1", &id)).await;
+}
+
+#[tokio::test]
+async fn a_body_past_the_declared_size_under_the_proxy_cap_stays_payload_too_large() {
+    let app = spawn_app().await;
+    let id = proxy_intent(&app, "owner-1", 3000).await;
+    let sized = put(
+        &app,
+        "owner-1",
+        &id,
+        "image/jpeg",
+        reqwest::Body::from(vec![1u8; 3001]),
     )
     .await;
     assert_error(&sized, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");

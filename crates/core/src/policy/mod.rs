@@ -8,9 +8,11 @@
 //! module only parses.
 
 mod aspect;
+mod extension;
 mod slots;
 
 pub use aspect::{Aspect, AspectError};
+pub use extension::explain_extension_refusal;
 pub use slots::{SlotPolicies, explain_refusal};
 
 use std::collections::BTreeSet;
@@ -27,7 +29,9 @@ pub const MIB: u64 = 1024 * KIB;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
-    /// The formats accepted; the sniffed type must be one of these.
+    /// The formats accepted; the sniffed type must be one of these. They also make the
+    /// filename extension allowlist ([`Policy::allowed_extensions`]), which is derived from
+    /// them rather than set, so that the two cannot disagree.
     pub allowed_types: BTreeSet<ImageType>,
     /// The smallest object accepted, in bytes (at least 1).
     pub min_bytes: u64,
