@@ -5,7 +5,7 @@
 // ID token is refreshed at 80% of its life, and once more when the API refuses it; sign-out
 // ends the account's sessions on the server (`/auth/logout`) before the page forgets them.
 
-import { $, h, tokenClaims } from "/assets/common.js";
+import { $, h, api, tokenClaims } from "/assets/common.js";
 import { createAccountForms, errorText, logout, refreshSession } from "/assets/account.js";
 
 /** The share of a token's life after which it is refreshed. */
@@ -147,6 +147,7 @@ export function createSession({ role, onSignIn, onSignOut }) {
     const result = await renew(record);
     if (current !== record) return; // signed out, or refreshed by someone else, meanwhile
     if (!result.error) {
+      retried = null; // a later refusal may be refreshed once more
       adopt(result);
     } else if (passing(result.error)) {
       timer = setTimeout(refreshInBackground, REFRESH_RETRY_MS);
@@ -238,11 +239,30 @@ export function createSession({ role, onSignIn, onSignOut }) {
     end({ note: words });
   }
 
+  /**
+   * Whether the server refuses `record`'s ID token now. A refusal that arrives after the page
+   * refreshed may answer a request made before, with the old token: this tells them apart.
+   */
+  async function refusedNow(record) {
+    try {
+      await api(record.id_token, "GET", "/api/policy");
+      return false;
+    } catch (error) {
+      return error.status === 401;
+    }
+  }
+
   /** Handles the server refusing the token (401) or its role (403); answers whether it did. */
   function refuse(error) {
     if (error.status === 401) {
       const record = current;
-      if (record && record.refresh_token && retried !== record.id_token) {
+      if (record && record.refresh_token && retried === record.id_token) {
+        refusedNow(record).then((refused) => {
+          if (refused && current === record) end({ error: ["The server did not accept your session. Sign in again."] });
+        });
+        return true;
+      }
+      if (record && record.refresh_token) {
         renew(record).then((result) => {
           if (current !== record) return;
           if (result.error) {
@@ -258,10 +278,7 @@ export function createSession({ role, onSignIn, onSignOut }) {
         });
         return true;
       }
-      const words = record && record.refresh_token
-        ? "The server did not accept your session. Sign in again."
-        : "The server did not accept this token: it has expired, or it was made for another server. Sign in with a new one.";
-      end({ error: [words] });
+      end({ error: ["The server did not accept this token: it has expired, or it was made for another server. Sign in with a new one."] });
       return true;
     }
     if (error.status === 403) {
