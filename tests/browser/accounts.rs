@@ -2,10 +2,10 @@
 //! `vetted serve`'s `[mail.smtp]`): sign up (a weak password refused by the page before it is
 //! sent), confirm with the emailed code, sign in, be added to a restaurant by an admin, upload
 //! a logo, survive an ID token the server refuses (one refresh, and the page carries on), and
-//! sign out, after which the refresh token no longer works. Then a forgotten password: the
-//! emailed code and a new password, a wrong code and the old password refused in the API's
-//! words, signing in with the new one, and the moderator console turning that owner's account
-//! away.
+//! sign out, after which the refresh token no longer works (and a tab still holding it shows
+//! the sign-in form with the API's words). Then a forgotten password: the emailed code and a
+//! new password, a wrong code and the old password refused in the API's words, signing in
+//! with the new one, and the moderator console turning that owner's account away.
 
 use std::path::Path;
 use std::time::Duration;
@@ -272,6 +272,23 @@ async fn an_owner_signs_up_confirms_signs_in_uploads_a_logo_and_signs_out() {
     .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["reason"], "invalid_refresh_token");
+
+    // A tab that still held that session, with an ID token the server refuses, cannot renew
+    // it any more: the page shows the sign-in form and the API's words.
+    page.js(
+        "const [session, spoilt] = arguments;
+         sessionStorage.setItem('vetted.session.owner',
+           JSON.stringify({ ...session, id_token: spoilt, claims: undefined }));",
+        vec![renewed.clone(), spoilt.clone()],
+    )
+    .await;
+    page.goto(&server.base).await;
+    wait_for_view(&page, "signin").await;
+    page.wait_text("#signin-message", "the session has ended")
+        .await;
+    assert!(!page.is_displayed("#app").await);
+    assert_eq!(stored_session(&page).await, Value::Null);
+    page.screenshot("09-ended-session-not-renewed.png").await;
 
     page.close().await;
 }
