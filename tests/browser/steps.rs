@@ -22,9 +22,15 @@ pub async fn owner_signs_in_by_link(page: &Page, link: &str) {
     assert!(!page.is_displayed("#signin").await);
 }
 
-/// Opens the console, pastes the token into the sign-in form and submits it.
+/// Opens the console, opens the developer's "paste a token" under the account form, pastes
+/// the token and submits it.
 pub async fn moderator_signs_in_with_the_form(page: &Page, base: &str, token: &str) {
     page.goto(&format!("{base}/moderate")).await;
+    page.wait_displayed("#developer summary")
+        .await
+        .click()
+        .await
+        .unwrap();
     let input = page.wait_displayed("#token-input").await;
     input.send_keys(token).await.unwrap();
     page.find("#signin-form button[type=submit]")

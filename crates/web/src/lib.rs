@@ -59,7 +59,8 @@ pub const PAGES: [WebFile; 2] = [
 ];
 
 /// What the pages load, each at `/assets/{name}`.
-pub const ASSETS: [WebFile; 7] = [
+pub const ASSETS: [WebFile; 8] = [
+    asset!("account.js"),
     asset!("app.css"),
     asset!("common.js"),
     asset!("owner.js"),
