@@ -120,8 +120,11 @@ VETTED_REVIEW_TIMEOUT_SECONDS and VETTED_PRESIGN_EXPIRY_SECONDS override the fil
 VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info).
 
 Being killed loses nothing: on the next start, work in flight is redelivered and
-executions resume. Data layout (embedded): vetted.db, objects/, spool/, dev-jwt.key,
-s3-credentials.json under --data.";
+executions resume. Data layout (embedded): vetted.db (also the accounts people sign up
+with on the pages), objects/, spool/, dev-jwt.key, accounts-signing-key.pem (signs their
+tokens; its public half is at /.well-known/jwks.json), s3-credentials.json and, without
+[mail.smtp], outbox-mail/ (sign-up codes and owner emails as .eml files) under --data.
+The first admin: sign up on the page, then `vetted users grant EMAIL admin`.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
