@@ -3,7 +3,7 @@
 // the forms that session.js shows while nobody is signed in. Errors are the API's own words
 // (its `error` field); a 429 also says when to try again, from Retry-After.
 
-import { $, h, ApiError } from "/assets/common.js";
+import { $, h, ApiError, request } from "/assets/common.js";
 
 /**
  * The user pool's password policy, as the API checks it (`PasswordPolicy::USER_POOL`): shown
@@ -31,13 +31,6 @@ export function sentence(text) {
   return /[.!?]$/.test(capital) ? capital : `${capital}.`;
 }
 
-/** When a 429 says to come back, from its Retry-After (seconds, or an HTTP date). */
-function retryAfter(header) {
-  if (!header) return null;
-  const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
-  return Number.isFinite(seconds) ? Date.now() + Math.max(0, seconds) * 1000 : null;
-}
-
 /** "Try again in 45 seconds.", "in 2 minutes", or "at 14:05" for longer waits. */
 export function tryAgainText(at, now = Date.now()) {
   const seconds = Math.max(1, Math.ceil((at - now) / 1000));
@@ -54,33 +47,7 @@ export function errorText(error) {
 
 /** POSTs `body` to an `/auth/*` route; answers the parsed JSON (null for 204) or throws an ApiError. */
 async function auth(path, body, bearer) {
-  const headers = { Accept: "application/json" };
-  if (bearer) headers.Authorization = `Bearer ${bearer}`;
-  const init = { method: "POST", headers, cache: "no-store" };
-  if (body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch {
-    throw new ApiError(0, "network", "The server could not be reached. Check your connection, then try again.");
-  }
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = null;
-  }
-  if (!response.ok) {
-    const reason = (data && data.reason) || `http_${response.status}`;
-    const message = (data && data.error) || `The server answered ${response.status} ${response.statusText}.`;
-    const error = new ApiError(response.status, reason, message);
-    if (response.status === 429) error.retryAt = retryAfter(response.headers.get("Retry-After"));
-    throw error;
-  }
+  const { data } = await request("POST", path, { token: bearer, body, cache: "no-store" });
   return data;
 }
 

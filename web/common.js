@@ -43,18 +43,32 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API with the bearer token; answers the parsed JSON or throws an ApiError. */
-export async function api(token, method, path, body) {
-  const init = { method, headers: { Authorization: `Bearer ${token}`, Accept: "application/json" } };
+/** When a 429 says to come back, from its Retry-After (seconds, or an HTTP date). */
+function retryAfter(header) {
+  if (!header) return null;
+  const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Date.now() + Math.max(0, seconds) * 1000 : null;
+}
+
+/**
+ * Sends one request to the API, with the bearer token when there is one; answers
+ * `{status, data}` (data is the parsed JSON, null for an empty body) or throws an ApiError,
+ * whose `retryAt` says when a 429 may be tried again.
+ */
+export async function request(method, path, { token, body, cache } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const init = { method, headers };
+  if (cache) init.cache = cache;
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
+    headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
   let response;
   try {
     response = await fetch(path, init);
-  } catch (error) {
-    throw new ApiError(0, "network", "The server could not be reached. Check that it is running, then try again.");
+  } catch {
+    throw new ApiError(0, "network", "The server could not be reached. Check your connection, then try again.");
   }
   const text = await response.text();
   let data = null;
@@ -66,9 +80,16 @@ export async function api(token, method, path, body) {
   if (!response.ok) {
     const reason = (data && data.reason) || `http_${response.status}`;
     const message = (data && data.error) || `The server answered ${response.status} ${response.statusText}.`;
-    throw new ApiError(response.status, reason, message);
+    const error = new ApiError(response.status, reason, message);
+    if (response.status === 429) error.retryAt = retryAfter(response.headers.get("Retry-After"));
+    throw error;
   }
   return { status: response.status, data };
+}
+
+/** Calls the API with the bearer token; answers `{status, data}` or throws an ApiError. */
+export function api(token, method, path, body) {
+  return request(method, path, { token, body });
 }
 
 /** Builds an element: `h("p", {class: "x", onclick: f}, "text", child)`. Strings become text. */
