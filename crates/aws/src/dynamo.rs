@@ -223,6 +223,27 @@ pub(crate) async fn get_consistent(
     Ok(output.item)
 }
 
+/// Every item `query` matches, reading page after page until DynamoDB has no more.
+pub(crate) async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Item>, BackendError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let output = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:Query", e))?;
+        items.extend(output.items.unwrap_or_default());
+        match output.last_evaluated_key {
+            Some(next) if !next.is_empty() => start = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// `PutItem` of `item` unless an item with its key exists (`key_attribute` is an attribute
 /// every item of the table has): `Ok(true)` when written, `Ok(false)` when one was there.
 pub(crate) async fn put_if_absent(

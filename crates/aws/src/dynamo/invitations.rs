@@ -17,6 +17,7 @@ use vetted_core::ports::{BackendError, Invitation, Invitations, InvitationsError
 use vetted_core::restaurant::{MemberRole, RestaurantId};
 
 use super::item::{BadItem, Item, Reader, millis, s};
+use super::query_all;
 use super::webhooks::condition_failed;
 use crate::errors::backend_error;
 
@@ -97,29 +98,19 @@ fn built<T, E: std::error::Error + Send + Sync + 'static>(
 
 impl DynamoInvitations {
     async fn query(&self, partition: String) -> Result<Vec<Invitation>, InvitationsError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(partition.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend_error("dynamodb:Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                found.push(invitation_from(&item).map_err(bad("dynamodb:Query"))?);
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(found),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(partition));
+        query_all(query)
+            .await?
+            .iter()
+            .map(|item| invitation_from(item).map_err(bad("dynamodb:Query")))
+            .collect()
     }
 }
 

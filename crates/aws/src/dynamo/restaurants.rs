@@ -103,32 +103,19 @@ impl DynamoRestaurants {
         sort_condition: &str,
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Vec<Item>, RestaurantsError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(format!("#pk = :pk AND {sort_condition}"))
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk(restaurant)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            for (name, value) in &values {
-                request = request.expression_attribute_values(*name, value.clone());
-            }
-            let output = request
-                .send()
-                .await
-                .map_err(|e| backend_error("dynamodb:Query", e))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(items),
-            }
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(format!("#pk = :pk AND {sort_condition}"))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk(restaurant)))
+            .consistent_read(true);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
         }
+        Ok(super::query_all(request).await?)
     }
 }
 

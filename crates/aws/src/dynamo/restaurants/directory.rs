@@ -53,30 +53,23 @@ impl DynamoRestaurants {
         &self,
         user: &OwnerId,
     ) -> Result<Vec<(Restaurant, MemberRole)>, RestaurantsError> {
-        let mut memberships = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_USER_INDEX)
-                .key_condition_expression("#user = :user")
-                .expression_attribute_names("#user", USER)
-                .expression_attribute_values(":user", s(user.as_str()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| backend_error("dynamodb:Query", e))?;
-            for item in output.items.unwrap_or_default() {
-                let (restaurant, member) = member_from(&item).map_err(bad("dynamodb:Query"))?;
-                memberships.push((restaurant, member.role));
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_USER_INDEX)
+            .key_condition_expression("#user = :user")
+            .expression_attribute_names("#user", USER)
+            .expression_attribute_values(":user", s(user.as_str()));
+        let memberships = crate::dynamo::query_all(query)
+            .await?
+            .iter()
+            .map(|item| {
+                member_from(item)
+                    .map(|(restaurant, member)| (restaurant, member.role))
+                    .map_err(bad("dynamodb:Query"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<RestaurantId> = memberships.iter().map(|(id, _)| id.clone()).collect();
         let mut restaurants = self.restaurants_by_id(&ids).await?;
         let mut listed: Vec<(Restaurant, MemberRole)> = memberships
