@@ -68,10 +68,23 @@ struct AccountsState {
 /// The `/auth/*` routes (and the JWKS, where there is one) over `api`, with their state
 /// applied; [`crate::router`] merges them into the whole API.
 pub fn router(api: AccountsApi, auth: Arc<Authenticator>) -> Router {
-    crate::private_answers(routes().with_state(AccountsState { api, auth }))
+    let state = AccountsState { api, auth };
+    crate::private_answers(routes(&state).with_state(state))
 }
 
-fn routes() -> Router<AccountsState> {
+/// Every `/auth/*` request first takes one from its client address's allowance, before its
+/// body is read: well-formed or not, each request counts.
+async fn per_client_rate(
+    State(state): State<AccountsState>,
+    client: Option<Extension<ClientIp>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    state.api.guard.check_client(client.map(|c| c.0))?;
+    Ok(next.run(request).await)
+}
+
+fn routes(state: &AccountsState) -> Router<AccountsState> {
     Router::new()
         .route("/auth/register", post(register))
         .route("/auth/confirm", post(confirm))
@@ -80,6 +93,10 @@ fn routes() -> Router<AccountsState> {
         .route("/auth/forgot", post(forgot))
         .route("/auth/reset", post(reset))
         .route("/auth/logout", post(logout))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            per_client_rate,
+        ))
         .route("/.well-known/jwks.json", get(jwks))
 }
 
@@ -195,11 +212,9 @@ async fn guarded<T>(
 
 async fn register(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let email = AccountEmail::parse(&body.email)?;
     let password = new_password(body.password)?;
     api.guard.check_code_email(&email)?;
@@ -213,11 +228,9 @@ async fn register(
 
 async fn confirm(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<CodeBody>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let email = AccountEmail::parse(&body.email)?;
     let code = ConfirmationCode::parse(&body.code)?;
     let confirmed = guarded(api, &email, api.accounts.confirm(&email, &code)).await?;
@@ -233,11 +246,9 @@ async fn confirm(
 
 async fn login(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<Credentials>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let email = AccountEmail::parse(&body.email)?;
     let password = Password::new(body.password);
     if password.expose().len() > Password::MAX_BYTES {
@@ -257,22 +268,18 @@ async fn login(
 
 async fn refresh(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let session = api.accounts.refresh(&body.refresh_token).await?;
     Ok(tokens(session))
 }
 
 async fn forgot(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<EmailBody>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let email = AccountEmail::parse(&body.email)?;
     api.guard.check_code_email(&email)?;
     api.accounts.forgot_password(&email).await?;
@@ -285,11 +292,9 @@ async fn forgot(
 
 async fn reset(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     JsonBody(body): JsonBody<ResetBody>,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let email = AccountEmail::parse(&body.email)?;
     let code = ConfirmationCode::parse(&body.code)?;
     let password = new_password(body.password)?;
@@ -310,11 +315,9 @@ async fn reset(
 /// ID token from the same sign-in is accepted on one machine, where the subject is enough.
 async fn logout(
     State(state): State<AccountsState>,
-    client: Option<Extension<ClientIp>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let api = &state.api;
-    api.guard.check_client(client.map(|c| c.0))?;
     let principal = state.auth.from_headers(&headers).await?;
     let access_token = headers
         .get(http::header::AUTHORIZATION)
