@@ -31,6 +31,20 @@ impl Answer {
     }
 }
 
+/// Panics unless `value` matches `schemas/api/{file}` (a file that refers to no other).
+fn assert_matches(file: &str, value: &Value) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/api")
+        .join(file);
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{file}: {errors:?}\n{value:#}");
+}
+
 async fn send(router: &Router, request: Request<Body>) -> Answer {
     let response = router.clone().oneshot(request).await.unwrap();
     let header = |name: &str| {
@@ -375,6 +389,7 @@ pub async fn refresh_gives_new_tokens_after_the_old_ones_expire(b: Backend) {
     }
     let renewed = refresh(&b, token(&tokens, "refresh_token")).await;
     assert_eq!(renewed.status, StatusCode::OK, "{}: {renewed:?}", b.name);
+    assert_matches("session-tokens.json", &renewed.body);
     assert!(
         renewed.body.get("refresh_token").is_none(),
         "the refresh token is kept, not rotated"

@@ -14,6 +14,7 @@ use vetted_core::restaurant::MemberRole;
 use vetted_core::{OwnerId, RestaurantId};
 
 use crate::app::{OWNER, RESTAURANT, TestApp, assert_error, spawn_app};
+use crate::schemas::assert_matches;
 
 const PATH: &str = "/api/restaurants/r1/invitations";
 
@@ -47,6 +48,7 @@ async fn owners_invite_staff_and_admins_invite_owners() {
         .post(&owner, PATH, &invite(" Cook@Example.com ", "staff"))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_matches("invitation.json", &body);
     assert_eq!(body["email"], "cook@example.com", "kept as accounts key it");
     assert_eq!(body["role"], "staff");
     assert_eq!(body["invited_by"], OWNER);
@@ -64,6 +66,7 @@ async fn owners_invite_staff_and_admins_invite_owners() {
     assert_eq!(status, StatusCode::CREATED);
     let (status, list) = app.get(&owner, PATH).await;
     assert_eq!(status, StatusCode::OK);
+    assert_matches("invitation-list.json", &list);
     let emails: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
