@@ -46,6 +46,7 @@ fn event(restaurant: &RestaurantId, event_type: EventType, status: Status) -> Up
         bytes: None,
         decline_reason: None,
         moderator: None,
+        first_approver: None,
         correlation_id: Some(CorrelationId::of_upload(&upload_id)),
     }
 }

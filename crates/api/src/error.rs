@@ -50,6 +50,8 @@ pub mod reasons {
     pub const TOO_MANY_INVITATIONS: &str = "too_many_invitations";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
     pub const ALREADY_DECIDED: &str = "already_decided";
+    pub const SAME_MODERATOR: &str = "same_moderator";
+    pub const CONFLICT_OF_INTEREST: &str = "conflict_of_interest";
     pub const NOT_IN_REVIEW: &str = "not_in_review";
     pub const NOT_WITHDRAWABLE: &str = "not_withdrawable";
     pub const REVIEW_TIMED_OUT: &str = "review_timed_out";

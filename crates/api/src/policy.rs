@@ -38,6 +38,8 @@ pub struct PolicyView {
     pub min_side: u32,
     pub max_side: u32,
     pub max_pixels: u64,
+    /// How many different moderators must approve: 1, or 2 for four-eyes review.
+    pub approvals_required: u8,
     /// The narrowest width:height accepted, as `W:1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_aspect: Option<String>,
@@ -86,6 +88,7 @@ impl From<&Policy> for PolicyView {
             min_side: policy.min_side,
             max_side: policy.max_side,
             max_pixels: policy.max_pixels,
+            approvals_required: policy.approvals_required,
             min_aspect: policy.min_aspect.map(|a| a.to_string()),
             max_aspect: policy.max_aspect.map(|a| a.to_string()),
             min_aspect_ratio: policy

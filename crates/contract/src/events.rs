@@ -82,6 +82,7 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
         moderator: event_type
             .is_decision()
             .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
+        first_approver: None,
         correlation_id: (!slot_changed).then(|| CorrelationId::of_upload(&upload)),
         restaurant,
         slot,

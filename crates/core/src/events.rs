@@ -66,10 +66,11 @@ impl EventType {
     ];
 
     /// The event a record entering `status` emits; `None` for statuses nobody outside needs
-    /// to hear about (the intent itself, and the moderator's not-yet-applied decision).
+    /// to hear about (the intent itself, a first approval that still needs a second, and the
+    /// moderator's not-yet-applied decision). The audit trail records the first approval.
     pub fn for_status(status: Status) -> Option<Self> {
         match status {
-            Status::AwaitingUpload | Status::Decided => None,
+            Status::AwaitingUpload | Status::AwaitingSecond | Status::Decided => None,
             Status::Received => Some(EventType::UploadReceived),
             Status::Rejected => Some(EventType::UploadRejected),
             Status::InReview => Some(EventType::ReviewRequested),
@@ -153,6 +154,10 @@ pub struct UploadEvent {
     /// `slot.changed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderator: Option<ModeratorId>,
+    /// Four-eyes review: on `review.approved` and `review.declined`, the moderator who gave
+    /// the first approval; `moderator` made the deciding one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_approver: Option<ModeratorId>,
     /// Upload events: the upload's correlation id, the same on every event from presign to
     /// publish (the client's reference, or the upload id). Absent from the slot events,
     /// which belong to the slot rather than to one request.
@@ -196,6 +201,10 @@ impl UploadEvent {
                 .is_decision()
                 .then(|| record.moderator.clone())
                 .flatten(),
+            first_approver: event_type
+                .is_decision()
+                .then(|| record.first_approver.clone())
+                .flatten(),
             correlation_id: Some(record.correlation_id()),
         })
     }
@@ -238,6 +247,7 @@ impl UploadEvent {
                 Some(SlotChangeCause::RolledBack { moderator }) => Some(moderator.clone()),
                 _ => None,
             },
+            first_approver: None,
             correlation_id: None,
         })
     }
@@ -269,6 +279,7 @@ impl UploadEvent {
             bytes: None,
             decline_reason: None,
             moderator: None,
+            first_approver: None,
             correlation_id: None,
         })
     }

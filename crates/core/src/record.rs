@@ -206,6 +206,10 @@ pub struct UploadRecord {
     #[serde(skip)]
     pub task_token: Option<TaskToken>,
     pub moderator: Option<ModeratorId>,
+    /// Four-eyes review: the moderator whose approval moved the upload to `AWAITING_SECOND`.
+    /// `moderator` is then whoever made the deciding (second) decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_approver: Option<ModeratorId>,
     pub decision: Option<Decision>,
     /// When the moderator decided; orders two approved changes to one slot.
     pub decided_at: Option<Timestamp>,
@@ -254,6 +258,7 @@ impl UploadRecord {
             execution_name: None,
             task_token: None,
             moderator: None,
+            first_approver: None,
             decision: None,
             decided_at: None,
             decline_reason: None,
@@ -306,6 +311,7 @@ impl UploadRecord {
             execution_name,
             task_token,
             moderator,
+            first_approver,
             decision,
             decided_at,
             decline_reason,
@@ -321,7 +327,10 @@ impl UploadRecord {
 impl Status {
     /// Statuses in which the workflow waits on a task token held by the record.
     pub fn awaits_decision(self) -> bool {
-        matches!(self, Status::InReview | Status::Decided)
+        matches!(
+            self,
+            Status::InReview | Status::AwaitingSecond | Status::Decided
+        )
     }
 }
 
@@ -337,6 +346,7 @@ pub struct RecordChanges {
     pub execution_name: Option<ExecutionName>,
     pub task_token: Option<TaskToken>,
     pub moderator: Option<ModeratorId>,
+    pub first_approver: Option<ModeratorId>,
     pub decision: Option<Decision>,
     pub decided_at: Option<Timestamp>,
     pub decline_reason: Option<DeclineReason>,

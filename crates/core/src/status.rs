@@ -2,15 +2,20 @@
 //!
 //! ```text
 //! AWAITING_UPLOAD → RECEIVED → IN_REVIEW → DECIDED → APPROVED → PUBLISHED
-//!                            ↘ REJECTED            ↘ DECLINED
-//! AWAITING_UPLOAD → EXPIRED    IN_REVIEW → EXPIRED   DECIDED → EXPIRED
-//! AWAITING_UPLOAD, RECEIVED, IN_REVIEW → WITHDRAWN (the owner takes the request back)
+//!                            ↘ REJECTED  ↘ AWAITING_SECOND ↗  ↘ DECLINED
+//! AWAITING_UPLOAD → EXPIRED    IN_REVIEW, AWAITING_SECOND, DECIDED → EXPIRED
+//! AWAITING_UPLOAD, RECEIVED, IN_REVIEW, AWAITING_SECOND → WITHDRAWN (the owner takes it back)
 //! any non-final → FAILED;  FAILED → RECEIVED (operator redrive)
 //! ```
 //!
 //! `DECIDED` is the moderator's conditional write: it records who decided and what, before the
 //! decision is sent to the workflow, so that two moderators cannot both win. `DECIDED → EXPIRED`
 //! covers a decision that reached the workflow after the review had already timed out.
+//!
+//! `AWAITING_SECOND` is four-eyes review: where a slot kind requires two approvals, the first
+//! one moves the upload there and records who gave it; a second, different moderator's
+//! approval (or either moderator's decline) then makes the `DECIDED` write. The workflow's
+//! task token stays on the record meanwhile, as in `IN_REVIEW`.
 //!
 //! Status moves only forward. Adapters make every move a conditional write on the expected
 //! current status, so duplicates, retries and races have exactly one effect.
@@ -35,6 +40,7 @@ pub enum Status {
     Expired,
     Failed,
     Withdrawn,
+    AwaitingSecond,
 }
 
 use Status::*;
@@ -50,9 +56,14 @@ const MOVES: &[(Status, Status)] = &[
     (Received, Failed),
     (Received, Withdrawn),
     (InReview, Decided),
+    (InReview, AwaitingSecond),
     (InReview, Expired),
     (InReview, Failed),
     (InReview, Withdrawn),
+    (AwaitingSecond, Decided),
+    (AwaitingSecond, Expired),
+    (AwaitingSecond, Failed),
+    (AwaitingSecond, Withdrawn),
     (Decided, Approved),
     (Decided, Declined),
     (Decided, Expired),
@@ -75,7 +86,7 @@ pub struct IllegalMove {
 pub struct UnknownStatus(pub String);
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         AwaitingUpload,
         Received,
         InReview,
@@ -87,6 +98,7 @@ impl Status {
         Expired,
         Failed,
         Withdrawn,
+        AwaitingSecond,
     ];
 
     /// Checks a move against the table.
@@ -101,7 +113,7 @@ impl Status {
     /// The file arrived and no outcome is known yet: a change request a slot shows as pending.
     /// `AWAITING_UPLOAD` is not one yet (no file), and `FAILED` waits for an operator.
     pub fn is_in_progress(self) -> bool {
-        matches!(self, Received | InReview | Decided | Approved)
+        matches!(self, Received | InReview | AwaitingSecond | Decided | Approved)
     }
 
     /// No move leaves a final status.
@@ -122,6 +134,7 @@ impl Status {
             Expired => "EXPIRED",
             Failed => "FAILED",
             Withdrawn => "WITHDRAWN",
+            AwaitingSecond => "AWAITING_SECOND",
         }
     }
 }
@@ -149,19 +162,20 @@ mod tests {
     /// The whole machine written out a second time, as a matrix, so that a change to `MOVES`
     /// has to be made twice, on purpose. Rows are `from`, columns are `to`, in `Status::ALL`
     /// order: AWAITING, RECEIVED, IN_REVIEW, DECIDED, APPROVED, PUBLISHED, REJECTED, DECLINED,
-    /// EXPIRED, FAILED, WITHDRAWN.
-    const EXPECTED: [[u8; 11]; 11] = [
-        /* AWAITING_UPLOAD */ [0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1],
-        /* RECEIVED        */ [0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1],
-        /* IN_REVIEW       */ [0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1],
-        /* DECIDED         */ [0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0],
-        /* APPROVED        */ [0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0],
-        /* PUBLISHED       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* REJECTED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* DECLINED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* EXPIRED         */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* FAILED          */ [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        /* WITHDRAWN       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    /// EXPIRED, FAILED, WITHDRAWN, AWAITING_SECOND.
+    const EXPECTED: [[u8; 12]; 12] = [
+        /* AWAITING_UPLOAD */ [0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0],
+        /* RECEIVED        */ [0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0],
+        /* IN_REVIEW       */ [0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1],
+        /* DECIDED         */ [0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0],
+        /* APPROVED        */ [0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0],
+        /* PUBLISHED       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* REJECTED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* DECLINED        */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* EXPIRED         */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* FAILED          */ [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* WITHDRAWN       */ [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        /* AWAITING_SECOND */ [0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0],
     ];
 
     #[test]

@@ -84,10 +84,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: "ALTER TABLE uploads ADD COLUMN correlation_id TEXT;",
     },
+    Migration {
+        // Four-eyes review: the first of two approvals, and the status it leaves the upload
+        // in, which is in progress and so joins the partial index (rebuilt with the new WHERE).
+        version: 5,
+        sql: "
+        ALTER TABLE uploads ADD COLUMN first_approver TEXT;
+        DROP INDEX uploads_in_progress;
+        CREATE INDEX uploads_in_progress ON uploads (restaurant, created_at, id)
+            WHERE status IN ('RECEIVED', 'IN_REVIEW', 'AWAITING_SECOND', 'DECIDED', 'APPROVED');
+    ",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.
-const IN_PROGRESS: &str = "status IN ('RECEIVED', 'IN_REVIEW', 'DECIDED', 'APPROVED')";
+const IN_PROGRESS: &str =
+    "status IN ('RECEIVED', 'IN_REVIEW', 'AWAITING_SECOND', 'DECIDED', 'APPROVED')";
 
 /// Upload records in the shared database.
 #[derive(Debug, Clone)]

@@ -33,7 +33,9 @@ pub(super) async fn decide(
         .map_err(decision_error)?;
     let (status, record, delivered) = match outcome {
         DecisionOutcome::Delivered(record) => (StatusCode::OK, record, true),
-        DecisionOutcome::Pending(record) => (StatusCode::ACCEPTED, record, false),
+        DecisionOutcome::Pending(record) | DecisionOutcome::AwaitingSecond(record) => {
+            (StatusCode::ACCEPTED, record, false)
+        }
     };
     Ok((status, Json(response(&record, request.decision, delivered))))
 }
@@ -60,6 +62,16 @@ fn decision_error(error: DecisionError) -> ApiError {
             StatusCode::CONFLICT,
             reasons::NOT_IN_REVIEW,
             format!("the upload is {status}, not waiting for review"),
+        ),
+        DecisionError::SameModerator { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            reasons::SAME_MODERATOR,
+            "you gave the first approval; a different moderator must give the second",
+        ),
+        DecisionError::ConflictOfInterest { .. } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            reasons::CONFLICT_OF_INTEREST,
+            "you asked for this upload or belong to its restaurant; another moderator must decide",
         ),
         DecisionError::TimedOut { .. } => ApiError::new(
             StatusCode::GONE,

@@ -33,6 +33,7 @@ pub(super) async fn pending(
     }
     let status = match query.status {
         ReviewFilter::Pending => Status::InReview,
+        ReviewFilter::Second => Status::AwaitingSecond,
     };
     let page = PageRequest {
         limit,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use vetted_core::record::DeclineReason;
 use vetted_core::{
-    Decision, ImageType, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp, UploadId,
+    Decision, ImageType, ModeratorId, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp, UploadId,
     UploadRecord,
 };
 
@@ -41,6 +41,11 @@ pub struct ReviewItem {
     /// A presigned GET of the sanitized preview (WebP), valid until `preview_expires_at`.
     pub preview_url: String,
     pub preview_expires_at: Timestamp,
+    /// `IN_REVIEW`, or `AWAITING_SECOND` when one of two required approvals is given.
+    pub status: Status,
+    /// Four-eyes review: who gave the first approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_approver: Option<ModeratorId>,
 }
 
 /// The image a slot shows now, beside the proposed one.
@@ -85,6 +90,8 @@ impl ReviewItem {
             waiting_since: record.status_since,
             preview_url,
             preview_expires_at,
+            status: record.status,
+            first_approver: record.first_approver.clone(),
         }
     }
 }
@@ -97,13 +104,14 @@ pub struct ReviewList {
     pub next: Option<String>,
 }
 
-/// Which reviews to list. Only `pending` exists today; the parameter is there so that other
-/// queues (failed uploads, for operators) can be added without changing the route.
+/// Which reviews to list: `pending` (`IN_REVIEW`, no approval yet) or `second` (four-eyes
+/// review: `AWAITING_SECOND`, one approval given).
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewFilter {
     #[default]
     Pending,
+    Second,
 }
 
 /// The query string of `GET /api/reviews`.

@@ -10,6 +10,7 @@ mod auth;
 mod create;
 mod events_stream;
 mod extensions;
+mod four_eyes;
 mod invitations;
 mod jwks;
 mod me;

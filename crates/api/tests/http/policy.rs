@@ -41,6 +41,7 @@ async fn owners_and_moderators_read_the_policy_the_server_enforces() {
             "min_side": 32,
             "max_side": 4096,
             "max_pixels": 10_000_000,
+            "approvals_required": 1,
         });
         assert_eq!(
             body,

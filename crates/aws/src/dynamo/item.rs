@@ -99,6 +99,7 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
         execution_name: record.execution_name.clone(),
         task_token: record.task_token.clone(),
         moderator: record.moderator.clone(),
+        first_approver: record.first_approver.clone(),
         decision: record.decision,
         decided_at: record.decided_at,
         decline_reason: record.decline_reason,
@@ -148,6 +149,10 @@ pub(crate) fn changed_attributes(c: &RecordChanges) -> Vec<(&'static str, Attrib
     );
     put(TASK_TOKEN, c.task_token.as_ref().map(|t| s(t.expose())));
     put("moderator", c.moderator.as_ref().map(|m| s(m.as_str())));
+    put(
+        "first_approver",
+        c.first_approver.as_ref().map(|m| s(m.as_str())),
+    );
     put("decision", c.decision.as_ref().map(spelled));
     put("decided_at", c.decided_at.map(millis));
     put("decline_reason", c.decline_reason.as_ref().map(spelled));
@@ -281,6 +286,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         execution_name: r.parsed("execution_name", ExecutionName::parse)?,
         task_token: r.parsed(TASK_TOKEN, TaskToken::parse)?,
         moderator: r.parsed("moderator", ModeratorId::parse)?,
+        first_approver: r.parsed("first_approver", ModeratorId::parse)?,
         decision: r.spelled("decision")?,
         decided_at: r.instant("decided_at")?,
         decline_reason: r.spelled("decline_reason")?,

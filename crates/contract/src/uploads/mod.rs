@@ -125,6 +125,9 @@ pub(crate) fn every_field(seed: u32) -> RecordChanges {
                 .expect("valid task token"),
         ),
         moderator: Some(ModeratorId::parse(&format!("mod-{seed}")).expect("valid moderator")),
+        first_approver: Some(
+            ModeratorId::parse(&format!("first-mod-{seed}")).expect("valid moderator"),
+        ),
         decision: Some(if seed.is_multiple_of(2) {
             Decision::Approve
         } else {

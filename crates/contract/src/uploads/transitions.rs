@@ -14,6 +14,11 @@ pub(crate) fn path_to(status: Status) -> &'static [(Status, Status)] {
         AwaitingUpload => &[],
         Received => &[(AwaitingUpload, Received)],
         InReview => &[(AwaitingUpload, Received), (Received, InReview)],
+        AwaitingSecond => &[
+            (AwaitingUpload, Received),
+            (Received, InReview),
+            (InReview, AwaitingSecond),
+        ],
         Decided => &[
             (AwaitingUpload, Received),
             (Received, InReview),

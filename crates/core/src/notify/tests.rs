@@ -29,6 +29,7 @@ fn event(event_type: EventType, status: Status) -> UploadEvent {
         bytes: None,
         decline_reason: None,
         moderator: None,
+        first_approver: None,
         correlation_id: None,
     }
 }

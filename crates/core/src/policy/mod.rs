@@ -54,6 +54,9 @@ pub struct Policy {
     /// How much the first read fetches; more is read, up to `gate_max_bytes`, only when the
     /// gate asks for it.
     pub gate_first_read_bytes: u64,
+    /// How many different moderators must approve before an image is published: 1, or 2 for
+    /// four-eyes review (`[logo] approvals_required = 2`). One decline is always final.
+    pub approvals_required: u8,
 }
 
 impl Default for Policy {
@@ -70,6 +73,7 @@ impl Default for Policy {
             require_type_match: true,
             gate_max_bytes: 64 * KIB,
             gate_first_read_bytes: 64 * KIB,
+            approvals_required: 1,
         }
     }
 }
@@ -138,6 +142,11 @@ impl Policy {
                 }
                 "GATE_MAX_BYTES" => self.gate_max_bytes = int()?,
                 "GATE_FIRST_READ_BYTES" => self.gate_first_read_bytes = int()?,
+                "APPROVALS_REQUIRED" => {
+                    self.approvals_required = env
+                        .parsed::<u8>(var)?
+                        .ok_or_else(|| invalid(&"expected 1 or 2"))?;
+                }
                 _ => return Err(invalid(&"no such policy setting").into()),
             }
         }
@@ -172,6 +181,9 @@ impl Policy {
         }
         if self.gate_first_read_bytes == 0 || self.gate_first_read_bytes > self.gate_max_bytes {
             return bad("gate_first_read_bytes must be between 1 and gate_max_bytes");
+        }
+        if !(1..=2).contains(&self.approvals_required) {
+            return bad("approvals_required must be 1 or 2");
         }
         Ok(self)
     }

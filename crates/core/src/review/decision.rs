@@ -5,6 +5,17 @@
 //! (the workflow engine is unreachable), the decision stays recorded as `DECIDED` and
 //! [`Review::redeliver_decisions`] sends it again later. If the task timed out before the
 //! decision arrived, the upload is `EXPIRED` and the caller is told so.
+//!
+//! **Four-eyes review.** Where the slot kind's policy sets `approvals_required = 2`, a first
+//! approval is the write `IN_REVIEW → AWAITING_SECOND`, which records the approver and answers
+//! nothing; the workflow keeps waiting on the same token. Then a different moderator's
+//! approval, or a decline by anyone (the first approver included), is the `DECIDED` write.
+//! The first approver approving again is refused ([`DecisionError::SameModerator`]). Two
+//! moderators approving at once both count: the one whose first-approval write lost finds the
+//! upload `AWAITING_SECOND` under the other's name, and its approval becomes the second.
+//!
+//! **Separation of duties.** Nobody decides an upload they asked for, nor one for a restaurant
+//! they are a member of ([`DecisionError::ConflictOfInterest`]), whatever roles they hold.
 
 use std::time::Duration;
 
@@ -13,7 +24,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::Review;
-use crate::ids::{ModeratorId, TaskToken, UploadId};
+use crate::ids::{ModeratorId, OwnerId, TaskToken, UploadId};
 use crate::lifecycle::Advanced;
 use crate::ports::{PageRequest, Retryable, UploadsError, WorkflowError};
 use crate::reason::ReasonCode;
@@ -28,6 +39,9 @@ pub enum DecisionOutcome {
     Delivered(UploadRecord),
     /// The decision is recorded; delivering it failed for now and will be retried.
     Pending(UploadRecord),
+    /// Four-eyes review: the first approval is recorded (`AWAITING_SECOND`); the workflow
+    /// waits for a second moderator.
+    AwaitingSecond(UploadRecord),
 }
 
 #[derive(Debug, Error)]
@@ -40,6 +54,12 @@ pub enum DecisionError {
     NotInReview { id: UploadId, status: Status },
     #[error("the review of upload {id} timed out before the decision arrived")]
     TimedOut { id: UploadId },
+    /// Four-eyes review: the moderator who gave the first approval cannot give the second.
+    #[error("upload {id} already has this moderator's approval; a second moderator must decide")]
+    SameModerator { id: UploadId },
+    /// The moderator asked for this upload, or belongs to the restaurant it is for.
+    #[error("the moderator may not decide upload {id}: it is their own or their restaurant's")]
+    ConflictOfInterest { id: UploadId },
     /// The record store or the event sink failed; the decision may not be recorded.
     #[error(transparent)]
     Step(#[from] StepError),
@@ -55,7 +75,8 @@ impl Retryable for DecisionError {
 }
 
 impl Review {
-    /// Records `moderator`'s decision on upload `id` and answers the workflow.
+    /// Records `moderator`'s decision on upload `id` and answers the workflow, or, for the first
+    /// of two required approvals, records it and waits for a second moderator.
     #[tracing::instrument(skip(self, moderator), fields(upload_id = %id))]
     pub async fn decide(
         &self,
@@ -64,40 +85,120 @@ impl Review {
         decision: Decision,
         reason: Option<DeclineReason>,
     ) -> Result<DecisionOutcome, DecisionError> {
-        let record = self.record_for_decision(id).await?;
-        let changes = RecordChanges {
-            moderator: Some(moderator),
-            decision: Some(decision),
-            decided_at: Some(self.ports.clock.now()),
-            decline_reason: match decision {
-                Decision::Approve => None,
-                Decision::Decline => Some(reason.unwrap_or(DeclineReason::Other)),
-            },
-            ..Default::default()
-        };
-        // DECIDED has no event of its own: the workflow's next step announces the outcome.
-        let decided = match self
-            .lifecycle()
-            .advance(&record, Status::Decided, changes)
-            .await?
-        {
-            Advanced::Moved(decided) => decided,
-            // Someone else decided first, even the same moderator a moment earlier (a double
-            // submit): only the write that won delivers the decision.
-            Advanced::AlreadyThere(current) | Advanced::Elsewhere(current) => {
-                return Err(refusal(&current));
+        let mut record = self.record_for_decision(id).await?;
+        self.check_independence(&record, &moderator).await?;
+        // At most two writes: a first approval that loses to another moderator's first approval
+        // is tried once more, as the second.
+        for _ in 0..2 {
+            let step = self.next_step(&record, &moderator, decision)?;
+            let changes = match step {
+                Status::AwaitingSecond => RecordChanges {
+                    first_approver: Some(moderator.clone()),
+                    ..Default::default()
+                },
+                _ => RecordChanges {
+                    moderator: Some(moderator.clone()),
+                    decision: Some(decision),
+                    decided_at: Some(self.ports.clock.now()),
+                    decline_reason: match decision {
+                        Decision::Approve => None,
+                        Decision::Decline => Some(reason.unwrap_or(DeclineReason::Other)),
+                    },
+                    ..Default::default()
+                },
+            };
+            // DECIDED and AWAITING_SECOND have no event of their own: the workflow's next step
+            // announces the outcome.
+            match self.lifecycle().advance(&record, step, changes).await? {
+                Advanced::Moved(moved) if step == Status::AwaitingSecond => {
+                    info!("first approval recorded; a second moderator must decide");
+                    return Ok(DecisionOutcome::AwaitingSecond(moved));
+                }
+                Advanced::Moved(decided) => return self.answer_decision(&record, decided).await,
+                // A first approval won the race: this one may be the second (or, from the same
+                // moderator, is refused as such).
+                Advanced::AlreadyThere(current) | Advanced::Elsewhere(current)
+                    if record.status == Status::InReview
+                        && current.status == Status::AwaitingSecond =>
+                {
+                    record = current;
+                }
+                // Someone else decided first, even the same moderator a moment earlier (a
+                // double submit): only the write that won delivers the decision.
+                Advanced::AlreadyThere(current) | Advanced::Elsewhere(current) => {
+                    return Err(refusal(&current));
+                }
             }
-        };
-        let token = record.task_token.ok_or(DecisionError::NotInReview {
-            id,
-            status: Status::InReview,
+        }
+        Err(refusal(&record))
+    }
+
+    /// Where `moderator`'s `decision` takes `record`: `AWAITING_SECOND` for the first of two
+    /// required approvals, else `DECIDED`.
+    fn next_step(
+        &self,
+        record: &UploadRecord,
+        moderator: &ModeratorId,
+        decision: Decision,
+    ) -> Result<Status, DecisionError> {
+        let required = self
+            .policies
+            .for_kind(record.target.slot.kind())
+            .approvals_required;
+        match (record.status, decision) {
+            (Status::AwaitingSecond, Decision::Approve)
+                if record.first_approver.as_ref() == Some(moderator) =>
+            {
+                Err(DecisionError::SameModerator { id: record.id })
+            }
+            (Status::InReview, Decision::Approve) if required >= 2 => Ok(Status::AwaitingSecond),
+            (Status::InReview | Status::AwaitingSecond, _) => Ok(Status::Decided),
+            _ => Err(refusal(record)),
+        }
+    }
+
+    /// Refuses a moderator who asked for the upload, or who belongs to its restaurant.
+    async fn check_independence(
+        &self,
+        record: &UploadRecord,
+        moderator: &ModeratorId,
+    ) -> Result<(), DecisionError> {
+        let conflict = || DecisionError::ConflictOfInterest { id: record.id };
+        if record.owner.as_str() == moderator.as_str() {
+            return Err(conflict());
+        }
+        let as_user = OwnerId::parse(moderator.as_str()).map_err(|_| conflict())?;
+        let membership = self
+            .ports
+            .restaurants
+            .membership(&record.target.restaurant, &as_user)
+            .await
+            .map_err(|source| StepError::Restaurants {
+                slot: record.target.clone(),
+                source,
+            })?;
+        match membership {
+            Some(_) => Err(conflict()),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends the recorded decision to the workflow task `before` was waiting on.
+    async fn answer_decision(
+        &self,
+        before: &UploadRecord,
+        decided: UploadRecord,
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let token = before.task_token.clone().ok_or(DecisionError::NotInReview {
+            id: before.id,
+            status: before.status,
         })?;
         match self.deliver(&decided, &token).await {
             Delivery::Done => Ok(DecisionOutcome::Delivered(decided)),
             Delivery::Later => Ok(DecisionOutcome::Pending(decided)),
             Delivery::TaskGone => {
                 self.expire_decided(&decided).await?;
-                Err(DecisionError::TimedOut { id })
+                Err(DecisionError::TimedOut { id: decided.id })
             }
         }
     }
@@ -165,7 +266,8 @@ impl Review {
 
     async fn record_for_decision(&self, id: UploadId) -> Result<UploadRecord, DecisionError> {
         let record = self.get_for_decision(id).await?;
-        if record.status == Status::InReview && record.task_token.is_some() {
+        let waiting = matches!(record.status, Status::InReview | Status::AwaitingSecond);
+        if waiting && record.task_token.is_some() {
             Ok(record)
         } else {
             Err(refusal(&record))

@@ -108,7 +108,11 @@ impl Review {
                 quarantine(self.objects(), &record).await?;
                 return Ok(Step::Answer(rejected_answer(record.reason)));
             }
-            Status::InReview | Status::Decided | Status::Approved | Status::Published => {
+            Status::InReview
+            | Status::AwaitingSecond
+            | Status::Decided
+            | Status::Approved
+            | Status::Published => {
                 return Ok(Step::Answer(json!({ "verdict": "clean" })));
             }
             Status::Withdrawn => {
@@ -241,7 +245,9 @@ impl Review {
                     Err(_) => return Ok(Step::Nothing),
                 }
             }
-            Status::InReview if record.task_token.as_ref() == Some(&message.task_token) => {
+            Status::InReview | Status::AwaitingSecond
+                if record.task_token.as_ref() == Some(&message.task_token) =>
+            {
                 // A redelivery: the first attempt may have died before announcing the review.
                 self.lifecycle().announce(&record).await?;
                 record
@@ -376,7 +382,7 @@ impl Review {
     async fn expire_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
         let expired = match record.status {
-            Status::InReview | Status::Decided => {
+            Status::InReview | Status::AwaitingSecond | Status::Decided => {
                 let changes = RecordChanges {
                     reason: Some(ReasonCode::ReviewTimedOut),
                     ..Default::default()

@@ -2,7 +2,8 @@
 //! that was waiting for a moderator ends.
 //!
 //! Withdrawal is possible until a moderator decides: from `AWAITING_UPLOAD` (the file may not
-//! have arrived), `RECEIVED` (sanitize may be running) and `IN_REVIEW`. It is one conditional
+//! have arrived), `RECEIVED` (sanitize may be running), `IN_REVIEW` and `AWAITING_SECOND` (one
+//! of two required approvals is not a decision yet). It is one conditional
 //! write, so it races a moderator's decision cleanly: exactly one of them moves the record
 //! out of `IN_REVIEW`, and the loser is told what happened. If the pipeline moved the record
 //! on between the read and the write (the file arrived, the review started), the withdrawal
@@ -38,8 +39,9 @@ use crate::status::Status;
 pub const WITHDRAW_ANSWER: &str = "withdraw";
 
 /// Reads and conditional writes one withdrawal tries: one more than the forward moves a
-/// withdrawable record can make (`AWAITING_UPLOAD` → `RECEIVED` → `IN_REVIEW`).
-const WITHDRAW_ATTEMPTS: usize = 3;
+/// withdrawable record can make (`AWAITING_UPLOAD` → `RECEIVED` → `IN_REVIEW` →
+/// `AWAITING_SECOND`).
+const WITHDRAW_ATTEMPTS: usize = 4;
 
 #[derive(Debug, Error)]
 pub enum WithdrawError {

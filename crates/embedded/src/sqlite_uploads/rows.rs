@@ -18,10 +18,10 @@ use vetted_core::{
 pub(super) const COLUMNS: &str = "id, owner, filename, declared_type, declared_size, method, \
     object_key, status, status_since, created_at, expires_at, reason, detected_type, width, \
     height, bytes, object_version, execution_name, task_token, moderator, decision, \
-    decline_reason, failure, restaurant, slot, decided_at, correlation_id";
+    decline_reason, failure, restaurant, slot, decided_at, correlation_id, first_approver";
 
 pub(super) const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-     ?21, ?22, ?23, ?24, ?25, ?26, ?27";
+     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28";
 
 pub(super) struct Row;
 
@@ -135,6 +135,7 @@ impl Row {
                 Ok(Value::Integer(v.unix_millis()))
             })?,
             opt(r.client_correlation_id.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.first_approver.as_ref(), |v| Ok(text(v.as_str())))?,
         ])
     }
 
@@ -176,6 +177,7 @@ impl Row {
                 .get::<_, Option<i64>>(25)?
                 .map(Timestamp::from_unix_millis),
             client_correlation_id: parse_opt(row, 26, CorrelationId::parse)?,
+            first_approver: parse_opt(row, 27, ModeratorId::parse)?,
         })
     }
 }
@@ -187,14 +189,15 @@ pub(super) fn update(
     from: Status,
 ) -> rusqlite::Result<usize> {
     let values = Row::values(next)?;
-    // Columns 8 to 23 and 26 of COLUMNS are the ones a transition may change; the first seven,
-    // the target (24, 25) and the correlation id (27) are fixed at creation.
+    // Columns 8 to 23, 26 and 28 of COLUMNS are the ones a transition may change; the first
+    // seven, the target (24, 25) and the correlation id (27) are fixed at creation.
     let mut stmt = conn.prepare_cached(
         "UPDATE uploads SET status = ?8, status_since = ?9, created_at = ?10, expires_at = ?11,
             reason = ?12, detected_type = ?13, width = ?14, height = ?15, bytes = ?16,
             object_version = ?17, execution_name = ?18, task_token = ?19, moderator = ?20,
-            decision = ?21, decline_reason = ?22, failure = ?23, decided_at = ?26
-         WHERE id = ?1 AND status = ?28",
+            decision = ?21, decline_reason = ?22, failure = ?23, decided_at = ?26,
+            first_approver = ?28
+         WHERE id = ?1 AND status = ?29",
     )?;
     let mut params: Vec<Value> = values;
     params.push(text(from.as_str()));
