@@ -22,6 +22,7 @@ use vetted_core::presign::{BucketEndpoint, S3Target};
 use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
+use vetted_embedded::sqlite_audit::SqliteAudit;
 use vetted_embedded::sqlite_notifications::SqliteNotifications;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
@@ -128,6 +129,7 @@ pub async fn build(
     Ok(Pipeline {
         uploads: Arc::new(SqliteUploads::new(db.clone())),
         restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
+        audit: Arc::new(SqliteAudit::new(db.clone())),
         objects,
         workflow: engine.clone(),
         events: outbox.clone(),

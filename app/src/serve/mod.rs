@@ -249,6 +249,7 @@ impl Services {
             objects: pipeline.objects.clone(),
             events: pipeline.events.clone(),
             clock,
+            audit: pipeline.audit.clone(),
             // Both backends: serve answers /media from the object store.
             media: MediaUrls::Serve {
                 base: public_url.to_owned(),

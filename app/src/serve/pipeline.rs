@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use vetted_api::auth::{DevKey, LocalIssuer};
 use vetted_core::ports::{
-    EventSink, Mailer, Notifications, ObjectStore, Restaurants, ReviewWorkflow, UploadSigner,
-    Uploads, Webhooks, WorkQueue,
+    AuditTrail, EventSink, Mailer, Notifications, ObjectStore, Restaurants, ReviewWorkflow,
+    UploadSigner, Uploads, Webhooks, WorkQueue,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::outbox::SqliteOutbox;
@@ -20,6 +20,8 @@ pub const REVIEW_ASL: &str = include_str!("../../../statemachine/review.asl.json
 pub struct Pipeline {
     pub uploads: Arc<dyn Uploads>,
     pub restaurants: Arc<dyn Restaurants>,
+    /// The append-only trail of decisions and operators' actions.
+    pub audit: Arc<dyn AuditTrail>,
     pub objects: Arc<dyn ObjectStore>,
     pub workflow: Arc<dyn ReviewWorkflow>,
     pub events: Arc<dyn EventSink>,

@@ -108,6 +108,11 @@ impl Resources {
         DynamoRestaurants::new(ctx.dynamodb(), &self.restaurants_table)
     }
 
+    /// The audit trail, which lives in the restaurants table.
+    pub fn audit(&self, ctx: &AwsContext) -> crate::dynamo::DynamoAudit {
+        crate::dynamo::DynamoAudit::new(ctx.dynamodb(), &self.restaurants_table)
+    }
+
     /// The webhooks store, when the resources name its table.
     pub fn webhooks(&self, ctx: &AwsContext) -> Option<DynamoWebhooks> {
         self.webhooks_table

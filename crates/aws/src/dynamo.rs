@@ -14,6 +14,7 @@
 //! [`DynamoWebhooks`], in [`webhooks`]. Email preferences and the sent ledger too:
 //! [`DynamoNotifications`], in [`notifications`].
 
+pub mod audit;
 pub mod invitations;
 mod item;
 pub mod notifications;
@@ -29,6 +30,7 @@ use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError}
 use vetted_core::restaurant::RestaurantId;
 use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
 
+pub use audit::DynamoAudit;
 pub use invitations::DynamoInvitations;
 pub use item::BadItem;
 use item::{

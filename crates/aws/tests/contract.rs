@@ -143,3 +143,17 @@ async fn dynamo_invitations_pass_the_invitations_contract() {
     let store = vetted_aws::dynamo::DynamoInvitations::new(ctx.dynamodb(), &table);
     vetted_contract::invitations::run_all(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_audit_passes_the_audit_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    // The audit trail lives in the restaurants table.
+    let table = common::unique("restaurants");
+    ensure_restaurants_table(&ctx, &table)
+        .await
+        .expect("create restaurants table");
+    let trail = vetted_aws::dynamo::DynamoAudit::new(ctx.dynamodb(), &table);
+    vetted_contract::audit::run_all(&trail).await;
+}

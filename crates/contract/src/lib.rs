@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+pub mod audit;
 pub mod emulator;
 pub mod events;
 pub mod invitations;

@@ -13,8 +13,8 @@ use crate::intake::NotificationError;
 use crate::lifecycle::Lifecycle;
 use crate::media::MediaUrls;
 use crate::ports::{
-    EventError, EventSink, ObjectStore, Restaurants, RestaurantsError, Retryable, StoreError,
-    Uploads, UploadsError, WorkflowError,
+    AuditTrail, EventError, EventSink, ObjectStore, Restaurants, RestaurantsError, Retryable,
+    StoreError, Uploads, UploadsError, WorkflowError,
 };
 use crate::restaurant::SlotRef;
 use crate::status::IllegalMove;
@@ -30,6 +30,8 @@ pub struct Ports {
     pub objects: Arc<dyn ObjectStore>,
     pub events: Arc<dyn EventSink>,
     pub clock: Arc<dyn Clock>,
+    /// The append-only record of decisions and operators' actions.
+    pub audit: Arc<dyn AuditTrail>,
     /// How published images are addressed; events and views carry their URLs.
     pub media: MediaUrls,
 }

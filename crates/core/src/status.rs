@@ -113,7 +113,10 @@ impl Status {
     /// The file arrived and no outcome is known yet: a change request a slot shows as pending.
     /// `AWAITING_UPLOAD` is not one yet (no file), and `FAILED` waits for an operator.
     pub fn is_in_progress(self) -> bool {
-        matches!(self, Received | InReview | AwaitingSecond | Decided | Approved)
+        matches!(
+            self,
+            Received | InReview | AwaitingSecond | Decided | Approved
+        )
     }
 
     /// No move leaves a final status.

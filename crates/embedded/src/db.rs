@@ -73,6 +73,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("notifications", crate::sqlite_notifications::MIGRATIONS),
     ("accounts", crate::sqlite_accounts::MIGRATIONS),
     ("invitations", crate::sqlite_invitations::MIGRATIONS),
+    ("audit", crate::sqlite_audit::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

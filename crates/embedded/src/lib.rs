@@ -6,6 +6,7 @@ pub mod db;
 pub mod fs_store;
 pub mod outbox;
 pub mod sqlite_accounts;
+pub mod sqlite_audit;
 pub mod sqlite_invitations;
 pub mod sqlite_notifications;
 pub mod sqlite_queue;

@@ -348,7 +348,11 @@ mod tests {
             .find(|m| m.sql.contains("CREATE INDEX uploads_in_progress"))
             .unwrap();
         assert_eq!(migration.version, 5);
-        let one_line = migration.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        let one_line = migration
+            .sql
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
             one_line.contains(&format!("WHERE {IN_PROGRESS}")),
             "the partial index and the query disagree"

@@ -82,3 +82,10 @@ async fn sqlite_invitations_pass_the_invitations_contract() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_audit_passes_the_audit_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    vetted_contract::audit::run_all(&vetted_embedded::sqlite_audit::SqliteAudit::new(db)).await;
+}

@@ -176,6 +176,9 @@ async fn world() -> World {
     let ports = Ports {
         uploads: uploads.clone(),
         restaurants: restaurants.clone(),
+        audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(
+            rig.db.clone(),
+        )),
         objects: objects.clone(),
         events: events.clone(),
         clock,

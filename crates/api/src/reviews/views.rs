@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use vetted_core::record::DeclineReason;
 use vetted_core::{
-    Decision, ImageType, ModeratorId, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp, UploadId,
-    UploadRecord,
+    Decision, ImageType, ModeratorId, OwnerId, RestaurantId, Slot, SlotKind, Status, Timestamp,
+    UploadId, UploadRecord,
 };
 
 use crate::policy::PolicyView;

@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use vetted_core::ports::Uploads;
 use vetted_core::events::EventType;
+use vetted_core::ports::Uploads;
 use vetted_core::{ObjectKey, Policy, Status, UploadId};
 
 use crate::app::{AppOptions, TestApp, assert_error, spawn_app, spawn_with};
@@ -23,7 +23,12 @@ async fn four_eyes_app() -> TestApp {
     .await
 }
 
-async fn decide(app: &TestApp, moderator: &str, id: &UploadId, decision: &str) -> (StatusCode, Value) {
+async fn decide(
+    app: &TestApp,
+    moderator: &str,
+    id: &UploadId,
+    decision: &str,
+) -> (StatusCode, Value) {
     let path = format!("/api/reviews/{id}/decision");
     let body = json!({ "decision": decision }).to_string();
     app.post(&app.moderator(moderator), &path, &body).await
@@ -45,9 +50,16 @@ async fn two_different_moderators_approve_and_the_image_is_published() {
     assert_eq!(body["delivered"], false);
     app.pump().await;
     let record = app.uploads.get(&id).await.unwrap();
-    assert_eq!(record.status, Status::AwaitingSecond, "one approval is not a decision");
+    assert_eq!(
+        record.status,
+        Status::AwaitingSecond,
+        "one approval is not a decision"
+    );
     assert_eq!(record.first_approver.as_ref().unwrap().as_str(), "mod-1");
-    assert!(record.task_token.is_some(), "the workflow still waits on its token");
+    assert!(
+        record.task_token.is_some(),
+        "the workflow still waits on its token"
+    );
 
     // The first queue no longer holds it; the second-approval queue does, naming the approver.
     let (_, pending) = app.get(&app.moderator("mod-2"), "/api/reviews").await;
@@ -99,7 +111,10 @@ async fn the_first_approver_cannot_give_the_second_approval() {
 async fn a_decline_after_the_first_approval_is_final() {
     let app = four_eyes_app().await;
     let id = upload_in_review(&app, "owner-a").await;
-    assert_eq!(decide(&app, "mod-1", &id, "approve").await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        decide(&app, "mod-1", &id, "approve").await.0,
+        StatusCode::ACCEPTED
+    );
 
     let (status, body) = decide(&app, "mod-2", &id, "decline").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -117,7 +132,10 @@ async fn a_decline_after_the_first_approval_is_final() {
 async fn the_first_approver_may_still_decline() {
     let app = four_eyes_app().await;
     let id = upload_in_review(&app, "owner-a").await;
-    assert_eq!(decide(&app, "mod-1", &id, "approve").await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        decide(&app, "mod-1", &id, "approve").await.0,
+        StatusCode::ACCEPTED
+    );
     let (status, body) = decide(&app, "mod-1", &id, "decline").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.pump().await;
@@ -145,7 +163,11 @@ async fn two_first_approvals_at_once_make_the_two_approvals() {
     );
     let mut statuses = [a.0, b.0];
     statuses.sort();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::ACCEPTED], "{a:?} {b:?}");
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::ACCEPTED],
+        "{a:?} {b:?}"
+    );
     app.pump().await;
     let record = app.uploads.get(&id).await.unwrap();
     assert_eq!(record.status, Status::Published);
@@ -156,7 +178,10 @@ async fn two_first_approvals_at_once_make_the_two_approvals() {
 async fn the_owner_may_withdraw_between_the_two_approvals() {
     let app = four_eyes_app().await;
     let id = upload_in_review(&app, "owner-a").await;
-    assert_eq!(decide(&app, "mod-1", &id, "approve").await.0, StatusCode::ACCEPTED);
+    assert_eq!(
+        decide(&app, "mod-1", &id, "approve").await.0,
+        StatusCode::ACCEPTED
+    );
     let path = format!("/api/uploads/{id}/withdraw");
     let (status, body) = app.post(&app.owner("owner-a"), &path, "").await;
     assert_eq!(status, StatusCode::OK, "{body}");

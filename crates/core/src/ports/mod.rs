@@ -5,6 +5,7 @@
 //! adapters translate them into the error types below, keeping the cause as the source.
 
 mod accounts;
+mod audit;
 mod events;
 mod invitations;
 mod mailer;
@@ -18,6 +19,7 @@ mod webhooks;
 mod workflow;
 
 pub use accounts::{Accounts, ConfirmedAccount, IssuedTokens, TokenIssuer, TokenSubject};
+pub use audit::{AuditError, AuditTrail};
 pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use invitations::{Invitation, Invitations, InvitationsError};
 pub use mailer::{Email, MailError, Mailer};

@@ -24,6 +24,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::Review;
+use crate::audit::{self, AuditAction, AuditEntry};
 use crate::ids::{ModeratorId, OwnerId, TaskToken, UploadId};
 use crate::lifecycle::Advanced;
 use crate::ports::{PageRequest, Retryable, UploadsError, WorkflowError};
@@ -112,9 +113,20 @@ impl Review {
             match self.lifecycle().advance(&record, step, changes).await? {
                 Advanced::Moved(moved) if step == Status::AwaitingSecond => {
                     info!("first approval recorded; a second moderator must decide");
+                    self.audit_decision(&moved, &moderator, AuditAction::FirstApproval, None)
+                        .await;
                     return Ok(DecisionOutcome::AwaitingSecond(moved));
                 }
-                Advanced::Moved(decided) => return self.answer_decision(&record, decided).await,
+                Advanced::Moved(decided) => {
+                    let action = match decision {
+                        Decision::Approve => AuditAction::Approve,
+                        Decision::Decline => AuditAction::Decline,
+                    };
+                    let reason = decided.decline_reason;
+                    self.audit_decision(&decided, &moderator, action, reason)
+                        .await;
+                    return self.answer_decision(&record, decided).await;
+                }
                 // A first approval won the race: this one may be the second (or, from the same
                 // moderator, is refused as such).
                 Advanced::AlreadyThere(current) | Advanced::Elsewhere(current)
@@ -131,6 +143,31 @@ impl Review {
             }
         }
         Err(refusal(&record))
+    }
+
+    /// Writes the decision just recorded on `record` to the audit trail.
+    async fn audit_decision(
+        &self,
+        record: &UploadRecord,
+        moderator: &ModeratorId,
+        action: AuditAction,
+        reason: Option<DeclineReason>,
+    ) {
+        let mut entry = AuditEntry::decision(
+            record.id,
+            record.target.restaurant.clone(),
+            record.target.slot,
+            moderator,
+            action,
+            record.status_since,
+        );
+        if let Some(reason) = reason {
+            let spelled = serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            entry.reason = spelled;
+        }
+        audit::record(self.ports.audit.as_ref(), &entry).await;
     }
 
     /// Where `moderator`'s `decision` takes `record`: `AWAITING_SECOND` for the first of two
@@ -189,10 +226,13 @@ impl Review {
         before: &UploadRecord,
         decided: UploadRecord,
     ) -> Result<DecisionOutcome, DecisionError> {
-        let token = before.task_token.clone().ok_or(DecisionError::NotInReview {
-            id: before.id,
-            status: before.status,
-        })?;
+        let token = before
+            .task_token
+            .clone()
+            .ok_or(DecisionError::NotInReview {
+                id: before.id,
+                status: before.status,
+            })?;
         match self.deliver(&decided, &token).await {
             Delivery::Done => Ok(DecisionOutcome::Delivered(decided)),
             Delivery::Later => Ok(DecisionOutcome::Pending(decided)),

@@ -94,6 +94,9 @@ impl Pipeline {
             ports: Ports {
                 uploads: uploads.clone(),
                 restaurants: restaurants.clone(),
+                audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(
+                    rig.db.clone(),
+                )),
                 objects: objects.clone(),
                 events: outbox.clone(),
                 clock,
