@@ -11,6 +11,7 @@
 //! share is in [`ApiState`].
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 mod body;
 pub mod error;
@@ -175,6 +176,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(me)
         .merge(live)
         .merge(uploads::routes())
+        .merge(audit::routes())
         .merge(reviews::routes())
         .merge(restaurants::routes())
         .merge(policy::routes())

@@ -114,7 +114,9 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// A moderator's decision on an upload. There is at most one of each action per upload,
-    /// so the id is `{upload}.{action}` and a retried write stores it once.
+    /// so the id is `{upload}.{step}.{action}` and a retried write stores it once; the step
+    /// (1 for a first approval, 2 for the deciding decision) keeps two decisions made in the
+    /// same millisecond in the order they were made.
     pub fn decision(
         upload: UploadId,
         restaurant: RestaurantId,
@@ -124,7 +126,14 @@ impl AuditEntry {
         at: Timestamp,
     ) -> Self {
         Self {
-            id: format!("{upload}.{action}"),
+            id: format!(
+                "{upload}.{}.{action}",
+                if action == AuditAction::FirstApproval {
+                    1
+                } else {
+                    2
+                }
+            ),
             at,
             actor: moderator.as_str().to_owned(),
             action,

@@ -2,6 +2,7 @@
 //! owner's removal of a gallery image.
 
 use std::collections::BTreeMap;
+use vetted_core::audit::{AuditAction, AuditEntry};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -143,6 +144,15 @@ pub(super) async fn roll_back(
         revision = rolled_back.revision,
         "slot rolled back"
     );
+    let mut entry = AuditEntry::operation(
+        rollback.moderator.as_str(),
+        AuditAction::Rollback,
+        rollback.at,
+    );
+    entry.upload = Some(rollback.to);
+    entry.restaurant = Some(rollback.slot.restaurant.clone());
+    entry.slot = Some(rollback.slot.slot);
+    vetted_core::audit::record(state.review.ports.audit.as_ref(), &entry).await;
     state
         .review
         .ports

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod app;
+mod audit;
 mod auth;
 mod create;
 mod events_stream;
