@@ -29,6 +29,7 @@ mod events;
 mod keys;
 mod maintenance;
 mod poison;
+mod redrive;
 mod support;
 mod sweep;
 mod upload;
