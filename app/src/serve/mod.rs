@@ -369,7 +369,37 @@ fn api_state(
             )),
             Backend::Aws { .. } => None,
         },
+        admin: Some(admin_api(pipeline, services)),
     })?)
+}
+
+/// `/api/admin/*` over this process's intake and work queues, on either backend.
+fn admin_api(pipeline: &Pipeline, services: &Services) -> vetted_api::AdminApi {
+    use vetted_core::admin::NamedQueue;
+    let mut queues = vec![
+        NamedQueue {
+            name: "intake",
+            queue: pipeline.intake_queue.clone(),
+        },
+        NamedQueue {
+            name: "sanitize",
+            queue: pipeline.sanitize_queue.clone(),
+        },
+        NamedQueue {
+            name: "review-tasks",
+            queue: pipeline.review_tasks_queue.clone(),
+        },
+    ];
+    if let Some(notify) = &pipeline.notify_queue {
+        queues.push(NamedQueue {
+            name: "notify",
+            queue: notify.clone(),
+        });
+    }
+    vetted_api::AdminApi {
+        intake: services.intake.clone(),
+        queues,
+    }
 }
 
 fn spawn_workers(

@@ -17,7 +17,6 @@ use crate::intake::{Intake, SweepReport};
 use crate::ports::{PageRequest, QueueError, Uploads, UploadsError, WorkQueue};
 use crate::reason::ReasonCode;
 use crate::record::UploadRecord;
-use crate::restaurant::SlotRef;
 use crate::status::Status;
 use crate::time::Timestamp;
 use crate::{OwnerId, UploadId};
@@ -41,7 +40,8 @@ pub struct NamedQueue {
 pub struct FailedUpload {
     pub upload_id: UploadId,
     pub owner: OwnerId,
-    pub slot: SlotRef,
+    /// `restaurant/slot`.
+    pub slot: String,
     pub reason: Option<ReasonCode>,
     /// What failed, as the step that failed it recorded it.
     pub failure: Option<String>,
@@ -54,7 +54,7 @@ impl From<&UploadRecord> for FailedUpload {
         Self {
             upload_id: record.id,
             owner: record.owner.clone(),
-            slot: record.target.clone(),
+            slot: record.target.to_string(),
             reason: record.reason,
             failure: record.failure.clone(),
             failed_at: record.status_since,
