@@ -6,12 +6,17 @@
 //!   through sanitize to `IN_REVIEW`;
 //! - that upload then fails (as the workflow's `RecordFailure` would record it); a dry run
 //!   leaves it `FAILED`, the redrive starts a new review execution with a name of its own, and
-//!   it reaches `IN_REVIEW` again; a second redrive does nothing.
+//!   it reaches `IN_REVIEW` again; a second redrive does nothing;
+//! - a rescan of the slot kind, one record a page, is interrupted after its first page and
+//!   resumed from the cursor it had kept: it finds the upload once, passing under the policy it
+//!   was accepted by and failing under a stricter one;
+//! - `admin::expire` lists a stale intent on a dry run and expires it for real.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use vetted_core::admin::rescan::{RescanCursor, RescanSelection, RescanVerdict, rescan_page};
 use vetted_core::admin::{self, DeadLetterRedrive, NamedQueue};
 use vetted_core::intake::{Intake, RedriveOutcome};
 use vetted_core::policy::SlotPolicies;
@@ -217,6 +222,133 @@ async fn scenario(rig: &Rig) {
             upload: intent.id,
             status: Status::InReview
         }
+    );
+
+    rescan_scenario(rig, &intent).await;
+    expire_scenario(rig).await;
+}
+
+/// Every result of a rescan of the upload's slot kind under `policies`, one record a page,
+/// "interrupted" after the first page and resumed from the cursor kept as JSON.
+async fn rescan_all(
+    rig: &Rig,
+    policies: &SlotPolicies,
+    since: vetted_core::Timestamp,
+) -> Vec<vetted_core::admin::rescan::RescanResult> {
+    let ports = &rig.intake.ports;
+    let selection = RescanSelection::SlotKind {
+        kind: crate::support::slot().slot.kind(),
+        since,
+    };
+    let first = rescan_page(
+        ports,
+        policies,
+        &selection,
+        &RescanCursor::default(),
+        1,
+        false,
+    )
+    .await
+    .unwrap();
+    let mut results = first.results;
+    // The checkpoint a CLI writes, read back by the next run.
+    let mut checkpoint = first.next.map(|c| serde_json::to_string(&c).unwrap());
+    let mut pages = 1;
+    while let Some(saved) = checkpoint {
+        let cursor: RescanCursor = serde_json::from_str(&saved).unwrap();
+        let page = rescan_page(ports, policies, &selection, &cursor, 1, false)
+            .await
+            .unwrap();
+        results.extend(page.results);
+        checkpoint = page.next.map(|c| serde_json::to_string(&c).unwrap());
+        pages += 1;
+        assert!(pages < 100, "the rescan ends");
+    }
+    results
+}
+
+async fn rescan_scenario(rig: &Rig, intent: &vetted_core::UploadRecord) {
+    let ports = &rig.intake.ports;
+    let dry = rescan_page(
+        ports,
+        &rig.intake.policies,
+        &RescanSelection::One(intent.id),
+        &RescanCursor::default(),
+        1,
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.results[0].verdict, RescanVerdict::WouldScan);
+    assert_eq!(dry.next, None);
+
+    let today = rescan_all(rig, &rig.intake.policies, intent.created_at).await;
+    let ours: Vec<_> = today.iter().filter(|r| r.upload_id == intent.id).collect();
+    assert_eq!(ours.len(), 1, "found once: {today:?}");
+    assert_eq!(ours[0].verdict, RescanVerdict::Passes);
+    assert_eq!(ours[0].status, Status::InReview);
+
+    let stricter = SlotPolicies::uniform(Policy {
+        max_side: 150,
+        ..Policy::default()
+    });
+    let tomorrow = rescan_all(rig, &stricter, intent.created_at).await;
+    let ours: Vec<_> = tomorrow
+        .iter()
+        .filter(|r| r.upload_id == intent.id)
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert!(
+        matches!(ours[0].verdict, RescanVerdict::Fails { .. }),
+        "{:?}",
+        ours[0]
+    );
+    assert_eq!(
+        ports.uploads.get(&intent.id).await.unwrap().status,
+        Status::InReview,
+        "a rescan moves nothing"
+    );
+    let later = ports.clock.now().saturating_add(Duration::from_secs(3600));
+    assert!(
+        rescan_all(rig, &stricter, later).await.is_empty(),
+        "nothing since then"
+    );
+}
+
+async fn expire_scenario(rig: &Rig) {
+    let ports = &rig.intake.ports;
+    let now = ports.clock.now();
+    let stale = vetted_core::UploadRecord::new_intent(
+        UploadId::generate(),
+        crate::support::owner(),
+        crate::support::slot(),
+        vetted_core::record::FileName::parse("logo.png").unwrap(),
+        ImageType::Png,
+        100,
+        vetted_core::record::UploadMethod::Post,
+        vetted_core::Timestamp::from_unix_millis(now.unix_millis() - 600_000),
+        vetted_core::Timestamp::from_unix_millis(now.unix_millis() - 300_000),
+    );
+    ports.uploads.create(&stale).await.unwrap();
+    let dry = admin::expire(&rig.intake, true).await.unwrap();
+    assert_eq!(dry.stale, vec![stale.id]);
+    assert_eq!(dry.swept, None);
+    assert_eq!(
+        ports.uploads.get(&stale.id).await.unwrap().status,
+        Status::AwaitingUpload
+    );
+    let done = admin::expire(&rig.intake, false).await.unwrap();
+    assert_eq!(done.swept.unwrap().expired, 1);
+    assert_eq!(
+        ports.uploads.get(&stale.id).await.unwrap().status,
+        Status::Expired
+    );
+    assert!(
+        admin::expire(&rig.intake, false)
+            .await
+            .unwrap()
+            .stale
+            .is_empty()
     );
 }
 

@@ -6,7 +6,10 @@
 //! one queue move, and what a run left half done the next run (or the maintenance pass)
 //! finishes. Each takes `dry_run`, which reads and reports but writes nothing.
 //!
-//! The redrive of one `FAILED` upload is [`Intake::redrive_failed`].
+//! The redrive of one `FAILED` upload is [`Intake::redrive_failed`]; [`rescan`] runs the gate
+//! again under today's policy.
+
+pub mod rescan;
 
 use std::sync::Arc;
 use std::time::Duration;
