@@ -6,8 +6,11 @@
 //! | `POST /api/admin/uploads/{id}/redrive` | a `FAILED` upload back to `RECEIVED` and a new review |
 //! | `POST /api/admin/queues/{queue}/redrive` | a queue's dead letters back to it |
 //! | `POST /api/admin/expire` | expire intents past their deadline now |
+//! | `POST /api/admin/rescan` | the gate again under today's policy: one upload, or a page of a slot kind's since a date |
 //!
-//! The `POST`s take `?dry_run=true`, which reports what would be done and writes nothing;
+//! A rescan reads and reports, moving nothing; a slot kind's is paged, and each answer's `next`
+//! cursor is handed back for the next page (the CLI keeps it as its checkpoint). The other
+//! `POST`s take `?dry_run=true`, which reports what would be done and writes nothing;
 //! each is idempotent (a second redrive finds nothing `FAILED`, nothing dead). Only admins
 //! reach these routes (no token 401, another role 403); an upload or queue that does not
 //! exist is 404. The work is [`vetted_core::admin`]'s and
@@ -20,14 +23,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use vetted_core::UploadId;
+use vetted_core::admin::rescan::{RescanCursor, RescanPage, RescanSelection, rescan_page};
 use vetted_core::admin::{self, AdminError, NamedQueue};
 use vetted_core::intake::{Intake, RedriveOutcome, is_not_found};
 use vetted_core::ports::Retryable;
+use vetted_core::{SlotKind, Timestamp, UploadId};
 
 use crate::ApiState;
 use crate::auth::AdminCaller;
-use crate::body::QueryParams;
+use crate::body::{JsonBody, QueryParams};
 use crate::error::{ApiError, reasons};
 
 /// What the admin routes work with, on a backend that gives the API its intake and queues.
@@ -45,6 +49,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/admin/uploads/{id}/redrive", post(redrive_upload))
         .route("/api/admin/queues/{queue}/redrive", post(redrive_queue))
         .route("/api/admin/expire", post(expire))
+        .route("/api/admin/rescan", post(rescan))
 }
 
 /// `?dry_run=true|false`; absent means false.
@@ -62,13 +67,15 @@ fn api(state: &ApiState) -> Result<&AdminApi, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, reasons::NOT_FOUND, "no such route"))
 }
 
-fn admin_error(context: &str, error: &AdminError) -> ApiError {
+/// A record-store error as the other routes answer it (404 for an unknown upload, 400 for a
+/// page token the store never issued); any other as a backend failure.
+fn admin_error(context: &str, error: AdminError) -> ApiError {
     let retryable = match error {
-        AdminError::Uploads(e) => e.is_retryable(),
-        AdminError::Queue { source, .. } => source.is_retryable(),
-        AdminError::Step(e) => e.is_retryable(),
+        AdminError::Uploads(e) => return ApiError::from(e),
+        AdminError::Queue { ref source, .. } => source.is_retryable(),
+        AdminError::Step(ref e) => e.is_retryable(),
     };
-    ApiError::backend(context, error, retryable)
+    ApiError::backend(context, &error, retryable)
 }
 
 async fn failed(
@@ -78,7 +85,7 @@ async fn failed(
     let api = api(&state)?;
     let report = admin::failed(state.uploads.as_ref(), &api.queues)
         .await
-        .map_err(|e| admin_error("listing what failed", &e))?;
+        .map_err(|e| admin_error("listing what failed", e))?;
     Ok(Json(report))
 }
 
@@ -117,7 +124,7 @@ async fn redrive_queue(
         })?;
     let moved = admin::redrive_dead_letters(queue, query.dry_run)
         .await
-        .map_err(|e| admin_error("redriving dead letters", &e))?;
+        .map_err(|e| admin_error("redriving dead letters", e))?;
     tracing::info!(%admin, ?moved, "admin dead-letter redrive");
     Ok(Json(moved))
 }
@@ -130,7 +137,75 @@ async fn expire(
     let api = api(&state)?;
     let report = admin::expire(&api.intake, query.dry_run)
         .await
-        .map_err(|e| admin_error("expiring intents", &e))?;
+        .map_err(|e| admin_error("expiring intents", e))?;
     tracing::info!(%admin, stale = report.stale.len(), dry_run = query.dry_run, "admin expire");
     Ok(Json(report))
+}
+
+/// Records looked at per rescan page when the request does not say.
+const DEFAULT_RESCAN_PAGE: u32 = 25;
+const MAX_RESCAN_PAGE: u32 = 100;
+
+/// `POST /api/admin/rescan`: `upload`, or `slot_kind` and `since` (with the `cursor` of the
+/// previous answer to go on).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RescanRequest {
+    pub upload: Option<String>,
+    pub slot_kind: Option<String>,
+    /// RFC 3339: uploads created at or after it.
+    pub since: Option<String>,
+    pub cursor: Option<RescanCursor>,
+    /// Records looked at on this page, 1 to 100.
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_request(reasons::INVALID_REQUEST, message)
+}
+
+async fn rescan(
+    State(state): State<ApiState>,
+    AdminCaller(admin): AdminCaller,
+    JsonBody(request): JsonBody<RescanRequest>,
+) -> Result<Json<RescanPage>, ApiError> {
+    let api = api(&state)?;
+    let selection = match (&request.upload, &request.slot_kind, &request.since) {
+        (Some(upload), None, None) => {
+            RescanSelection::One(UploadId::parse(upload).map_err(|_| ApiError::upload_not_found())?)
+        }
+        (None, Some(kind), Some(since)) => RescanSelection::SlotKind {
+            kind: kind
+                .parse::<SlotKind>()
+                .map_err(|_| invalid("slot_kind: one of logo, cover, gallery"))?,
+            since: Timestamp::parse_rfc3339(since)
+                .map_err(|_| invalid("since: an RFC 3339 date-time"))?,
+        },
+        _ => return Err(invalid("either upload, or slot_kind and since")),
+    };
+    let limit = request.limit.unwrap_or(DEFAULT_RESCAN_PAGE);
+    if !(1..=MAX_RESCAN_PAGE).contains(&limit) {
+        return Err(invalid("limit: 1 to 100"));
+    }
+    let cursor = request.cursor.unwrap_or_default();
+    let page = rescan_page(
+        &api.intake.ports,
+        &state.policies,
+        &selection,
+        &cursor,
+        limit,
+        request.dry_run,
+    )
+    .await
+    .map_err(|e| admin_error("rescanning", e))?;
+    let failing = page
+        .results
+        .iter()
+        .filter(|r| !matches!(r.verdict, vetted_core::admin::rescan::RescanVerdict::Passes))
+        .count();
+    // audit: rescan (one page, by an admin)
+    tracing::info!(%admin, scanned = page.results.len(), failing, "admin rescan");
+    Ok(Json(page))
 }

@@ -1,6 +1,6 @@
 //! The admin recovery routes: an admin lists what failed, redrives a FAILED upload (dry run
 //! first, then for real, then again to no effect), redrives a queue's dead letters and
-//! expires stale intents; every refusal.
+//! expires stale intents, rescans one upload and a slot kind page by page; every refusal.
 
 use std::time::Duration;
 
@@ -161,6 +161,7 @@ fn routes(upload: &str) -> Vec<(&'static str, String)> {
         ("POST", format!("/api/admin/uploads/{upload}/redrive")),
         ("POST", "/api/admin/queues/sanitize/redrive".to_owned()),
         ("POST", "/api/admin/expire".to_owned()),
+        ("POST", "/api/admin/rescan".to_owned()),
     ]
 }
 
@@ -218,4 +219,112 @@ async fn unknown_ids_queues_and_bad_queries_are_refused() {
         "method_not_allowed",
     );
     assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Failed);
+}
+
+#[tokio::test]
+async fn an_admin_rescans_one_upload_and_a_slot_kind_page_by_page() {
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let id = failed_upload(&app).await;
+    let since = app.uploads.get(&id).await.unwrap().created_at;
+    let (status, _) = app
+        .post(&admin, &format!("/api/admin/uploads/{id}/redrive"), "")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let body = json!({"upload": id.to_string()}).to_string();
+    let (status, one) = app.post(&admin, "/api/admin/rescan", &body).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_matches("admin-rescan-page.json", &one);
+    assert_eq!(one["results"][0]["verdict"], "passes");
+    assert_eq!(one["results"][0]["status"], "RECEIVED");
+    assert_eq!(one["next"], Value::Null);
+
+    let mut request = json!({"slot_kind": "logo", "since": since.to_rfc3339(), "limit": 1});
+    let mut found = Vec::new();
+    for _ in 0..20 {
+        let (status, page) = app
+            .post(&admin, "/api/admin/rescan", &request.to_string())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_matches("admin-rescan-page.json", &page);
+        found.extend(page["results"].as_array().unwrap().iter().cloned());
+        if page["next"].is_null() {
+            break;
+        }
+        request["cursor"] = page["next"].clone();
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["upload_id"], id.to_string());
+
+    let later = json!({"slot_kind": "cover", "since": since.to_rfc3339(), "dry_run": true});
+    let (status, page) = app
+        .post(&admin, "/api/admin/rescan", &later.to_string())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["results"], json!([]), "no cover uploads");
+}
+
+#[tokio::test]
+async fn malformed_unknown_and_oversized_rescan_requests_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let since = "2026-01-01T00:00:00Z";
+    let big = format!(r#"{{"upload": "{}"}}"#, "a".repeat(65 * 1024));
+    let stranger = UploadId::generate().to_string();
+    for (body, status, reason) in [
+        ("{".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (String::new(), StatusCode::BAD_REQUEST, "invalid_json"),
+        ("{}".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"upload": stranger, "slot_kind": "logo", "since": since}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"slot_kind": "poster", "since": since}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"slot_kind": "logo", "since": "yesterday"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"slot_kind": "logo", "since": since, "limit": 0}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"slot_kind": "logo", "since": since, "limit": 101}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"slot_kind": "logo", "since": since, "force": true}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+        ),
+        (
+            json!({"slot_kind": "logo", "since": since, "cursor": {"status": 0, "after": "garbage"}})
+                .to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_page_token",
+        ),
+        (
+            json!({"upload": stranger}).to_string(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            json!({"upload": "not-an-id"}).to_string(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ] {
+        let answer = app.post(&admin, "/api/admin/rescan", &body).await;
+        assert_error(&answer, status, reason);
+    }
 }

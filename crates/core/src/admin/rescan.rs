@@ -15,7 +15,7 @@ use crate::UploadId;
 use crate::ids::ObjectKey;
 use crate::inspect::{Verdict, run_gate};
 use crate::policy::SlotPolicies;
-use crate::ports::{PageRequest, PageToken, StoreError, UploadsError};
+use crate::ports::{PageRequest, PageToken, StoreError};
 use crate::reason::ReasonCode;
 use crate::record::UploadRecord;
 use crate::restaurant::SlotKind;
@@ -214,9 +214,4 @@ async fn rescan_one(
 
 fn store_error(key: &ObjectKey, source: StoreError) -> AdminError {
     AdminError::Step(crate::service::StepError::store(key, source))
-}
-
-/// Whether a rescan error means the one upload named does not exist.
-pub fn is_unknown_upload(error: &AdminError) -> bool {
-    matches!(error, AdminError::Uploads(UploadsError::NotFound(_)))
 }
