@@ -4,7 +4,10 @@
 //! - `failed`: `FAILED` uploads with their cause, and each queue's dead letters;
 //! - `redrive --upload ID` / `redrive --queue NAME`: a `FAILED` upload back through the
 //!   pipeline under a new review execution, or a queue's dead letters back to the queue;
-//! - `expire`: intents past their deadline expire now.
+//! - `expire`: intents past their deadline expire now;
+//! - `rescan --upload ID` / `rescan --kind KIND --since DATE`: the gate again under today's
+//!   policy, page by page, with a progress line on stderr and a checkpoint file after every
+//!   page, so that an interrupted rescan (Ctrl-C, `--max-pages`) resumes where it stopped.
 //!
 //! Each takes `--dry-run` (report, write nothing), is idempotent and prints what it did
 //! (`--json` for the API's answer as is). It calls the API rather than the stores, so that
@@ -54,6 +57,34 @@ enum AdminCommand {
     Redrive(RedriveArgs),
     /// Expire intents past their deadline now (an upload found stored is handled instead).
     Expire(DryRunArg),
+    /// Run the gate again under today's policy: one upload, or a slot kind's since a date.
+    Rescan(RescanArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(id = "rescanned", required = true, multiple = true)]
+struct RescanArgs {
+    /// One upload's id.
+    #[arg(long, group = "rescanned", conflicts_with_all = ["kind", "since"])]
+    upload: Option<String>,
+    /// Every upload for slots of this kind (logo, cover, gallery)...
+    #[arg(long, group = "rescanned", requires = "since")]
+    kind: Option<String>,
+    /// ...created at or after this RFC 3339 date-time (e.g. 2026-01-01T00:00:00Z).
+    #[arg(long, requires = "kind")]
+    since: Option<String>,
+    /// Where progress is kept; an existing one for the same kind and date is resumed.
+    /// Default: rescan-KIND-SINCE.json in the current directory.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Records looked at per page (1 to 100).
+    #[arg(long, default_value_t = 25)]
+    page: u32,
+    /// Stop after this many pages, keeping the checkpoint (to rescan in slices).
+    #[arg(long)]
+    max_pages: Option<u64>,
+    #[command(flatten)]
+    dry_run: DryRunArg,
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +117,9 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let client = AdminClient::new(&args)?;
+        if let AdminCommand::Rescan(rescan) = &args.command {
+            return run_rescan(&client, rescan, args.json).await;
+        }
         let (path, method) = request(&args.command)?;
         let answer = client.call(method, &path).await?;
         if args.json {
@@ -126,6 +160,7 @@ fn request(command: &AdminCommand) -> anyhow::Result<(String, reqwest::Method)> 
                 reqwest::Method::POST,
             )
         }
+        AdminCommand::Rescan(_) => ("/api/admin/rescan".to_owned(), reqwest::Method::POST),
     })
 }
 
@@ -190,6 +225,7 @@ fn summary(command: &AdminCommand, answer: &Value) -> String {
                 text(&answer["status"])
             ),
         },
+        AdminCommand::Rescan(_) => rescan_lines(answer).join("\n"),
         AdminCommand::Expire(dry) => {
             let stale = answer["stale"].as_array().map_or(0, Vec::len);
             if dry.dry_run {
@@ -246,11 +282,21 @@ impl AdminClient {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
+        self.call_with(method, path, None).await
+    }
+
+    async fn call_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .request(method, &url)
-            .bearer_auth(&self.token)
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("calling {url}"))?;
@@ -267,6 +313,215 @@ impl AdminClient {
             );
         }
         Ok(answer)
+    }
+}
+
+/// One line per upload of a rescan page that does not pass (or, on a dry run, would be read).
+fn rescan_lines(page: &Value) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    page["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["verdict"] != "passes")
+        .map(|r| {
+            format!(
+                "{} {} {}: {}{}",
+                text(&r["upload_id"]),
+                text(&r["status"]),
+                text(&r["key"]),
+                text(&r["verdict"]),
+                r["reason"]
+                    .as_str()
+                    .map(|reason| format!(" ({reason})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// What a rescan of a slot kind has done so far, kept in the checkpoint file after each page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct RescanProgress {
+    kind: String,
+    since: String,
+    /// The API's cursor for the next page; `None` before the first.
+    cursor: Option<Value>,
+    pages: u64,
+    scanned: u64,
+    not_passing: u64,
+}
+
+/// How a rescan run ended.
+#[derive(Debug, PartialEq, Eq)]
+enum RescanEnd {
+    Complete(RescanProgress),
+    /// Stopped by `--max-pages`; the checkpoint holds where to go on.
+    Paused(RescanProgress),
+}
+
+async fn run_rescan(client: &AdminClient, args: &RescanArgs, json: bool) -> anyhow::Result<()> {
+    let dry_run = args.dry_run.dry_run;
+    if let Some(upload) = &args.upload {
+        let id = UploadId::parse(upload)
+            .with_context(|| format!("--upload {upload:?} is not an upload id"))?;
+        let body = serde_json::json!({"upload": id.to_string(), "dry_run": dry_run});
+        let page = client
+            .call_with(reqwest::Method::POST, "/api/admin/rescan", Some(&body))
+            .await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&page)?);
+        } else {
+            for result in page["results"].as_array().into_iter().flatten() {
+                println!(
+                    "{} {}: {}{}",
+                    result["upload_id"].as_str().unwrap_or("-"),
+                    result["status"].as_str().unwrap_or("-"),
+                    result["verdict"].as_str().unwrap_or("-"),
+                    result["reason"]
+                        .as_str()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        return Ok(());
+    }
+    let (Some(kind), Some(since)) = (&args.kind, &args.since) else {
+        bail!("say what to rescan: --upload ID, or --kind KIND --since DATE");
+    };
+    if !(1..=100).contains(&args.page) {
+        bail!("--page: 1 to 100");
+    }
+    let checkpoint = args.checkpoint.clone().unwrap_or_else(|| {
+        let stamp: String = since.chars().filter(char::is_ascii_alphanumeric).collect();
+        PathBuf::from(format!("rescan-{kind}-{stamp}.json"))
+    });
+    let fetch = |cursor: Option<Value>| {
+        let mut body = serde_json::json!({
+            "slot_kind": kind, "since": since, "limit": args.page, "dry_run": dry_run,
+        });
+        if let Some(cursor) = cursor {
+            body["cursor"] = cursor;
+        }
+        async move {
+            client
+                .call_with(reqwest::Method::POST, "/api/admin/rescan", Some(&body))
+                .await
+        }
+    };
+    let end = rescan_pages(fetch, &checkpoint, kind, since, args.max_pages, |page| {
+        if json {
+            println!("{page}");
+        } else {
+            for line in rescan_lines(page) {
+                println!("{line}");
+            }
+        }
+    })
+    .await?;
+    match end {
+        RescanEnd::Complete(done) => eprintln!(
+            "rescan complete: {} uploads in {} pages, {} not passing{}",
+            done.scanned,
+            done.pages,
+            done.not_passing,
+            if dry_run {
+                " (dry run: nothing read)"
+            } else {
+                ""
+            }
+        ),
+        RescanEnd::Paused(done) => eprintln!(
+            "paused after {} pages ({} uploads, {} not passing); run the same command again to \
+             go on from {}",
+            done.pages,
+            done.scanned,
+            done.not_passing,
+            checkpoint.display()
+        ),
+    }
+    Ok(())
+}
+
+/// Fetches pages from the checkpoint's cursor (or the start), writing the checkpoint after
+/// each page, until the API says the rescan is complete (then the checkpoint is removed) or
+/// `max_pages` pages were fetched in this run. A run killed at any moment resumes from the
+/// last checkpoint written: at worst one page is read twice.
+async fn rescan_pages<F, Fut>(
+    mut fetch: F,
+    checkpoint: &std::path::Path,
+    kind: &str,
+    since: &str,
+    max_pages: Option<u64>,
+    mut on_page: impl FnMut(&Value),
+) -> anyhow::Result<RescanEnd>
+where
+    F: FnMut(Option<Value>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Value>>,
+{
+    let mut progress = match std::fs::read(checkpoint) {
+        Ok(bytes) => {
+            let saved: RescanProgress = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a rescan checkpoint", checkpoint.display()))?;
+            if saved.kind != kind || saved.since != since {
+                bail!(
+                    "{} is the checkpoint of a rescan of {} since {}; pass another --checkpoint",
+                    checkpoint.display(),
+                    saved.kind,
+                    saved.since
+                );
+            }
+            eprintln!(
+                "resuming from {} (page {}, {} uploads so far)",
+                checkpoint.display(),
+                saved.pages,
+                saved.scanned
+            );
+            saved
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => RescanProgress {
+            kind: kind.to_owned(),
+            since: since.to_owned(),
+            ..Default::default()
+        },
+        Err(e) => return Err(e).with_context(|| format!("reading {}", checkpoint.display())),
+    };
+    let mut this_run = 0u64;
+    loop {
+        if max_pages.is_some_and(|max| this_run >= max) {
+            eprintln!();
+            return Ok(RescanEnd::Paused(progress));
+        }
+        let page = fetch(progress.cursor.clone()).await?;
+        on_page(&page);
+        let results = page["results"].as_array().map_or(&[][..], Vec::as_slice);
+        progress.pages += 1;
+        progress.scanned += results.len() as u64;
+        progress.not_passing += results.iter().filter(|r| r["verdict"] != "passes").count() as u64;
+        this_run += 1;
+        eprint!(
+            "\rrescanned {} uploads, {} not passing, page {}",
+            progress.scanned, progress.not_passing, progress.pages
+        );
+        if page["next"].is_null() {
+            eprintln!();
+            match std::fs::remove_file(checkpoint) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", checkpoint.display()));
+                }
+            }
+            return Ok(RescanEnd::Complete(progress));
+        }
+        progress.cursor = Some(page["next"].clone());
+        // Written whole, then renamed: a kill leaves the old checkpoint or the new one.
+        let temporary = checkpoint.with_extension("json.tmp");
+        std::fs::write(&temporary, serde_json::to_vec(&progress)?)
+            .with_context(|| format!("writing {}", temporary.display()))?;
+        std::fs::rename(&temporary, checkpoint)
+            .with_context(|| format!("writing {}", checkpoint.display()))?;
     }
 }
 
@@ -327,6 +582,65 @@ mod tests {
         assert!(request(&bad_id.command).is_err());
         let bad_queue = parse(&["redrive", "--queue", "outbox"]).unwrap();
         assert!(request(&bad_queue.command).is_err());
+    }
+
+    /// A rescan of three pages, fetched from a canned answer per cursor.
+    fn page(n: u64) -> Value {
+        let next = if n < 3 {
+            json!({"status": 0, "after": format!("p{}", n + 1)})
+        } else {
+            Value::Null
+        };
+        json!({"results": [{"upload_id": format!("u{n}"), "status": "PUBLISHED", "key": "k",
+            "verdict": if n == 2 { "fails" } else { "passes" }, "reason": "too_large"}],
+            "examined": 1, "next": next})
+    }
+
+    fn number_of(cursor: Option<&Value>) -> u64 {
+        cursor.map_or(1, |c| c["after"].as_str().unwrap()[1..].parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_rescan_resumes_from_its_checkpoint_and_reads_each_page_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let checkpoint = dir.path().join("rescan.json");
+        let fetched = std::sync::Mutex::new(Vec::new());
+        let fetch = |cursor: Option<Value>| {
+            let n = number_of(cursor.as_ref());
+            fetched.lock().unwrap().push(n);
+            async move { Ok(page(n)) }
+        };
+        let since = "2026-01-01T00:00:00Z";
+        let end = rescan_pages(fetch, &checkpoint, "logo", since, Some(1), |_| {})
+            .await
+            .unwrap();
+        assert!(
+            matches!(end, RescanEnd::Paused(ref p) if p.pages == 1),
+            "{end:?}"
+        );
+        assert!(checkpoint.exists(), "kept for the next run");
+
+        let other = rescan_pages(fetch, &checkpoint, "cover", since, None, |_| {}).await;
+        assert!(
+            other
+                .unwrap_err()
+                .to_string()
+                .contains("checkpoint of a rescan of logo")
+        );
+
+        let end = rescan_pages(fetch, &checkpoint, "logo", since, None, |_| {})
+            .await
+            .unwrap();
+        let RescanEnd::Complete(done) = end else {
+            panic!("{end:?}")
+        };
+        assert_eq!((done.pages, done.scanned, done.not_passing), (3, 3, 1));
+        assert_eq!(
+            *fetched.lock().unwrap(),
+            [1, 2, 3],
+            "each page once; the refused run fetched nothing"
+        );
+        assert!(!checkpoint.exists(), "removed once complete");
     }
 
     #[test]
