@@ -363,6 +363,64 @@ async fn admins_manage_webhook_endpoints_on_the_aws_backend() {
     drop(server);
 }
 
+/// `/api/admin/*` on the AWS backend: what failed lists every SQS queue's dead letters, and a
+/// dry-run redrive and an expiry answer as on the embedded one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_and_redrive_what_failed_on_the_aws_backend() {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "admin-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    let admin = server.token("ops-aws", "admin");
+    let api = Api::new();
+    let failed: Value = api
+        .http()
+        .get(format!("{}/api/admin/failed", server.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queues: Vec<&str> = failed["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["queue"].as_str().unwrap())
+        .collect();
+    assert!(
+        ["intake", "sanitize", "review-tasks"]
+            .iter()
+            .all(|q| queues.contains(q)),
+        "{failed}"
+    );
+    assert_eq!(failed["uploads"], serde_json::json!([]));
+    let moved = server
+        .admin_post(
+            "/api/admin/queues/intake/redrive?dry_run=true",
+            serde_json::json!(null),
+        )
+        .await;
+    assert_eq!(moved["moved"], 0, "{moved}");
+    let expired = server
+        .admin_post("/api/admin/expire", serde_json::json!(null))
+        .await;
+    assert_eq!(expired["stale"], serde_json::json!([]), "{expired}");
+    drop(server);
+}
+
 /// A queue that an EventBridge rule on the server's bus sends every Vetted event to.
 struct EventTap {
     sqs: aws_sdk_sqs::Client,

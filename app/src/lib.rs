@@ -3,6 +3,7 @@
 //! back a [`serve::Running`] to stop it by. The binary (`main.rs`) parses the command line,
 //! installs the log subscriber and dispatches; this library never installs one.
 
+pub mod admin;
 pub mod aws;
 pub mod bench;
 pub mod client;

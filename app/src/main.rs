@@ -6,7 +6,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vetted_app::{aws, bench, inspect, private_files, sanitize, serve, token, users, webhooks};
+use vetted_app::{
+    admin, aws, bench, inspect, private_files, sanitize, serve, token, users, webhooks,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Operator recovery over a running server's admin API: `failed`, `redrive`, `expire`.
+    Admin(admin::AdminArgs),
     /// Tools for the AWS backend: `vetted aws bootstrap` creates the pipeline on an emulator.
     #[cfg_attr(
         not(feature = "aws"),
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
+        Command::Admin(args) => admin::run(args),
         Command::Aws(args) => aws::run(args),
         // Its exit status says accepted (0), rejected (1) or usage error (2).
         Command::Inspect(args) => return inspect::run(args),

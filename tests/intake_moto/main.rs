@@ -13,6 +13,9 @@
 //!   embedded adapters.
 //! - `maintenance`: the maintenance function's scheduled pass does the same over its own
 //!   composition of the AWS adapters.
+//! - `redrive`: operator recovery on moto and on the embedded adapters: a notification that
+//!   keeps failing is dead-lettered, redriven and goes on to `IN_REVIEW`; a `FAILED` upload is
+//!   redriven under a new execution; a rescan is interrupted and resumed; stale intents expire.
 //! - `email`: owner emails through SES, once per member and transition however often an
 //!   event is handled, read back from moto's sent-message store.
 //!
@@ -29,6 +32,7 @@ mod events;
 mod keys;
 mod maintenance;
 mod poison;
+mod redrive;
 mod support;
 mod sweep;
 mod upload;

@@ -92,6 +92,10 @@ pub struct ServeConfig {
     pub oidc: Option<OidcConfig>,
     /// Owner emails: the sender, the links' base URL, and the SMTP server.
     pub mail: MailSettings,
+    /// Days after which rejected objects under `quarantine/` are deleted (embedded backend;
+    /// on AWS the bucket's lifecycle rule, `QuarantineRetentionDays`, does it). Default 30,
+    /// the template's default.
+    pub quarantine_retention_days: u64,
 }
 
 /// `[http]`: what one client may hold of the server. A client that sends its request head
@@ -222,6 +226,7 @@ impl Default for ServeConfig {
             http: HttpLimits::default(),
             oidc: None,
             mail: MailSettings::default(),
+            quarantine_retention_days: 30,
         }
     }
 }

@@ -70,6 +70,7 @@ Settings file (--config), every key optional:
   review_timeout_seconds = 259200   # how long a moderator has (72 h)
   presign_expiry_seconds = 300      # how long an upload permission lasts
   sanitize_memory_mib = 1024        # shared by the sanitizes running at once
+  quarantine_retention_days = 30    # rejected objects are deleted after (embedded)
 
   [policy]                          # what an upload must be, for every slot kind
   allowed_types = [\"image/jpeg\", \"image/png\", \"image/webp\"]
@@ -370,7 +371,37 @@ fn api_state(
             )),
             Backend::Aws { .. } => None,
         },
+        admin: Some(admin_api(pipeline, services)),
     })?)
+}
+
+/// `/api/admin/*` over this process's intake and work queues, on either backend.
+fn admin_api(pipeline: &Pipeline, services: &Services) -> vetted_api::AdminApi {
+    use vetted_core::admin::NamedQueue;
+    let mut queues = vec![
+        NamedQueue {
+            name: "intake",
+            queue: pipeline.intake_queue.clone(),
+        },
+        NamedQueue {
+            name: "sanitize",
+            queue: pipeline.sanitize_queue.clone(),
+        },
+        NamedQueue {
+            name: "review-tasks",
+            queue: pipeline.review_tasks_queue.clone(),
+        },
+    ];
+    if let Some(notify) = &pipeline.notify_queue {
+        queues.push(NamedQueue {
+            name: "notify",
+            queue: notify.clone(),
+        });
+    }
+    vetted_api::AdminApi {
+        intake: services.intake.clone(),
+        queues,
+    }
 }
 
 fn spawn_workers(
@@ -547,6 +578,31 @@ async fn maintain(services: Services, shutdown: CancellationToken) {
     }
 }
 
+/// On the embedded backend, hourly (and at start-up): deletes quarantined objects older than
+/// the retention, as the bucket's lifecycle rule does on AWS.
+async fn expire_quarantine(objects: PathBuf, retention: Duration, shutdown: CancellationToken) {
+    const EVERY: Duration = Duration::from_secs(3600);
+    let mut ticks = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let dir = objects.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            vetted_embedded::fs_store::FsObjectStore::new(dir)?
+                .remove_quarantined_older_than(retention)
+        })
+        .await;
+        match removed {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => info!(removed, "quarantined objects past their retention deleted"),
+            Ok(Err(error)) => warn!(%error, "quarantine retention: next time"),
+            Err(error) => warn!(%error, "quarantine retention task failed"),
+        }
+    }
+}
+
 async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -615,6 +671,7 @@ mod tests {
             .collect();
         let config: ServeConfig = toml::from_str(&example).unwrap();
         assert_eq!(config.review_timeout_seconds, 259_200);
+        assert_eq!(config.quarantine_retention_days, 30);
         assert_eq!(config.workers.sanitize, 2);
         assert_eq!(config.webhooks.len(), 1);
         assert!(config.oidc.is_some(), "the [oidc] example is read");

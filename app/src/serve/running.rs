@@ -110,6 +110,14 @@ pub async fn serve(
     )
     .await?;
     tasks.spawn(maintain(services.clone(), shutdown.clone()));
+    if settings.backend == BackendChoice::Embedded {
+        let days = config.quarantine_retention_days.max(1);
+        tasks.spawn(super::expire_quarantine(
+            settings.data.join("objects"),
+            Duration::from_secs(days.saturating_mul(86_400)),
+            shutdown.clone(),
+        ));
+    }
 
     let demo = if settings.demo {
         demo::seed_restaurants(pipeline.restaurants.as_ref(), clock.now()).await?;

@@ -11,6 +11,7 @@
 //! share is in [`ApiState`].
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 mod body;
@@ -35,6 +36,7 @@ use vetted_core::review::Review;
 use vetted_core::{Clock, Ports};
 
 pub use accounts::AccountsApi;
+pub use admin::AdminApi;
 pub use auth::Authenticator;
 pub use error::ApiError;
 pub use live::{LiveApi, LiveLimits};
@@ -85,6 +87,9 @@ pub struct ApiState {
     pub accounts: Option<AccountsApi>,
     /// Invitations to restaurants; their routes answer 404 without a store.
     pub invitations: Option<Arc<dyn vetted_core::ports::Invitations>>,
+    /// Operator recovery (`/api/admin/*`), where the process has intake and the queues; its
+    /// routes answer 404 otherwise.
+    pub admin: Option<AdminApi>,
 }
 
 /// The parts an [`ApiState`] is built from.
@@ -107,6 +112,8 @@ pub struct ApiParts {
     pub accounts: Option<AccountsApi>,
     /// The invitations store; `None` where there is none (404).
     pub invitations: Option<Arc<dyn vetted_core::ports::Invitations>>,
+    /// Intake and the queues for `/api/admin/*`; `None` where there are none (404).
+    pub admin: Option<AdminApi>,
 }
 
 impl ApiState {
@@ -135,6 +142,7 @@ impl ApiState {
             live: parts.live,
             accounts: parts.accounts,
             invitations: parts.invitations,
+            admin: parts.admin,
         })
     }
 }
@@ -180,6 +188,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(reviews::routes())
         .merge(restaurants::routes())
         .merge(policy::routes())
+        .merge(admin::routes())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .with_state(state)

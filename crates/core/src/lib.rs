@@ -6,6 +6,7 @@
 //! `vetted-embedded` implement the ports; handlers call into this crate and map the result.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod error_chain;
 pub mod events;

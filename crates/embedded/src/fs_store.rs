@@ -85,6 +85,19 @@ impl FsObjectStore {
         layout::remove_temp_files(&self.root)
     }
 
+    /// Deletes quarantined objects (keys under `quarantine/`) written more than `retention`
+    /// ago, as the bucket's lifecycle rule does on AWS; answers how many. Blocking: call it
+    /// from a blocking task.
+    pub fn remove_quarantined_older_than(
+        &self,
+        retention: std::time::Duration,
+    ) -> io::Result<usize> {
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        layout::remove_quarantined_before(&self.root, cutoff)
+    }
+
     /// Runs `work` on the blocking pool and maps its failure for `operation` on `key`.
     async fn blocking<R: Send + 'static>(
         &self,

@@ -180,3 +180,50 @@ async fn a_file_from_before_versions_reads_back_with_its_etag_as_its_version() {
     assert_eq!(meta.version.as_deref(), Some(etag.as_str()));
     assert_eq!(store.get_version(&key, &etag).await.unwrap(), body);
 }
+
+/// Quarantine retention on one machine: only quarantined objects written before the retention
+/// period are deleted; newer ones and objects under other prefixes stay; a second run finds
+/// nothing.
+#[tokio::test]
+async fn quarantined_objects_older_than_the_retention_are_deleted_and_nothing_else() {
+    use std::time::{Duration, SystemTime};
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsObjectStore::new(dir.path()).unwrap();
+    let slot: vetted_core::SlotRef = "r1/logo".parse().unwrap();
+    let key = |make: fn(&vetted_core::SlotRef, &vetted_core::UploadId) -> ObjectKey| {
+        make(&slot, &vetted_core::UploadId::generate())
+    };
+    let (old, new, incoming) = (
+        key(ObjectKey::quarantine),
+        key(ObjectKey::quarantine),
+        key(ObjectKey::incoming),
+    );
+    let forty_days_ago = SystemTime::now() - Duration::from_secs(40 * 86_400);
+    for (key, age) in [
+        (&old, Some(forty_days_ago)),
+        (&new, None),
+        (&incoming, Some(forty_days_ago)),
+    ] {
+        store
+            .put(key, Bytes::from_static(b"x"), "application/octet-stream")
+            .await
+            .unwrap();
+        if let Some(at) = age {
+            std::fs::File::options()
+                .write(true)
+                .open(store.path_of(key))
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        }
+    }
+    let retention = Duration::from_secs(30 * 86_400);
+    assert_eq!(store.remove_quarantined_older_than(retention).unwrap(), 1);
+    assert!(!store.path_of(&old).exists());
+    assert!(store.path_of(&new).exists());
+    assert!(
+        store.path_of(&incoming).exists(),
+        "only quarantine/ expires"
+    );
+    assert_eq!(store.remove_quarantined_older_than(retention).unwrap(), 0);
+}

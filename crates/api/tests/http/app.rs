@@ -195,6 +195,25 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         // `/auth/*` has its own suite, over both account backends: `tests/accounts`.
         accounts: None,
         invitations: Some(invitations.clone()),
+        admin: Some(vetted_api::AdminApi {
+            intake: Arc::new(vetted_core::intake::Intake {
+                ports: ports.clone(),
+                reviews: workflow.clone(),
+                policies: review.policies.clone(),
+                bucket: "vetted".to_owned(),
+                review_timeout: Duration::from_secs(600),
+            }),
+            queues: vec![
+                vetted_core::admin::NamedQueue {
+                    name: "sanitize",
+                    queue: task_queues[0].clone(),
+                },
+                vetted_core::admin::NamedQueue {
+                    name: "review-tasks",
+                    queue: task_queues[1].clone(),
+                },
+            ],
+        }),
     })
     .unwrap();
     let restaurant = Restaurant {

@@ -5,6 +5,7 @@
 // Test code may unwrap: a panic is a failed test with its message.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod app;
 mod audit;
 mod auth;

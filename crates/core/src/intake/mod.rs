@@ -20,6 +20,7 @@
 //! its expiry, even after a final status) is deleted, and only that write: the examined bytes
 //! stay readable on a store that keeps versions, and a quarantined copy is never overwritten.
 
+mod redrive;
 pub mod s3_event;
 mod sweep;
 
@@ -43,6 +44,7 @@ use crate::restaurant::SlotRef;
 use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
 
+pub use redrive::{RedriveOutcome, is_not_found, redrive_execution_name};
 pub use s3_event::{Notification, NotificationError, ObjectCreated, parse_notification};
 pub use sweep::SweepReport;
 

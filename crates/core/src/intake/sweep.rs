@@ -99,7 +99,7 @@ impl Intake {
         Ok(report)
     }
 
-    async fn finish_received(
+    pub(super) async fn finish_received(
         &self,
         record: UploadRecord,
         report: &mut SweepReport,

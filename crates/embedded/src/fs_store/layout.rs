@@ -67,6 +67,40 @@ pub(super) fn remove_temp_files(root: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// Removes the objects under the key prefix `quarantine/` whose file was last written before
+/// `cutoff`; answers how many. Safe to run at any time and to interrupt: each object is one
+/// file, removed whole.
+pub(super) fn remove_quarantined_before(
+    root: &Path,
+    cutoff: std::time::SystemTime,
+) -> io::Result<usize> {
+    let top = root.join(component("quarantine"));
+    let mut removed = 0;
+    let mut pending = vec![top];
+    while let Some(dir) = pending.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let is_object = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.ends_with(OBJECT_SUFFIX) && !is_temp(name));
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() && is_object && entry.metadata()?.modified()? < cutoff {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
