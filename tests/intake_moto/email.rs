@@ -47,6 +47,7 @@ fn event(restaurant: &RestaurantId, event_type: EventType, status: Status) -> Up
         decline_reason: None,
         moderator: None,
         correlation_id: Some(CorrelationId::of_upload(&upload_id)),
+        escalation_level: None,
     }
 }
 

@@ -32,6 +32,7 @@ use tracing::{info, warn};
 
 use crate::ids::{ExecutionName, KeyKind, ObjectKey, UploadId};
 use crate::inspect::{Verdict, run_gate};
+use crate::review::EscalationShares;
 use crate::lifecycle::Lifecycle;
 use crate::policy::SlotPolicies;
 use crate::ports::{
@@ -90,6 +91,8 @@ pub struct Intake {
     pub bucket: String,
     /// How long a review may wait for a moderator before it expires.
     pub review_timeout: Duration,
+    /// At which shares of `review_timeout` a review still waiting escalates.
+    pub escalation: EscalationShares,
 }
 
 /// The name of the review execution for one stored version of one upload: at most 80
@@ -308,9 +311,11 @@ impl Intake {
         record: &UploadRecord,
         execution: ExecutionName,
     ) -> Result<Outcome, StepError> {
+        let review_timeout_seconds = self.review_timeout.as_secs().max(1);
         let input = ReviewStart {
             upload_id: record.id,
-            review_timeout_seconds: self.review_timeout.as_secs().max(1),
+            review_timeout_seconds,
+            review_stages: self.escalation.stages(review_timeout_seconds),
         };
         let started = self
             .reviews

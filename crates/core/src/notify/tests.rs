@@ -30,6 +30,7 @@ fn event(event_type: EventType, status: Status) -> UploadEvent {
         decline_reason: None,
         moderator: None,
         correlation_id: None,
+        escalation_level: None,
     }
 }
 

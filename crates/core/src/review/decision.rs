@@ -95,10 +95,8 @@ impl Review {
         match self.deliver(&decided, &token).await {
             Delivery::Done => Ok(DecisionOutcome::Delivered(decided)),
             Delivery::Later => Ok(DecisionOutcome::Pending(decided)),
-            Delivery::TaskGone => {
-                self.expire_decided(&decided).await?;
-                Err(DecisionError::TimedOut { id })
-            }
+            // Timed out, or an escalation moved the review to its next await stage.
+            Delivery::TaskGone => self.after_task_gone(decided, token).await,
         }
     }
 
@@ -135,7 +133,7 @@ impl Review {
         }
     }
 
-    async fn deliver(&self, decided: &UploadRecord, token: &TaskToken) -> Delivery {
+    pub(super) async fn deliver(&self, decided: &UploadRecord, token: &TaskToken) -> Delivery {
         let output = json!({ "decision": decided.decision });
         match self.tasks.send_task_success(token, &output).await {
             Ok(()) => {
@@ -152,7 +150,10 @@ impl Review {
 
     /// The task timed out before the decision reached it: the upload expires. If the
     /// workflow's own Expire step got there first, this only announces the event again.
-    async fn expire_decided(&self, decided: &UploadRecord) -> Result<(), DecisionError> {
+    pub(super) async fn expire_decided(
+        &self,
+        decided: &UploadRecord,
+    ) -> Result<(), DecisionError> {
         let changes = RecordChanges {
             reason: Some(ReasonCode::ReviewTimedOut),
             ..Default::default()
@@ -172,7 +173,10 @@ impl Review {
         }
     }
 
-    async fn get_for_decision(&self, id: UploadId) -> Result<UploadRecord, DecisionError> {
+    pub(super) async fn get_for_decision(
+        &self,
+        id: UploadId,
+    ) -> Result<UploadRecord, DecisionError> {
         match self.ports.uploads.get(&id).await {
             Ok(record) => Ok(record),
             Err(UploadsError::NotFound(_)) => Err(DecisionError::NotFound(id)),
@@ -181,7 +185,7 @@ impl Review {
     }
 }
 
-enum Delivery {
+pub(super) enum Delivery {
     Done,
     Later,
     TaskGone,
