@@ -20,7 +20,10 @@ pub enum Answer {
     /// First answer the last silenced task of this execution (whose stage has timed out,
     /// since this task came) with `stale`, which must be refused as `TaskGone`, then answer
     /// this task with `then`: a moderator's decision racing an escalation stage change.
-    AfterStale { stale: Value, then: Value },
+    AfterStale {
+        stale: Value,
+        then: Value,
+    },
 }
 
 pub struct Scenario {
@@ -454,11 +457,13 @@ pub async fn serve(
                 Answer::Success(output) => workflow.send_task_success(&token, output).await,
                 Answer::AfterStale { stale, then } => {
                     match silenced {
-                        Some(silenced) => match workflow.send_task_success(&silenced, stale).await {
-                            Err(WorkflowError::TaskGone) => worker.stale(&body, false),
-                            Ok(()) => worker.stale(&body, true),
-                            Err(e) => worker.problem(&body, format!("the stale answer: {e}")),
-                        },
+                        Some(silenced) => {
+                            match workflow.send_task_success(&silenced, stale).await {
+                                Err(WorkflowError::TaskGone) => worker.stale(&body, false),
+                                Ok(()) => worker.stale(&body, true),
+                                Err(e) => worker.problem(&body, format!("the stale answer: {e}")),
+                            }
+                        }
                         None if !repeat => {
                             worker.problem(&body, "no silenced task to answer late".to_owned());
                         }

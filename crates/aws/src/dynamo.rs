@@ -95,7 +95,6 @@ pub struct DynamoUploads {
 }
 
 impl DynamoUploads {
-
     /// One conditional `UpdateItem`: the record as written, or `Conflict` with the record as
     /// it stands (`expected` names the status the condition wanted).
     async fn conditional_update(

@@ -65,7 +65,10 @@ async fn an_escalated_review_is_flagged_announced_and_decided_in_its_next_stage(
         .submit_staged(png, 128, 128, 301, one_escalation())
         .await;
     let (first, outcome) = handle_next(&pipeline, "await_decision").await;
-    assert_eq!((first["stage"].as_u64(), outcome), (Some(0), TaskOutcome::AwaitingModerator));
+    assert_eq!(
+        (first["stage"].as_u64(), outcome),
+        (Some(0), TaskOutcome::AwaitingModerator)
+    );
     assert_eq!(first["escalation_levels"], 1);
 
     // The first stage times out: the escalate task flags the record and announces it.
@@ -79,14 +82,20 @@ async fn an_escalated_review_is_flagged_announced_and_decided_in_its_next_stage(
     );
     // The next stage stores its own token.
     let (second, outcome) = handle_next(&pipeline, "await_decision").await;
-    assert_eq!((second["stage"].as_u64(), outcome), (Some(1), TaskOutcome::AwaitingModerator));
+    assert_eq!(
+        (second["stage"].as_u64(), outcome),
+        (Some(1), TaskOutcome::AwaitingModerator)
+    );
     let staged = pipeline.uploads.get(&id).await.unwrap();
     assert_eq!(
         staged.task_token.as_ref().map(|t| t.expose().to_owned()),
         second["task_token"].as_str().map(str::to_owned),
         "the second stage's token replaced the first"
     );
-    assert_eq!(staged.status_since, escalated.status_since, "the queue order is kept");
+    assert_eq!(
+        staged.status_since, escalated.status_since,
+        "the queue order is kept"
+    );
 
     // A decision now answers the second stage directly.
     let outcome = pipeline
@@ -94,7 +103,10 @@ async fn an_escalated_review_is_flagged_announced_and_decided_in_its_next_stage(
         .decide(id, moderator(), Decision::Decline, None)
         .await
         .unwrap();
-    assert!(matches!(outcome, DecisionOutcome::Delivered(_)), "{outcome:?}");
+    assert!(
+        matches!(outcome, DecisionOutcome::Delivered(_)),
+        "{outcome:?}"
+    );
     handle_next(&pipeline, "decline").await;
     pipeline.wait_for(&id, Status::Declined).await;
     let done = pipeline.rig.finished(name.as_str()).await;
@@ -135,11 +147,19 @@ async fn a_decision_racing_a_stage_change_is_answered_by_the_next_stage() {
     let DecisionOutcome::Pending(pending) = outcome else {
         panic!("the old token is gone; the decision must wait for the next stage: {outcome:?}");
     };
-    assert_eq!(pending.status, Status::Decided, "not expired: the review is still open");
+    assert_eq!(
+        pending.status,
+        Status::Decided,
+        "not expired: the review is still open"
+    );
 
     // The escalate task, late, finds the review decided: no flag, no event; the workflow
     // goes on to the next stage.
-    let outcome = pipeline.review.handle_message(&escalate.body).await.unwrap();
+    let outcome = pipeline
+        .review
+        .handle_message(&escalate.body)
+        .await
+        .unwrap();
     assert!(matches!(outcome, TaskOutcome::Answered(_)), "{outcome:?}");
     let (second, outcome) = handle_next(&pipeline, "await_decision").await;
     assert_eq!(second["stage"], 1);
@@ -191,7 +211,10 @@ async fn a_late_repeat_of_an_earlier_stage_keeps_the_later_token() {
     handle_next(&pipeline, "await_decision").await;
     let staged = pipeline.uploads.get(&id).await.unwrap();
     let outcome = pipeline.review.handle_message(&first.body).await.unwrap();
-    assert!(matches!(outcome, TaskOutcome::NothingToAnswer(_)), "{outcome:?}");
+    assert!(
+        matches!(outcome, TaskOutcome::NothingToAnswer(_)),
+        "{outcome:?}"
+    );
     assert_eq!(pipeline.uploads.get(&id).await.unwrap(), staged);
     pipeline.stop().await;
 }
@@ -225,7 +248,10 @@ async fn a_decision_after_the_last_stage_timed_out_expires_the_upload() {
         matches!(refused, vetted_core::review::DecisionError::TimedOut { .. }),
         "{refused:?}"
     );
-    assert_eq!(pipeline.uploads.get(&id).await.unwrap().status, Status::Expired);
+    assert_eq!(
+        pipeline.uploads.get(&id).await.unwrap().status,
+        Status::Expired
+    );
     pipeline.review.handle_message(&expire.body).await.unwrap();
     pipeline.stop().await;
 }

@@ -318,7 +318,10 @@ async fn version_1_upload_rows_read_back_after_the_upgrade() {
         "a version 1 row must read back with the documented default slot"
     );
     assert_eq!(stored.decided_at, None, "version 1 kept no decision time");
-    assert_eq!(stored.escalation_level, None, "rows before version 5 were never escalated");
+    assert_eq!(
+        stored.escalation_level, None,
+        "rows before version 5 were never escalated"
+    );
     assert_eq!(stored.status, Status::Declined);
     assert_eq!(stored.key.as_str(), format!("incoming/owner-1/{id}"));
 }

@@ -19,8 +19,8 @@ pub use records::{
     missing_records_are_not_found,
 };
 pub use transitions::{
-    a_review_stage_moves_only_forward_and_only_in_review,
     a_conflict_reports_the_actual_status_and_writes_nothing,
+    a_review_stage_moves_only_forward_and_only_in_review,
     concurrent_transitions_have_exactly_one_winner, every_legal_transition_matches_apply,
     the_decision_time_is_written_and_kept, the_task_token_lives_only_while_a_decision_is_pending,
 };

@@ -365,7 +365,11 @@ pub async fn a_review_stage_moves_only_forward_and_only_in_review(uploads: &dyn 
             ..RecordChanges::default()
         });
     model = step(CHECK, uploads, &model, &review).await;
-    assert_eq!(model.review_stage(), 0, "{CHECK}: a new review is at stage 0");
+    assert_eq!(
+        model.review_stage(),
+        0,
+        "{CHECK}: a new review is at stage 0"
+    );
 
     // Escalate to 1 (no token), then stage 1 stores its token; both are idempotent.
     for (level, with_token) in [(1, None), (1, Some(token(1))), (1, Some(token(1)))] {
@@ -382,7 +386,11 @@ pub async fn a_review_stage_moves_only_forward_and_only_in_review(uploads: &dyn 
         model = expected;
     }
     assert_eq!(model.task_token, Some(token(1)));
-    assert_eq!(model.status_since, at(base + 2), "{CHECK}: status_since kept");
+    assert_eq!(
+        model.status_since,
+        at(base + 2),
+        "{CHECK}: status_since kept"
+    );
     assert_eq!(model.escalation_levels, Some(2));
 
     // A stale stage 0 (a late repeat) must not take the record back.
@@ -404,7 +412,10 @@ pub async fn a_review_stage_moves_only_forward_and_only_in_review(uploads: &dyn 
         .await
     {
         Err(UploadsError::Conflict { current, .. }) => {
-            assert_eq!(*current, model, "{CHECK}: the conflict shows the decided record");
+            assert_eq!(
+                *current, model,
+                "{CHECK}: the conflict shows the decided record"
+            );
             assert_eq!(current.task_token, Some(token(1)), "{CHECK}: token kept");
         }
         other => panic!("{CHECK}: a decided record took a stage: {other:?}"),

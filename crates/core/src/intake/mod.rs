@@ -32,7 +32,6 @@ use tracing::{info, warn};
 
 use crate::ids::{ExecutionName, KeyKind, ObjectKey, UploadId};
 use crate::inspect::{Verdict, run_gate};
-use crate::review::EscalationShares;
 use crate::lifecycle::Lifecycle;
 use crate::policy::SlotPolicies;
 use crate::ports::{
@@ -41,6 +40,7 @@ use crate::ports::{
 use crate::reason::ReasonCode;
 use crate::record::{RecordChanges, UploadRecord};
 use crate::restaurant::SlotRef;
+use crate::review::EscalationShares;
 use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
 

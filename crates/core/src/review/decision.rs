@@ -150,10 +150,7 @@ impl Review {
 
     /// The task timed out before the decision reached it: the upload expires. If the
     /// workflow's own Expire step got there first, this only announces the event again.
-    pub(super) async fn expire_decided(
-        &self,
-        decided: &UploadRecord,
-    ) -> Result<(), DecisionError> {
+    pub(super) async fn expire_decided(&self, decided: &UploadRecord) -> Result<(), DecisionError> {
         let changes = RecordChanges {
             reason: Some(ReasonCode::ReviewTimedOut),
             ..Default::default()

@@ -193,7 +193,10 @@ impl Review {
         match current.status {
             Status::Decided => match current.decision {
                 Some(decision) => {
-                    info!(?decision, "decided during a stage change; answering this stage");
+                    info!(
+                        ?decision,
+                        "decided during a stage change; answering this stage"
+                    );
                     Ok(Step::Answer(json!({ "decision": decision })))
                 }
                 None => Ok(Step::Fail("decided without a decision".to_owned())),
@@ -249,13 +252,11 @@ impl Review {
                 _ => return Ok(DecisionOutcome::Delivered(current)),
             }
             match current.task_token.clone() {
-                Some(newer) if newer != tried => {
-                    match self.deliver(&current, &newer).await {
-                        Delivery::Done => return Ok(DecisionOutcome::Delivered(current)),
-                        Delivery::Later => return Ok(DecisionOutcome::Pending(current)),
-                        Delivery::TaskGone => tried = newer,
-                    }
-                }
+                Some(newer) if newer != tried => match self.deliver(&current, &newer).await {
+                    Delivery::Done => return Ok(DecisionOutcome::Delivered(current)),
+                    Delivery::Later => return Ok(DecisionOutcome::Pending(current)),
+                    Delivery::TaskGone => tried = newer,
+                },
                 _ if current.at_last_review_stage() => {
                     self.expire_decided(&current).await?;
                     return Err(DecisionError::TimedOut { id: decided.id });

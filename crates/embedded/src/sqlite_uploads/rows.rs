@@ -136,8 +136,12 @@ impl Row {
                 Ok(Value::Integer(v.unix_millis()))
             })?,
             opt(r.client_correlation_id.as_ref(), |v| Ok(text(v.as_str())))?,
-            opt(r.escalation_level.as_ref(), |v| Ok(Value::Integer(i64::from(*v))))?,
-            opt(r.escalation_levels.as_ref(), |v| Ok(Value::Integer(i64::from(*v))))?,
+            opt(r.escalation_level.as_ref(), |v| {
+                Ok(Value::Integer(i64::from(*v)))
+            })?,
+            opt(r.escalation_levels.as_ref(), |v| {
+                Ok(Value::Integer(i64::from(*v)))
+            })?,
         ])
     }
 
@@ -210,7 +214,10 @@ pub(super) fn update(
 
 /// Writes the escalation level and task token of `next`, a record still `IN_REVIEW` (the
 /// caller checked it inside the same transaction).
-pub(super) fn update_review_stage(conn: &Connection, next: &UploadRecord) -> rusqlite::Result<usize> {
+pub(super) fn update_review_stage(
+    conn: &Connection,
+    next: &UploadRecord,
+) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(
         "UPDATE uploads SET escalation_level = ?2, task_token = ?3
          WHERE id = ?1 AND status = 'IN_REVIEW'",
