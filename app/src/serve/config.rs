@@ -380,6 +380,18 @@ mod tests {
     }
 
     #[test]
+    fn escalation_points_default_to_half_and_nine_tenths_and_are_checked() {
+        let config = ServeConfig::default();
+        assert_eq!(config.review_escalation().unwrap().percents(), [50, 90]);
+        let none: ServeConfig = toml::from_str("review_escalation_percent = []\n").unwrap();
+        assert!(none.review_escalation().unwrap().percents().is_empty());
+        let backwards: ServeConfig =
+            toml::from_str("review_escalation_percent = [90, 50]\n").unwrap();
+        let refused = format!("{:#}", backwards.check().unwrap_err());
+        assert!(refused.contains("review_escalation_percent"), "{refused}");
+    }
+
+    #[test]
     fn nonsense_is_refused_with_the_setting_named() {
         let mut config = ServeConfig::default();
         config.webhooks.push(Webhook {
