@@ -4,7 +4,8 @@
 //! one wins; only then is the stored task token used. If the answer cannot be delivered
 //! (the workflow engine is unreachable), the decision stays recorded as `DECIDED` and
 //! [`Review::redeliver_decisions`] sends it again later. If the task timed out before the
-//! decision arrived, the upload is `EXPIRED` and the caller is told so.
+//! decision arrived, the upload is `EXPIRED` and the caller is told so; a token closed by an
+//! escalation stage change is not a timeout (see `escalation.rs`: the decision is pending).
 
 use std::time::Duration;
 
