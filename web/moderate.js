@@ -172,6 +172,7 @@ function buildCard(item) {
       livePane(item, slot)),
     h("div", { class: "card-body" },
       h("h2", { class: "card-title", id: `title-${id}`, title: item.filename }, item.filename),
+      escalationBadge(item.escalation_level),
       h("p", { class: "card-target" },
         h("span", { class: "card-restaurant" }, item.restaurant_name || item.restaurant),
         h("span", { class: "owner" }, item.restaurant),
@@ -198,6 +199,13 @@ function buildCard(item) {
   element.addEventListener("focusin", () => select(id, { focus: false }));
   element.addEventListener("click", () => select(id, { focus: false }));
   return element;
+}
+
+/** The escalation flag: level 1 past the first escalation point of the deadline, level 2 near it. */
+function escalationBadge(level) {
+  if (!level) return null;
+  const text = level >= 2 ? "Escalated: deadline near" : "Escalated";
+  return h("span", { class: `badge ${level >= 2 ? "badge-bad" : "badge-pending"} escalation`, "data-escalation-level": String(level), title: `Escalation level ${level}` }, text);
 }
 
 /** What the slot shows now, which approving would replace, or an empty frame. */

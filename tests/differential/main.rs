@@ -2,8 +2,10 @@
 //! and on the embedded engine, driven by the same scripted worker with the same inputs, must
 //! enter the same states in the same order, send the same task messages, and end with the same
 //! status, output, error and cause. Paths: approve, decline, withdrawn in review and while
-//! sanitizing, sanitize rejected, review timeout (2 s), a task timeout retried then answered,
-//! catch (`Vetted.Permanent`), timeout retries exhausted, and an answer the workflow does not
+//! sanitizing, sanitize rejected, review timeout (2 s), review escalation (stages of 2 s:
+//! escalated twice then decided, escalated once then expired, and a decision answering the
+//! token of a stage that has timed out), a task timeout retried then answered, catch
+//! (`Vetted.Permanent`), timeout retries exhausted, and an answer the workflow does not
 //! know. Both engines run the ASL with the
 //! fixed timeouts of `Sanitize` and `Publish` shortened (`backends::review_asl`); the ASL
 //! retries only `States.Timeout`, so that is how the retry paths are reached.
@@ -27,6 +29,11 @@
 //!    message sequences are compared. The states entered, the status and the output are
 //!    compared exactly; the embedded engine's exact attempt sequence is pinned down by the
 //!    engine's own tests (`crates/embedded/tests/workflow_timers.rs`).
+//! 5. Whether an answer to the token of a task that timed out is refused. Step Functions and
+//!    the embedded engine refuse it (`TaskTimedOut`, so `TaskGone`); moto 5.2 accepts it
+//!    (measured: `SendTaskSuccess` answers 200) and ignores it: the execution has moved on
+//!    and enters the same states as on the embedded engine, which is compared. So the refusal
+//!    is asserted on the embedded side only (`decision-races-a-stage-change`).
 //!
 //! Real waits: the timeouts (2 s for the review, 8 s per shortened task) and the Retry delays of
 //! the ASL (2, 4, 8 s) run for real on both engines; the scenarios run concurrently, so the
@@ -40,6 +47,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 use vetted_core::ports::ReviewStart;
+use vetted_core::review::EscalationShares;
 use vetted_core::{ExecutionName, UploadId};
 
 use backends::{Backend, Finished};
@@ -96,6 +104,9 @@ async fn run(
         let input = ReviewStart {
             upload_id: *upload,
             review_timeout_seconds: scenario.review_timeout_seconds,
+            review_stages: EscalationShares::new(scenario.escalation.to_vec())
+                .expect("valid escalation points")
+                .stages(scenario.review_timeout_seconds),
         };
         let name = ExecutionName::parse(name).expect("execution name");
         backend.workflow.start(&name, &input).await.expect("start");
@@ -163,6 +174,16 @@ async fn the_embedded_engine_runs_the_review_as_step_functions_does() {
 
     for (((_, scenario), m), e) in runs.iter().zip(&on_moto).zip(&on_embedded) {
         let key = scenario.key;
+        // Normalisation 5: the embedded engine refuses a stale token; moto may not.
+        assert!(
+            e.transcript.stale_accepted.iter().all(|accepted| !accepted),
+            "{key}: the embedded engine took an answer to a timed-out token"
+        );
+        assert_eq!(
+            m.transcript.stale_accepted.len(),
+            e.transcript.stale_accepted.len(),
+            "{key}: the same stale answers tried"
+        );
         for (label, outcome) in [("moto", m), ("embedded", e)] {
             assert!(
                 outcome.transcript.problems.is_empty(),

@@ -17,11 +17,20 @@ pub enum Answer {
     Failure(&'static str, &'static str),
     /// No answer: the task must time out.
     Silence,
+    /// First answer the last silenced task of this execution (whose stage has timed out,
+    /// since this task came) with `stale`, which must be refused as `TaskGone`, then answer
+    /// this task with `then`: a moderator's decision racing an escalation stage change.
+    AfterStale {
+        stale: Value,
+        then: Value,
+    },
 }
 
 pub struct Scenario {
     pub key: &'static str,
     pub review_timeout_seconds: u64,
+    /// The escalation points, in percent of the review timeout (none: one await stage).
+    pub escalation: &'static [u8],
     /// Each task message the execution sends, in order, with the worker's answer.
     pub script: Vec<(&'static str, Answer)>,
     /// The states it must enter on both engines.
@@ -40,6 +49,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "approve",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", clean()),
                 ("await_decision", ok(json!({ "decision": "approve" }))),
@@ -58,6 +68,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "decline",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", clean()),
                 ("await_decision", ok(json!({ "decision": "decline" }))),
@@ -76,6 +87,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "rejected",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![(
                 "sanitize",
                 ok(json!({ "verdict": "rejected", "reason": "type_mismatch" })),
@@ -88,6 +100,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "withdraw-in-review",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", clean()),
                 ("await_decision", ok(json!({ "decision": "withdraw" }))),
@@ -105,6 +118,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "withdraw-while-sanitizing",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![("sanitize", ok(json!({ "verdict": "withdrawn" })))],
             entered: &["Sanitize", "SanitizeVerdict", "Withdrawn"],
             status: "SUCCEEDED",
@@ -112,6 +126,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "timeout",
             review_timeout_seconds: 2,
+            escalation: &[],
             script: vec![
                 ("sanitize", clean()),
                 ("await_decision", Silence),
@@ -121,8 +136,98 @@ pub fn scenarios() -> Vec<Scenario> {
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
+                "AfterStage0",
                 "Expire",
                 "Expired",
+            ],
+            status: "SUCCEEDED",
+        },
+        // Escalation: the review waits in three stages (2 s each), escalating twice, and the
+        // decision comes in the last stage.
+        Scenario {
+            key: "escalate-then-decide",
+            review_timeout_seconds: 6,
+            escalation: &[34, 67],
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", Silence),
+                ("escalate", ok(json!({ "escalated": 1 }))),
+                ("await_decision", Silence),
+                ("escalate", ok(json!({ "escalated": 2 }))),
+                ("await_decision", ok(json!({ "decision": "approve" }))),
+                ("publish", ok(json!({ "status": "PUBLISHED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "AfterStage0",
+                "Escalate1",
+                "AwaitDecisionLevel1",
+                "AfterStage1",
+                "Escalate2",
+                "AwaitDecisionLevel2",
+                "Decided",
+                "Publish",
+                "Published",
+            ],
+            status: "SUCCEEDED",
+        },
+        // One escalation, then nobody decides: the last stage's timeout expires the review.
+        Scenario {
+            key: "escalate-then-expire",
+            review_timeout_seconds: 4,
+            escalation: &[50],
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", Silence),
+                ("escalate", ok(json!({ "escalated": 1 }))),
+                ("await_decision", Silence),
+                ("expire", ok(json!({ "status": "EXPIRED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "AfterStage0",
+                "Escalate1",
+                "AwaitDecisionLevel1",
+                "AfterStage1",
+                "Expire",
+                "Expired",
+            ],
+            status: "SUCCEEDED",
+        },
+        // A decision answers the first stage's token after that stage timed out: the engine
+        // refuses it (TaskGone), and the next stage's task is answered with the decision, as
+        // its worker does when it finds the record DECIDED.
+        Scenario {
+            key: "decision-races-a-stage-change",
+            review_timeout_seconds: 4,
+            escalation: &[50],
+            script: vec![
+                ("sanitize", clean()),
+                ("await_decision", Silence),
+                (
+                    "escalate",
+                    Answer::AfterStale {
+                        stale: json!({ "decision": "decline" }),
+                        then: json!({ "escalated": 1 }),
+                    },
+                ),
+                ("await_decision", ok(json!({ "decision": "decline" }))),
+                ("decline", ok(json!({ "status": "DECLINED" }))),
+            ],
+            entered: &[
+                "Sanitize",
+                "SanitizeVerdict",
+                "AwaitDecision",
+                "AfterStage0",
+                "Escalate1",
+                "AwaitDecisionLevel1",
+                "Decided",
+                "Decline",
+                "Declined",
             ],
             status: "SUCCEEDED",
         },
@@ -131,6 +236,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "retry",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", Silence),
                 ("sanitize", clean()),
@@ -151,6 +257,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "catch",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 (
                     "sanitize",
@@ -164,6 +271,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "exhausted",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", Silence),
                 ("sanitize", Silence),
@@ -177,6 +285,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "unexpected",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", ok(json!({ "verdict": "maybe" }))),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
@@ -193,6 +302,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             key: "no-verdict",
             review_timeout_seconds: 300,
+            escalation: &[],
             script: vec![
                 ("sanitize", ok(json!({}))),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
@@ -216,6 +326,9 @@ pub struct Transcript {
     pub messages: Vec<Value>,
     /// Anything off-script: a task that was not expected, an answer that was refused.
     pub problems: Vec<String>,
+    /// For each `Answer::AfterStale`: whether the engine accepted the answer to the timed-out
+    /// token (`false`: it said `TaskGone`). See normalisation 5 in `main.rs`.
+    pub stale_accepted: Vec<bool>,
 }
 
 /// One execution's script and how far it has got.
@@ -224,6 +337,8 @@ struct Play {
     next: usize,
     /// The last task answered, and how.
     last: Option<(&'static str, Answer)>,
+    /// The token of the last task left unanswered.
+    silenced: Option<TaskToken>,
     transcript: Transcript,
 }
 
@@ -241,6 +356,7 @@ impl Worker {
                     script: s.script.clone(),
                     next: 0,
                     last: None,
+                    silenced: None,
                     transcript: Transcript::default(),
                 };
                 (name.clone(), play)
@@ -261,7 +377,7 @@ impl Worker {
     ///
     /// A message for the task just answered, when the script expects another, is answered
     /// as that task was: moto re-sends a retried task with the same token (normalisation 4).
-    fn next(&self, body: &Value) -> Option<(TaskToken, Answer, bool)> {
+    fn next(&self, body: &Value) -> Option<(TaskToken, Answer, bool, Option<TaskToken>)> {
         let name = body["execution"].as_str()?;
         let mut plays = self.plays.lock().expect("the worker panicked");
         let play = plays.get_mut(name)?;
@@ -275,17 +391,35 @@ impl Worker {
         {
             play.next += 1;
             play.last = Some((expected, answer.clone()));
-            return Some((token, answer, false));
+            let stale = if matches!(answer, Answer::Silence) {
+                play.silenced = Some(token.clone());
+                None
+            } else {
+                play.silenced.take()
+            };
+            return Some((token, answer, false, stale));
         }
         if let Some((last, answer)) = play.last.clone()
             && last == task
         {
-            return Some((token, answer, true));
+            return Some((token, answer, true, None));
         }
         play.transcript
             .problems
             .push(format!("unscripted message {body}"));
         None
+    }
+
+    fn stale(&self, body: &Value, accepted: bool) {
+        let name = body["execution"].as_str().unwrap_or_default();
+        if let Some(play) = self
+            .plays
+            .lock()
+            .expect("the worker panicked")
+            .get_mut(name)
+        {
+            play.transcript.stale_accepted.push(accepted);
+        }
     }
 
     fn problem(&self, body: &Value, problem: String) {
@@ -316,11 +450,27 @@ pub async fn serve(
         for message in messages {
             queue.ack(&message.receipt).await.expect("ack");
             let body: Value = serde_json::from_str(&message.body).expect("task messages are JSON");
-            let Some((token, answer, repeat)) = worker.next(&body) else {
+            let Some((token, answer, repeat, silenced)) = worker.next(&body) else {
                 continue;
             };
             let answered = match &answer {
                 Answer::Success(output) => workflow.send_task_success(&token, output).await,
+                Answer::AfterStale { stale, then } => {
+                    match silenced {
+                        Some(silenced) => {
+                            match workflow.send_task_success(&silenced, stale).await {
+                                Err(WorkflowError::TaskGone) => worker.stale(&body, false),
+                                Ok(()) => worker.stale(&body, true),
+                                Err(e) => worker.problem(&body, format!("the stale answer: {e}")),
+                            }
+                        }
+                        None if !repeat => {
+                            worker.problem(&body, "no silenced task to answer late".to_owned());
+                        }
+                        None => {}
+                    }
+                    workflow.send_task_success(&token, then).await
+                }
                 Answer::Failure(error, cause) => {
                     workflow.send_task_failure(&token, error, cause).await
                 }

@@ -48,6 +48,7 @@ fn event(restaurant: &RestaurantId, event_type: EventType, status: Status) -> Up
         moderator: None,
         first_approver: None,
         correlation_id: Some(CorrelationId::of_upload(&upload_id)),
+        escalation_level: None,
     }
 }
 

@@ -443,6 +443,7 @@ async fn a_dead_letter_and_a_failed_upload_are_redriven_to_review_on_embedded_ad
         policies: SlotPolicies::uniform(Policy::default()),
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),
+        escalation: vetted_core::review::EscalationShares::none(),
     };
     let rig = Rig {
         intake: intake(Arc::new(engine.clone())),

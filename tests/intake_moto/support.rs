@@ -75,6 +75,7 @@ pub fn function_config(resources: &Resources) -> Config {
         },
         state_machine_arn: resources.state_machine_arn.clone(),
         review_timeout: Duration::from_secs(600),
+        escalation: vetted_core::review::EscalationShares::none(),
         policies: SlotPolicies::uniform(Policy::default()),
     }
 }

@@ -287,6 +287,7 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
         policies: SlotPolicies::uniform(Policy::default()),
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),
+        escalation: vetted_core::review::EscalationShares::none(),
     };
     scenario(&intake, &Embedded(engine)).await;
 }

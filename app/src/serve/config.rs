@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! review_timeout_seconds = 259200     # 72 h for a moderator to decide
+//! review_escalation_percent = [50, 90] # escalate at these shares of it; [] for never
 //! presign_expiry_seconds = 300        # how long an upload permission lasts
 //!
 //! [policy]                            # every slot kind; see `vetted inspect --help`
@@ -63,6 +64,7 @@ use vetted_api::auth::OidcConfig;
 use crate::mail::{SmtpSettings, parse_sender};
 use vetted_core::notify::OwnerLinks;
 use vetted_core::policy::SlotPolicies;
+use vetted_core::review::EscalationShares;
 use vetted_core::review::sanitize::budget::DEFAULT_MEMORY_BUDGET;
 use vetted_core::settings::Env;
 use vetted_core::webhooks::WebhookSecret;
@@ -78,6 +80,8 @@ pub struct ServeConfig {
     #[serde(skip)]
     pub policies: SlotPolicies,
     pub review_timeout_seconds: u64,
+    /// At which percentages of the review timeout a review still waiting escalates.
+    pub review_escalation_percent: Vec<u8>,
     pub presign_expiry_seconds: u64,
     pub workers: Workers,
     /// The memory (MiB) that the sanitize jobs running at once share: each reserves its
@@ -218,6 +222,7 @@ impl Default for ServeConfig {
             policy_table: toml::Table::new(),
             policies: SlotPolicies::default(),
             review_timeout_seconds: 72 * 3600,
+            review_escalation_percent: EscalationShares::default().percents().to_vec(),
             presign_expiry_seconds: 300,
             workers: Workers::default(),
             sanitize_memory_mib: DEFAULT_MEMORY_BUDGET / (1024 * 1024),
@@ -262,6 +267,9 @@ impl ServeConfig {
         if let Some(seconds) = env.parsed("VETTED_REVIEW_TIMEOUT_SECONDS")? {
             config.review_timeout_seconds = seconds;
         }
+        if let Some(shares) = env.parsed::<EscalationShares>("VETTED_REVIEW_ESCALATION_PERCENT")? {
+            config.review_escalation_percent = shares.percents().to_vec();
+        }
         if let Some(seconds) = env.parsed("VETTED_PRESIGN_EXPIRY_SECONDS")? {
             config.presign_expiry_seconds = seconds;
         }
@@ -278,6 +286,12 @@ impl ServeConfig {
         Duration::from_secs(self.review_timeout_seconds)
     }
 
+    /// The escalation points, checked by [`ServeConfig::load`].
+    pub fn review_escalation(&self) -> anyhow::Result<EscalationShares> {
+        EscalationShares::new(self.review_escalation_percent.clone())
+            .map_err(|why| anyhow::anyhow!("review_escalation_percent: {why}"))
+    }
+
     fn check(&self) -> anyhow::Result<()> {
         if self.sanitize_memory_mib < 64 {
             bail!("sanitize_memory_mib must be at least 64");
@@ -285,6 +299,7 @@ impl ServeConfig {
         if self.review_timeout_seconds == 0 {
             bail!("review_timeout_seconds must be at least 1");
         }
+        self.review_escalation()?;
         let Workers {
             intake,
             sanitize,
@@ -367,6 +382,18 @@ mod tests {
         assert_eq!(config.workers.sanitize, 1);
         assert_eq!(config.workers.intake, 16);
         assert!(toml::from_str::<ServeConfig>("review_timeout = 60").is_err());
+    }
+
+    #[test]
+    fn escalation_points_default_to_half_and_nine_tenths_and_are_checked() {
+        let config = ServeConfig::default();
+        assert_eq!(config.review_escalation().unwrap().percents(), [50, 90]);
+        let none: ServeConfig = toml::from_str("review_escalation_percent = []\n").unwrap();
+        assert!(none.review_escalation().unwrap().percents().is_empty());
+        let backwards: ServeConfig =
+            toml::from_str("review_escalation_percent = [90, 50]\n").unwrap();
+        let refused = format!("{:#}", backwards.check().unwrap_err());
+        assert!(refused.contains("review_escalation_percent"), "{refused}");
     }
 
     #[test]

@@ -68,6 +68,7 @@ const SETTINGS_HELP: &str = "\
 Settings file (--config), every key optional:
 
   review_timeout_seconds = 259200   # how long a moderator has (72 h)
+  review_escalation_percent = [50, 90]  # escalate at these shares of it ([]: never)
   presign_expiry_seconds = 300      # how long an upload permission lasts
   sanitize_memory_mib = 1024        # shared by the sanitizes running at once
   quarantine_retention_days = 30    # rejected objects are deleted after (embedded)
@@ -117,7 +118,8 @@ Settings file (--config), every key optional:
   # Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
 
 Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
-VETTED_REVIEW_TIMEOUT_SECONDS and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
+VETTED_REVIEW_TIMEOUT_SECONDS, VETTED_REVIEW_ESCALATION_PERCENT (e.g. 50,90 or none)
+and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
 VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info).
 
 Being killed loses nothing: on the next start, work in flight is redelivered and
@@ -262,6 +264,8 @@ impl Services {
             policies: config.policies.clone(),
             bucket: pipeline.bucket.clone(),
             review_timeout: config.review_timeout(),
+            // Checked by `ServeConfig::load`.
+            escalation: config.review_escalation().unwrap_or_default(),
         });
         let review = Arc::new(Review {
             ports: ports.clone(),

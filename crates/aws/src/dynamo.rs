@@ -28,14 +28,14 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
 use vetted_core::restaurant::RestaurantId;
-use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
+use vetted_core::{OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
 
 pub use audit::DynamoAudit;
 pub use invitations::DynamoInvitations;
 pub use item::BadItem;
 use item::{
-    CREATED_AT, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS, STATUS_SINCE,
-    TASK_TOKEN, TTL, changed_attributes, from_item, millis, s, to_item,
+    CREATED_AT, ESCALATION_LEVEL, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS,
+    STATUS_SINCE, TASK_TOKEN, TTL, changed_attributes, from_item, millis, n, s, to_item,
 };
 pub use notifications::DynamoNotifications;
 use paging::Index;
@@ -97,6 +97,54 @@ pub struct DynamoUploads {
 }
 
 impl DynamoUploads {
+    /// One conditional `UpdateItem`: the record as written, or `Conflict` with the record as
+    /// it stands (`expected` names the status the condition wanted).
+    async fn conditional_update(
+        &self,
+        id: &UploadId,
+        update: String,
+        condition: String,
+        values: Vec<(String, AttributeValue)>,
+        expected: Status,
+    ) -> Result<UploadRecord, UploadsError> {
+        let names = placeholder_names(&format!("{update} {condition}"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ID, s(id.to_string()))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names.into_iter().collect()))
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old_item = match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                return Self::record("dynamodb:UpdateItem", &item);
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item().cloned()
+                }
+                _ => return Err(backend_error("dynamodb:UpdateItem", e).into()),
+            },
+        };
+        // The old item is the record as it stands (`ReturnValuesOnConditionCheckFailure`);
+        // without it (or if there was no item at all), read it: a missing record is
+        // `NotFound`, not a conflict.
+        let current = match old_item {
+            Some(item) => Self::record("dynamodb:UpdateItem", &item)?,
+            None => self.get(id).await?,
+        };
+        Err(UploadsError::Conflict {
+            expected,
+            current: Box::new(current),
+        })
+    }
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -297,43 +345,36 @@ impl Uploads for DynamoUploads {
     ) -> Result<UploadRecord, UploadsError> {
         let (update, values) = update_expression(transition);
         let condition = format!("#{STATUS} = :from");
-        let names = placeholder_names(&format!("{update} {condition}"));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(ID, s(id.to_string()))
-            .update_expression(update)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names.into_iter().collect()))
-            .set_expression_attribute_values(Some(values.into_iter().collect()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let old_item = match result {
-            Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
-                return Self::record("dynamodb:UpdateItem", &item);
-            }
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    failed.item().cloned()
-                }
-                _ => return Err(backend_error("dynamodb:UpdateItem", e).into()),
-            },
-        };
-        // The old item is the record as it stands (`ReturnValuesOnConditionCheckFailure`);
-        // without it (or if there was no item at all), read it: a missing record is
-        // `NotFound`, not a conflict.
-        let current = match old_item {
-            Some(item) => Self::record("dynamodb:UpdateItem", &item)?,
-            None => self.get(id).await?,
-        };
-        Err(UploadsError::Conflict {
-            expected: transition.from,
-            current: Box::new(current),
-        })
+        self.conditional_update(id, update, condition, values, transition.from)
+            .await
+    }
+
+    #[tracing::instrument(skip(self, task_token), fields(upload_id = %id))]
+    async fn set_review_stage(
+        &self,
+        id: &UploadId,
+        level: u8,
+        task_token: Option<&TaskToken>,
+    ) -> Result<UploadRecord, UploadsError> {
+        let mut update = format!("SET #{ESCALATION_LEVEL} = :level");
+        let mut values = vec![
+            (":level".to_owned(), n(level)),
+            (":in_review".to_owned(), s(Status::InReview.as_str())),
+            (
+                ":awaiting_second".to_owned(),
+                s(Status::AwaitingSecond.as_str()),
+            ),
+        ];
+        if let Some(token) = task_token {
+            update.push_str(&format!(", #{TASK_TOKEN} = :token"));
+            values.push((":token".to_owned(), s(token.expose())));
+        }
+        let condition = format!(
+            "#{STATUS} IN (:in_review, :awaiting_second) AND (attribute_not_exists(#{ESCALATION_LEVEL}) \
+             OR #{ESCALATION_LEVEL} <= :level)"
+        );
+        self.conditional_update(id, update, condition, values, Status::InReview)
+            .await
     }
 
     #[tracing::instrument(skip(self, page))]

@@ -215,6 +215,7 @@ async fn missing_resources_are_permanent_errors_that_say_what_is_missing() {
     let input = ReviewStart {
         upload_id: UploadId::generate(),
         review_timeout_seconds: 60,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(60),
     };
     match workflow.start(&name, &input).await {
         Err(WorkflowError::Backend(e)) => assert!(!e.retryable, "{e}"),

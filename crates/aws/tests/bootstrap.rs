@@ -194,6 +194,7 @@ async fn the_review_workflow_runs_on_the_bootstrapped_queues() {
     let input = ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 600,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(600),
     };
     assert_eq!(
         workflow.start(&name, &input).await.expect("start"),
@@ -205,6 +206,7 @@ async fn the_review_workflow_runs_on_the_bootstrapped_queues() {
     );
     let other_input = ReviewStart {
         review_timeout_seconds: 1,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(1),
         ..input.clone()
     };
     assert_eq!(
@@ -279,6 +281,7 @@ async fn a_review_without_a_decision_times_out_into_expire() {
     let input = ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 1,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(1),
     };
     assert_eq!(
         workflow.start(&name, &input).await.expect("start"),

@@ -44,16 +44,23 @@ pub async fn run_all(sink: &dyn EventSink, published: &dyn PublishedEvents) {
 pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
     let slot_changed = matches!(event_type, EventType::SlotChanged | EventType::SlotCleared);
     let cleared = event_type == EventType::SlotCleared;
+    let escalated = event_type == EventType::ReviewEscalated;
     let status = Status::ALL
         .into_iter()
         .find(|s| EventType::for_status(*s) == Some(event_type))
-        .unwrap_or(Status::Published);
+        .unwrap_or(if escalated {
+            Status::InReview
+        } else {
+            Status::Published
+        });
     let restaurant = RestaurantId::parse(&format!("contract-{upload}"))
         .unwrap_or_else(|e| panic!("a restaurant id made of an upload id: {e}"));
     let slot = Slot::Gallery(7);
     let revision = 3;
     let id = if slot_changed {
         format!("{restaurant}.{slot}.{revision}.{}", event_type.as_str())
+    } else if escalated {
+        format!("{upload}.{}.1", event_type.as_str())
     } else {
         format!("{upload}.{}", event_type.as_str())
     };
@@ -84,6 +91,7 @@ pub fn sample_event(upload: UploadId, event_type: EventType) -> UploadEvent {
             .then(|| ModeratorId::parse("contract-moderator").unwrap_or_else(|e| panic!("{e}"))),
         first_approver: None,
         correlation_id: (!slot_changed).then(|| CorrelationId::of_upload(&upload)),
+        escalation_level: escalated.then_some(1),
         restaurant,
         slot,
     }

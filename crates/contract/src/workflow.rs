@@ -46,6 +46,7 @@ async fn start(check: &str, w: WorkflowUnderTest<'_>, name: &ExecutionName, uplo
     let input = ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 300,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(300),
     };
     let outcome = w
         .workflow
@@ -152,6 +153,7 @@ pub async fn start_sends_the_sanitize_task_once(w: WorkflowUnderTest<'_>) {
     let again = ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 300,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(300),
     };
     let outcome = w
         .workflow

@@ -1,5 +1,6 @@
-//! Domain events: one per status change, versioned, with an id derived from (upload, status),
-//! and one per change of a slot's live image (`slot.changed`, or `slot.cleared` when a gallery
+//! Domain events: one per status change, versioned, with an id derived from (upload, status);
+//! `review.escalated` once per escalation level of a review still waiting, with an id derived
+//! from (upload, level); and one per change of a slot's live image (`slot.changed`, or `slot.cleared` when a gallery
 //! image is removed), with an id derived from (slot, revision).
 //!
 //! Events are built from the record *after* its transition (or the slot after its swap), so
@@ -48,10 +49,13 @@ pub enum EventType {
     /// An owner removed a gallery image: the slot shows nothing now.
     #[serde(rename = "slot.cleared")]
     SlotCleared,
+    /// A review still waiting for a moderator reached an escalation point of its deadline.
+    #[serde(rename = "review.escalated")]
+    ReviewEscalated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::UploadReceived,
         EventType::UploadRejected,
         EventType::ReviewRequested,
@@ -63,6 +67,7 @@ impl EventType {
         EventType::UploadWithdrawn,
         EventType::SlotChanged,
         EventType::SlotCleared,
+        EventType::ReviewEscalated,
     ];
 
     /// The event a record entering `status` emits; `None` for statuses nobody outside needs
@@ -101,6 +106,7 @@ impl EventType {
             EventType::UploadWithdrawn => "upload.withdrawn",
             EventType::SlotChanged => "slot.changed",
             EventType::SlotCleared => "slot.cleared",
+            EventType::ReviewEscalated => "review.escalated",
         }
     }
 }
@@ -163,6 +169,9 @@ pub struct UploadEvent {
     /// which belong to the slot rather than to one request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<CorrelationId>,
+    /// `review.escalated`: the level reached (1, 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_level: Option<u8>,
 }
 
 impl UploadEvent {
@@ -206,7 +215,39 @@ impl UploadEvent {
                 .then(|| record.first_approver.clone())
                 .flatten(),
             correlation_id: Some(record.correlation_id()),
+            escalation_level: None,
         })
+    }
+
+    /// `review.escalated` for `record`, still `IN_REVIEW`, at escalation `level`. The id names
+    /// the level, so a repeated escalate task announces the same event again.
+    pub fn escalated(record: &UploadRecord, level: u8, at: Timestamp) -> Self {
+        let event_type = EventType::ReviewEscalated;
+        Self {
+            id: format!("{}.{}.{level}", record.id, event_type.as_str()),
+            event_type,
+            version: EVENT_VERSION,
+            time: at,
+            upload_id: record.id,
+            restaurant: record.target.restaurant.clone(),
+            slot: record.target.slot,
+            owner: Some(record.owner.clone()),
+            status: record.status,
+            url: None,
+            previous_upload_id: None,
+            previous_url: None,
+            revision: None,
+            reason: None,
+            detected_type: record.detected_type,
+            width: record.width,
+            height: record.height,
+            bytes: record.bytes,
+            decline_reason: None,
+            moderator: None,
+            first_approver: None,
+            correlation_id: Some(record.correlation_id()),
+            escalation_level: Some(level),
+        }
     }
 
     /// The event of a slot that has just changed: `slot.changed` when it took a new live
@@ -249,6 +290,7 @@ impl UploadEvent {
             },
             first_approver: None,
             correlation_id: None,
+            escalation_level: None,
         })
     }
 
@@ -281,6 +323,7 @@ impl UploadEvent {
             moderator: None,
             first_approver: None,
             correlation_id: None,
+            escalation_level: None,
         })
     }
 }
@@ -310,7 +353,10 @@ mod tests {
     #[test]
     fn every_event_type_has_exactly_one_status_and_spelling() {
         for event_type in EventType::ALL {
-            if matches!(event_type, EventType::SlotChanged | EventType::SlotCleared) {
+            if matches!(
+                event_type,
+                EventType::SlotChanged | EventType::SlotCleared | EventType::ReviewEscalated
+            ) {
                 continue;
             }
             let statuses: Vec<Status> = Status::ALL

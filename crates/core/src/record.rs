@@ -219,6 +219,15 @@ pub struct UploadRecord {
     /// The client's reference, when it named one at presign; see [`Self::correlation_id`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_correlation_id: Option<CorrelationId>,
+    /// The review's escalation level: `None` (or 0) until the workflow first escalates it,
+    /// then 1, 2. It is also the await stage whose task token is stored; see
+    /// [`crate::ports::Uploads::set_review_stage`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_level: Option<u8>,
+    /// How many escalation levels this review's workflow has (0: none); set when the review
+    /// starts. A decision that finds its token gone at the last level has timed out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_levels: Option<u8>,
 }
 
 impl UploadRecord {
@@ -264,6 +273,8 @@ impl UploadRecord {
             decline_reason: None,
             failure: None,
             client_correlation_id: None,
+            escalation_level: None,
+            escalation_levels: None,
         }
     }
 
@@ -315,7 +326,8 @@ impl UploadRecord {
             decision,
             decided_at,
             decline_reason,
-            failure
+            failure,
+            escalation_levels
         );
         if !transition.to.awaits_decision() {
             next.task_token = None;
@@ -324,7 +336,40 @@ impl UploadRecord {
     }
 }
 
+impl UploadRecord {
+    /// The await stage whose token the record holds: 0 before any escalation.
+    pub fn review_stage(&self) -> u8 {
+        self.escalation_level.unwrap_or(0)
+    }
+
+    /// Whether the stored token belongs to the review's last await stage, whose timeout
+    /// expires the review.
+    pub fn at_last_review_stage(&self) -> bool {
+        self.review_stage() >= self.escalation_levels.unwrap_or(0)
+    }
+
+    /// The reference semantics of [`crate::ports::Uploads::set_review_stage`]: `None` when the
+    /// condition fails (not `IN_REVIEW`, or already at a later stage).
+    pub fn with_review_stage(&self, level: u8, task_token: Option<&TaskToken>) -> Option<Self> {
+        if !self.status.is_open_review() || self.review_stage() > level {
+            return None;
+        }
+        let mut next = self.clone();
+        next.escalation_level = Some(level);
+        if let Some(token) = task_token {
+            next.task_token = Some(token.clone());
+        }
+        Some(next)
+    }
+}
+
 impl Status {
+    /// A review a moderator has yet to decide: `IN_REVIEW`, or `AWAITING_SECOND` in four-eyes
+    /// review. Its escalation timers keep running.
+    pub fn is_open_review(self) -> bool {
+        matches!(self, Status::InReview | Status::AwaitingSecond)
+    }
+
     /// Statuses in which the workflow waits on a task token held by the record.
     pub fn awaits_decision(self) -> bool {
         matches!(
@@ -351,6 +396,7 @@ pub struct RecordChanges {
     pub decided_at: Option<Timestamp>,
     pub decline_reason: Option<DeclineReason>,
     pub failure: Option<String>,
+    pub escalation_levels: Option<u8>,
 }
 
 /// A checked move of one record from one status to another.

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{OptionalExtension, params};
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
 use vetted_core::restaurant::RestaurantId;
-use vetted_core::{OwnerId, Status, Transition, UploadId, UploadRecord};
+use vetted_core::{OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
 
 use crate::db::{Db, DbError, Migration, immediate};
 use rows::{COLUMNS, Row};
@@ -93,6 +93,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         DROP INDEX uploads_in_progress;
         CREATE INDEX uploads_in_progress ON uploads (restaurant, created_at, id)
             WHERE status IN ('RECEIVED', 'IN_REVIEW', 'AWAITING_SECOND', 'DECIDED', 'APPROVED');
+    ",
+    },
+    Migration {
+        // Review escalation: the level reached (also the await stage whose token is stored)
+        // and how many the review's workflow has. Rows of earlier versions have neither: a
+        // review without escalation.
+        version: 6,
+        sql: "
+        ALTER TABLE uploads ADD COLUMN escalation_level INTEGER;
+        ALTER TABLE uploads ADD COLUMN escalation_levels INTEGER;
     ",
     },
 ];
@@ -296,6 +306,38 @@ impl Uploads for SqliteUploads {
             })
             .await
             .map_err(backend("uploads.transition"))?
+    }
+
+    #[tracing::instrument(skip(self, task_token), fields(upload_id = %id))]
+    async fn set_review_stage(
+        &self,
+        id: &UploadId,
+        level: u8,
+        task_token: Option<&TaskToken>,
+    ) -> Result<UploadRecord, UploadsError> {
+        let (id, task_token) = (*id, task_token.cloned());
+        self.db
+            .call(move |conn| {
+                let tx = immediate(conn)?;
+                let current = tx
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
+                    .query_row([id.to_string()], Row::record)
+                    .optional()?;
+                let Some(current) = current else {
+                    return Ok(Err(UploadsError::NotFound(id)));
+                };
+                let Some(next) = current.with_review_stage(level, task_token.as_ref()) else {
+                    return Ok(Err(UploadsError::Conflict {
+                        expected: Status::InReview,
+                        current: Box::new(current),
+                    }));
+                };
+                rows::update_review_stage(&tx, &next)?;
+                tx.commit()?;
+                Ok(Ok(next))
+            })
+            .await
+            .map_err(backend("uploads.set_review_stage"))?
     }
 
     async fn list_by_owner(

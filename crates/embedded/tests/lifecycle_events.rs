@@ -90,6 +90,15 @@ impl Uploads for RecordingUploads {
         Ok(moved)
     }
 
+    async fn set_review_stage(
+        &self,
+        id: &UploadId,
+        level: u8,
+        task_token: Option<&vetted_core::TaskToken>,
+    ) -> Result<UploadRecord, UploadsError> {
+        self.inner.set_review_stage(id, level, task_token).await
+    }
+
     async fn list_by_owner(
         &self,
         owner: &OwnerId,
@@ -190,6 +199,7 @@ async fn world() -> World {
         policies: SlotPolicies::uniform(Policy::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
+        escalation: vetted_core::review::EscalationShares::none(),
     };
     let review = Review {
         ports,

@@ -253,7 +253,7 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .collect();
     expected.sort();
     assert_eq!(first, expected);
-    assert!(first.contains(&("uploads".to_owned(), 4)) && first.contains(&("queue".to_owned(), 1)));
+    assert!(first.contains(&("uploads".to_owned(), 6)) && first.contains(&("queue".to_owned(), 1)));
     let db = Db::open(&path).await.unwrap();
     assert_eq!(
         versions(db.clone()).await,
@@ -318,6 +318,10 @@ async fn version_1_upload_rows_read_back_after_the_upgrade() {
         "a version 1 row must read back with the documented default slot"
     );
     assert_eq!(stored.decided_at, None, "version 1 kept no decision time");
+    assert_eq!(
+        stored.escalation_level, None,
+        "rows before version 5 were never escalated"
+    );
     assert_eq!(stored.status, Status::Declined);
     assert_eq!(stored.key.as_str(), format!("incoming/owner-1/{id}"));
 }

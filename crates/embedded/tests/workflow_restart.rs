@@ -32,6 +32,7 @@ fn start(upload: UploadId) -> ReviewStart {
     ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 300,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(300),
     }
 }
 

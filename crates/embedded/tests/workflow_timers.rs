@@ -58,6 +58,7 @@ async fn the_review_times_out_after_review_timeout_seconds() {
     let start = ReviewStart {
         upload_id: upload,
         review_timeout_seconds: 60,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(60),
     };
     rig.engine.start(&name("timeout-1"), &start).await.unwrap();
     let sanitize = take(&rig.sanitize, Duration::from_secs(5)).await;
@@ -102,6 +103,7 @@ async fn the_review_times_out_after_review_timeout_seconds() {
             "Sanitize",
             "SanitizeVerdict",
             "AwaitDecision",
+            "AfterStage0",
             "Expire",
             "Expired"
         ]

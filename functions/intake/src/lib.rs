@@ -14,6 +14,7 @@ use vetted_aws::config::AwsContext;
 use vetted_aws::sfn::SfnReviewWorkflow;
 use vetted_core::intake::Intake;
 use vetted_core::policy::SlotPolicies;
+use vetted_core::review::EscalationShares;
 use vetted_core::settings::Env;
 
 /// The template's default for `ReviewTimeoutSeconds`: a week.
@@ -25,6 +26,8 @@ pub struct Config {
     pub common: PipelineConfig,
     pub state_machine_arn: String,
     pub review_timeout: Duration,
+    /// `VETTED_REVIEW_ESCALATION_PERCENT` (`50,90` by default, `none` for no escalation).
+    pub escalation: EscalationShares,
     pub policies: SlotPolicies,
 }
 
@@ -35,6 +38,9 @@ impl Config {
             state_machine_arn: env.required("VETTED_STATE_MACHINE_ARN")?,
             review_timeout: env
                 .seconds_or("VETTED_REVIEW_TIMEOUT_SECONDS", DEFAULT_REVIEW_TIMEOUT)?,
+            escalation: env
+                .parsed("VETTED_REVIEW_ESCALATION_PERCENT")?
+                .unwrap_or_default(),
             policies: SlotPolicies::default().with_env(env)?,
         })
     }
@@ -48,5 +54,6 @@ pub fn intake(ctx: &AwsContext, config: Config) -> Intake {
         policies: config.policies,
         bucket: config.common.bucket,
         review_timeout: config.review_timeout,
+        escalation: config.escalation,
     }
 }

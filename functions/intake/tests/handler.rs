@@ -71,6 +71,7 @@ async fn rig() -> Rig {
         policies: SlotPolicies::uniform(Policy::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
+        escalation: vetted_core::review::EscalationShares::none(),
     };
     Rig {
         _dir: dir,

@@ -102,6 +102,7 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
     let start = ReviewStart {
         upload_id: intent.id,
         review_timeout_seconds: 600,
+        review_stages: vetted_core::ports::ReviewStages::without_escalation(600),
     };
     engine.start(&execution, &start).await.unwrap();
     let sanitize = sanitize_queue

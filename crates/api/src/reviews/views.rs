@@ -38,6 +38,10 @@ pub struct ReviewItem {
     pub created_at: Timestamp,
     /// When it entered review; the queue is ordered by it.
     pub waiting_since: Timestamp,
+    /// The escalation level the review reached (1, 2) as its deadline nears; absent while
+    /// it has not been escalated. The console shows it as a badge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation_level: Option<u8>,
     /// A presigned GET of the sanitized preview (WebP), valid until `preview_expires_at`.
     pub preview_url: String,
     pub preview_expires_at: Timestamp,
@@ -88,6 +92,7 @@ impl ReviewItem {
             bytes: record.bytes,
             created_at: record.created_at,
             waiting_since: record.status_since,
+            escalation_level: record.escalation_level.filter(|level| *level > 0),
             preview_url,
             preview_expires_at,
             status: record.status,

@@ -98,9 +98,7 @@ async fn an_admin_lists_and_redrives_a_failed_upload_once() {
     assert_eq!(again["status"], "RECEIVED");
 
     // The trail holds the one redrive that happened: not the dry run, not the no-op.
-    let (status, history) = app
-        .get(&admin, &format!("/api/uploads/{id}/history"))
-        .await;
+    let (status, history) = app.get(&admin, &format!("/api/uploads/{id}/history")).await;
     assert_eq!(status, StatusCode::OK, "{history}");
     assert_matches("upload-history.json", &history);
     let entries = history["entries"].as_array().unwrap();

@@ -202,6 +202,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
                 policies: review.policies.clone(),
                 bucket: "vetted".to_owned(),
                 review_timeout: Duration::from_secs(600),
+                escalation: vetted_core::review::EscalationShares::none(),
             }),
             queues: vec![
                 vetted_core::admin::NamedQueue {

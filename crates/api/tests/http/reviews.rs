@@ -44,6 +44,7 @@ pub(crate) fn intake(app: &TestApp) -> Intake {
         policies: vetted_core::policy::SlotPolicies::uniform(Default::default()),
         bucket: BUCKET.to_owned(),
         review_timeout: REVIEW_TIMEOUT,
+        escalation: vetted_core::review::EscalationShares::none(),
     }
 }
 

@@ -72,6 +72,9 @@ pub(crate) fn spelled<T: Serialize>(value: &T) -> AttributeValue {
 /// before it existed have none, and read back as `None`.
 const CORRELATION_ID: &str = "correlation_id";
 
+/// The review's escalation level, written only by `set_review_stage`; absent until then.
+pub(crate) const ESCALATION_LEVEL: &str = "escalation_level";
+
 /// The whole record, plus the TTL while it is an intent.
 pub(crate) fn to_item(record: &UploadRecord) -> Item {
     let mut item = Item::from([
@@ -104,6 +107,7 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
         decided_at: record.decided_at,
         decline_reason: record.decline_reason,
         failure: record.failure.clone(),
+        escalation_levels: record.escalation_levels,
     };
     item.extend(
         changed_attributes(&optional)
@@ -112,6 +116,9 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
     );
     if let Some(correlation_id) = &record.client_correlation_id {
         item.insert(CORRELATION_ID.to_owned(), s(correlation_id.as_str()));
+    }
+    if let Some(level) = record.escalation_level {
+        item.insert(ESCALATION_LEVEL.to_owned(), n(level));
     }
     if record.status.is_in_progress() {
         item.insert(
@@ -157,6 +164,7 @@ pub(crate) fn changed_attributes(c: &RecordChanges) -> Vec<(&'static str, Attrib
     put("decided_at", c.decided_at.map(millis));
     put("decline_reason", c.decline_reason.as_ref().map(spelled));
     put("failure", c.failure.clone().map(s));
+    put("escalation_levels", c.escalation_levels.map(n));
     out
 }
 
@@ -292,6 +300,8 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         decline_reason: r.spelled("decline_reason")?,
         failure: r.text("failure")?.map(str::to_owned),
         client_correlation_id: r.parsed(CORRELATION_ID, CorrelationId::parse)?,
+        escalation_level: r.number(ESCALATION_LEVEL)?,
+        escalation_levels: r.number("escalation_levels")?,
     })
 }
 

@@ -20,6 +20,7 @@ pub use records::{
 };
 pub use transitions::{
     a_conflict_reports_the_actual_status_and_writes_nothing,
+    a_review_stage_moves_only_forward_and_only_in_review,
     concurrent_transitions_have_exactly_one_winner, every_legal_transition_matches_apply,
     the_decision_time_is_written_and_kept, the_task_token_lives_only_while_a_decision_is_pending,
 };
@@ -45,6 +46,7 @@ pub async fn run_all(uploads: &dyn Uploads) {
     concurrent_transitions_have_exactly_one_winner(uploads).await;
     the_task_token_lives_only_while_a_decision_is_pending(uploads).await;
     the_decision_time_is_written_and_kept(uploads).await;
+    a_review_stage_moves_only_forward_and_only_in_review(uploads).await;
     list_by_owner_is_newest_first(uploads).await;
     list_by_status_is_oldest_first_and_follows_transitions(uploads).await;
     paging_yields_every_record_once_even_when_sort_keys_tie(uploads).await;
@@ -140,5 +142,6 @@ pub(crate) fn every_field(seed: u32) -> RecordChanges {
         failure: Some(format!(
             "step {seed} failed: 'quoted' \"and\" caf\u{e9}\n second line"
         )),
+        escalation_levels: Some(u8::try_from(seed % 3).unwrap_or(0)),
     }
 }

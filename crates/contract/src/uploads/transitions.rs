@@ -346,3 +346,85 @@ pub async fn the_decision_time_is_written_and_kept(uploads: &dyn Uploads) {
         "{CHECK}: a transition changed the record's target slot"
     );
 }
+
+/// `set_review_stage`: while `IN_REVIEW`, each escalation stage stores its level and its task
+/// token, and changes nothing else (the status and `status_since` the review queue is ordered
+/// by included); an earlier stage than the stored one, or any stage once the review is
+/// decided, is a `Conflict` that writes nothing and shows the record as it stands.
+pub async fn a_review_stage_moves_only_forward_and_only_in_review(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::a_review_stage_moves_only_forward_and_only_in_review";
+    let _check = Check::start(CHECK);
+    use Status::*;
+    let owner = fresh_owner();
+    let base = now_ms();
+    let token = |n: u8| TaskToken::parse(&format!("stage-{n}-token")).expect("token");
+    let mut model = intent(&owner, base);
+    uploads.create(&model).await.expect("create");
+    let receive = Transition::new(AwaitingUpload, Received, at(base + 1)).expect("move");
+    model = step(CHECK, uploads, &model, &receive).await;
+    let review = Transition::new(Received, InReview, at(base + 2))
+        .expect("move")
+        .with(RecordChanges {
+            task_token: Some(token(0)),
+            escalation_levels: Some(2),
+            ..RecordChanges::default()
+        });
+    model = step(CHECK, uploads, &model, &review).await;
+    assert_eq!(
+        model.review_stage(),
+        0,
+        "{CHECK}: a new review is at stage 0"
+    );
+
+    // Escalate to 1 (no token), then stage 1 stores its token; both are idempotent.
+    for (level, with_token) in [(1, None), (1, Some(token(1))), (1, Some(token(1)))] {
+        let expected = model
+            .with_review_stage(level, with_token.as_ref())
+            .expect("the model is in review");
+        let answered = uploads
+            .set_review_stage(&model.id, level, with_token.as_ref())
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: stage {level} refused: {e}"));
+        assert_eq!(answered, expected, "{CHECK}: stage {level} answer");
+        let stored = uploads.get(&model.id).await.expect("get");
+        assert_eq!(stored, expected, "{CHECK}: stage {level} stored");
+        model = expected;
+    }
+    assert_eq!(model.task_token, Some(token(1)));
+    assert_eq!(
+        model.status_since,
+        at(base + 2),
+        "{CHECK}: status_since kept"
+    );
+    assert_eq!(model.escalation_levels, Some(2));
+
+    // A stale stage 0 (a late repeat) must not take the record back.
+    match uploads
+        .set_review_stage(&model.id, 0, Some(&token(0)))
+        .await
+    {
+        Err(UploadsError::Conflict { current, .. }) => {
+            assert_eq!(*current, model, "{CHECK}: the conflict shows the record");
+        }
+        other => panic!("{CHECK}: an earlier stage was not refused: {other:?}"),
+    }
+
+    // Once decided, no stage is stored: the next stage's worker answers instead.
+    let decide = Transition::new(InReview, Decided, at(base + 3)).expect("move");
+    model = step(CHECK, uploads, &model, &decide).await;
+    match uploads
+        .set_review_stage(&model.id, 2, Some(&token(2)))
+        .await
+    {
+        Err(UploadsError::Conflict { current, .. }) => {
+            assert_eq!(
+                *current, model,
+                "{CHECK}: the conflict shows the decided record"
+            );
+            assert_eq!(current.task_token, Some(token(1)), "{CHECK}: token kept");
+        }
+        other => panic!("{CHECK}: a decided record took a stage: {other:?}"),
+    }
+    let stored = uploads.get(&model.id).await.expect("get");
+    assert_eq!(stored, model, "{CHECK}: a refused stage writes nothing");
+}

@@ -41,6 +41,7 @@ use crate::ports::{
 use crate::reason::ReasonCode;
 use crate::record::{RecordChanges, UploadRecord};
 use crate::restaurant::SlotRef;
+use crate::review::EscalationShares;
 use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
 
@@ -92,6 +93,8 @@ pub struct Intake {
     pub bucket: String,
     /// How long a review may wait for a moderator before it expires.
     pub review_timeout: Duration,
+    /// At which shares of `review_timeout` a review still waiting escalates.
+    pub escalation: EscalationShares,
 }
 
 /// The name of the review execution for one stored version of one upload: at most 80
@@ -310,9 +313,11 @@ impl Intake {
         record: &UploadRecord,
         execution: ExecutionName,
     ) -> Result<Outcome, StepError> {
+        let review_timeout_seconds = self.review_timeout.as_secs().max(1);
         let input = ReviewStart {
             upload_id: record.id,
-            review_timeout_seconds: self.review_timeout.as_secs().max(1),
+            review_timeout_seconds,
+            review_stages: self.escalation.stages(review_timeout_seconds),
         };
         let started = self
             .reviews

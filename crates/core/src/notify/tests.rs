@@ -31,6 +31,7 @@ fn event(event_type: EventType, status: Status) -> UploadEvent {
         moderator: None,
         first_approver: None,
         correlation_id: None,
+        escalation_level: None,
     }
 }
 

@@ -31,7 +31,8 @@ pub use restaurants::{Removal, Restaurants, RestaurantsError, Rollback};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use webhooks::{Webhooks, WebhooksError};
 pub use workflow::{
-    ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder, WorkflowError,
+    ReviewStages, ReviewStart, ReviewStarter, ReviewWorkflow, StartOutcome, TaskResponder,
+    WorkflowError,
 };
 
 use std::error::Error as StdError;

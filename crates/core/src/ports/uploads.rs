@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
-use crate::ids::{OwnerId, UploadId};
+use crate::ids::{OwnerId, TaskToken, UploadId};
 use crate::record::{Transition, UploadRecord};
 use crate::restaurant::RestaurantId;
 use crate::status::Status;
@@ -73,6 +73,12 @@ impl Retryable for UploadsError {
 ///   [`UploadRecord::apply`] does, if and only if the stored status is `transition.from`;
 ///   otherwise it writes nothing and returns `Conflict` with the record as it now stands. Of
 ///   any number of concurrent transitions from the same status, exactly one succeeds.
+/// - `set_review_stage` is atomic and conditional: if the stored status is `IN_REVIEW` or
+///   `AWAITING_SECOND` ([`Status::is_open_review`]) and
+///   its escalation level (0 when unset) is at most `level`, it sets the level to `level`
+///   and, when one is given, the task token, and changes nothing else (`status_since`
+///   included); otherwise it writes nothing and returns `Conflict` (`expected: IN_REVIEW`)
+///   with the record as it stands. [`UploadRecord::with_review_stage`] is the reference.
 /// - `list_by_owner` returns that owner's records, newest `created_at` first.
 /// - `list_by_status` returns the records now in `status`, oldest `status_since` first.
 /// - `list_in_progress` returns the restaurant's records whose status
@@ -90,6 +96,13 @@ pub trait Uploads: Send + Sync {
         &self,
         id: &UploadId,
         transition: &Transition,
+    ) -> Result<UploadRecord, UploadsError>;
+
+    async fn set_review_stage(
+        &self,
+        id: &UploadId,
+        level: u8,
+        task_token: Option<&TaskToken>,
     ) -> Result<UploadRecord, UploadsError>;
 
     async fn list_by_owner(

@@ -12,8 +12,38 @@ use crate::ids::{ExecutionName, TaskToken, UploadId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewStart {
     pub upload_id: UploadId,
-    /// How long `AwaitDecision` waits for a moderator (the ASL's `TimeoutSecondsPath`).
+    /// How long the review waits for a moderator in all: the sum of `review_stages`.
     pub review_timeout_seconds: u64,
+    /// How that time splits into await stages (the ASL's `TimeoutSecondsPath`s).
+    pub review_stages: ReviewStages,
+}
+
+/// The await stages of one review, in seconds: `AwaitDecision` waits `initial_seconds`; if
+/// `level_1_seconds` is set, escalation level 1 follows and `AwaitDecisionLevel1` waits that
+/// long, and likewise for level 2; the last stage's timeout expires the review. Computed at
+/// start by [`crate::review::EscalationShares::stages`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewStages {
+    /// How many escalation levels follow the first stage (0, 1 or 2); the await tasks pass
+    /// it on, and the record keeps it, so that a decision can tell the last stage.
+    pub escalation_levels: u8,
+    pub initial_seconds: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_1_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level_2_seconds: Option<u64>,
+}
+
+impl ReviewStages {
+    /// One stage for the whole timeout: no escalation.
+    pub fn without_escalation(review_timeout_seconds: u64) -> Self {
+        Self {
+            escalation_levels: 0,
+            initial_seconds: review_timeout_seconds,
+            level_1_seconds: None,
+            level_2_seconds: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 //! one wins; only then is the stored task token used. If the answer cannot be delivered
 //! (the workflow engine is unreachable), the decision stays recorded as `DECIDED` and
 //! [`Review::redeliver_decisions`] sends it again later. If the task timed out before the
-//! decision arrived, the upload is `EXPIRED` and the caller is told so.
+//! decision arrived, the upload is `EXPIRED` and the caller is told so; a token closed by an
+//! escalation stage change is not a timeout (see `escalation.rs`: the decision is pending).
 //!
 //! **Four-eyes review.** Where the slot kind's policy sets `approvals_required = 2`, a first
 //! approval is the write `IN_REVIEW → AWAITING_SECOND`, which records the approver and answers
@@ -236,10 +237,8 @@ impl Review {
         match self.deliver(&decided, &token).await {
             Delivery::Done => Ok(DecisionOutcome::Delivered(decided)),
             Delivery::Later => Ok(DecisionOutcome::Pending(decided)),
-            Delivery::TaskGone => {
-                self.expire_decided(&decided).await?;
-                Err(DecisionError::TimedOut { id: decided.id })
-            }
+            // Timed out, or an escalation moved the review to its next await stage.
+            Delivery::TaskGone => self.after_task_gone(decided, token).await,
         }
     }
 
@@ -276,7 +275,7 @@ impl Review {
         }
     }
 
-    async fn deliver(&self, decided: &UploadRecord, token: &TaskToken) -> Delivery {
+    pub(super) async fn deliver(&self, decided: &UploadRecord, token: &TaskToken) -> Delivery {
         let output = json!({ "decision": decided.decision });
         match self.tasks.send_task_success(token, &output).await {
             Ok(()) => {
@@ -293,7 +292,7 @@ impl Review {
 
     /// The task timed out before the decision reached it: the upload expires. If the
     /// workflow's own Expire step got there first, this only announces the event again.
-    async fn expire_decided(&self, decided: &UploadRecord) -> Result<(), DecisionError> {
+    pub(super) async fn expire_decided(&self, decided: &UploadRecord) -> Result<(), DecisionError> {
         let changes = RecordChanges {
             reason: Some(ReasonCode::ReviewTimedOut),
             ..Default::default()
@@ -314,7 +313,10 @@ impl Review {
         }
     }
 
-    async fn get_for_decision(&self, id: UploadId) -> Result<UploadRecord, DecisionError> {
+    pub(super) async fn get_for_decision(
+        &self,
+        id: UploadId,
+    ) -> Result<UploadRecord, DecisionError> {
         match self.ports.uploads.get(&id).await {
             Ok(record) => Ok(record),
             Err(UploadsError::NotFound(_)) => Err(DecisionError::NotFound(id)),
@@ -323,7 +325,7 @@ impl Review {
     }
 }
 
-enum Delivery {
+pub(super) enum Delivery {
     Done,
     Later,
     TaskGone,

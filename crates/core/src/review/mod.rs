@@ -17,6 +17,7 @@
 //! why no retryable error name is ever sent.
 
 mod decision;
+mod escalation;
 pub mod sanitize;
 mod tasks;
 mod withdraw;
@@ -34,6 +35,7 @@ use crate::ports::{ObjectStore, TaskResponder};
 use crate::service::{Ports, QueueService, StepError};
 
 pub use decision::{DecisionError, DecisionOutcome};
+pub use escalation::{EscalationShares, MAX_ESCALATION_LEVELS};
 pub use withdraw::{WITHDRAW_ANSWER, WithdrawError, can_withdraw};
 
 /// The error a worker reports (`SendTaskFailure`) for a task that cannot be done; the
@@ -65,6 +67,8 @@ pub enum TaskKind {
     Decline,
     Expire,
     RecordFailure,
+    /// Between two await stages: flag the review as escalated and tell moderators.
+    Escalate,
 }
 
 /// A task message as the workflow sends it (`Parameters.MessageBody` in the ASL).
@@ -77,6 +81,16 @@ pub struct TaskMessage {
     /// For `record_failure`: the error the workflow caught (`{Error, Cause}`).
     #[serde(default)]
     pub error: Option<serde_json::Value>,
+    /// For `await_decision`: which await stage sent it (0 before any escalation, then the
+    /// escalation level it follows).
+    #[serde(default)]
+    pub stage: u8,
+    /// For `await_decision`: how many escalation levels the review has.
+    #[serde(default)]
+    pub escalation_levels: u8,
+    /// For `escalate`: the level reached.
+    #[serde(default)]
+    pub level: u8,
 }
 
 /// What a task did.

@@ -21,7 +21,7 @@ use crate::status::Status;
 const MAX_FAILURE_TEXT: usize = 2048;
 
 /// What a step decided the workflow should hear.
-enum Step {
+pub(super) enum Step {
     /// Answer the task with this output.
     Answer(Value),
     /// Do not answer; a moderator will.
@@ -46,6 +46,7 @@ impl Review {
             TaskKind::Decline => self.decline_step(&message).await,
             TaskKind::Expire => self.expire_step(&message).await,
             TaskKind::RecordFailure => self.record_failure_step(&message).await,
+            TaskKind::Escalate => self.escalate_step(&message).await,
         };
         match step {
             Ok(Step::Answer(output)) => self.answer(&message, output).await,
@@ -230,10 +231,14 @@ impl Review {
 
     async fn await_decision_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
         let record = self.get(&message.upload_id).await?;
+        if message.stage > 0 {
+            return self.await_later_stage(&record, message).await;
+        }
         let in_review = match record.status {
             Status::Received => {
                 let changes = RecordChanges {
                     task_token: Some(message.task_token.clone()),
+                    escalation_levels: Some(message.escalation_levels),
                     ..Default::default()
                 };
                 let advanced = self
@@ -415,7 +420,11 @@ impl Review {
 
     /// A step found its upload withdrawn: it deletes whatever an earlier step in flight may
     /// have written since the withdrawal, and gives `answer`, which the workflow ends on.
-    async fn end_withdrawn(&self, record: &UploadRecord, answer: Value) -> Result<Step, StepError> {
+    pub(super) async fn end_withdrawn(
+        &self,
+        record: &UploadRecord,
+        answer: Value,
+    ) -> Result<Step, StepError> {
         self.remove_all_copies(record).await?;
         info!("withdrawn; ending the review");
         Ok(Step::Answer(answer))

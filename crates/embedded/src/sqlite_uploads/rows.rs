@@ -18,10 +18,11 @@ use vetted_core::{
 pub(super) const COLUMNS: &str = "id, owner, filename, declared_type, declared_size, method, \
     object_key, status, status_since, created_at, expires_at, reason, detected_type, width, \
     height, bytes, object_version, execution_name, task_token, moderator, decision, \
-    decline_reason, failure, restaurant, slot, decided_at, correlation_id, first_approver";
+    decline_reason, failure, restaurant, slot, decided_at, correlation_id, first_approver, \
+    escalation_level, escalation_levels";
 
 pub(super) const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28";
+     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30";
 
 pub(super) struct Row;
 
@@ -136,6 +137,12 @@ impl Row {
             })?,
             opt(r.client_correlation_id.as_ref(), |v| Ok(text(v.as_str())))?,
             opt(r.first_approver.as_ref(), |v| Ok(text(v.as_str())))?,
+            opt(r.escalation_level.as_ref(), |v| {
+                Ok(Value::Integer(i64::from(*v)))
+            })?,
+            opt(r.escalation_levels.as_ref(), |v| {
+                Ok(Value::Integer(i64::from(*v)))
+            })?,
         ])
     }
 
@@ -178,6 +185,8 @@ impl Row {
                 .map(Timestamp::from_unix_millis),
             client_correlation_id: parse_opt(row, 26, CorrelationId::parse)?,
             first_approver: parse_opt(row, 27, ModeratorId::parse)?,
+            escalation_level: row.get(28)?,
+            escalation_levels: row.get(29)?,
         })
     }
 }
@@ -189,17 +198,35 @@ pub(super) fn update(
     from: Status,
 ) -> rusqlite::Result<usize> {
     let values = Row::values(next)?;
-    // Columns 8 to 23, 26 and 28 of COLUMNS are the ones a transition may change; the first
-    // seven, the target (24, 25) and the correlation id (27) are fixed at creation.
+    // Columns 8 to 23, 26, 28 and 30 of COLUMNS are the ones a transition may change; the
+    // first seven, the target (24, 25) and the correlation id (27) are fixed at creation, and
+    // the escalation level (29) changes only through `update_review_stage`.
     let mut stmt = conn.prepare_cached(
         "UPDATE uploads SET status = ?8, status_since = ?9, created_at = ?10, expires_at = ?11,
             reason = ?12, detected_type = ?13, width = ?14, height = ?15, bytes = ?16,
             object_version = ?17, execution_name = ?18, task_token = ?19, moderator = ?20,
             decision = ?21, decline_reason = ?22, failure = ?23, decided_at = ?26,
-            first_approver = ?28
-         WHERE id = ?1 AND status = ?29",
+            first_approver = ?28, escalation_levels = ?30
+         WHERE id = ?1 AND status = ?31",
     )?;
     let mut params: Vec<Value> = values;
     params.push(text(from.as_str()));
     stmt.execute(rusqlite::params_from_iter(params.iter()))
+}
+
+/// Writes the escalation level and task token of `next`, a record still `IN_REVIEW` (the
+/// caller checked it inside the same transaction).
+pub(super) fn update_review_stage(
+    conn: &Connection,
+    next: &UploadRecord,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE uploads SET escalation_level = ?2, task_token = ?3
+         WHERE id = ?1 AND status IN ('IN_REVIEW', 'AWAITING_SECOND')",
+    )?;
+    stmt.execute(rusqlite::params![
+        next.id.to_string(),
+        next.escalation_level.map(i64::from),
+        next.task_token.as_ref().map(|t| t.expose().to_owned()),
+    ])
 }

@@ -76,6 +76,16 @@ impl Pipeline {
 
     /// The same, with one policy for every slot.
     pub async fn start_with(dir: &Path, policy: Policy) -> Pipeline {
+        Self::start_inner(dir, policy, true).await
+    }
+
+    /// The pipeline without a worker on the review-tasks queue: the test takes those messages
+    /// (`rig.review_tasks`) and hands them to `review` itself, in the order it wants.
+    pub async fn start_driving_review_tasks(dir: &Path) -> Pipeline {
+        Self::start_inner(dir, Policy::default(), false).await
+    }
+
+    async fn start_inner(dir: &Path, policy: Policy, review_worker: bool) -> Pipeline {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let rig = Rig::open(&dir.join("vetted.db"), &review_asl(), clock.clone()).await;
         let uploads = Arc::new(SqliteUploads::new(rig.db.clone()));
@@ -111,10 +121,11 @@ impl Pipeline {
         let engine = rig.engine.clone();
         let runner = stopped(watching.clone());
         let mut tasks = vec![tokio::spawn(async move { engine.run(runner).await })];
-        for queue in [
-            Arc::new(rig.sanitize.clone()) as Arc<dyn WorkQueue>,
-            Arc::new(rig.review_tasks.clone()) as Arc<dyn WorkQueue>,
-        ] {
+        let mut queues = vec![Arc::new(rig.sanitize.clone()) as Arc<dyn WorkQueue>];
+        if review_worker {
+            queues.push(Arc::new(rig.review_tasks.clone()) as Arc<dyn WorkQueue>);
+        }
+        for queue in queues {
             tasks.push(tokio::spawn(work(review.clone(), queue, watching.clone())));
         }
         Pipeline {
@@ -136,6 +147,20 @@ impl Pipeline {
         width: u32,
         height: u32,
         timeout_seconds: u64,
+    ) -> (UploadId, ExecutionName) {
+        let stages = vetted_core::ports::ReviewStages::without_escalation(timeout_seconds);
+        self.submit_staged(image, width, height, timeout_seconds, stages)
+            .await
+    }
+
+    /// [`Pipeline::submit`] with escalation stages.
+    pub async fn submit_staged(
+        &self,
+        image: Vec<u8>,
+        width: u32,
+        height: u32,
+        timeout_seconds: u64,
+        stages: vetted_core::ports::ReviewStages,
     ) -> (UploadId, ExecutionName) {
         let id = UploadId::generate();
         let owner = OwnerId::parse("owner-1").unwrap();
@@ -172,6 +197,7 @@ impl Pipeline {
         let start = ReviewStart {
             upload_id: id,
             review_timeout_seconds: timeout_seconds,
+            review_stages: stages,
         };
         self.rig.engine.start(&name, &start).await.unwrap();
         (id, name)
