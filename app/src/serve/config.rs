@@ -48,6 +48,9 @@
 //! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
 //! issuer = "https://cognito-idp.eu-west-1.amazonaws.com/POOL"
 //! audience = "APP_CLIENT_ID"          # optional
+//!
+//! [metrics]                           # GET /metrics (Prometheus text); off without a token
+//! bearer_token = "…"                  # 32+ characters, or VETTED_METRICS_TOKEN
 //! ```
 //!
 //! The dev tokens of `vetted token` (HS256, key in the data directory) are always accepted;
@@ -92,7 +95,29 @@ pub struct ServeConfig {
     pub oidc: Option<OidcConfig>,
     /// Owner emails: the sender, the links' base URL, and the SMTP server.
     pub mail: MailSettings,
+    /// `GET /metrics`: who may scrape it.
+    pub metrics: MetricsSettings,
 }
+
+/// `[metrics]`: `GET /metrics` answers Prometheus text to a scraper that presents this token
+/// as `Authorization: Bearer …`. Without a token the route is not mounted (404): the counts
+/// are no secret, but a server reachable from the internet should not hand them to anyone.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub bearer_token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The shortest scrape token accepted: long enough that guessing it is hopeless.
+pub const MIN_METRICS_TOKEN_LEN: usize = 32;
 
 /// `[http]`: what one client may hold of the server. A client that sends its request head
 /// slowly, stops in the middle of a body or opens connections and sends nothing is closed
@@ -222,6 +247,7 @@ impl Default for ServeConfig {
             http: HttpLimits::default(),
             oidc: None,
             mail: MailSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -265,6 +291,9 @@ impl ServeConfig {
         {
             smtp.password = Some(password.to_owned());
         }
+        if let Some(token) = env.get("VETTED_METRICS_TOKEN") {
+            config.metrics.bearer_token = Some(token.to_owned());
+        }
         config.check()?;
         Ok(config)
     }
@@ -279,6 +308,15 @@ impl ServeConfig {
         }
         if self.review_timeout_seconds == 0 {
             bail!("review_timeout_seconds must be at least 1");
+        }
+        if let Some(token) = &self.metrics.bearer_token
+            && (token.len() < MIN_METRICS_TOKEN_LEN
+                || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            bail!(
+                "[metrics] bearer_token (or VETTED_METRICS_TOKEN) must be at least \
+                 {MIN_METRICS_TOKEN_LEN} printable ASCII characters without spaces"
+            );
         }
         let Workers {
             intake,

@@ -56,7 +56,7 @@ impl Retryable for DecisionError {
 
 impl Review {
     /// Records `moderator`'s decision on upload `id` and answers the workflow.
-    #[tracing::instrument(skip(self, moderator), fields(upload_id = %id))]
+    #[tracing::instrument(skip(self, moderator), fields(upload_id = %id, correlation_id))]
     pub async fn decide(
         &self,
         id: UploadId,
@@ -65,6 +65,7 @@ impl Review {
         reason: Option<DeclineReason>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let record = self.record_for_decision(id).await?;
+        record.trace_correlation();
         let changes = RecordChanges {
             moderator: Some(moderator),
             decision: Some(decision),
