@@ -19,7 +19,13 @@ use vetted_app::{aws, bench, inspect, private_files, sanitize, serve, token, use
 struct Cli {
     /// How log lines (stderr) are written: `text` for people, `json` for a log pipeline (one
     /// object a line, with the request's `request_id` and the upload's `correlation_id`).
-    #[arg(long, global = true, env = "VETTED_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "VETTED_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,

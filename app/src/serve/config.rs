@@ -310,8 +310,7 @@ impl ServeConfig {
             bail!("review_timeout_seconds must be at least 1");
         }
         if let Some(token) = &self.metrics.bearer_token
-            && (token.len() < MIN_METRICS_TOKEN_LEN
-                || !token.bytes().all(|b| b.is_ascii_graphic()))
+            && (token.len() < MIN_METRICS_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()))
         {
             bail!(
                 "[metrics] bearer_token (or VETTED_METRICS_TOKEN) must be at least \

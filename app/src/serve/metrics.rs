@@ -20,8 +20,8 @@ use tracing::warn;
 use vetted_core::Clock;
 use vetted_core::Status;
 use vetted_core::metrics::{
-    LATENCY_BUCKETS, QUEUE_DEAD_LETTERS, QUEUE_MESSAGES, UPLOADS_BY_STATUS, record_oldest_review_age,
-    status_label,
+    LATENCY_BUCKETS, QUEUE_DEAD_LETTERS, QUEUE_MESSAGES, UPLOADS_BY_STATUS,
+    record_oldest_review_age, status_label,
 };
 use vetted_core::ports::{PageRequest, Uploads, WorkQueue};
 

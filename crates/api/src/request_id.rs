@@ -119,7 +119,13 @@ mod tests {
     #[tokio::test]
     async fn a_missing_long_or_unsafe_id_is_replaced() {
         let long = "a".repeat(MAX_LEN + 1);
-        for id in [None, Some(""), Some(long.as_str()), Some("a b"), Some("x\"y")] {
+        for id in [
+            None,
+            Some(""),
+            Some(long.as_str()),
+            Some("a b"),
+            Some("x\"y"),
+        ] {
             let (echoed, seen) = answer(id).await;
             assert_eq!(echoed.len(), 32, "{id:?}");
             assert!(echoed.bytes().all(|b| b.is_ascii_hexdigit()), "{id:?}");

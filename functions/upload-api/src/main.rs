@@ -87,10 +87,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     // move) are written when its response is.
     let router = vetted_api::request_id::layer(vetted_api::router(state().await?))
         .layer(axum::middleware::map_request(client_ip_from_api_gateway))
-        .layer(axum::middleware::map_response(|response: axum::response::Response| async {
-            vetted_lambda::metrics::flush();
-            response
-        }));
+        .layer(axum::middleware::map_response(
+            |response: axum::response::Response| async {
+                vetted_lambda::metrics::flush();
+                response
+            },
+        ));
     lambda_http::run(router).await
 }
 

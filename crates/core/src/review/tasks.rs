@@ -138,11 +138,10 @@ impl Review {
             let max_alloc = self.max_decode_alloc;
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
             let started = std::time::Instant::now();
-            let verdict = tokio::task::spawn_blocking(move || {
-                sanitize(&bytes, expected, &policy, max_alloc)
-            })
-            .await
-            .map_err(|_| StepError::SanitizerCrashed { upload: record.id })?;
+            let verdict =
+                tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))
+                    .await
+                    .map_err(|_| StepError::SanitizerCrashed { upload: record.id })?;
             let outcome = match &verdict {
                 Ok(_) => "clean",
                 Err(ReasonCode::ReencodedTooLarge) => "too_large",
