@@ -135,13 +135,31 @@ async fn a_run_of_uploads_moves_the_scraped_counters_by_exactly_what_it_did() {
         }
     };
     let approved = [
-        upload(slot("gallery-1"), "a.jpg", "image/jpeg", images::jpeg(320, 200)).await,
-        upload(slot("gallery-2"), "b.png", "image/png", images::png(200, 120)).await,
+        upload(
+            slot("gallery-1"),
+            "a.jpg",
+            "image/jpeg",
+            images::jpeg(320, 200),
+        )
+        .await,
+        upload(
+            slot("gallery-2"),
+            "b.png",
+            "image/png",
+            images::png(200, 120),
+        )
+        .await,
     ];
     let declined = upload(slot("gallery-3"), "c.png", "image/png", images::png(96, 96)).await;
     // An HTML page named .png; a JPEG declared PNG.
     let not_allowed = upload(slot("gallery-4"), "d.png", "image/png", hostile::html()).await;
-    let mismatch = upload(slot("gallery-5"), "e.png", "image/png", images::jpeg(120, 120)).await;
+    let mismatch = upload(
+        slot("gallery-5"),
+        "e.png",
+        "image/png",
+        images::jpeg(120, 120),
+    )
+    .await;
 
     let wait_for = |id: String, wanted: &'static str| {
         let (api, base, owner) = (api.clone(), base.clone(), owner.clone());
@@ -262,7 +280,9 @@ async fn every_answer_carries_a_request_id_and_without_a_token_there_is_no_metri
         }
         request.send()
     };
-    let kept = get("/api/policy", Some("client-ref.42:retry")).await.unwrap();
+    let kept = get("/api/policy", Some("client-ref.42:retry"))
+        .await
+        .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "client-ref.42:retry");
     // A page, an unknown path and an API error carry one too; an unsafe one is replaced.
     for (path, id) in [
@@ -271,7 +291,10 @@ async fn every_answer_carries_a_request_id_and_without_a_token_there_is_no_metri
         ("/api/uploads", None),
     ] {
         let answer = get(path, id).await.unwrap();
-        let echoed = answer.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let echoed = answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert_eq!(echoed.len(), 32, "{path}: {echoed}");
     }
     let metrics = get("/metrics", None).await.unwrap();

@@ -51,7 +51,10 @@ pub fn handle() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(PrometheusBuilder::install_recorder);
             match installed {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    vetted_core::metrics::describe();
+                    Some(handle)
+                }
                 Err(error) => {
                     warn!(%error, "metrics recorder not installed; /metrics will answer 503");
                     None

@@ -43,6 +43,38 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.000_01, 0.000_1, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Gives each metric its help text and unit, for a recorder that shows them (Prometheus
+/// `# HELP`). Call once after installing the recorder.
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        UPLOAD_TRANSITIONS,
+        "Status moves written, by the status reached and its reason code."
+    );
+    describe_histogram!(
+        GATE_SECONDS,
+        Unit::Seconds,
+        "One intake gate: reading the prefix and judging it, by verdict."
+    );
+    describe_histogram!(
+        SANITIZE_SECONDS,
+        Unit::Seconds,
+        "One sanitize: decoding and re-encoding, by outcome."
+    );
+    describe_counter!(WEBHOOK_DELIVERIES, "Webhook delivery attempts, by result.");
+    describe_gauge!(
+        REVIEW_OLDEST_AGE,
+        Unit::Seconds,
+        "How long the oldest upload in review has waited for a decision."
+    );
+    describe_gauge!(UPLOADS_BY_STATUS, "Records now in a status, by status.");
+    describe_gauge!(
+        QUEUE_MESSAGES,
+        "Messages in a work queue, by queue and state."
+    );
+    describe_gauge!(QUEUE_DEAD_LETTERS, "Dead-lettered messages, by queue.");
+}
+
 /// A status as a label value: `rejected`, `in_review`.
 pub fn status_label(status: Status) -> String {
     status.to_string().to_ascii_lowercase()
