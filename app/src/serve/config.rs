@@ -467,6 +467,25 @@ mod tests {
     }
 
     #[test]
+    fn a_metrics_token_must_be_long_and_plain_and_stays_out_of_debug() {
+        let token = "scrape-token-0123456789abcdef0123456789";
+        let config: ServeConfig =
+            toml::from_str(&format!("[metrics]\nbearer_token = \"{token}\"\n")).unwrap();
+        config.check().unwrap();
+        assert!(!format!("{config:?}").contains(token));
+        for bad in [
+            "short",
+            "has a space in it 0123456789abcdef",
+            "tab\t0123456789abcdef0123456789ab",
+        ] {
+            let config: ServeConfig =
+                toml::from_str(&format!("[metrics]\nbearer_token = \"{bad}\"\n")).unwrap();
+            let error = config.check().unwrap_err().to_string();
+            assert!(error.contains("bearer_token"), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
     fn an_oidc_issuer_is_read_and_checked() {
         let config: ServeConfig = toml::from_str(
             "[oidc]\njwks_url = \"https://idp.example/jwks.json\"\nissuer = \"https://idp.example\"\n",
