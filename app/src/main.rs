@@ -19,8 +19,24 @@ use vetted_app::{
     propagate_version = true
 )]
 struct Cli {
+    /// How log lines (stderr) are written: `text` for people, `json` for a log pipeline (one
+    /// object a line, with the request's `request_id` and the upload's `correlation_id`).
+    #[arg(
+        long,
+        global = true,
+        env = "VETTED_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,7 +68,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     let result = match cli.command {
         Command::Admin(args) => admin::run(args),
         Command::Aws(args) => aws::run(args),
@@ -83,12 +99,22 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr, filtered by `VETTED_LOG` (e.g. `VETTED_LOG=debug`), so that stdout stays
-/// clean for `--json` output.
-fn init_tracing() {
+/// clean for `--json` output. As JSON, each line carries the fields of the spans it was
+/// written in (`spans`: the request's `request_id`, an upload's `upload_id` and
+/// `correlation_id`), and no colours.
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VETTED_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_ansi(false)
+            .init(),
+    }
 }

@@ -94,11 +94,13 @@ fn the_notify_function_reads_members_uses_its_table_and_sends_as_the_identity_on
         .as_object()
         .expect("environment");
     let named: BTreeSet<&str> = variables.keys().map(String::as_str).collect();
-    // What functions/notify's Config::from_env requires, and the log level.
+    // What functions/notify's Config::from_env requires, the log level and the metrics'
+    // namespace.
     assert_eq!(
         named,
         BTreeSet::from([
             "VETTED_LOG",
+            "VETTED_METRICS_NAMESPACE",
             "VETTED_RESTAURANTS_TABLE",
             "VETTED_NOTIFICATIONS_TABLE",
             "VETTED_MAIL_FROM",

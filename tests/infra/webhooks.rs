@@ -148,7 +148,11 @@ fn the_webhooks_function_reaches_the_webhooks_table_and_nothing_else_of_the_pipe
     let named: BTreeSet<&str> = variables.keys().map(String::as_str).collect();
     assert_eq!(
         named,
-        BTreeSet::from(["VETTED_LOG", "VETTED_WEBHOOKS_TABLE"]),
+        BTreeSet::from([
+            "VETTED_LOG",
+            "VETTED_METRICS_NAMESPACE",
+            "VETTED_WEBHOOKS_TABLE"
+        ]),
         "the function is told of the webhooks table only"
     );
     assert_eq!(variables["VETTED_WEBHOOKS_TABLE"], json!({"Ref": TABLE}));

@@ -49,6 +49,9 @@
 //! jwks_url = "https://cognito-idp.eu-west-1.amazonaws.com/POOL/.well-known/jwks.json"
 //! issuer = "https://cognito-idp.eu-west-1.amazonaws.com/POOL"
 //! audience = "APP_CLIENT_ID"          # optional
+//!
+//! [metrics]                           # GET /metrics (Prometheus text); off without a token
+//! bearer_token = "…"                  # 32+ characters, or VETTED_METRICS_TOKEN
 //! ```
 //!
 //! The dev tokens of `vetted token` (HS256, key in the data directory) are always accepted;
@@ -100,7 +103,29 @@ pub struct ServeConfig {
     /// on AWS the bucket's lifecycle rule, `QuarantineRetentionDays`, does it). Default 30,
     /// the template's default.
     pub quarantine_retention_days: u64,
+    /// `GET /metrics`: who may scrape it.
+    pub metrics: MetricsSettings,
 }
+
+/// `[metrics]`: `GET /metrics` answers Prometheus text to a scraper that presents this token
+/// as `Authorization: Bearer …`. Without a token the route is not mounted (404): the counts
+/// are no secret, but a server reachable from the internet should not hand them to anyone.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub bearer_token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("bearer_token", &self.bearer_token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// The shortest scrape token accepted: long enough that guessing it is hopeless.
+pub const MIN_METRICS_TOKEN_LEN: usize = 32;
 
 /// `[http]`: what one client may hold of the server. A client that sends its request head
 /// slowly, stops in the middle of a body or opens connections and sends nothing is closed
@@ -232,6 +257,7 @@ impl Default for ServeConfig {
             oidc: None,
             mail: MailSettings::default(),
             quarantine_retention_days: 30,
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -278,6 +304,9 @@ impl ServeConfig {
         {
             smtp.password = Some(password.to_owned());
         }
+        if let Some(token) = env.get("VETTED_METRICS_TOKEN") {
+            config.metrics.bearer_token = Some(token.to_owned());
+        }
         config.check()?;
         Ok(config)
     }
@@ -300,6 +329,14 @@ impl ServeConfig {
             bail!("review_timeout_seconds must be at least 1");
         }
         self.review_escalation()?;
+        if let Some(token) = &self.metrics.bearer_token
+            && (token.len() < MIN_METRICS_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            bail!(
+                "[metrics] bearer_token (or VETTED_METRICS_TOKEN) must be at least \
+                 {MIN_METRICS_TOKEN_LEN} printable ASCII characters without spaces"
+            );
+        }
         let Workers {
             intake,
             sanitize,
@@ -459,6 +496,25 @@ mod tests {
         assert!(
             toml::from_str::<ServeConfig>("[mail.smtp]\nhost = \"x\"\ntls = \"ssl\"\n").is_err()
         );
+    }
+
+    #[test]
+    fn a_metrics_token_must_be_long_and_plain_and_stays_out_of_debug() {
+        let token = "scrape-token-0123456789abcdef0123456789";
+        let config: ServeConfig =
+            toml::from_str(&format!("[metrics]\nbearer_token = \"{token}\"\n")).unwrap();
+        config.check().unwrap();
+        assert!(!format!("{config:?}").contains(token));
+        for bad in [
+            "short",
+            "has a space in it 0123456789abcdef",
+            "tab\t0123456789abcdef0123456789ab",
+        ] {
+            let config: ServeConfig =
+                toml::from_str(&format!("[metrics]\nbearer_token = \"{bad}\"\n")).unwrap();
+            let error = config.check().unwrap_err().to_string();
+            assert!(error.contains("bearer_token"), "{bad:?}: {error}");
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod demo;
 mod embedded;
 mod listen;
 mod media;
+mod metrics;
 mod notifier;
 mod owner_mail;
 mod pipeline;
@@ -117,10 +118,15 @@ Settings file (--config), every key optional:
   audience = \"APP_CLIENT_ID\"        # optional; roles come from cognito:groups
   # Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
 
+  [metrics]                         # GET /metrics, Prometheus text; off without a token
+  bearer_token = \"a-long-random-string-of-32-or-more-chars\"   # or VETTED_METRICS_TOKEN
+
 Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
 VETTED_REVIEW_TIMEOUT_SECONDS, VETTED_REVIEW_ESCALATION_PERCENT (e.g. 50,90 or none)
 and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
-VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info).
+VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info);
+VETTED_LOG_FORMAT=json (or --log-format json) logs one JSON object a line, each with the
+request's request_id (X-Request-Id) and, where an upload is in scope, its correlation_id.
 
 Being killed loses nothing: on the next start, work in flight is redelivered and
 executions resume. Data layout (embedded): vetted.db (also the accounts people sign up

@@ -80,6 +80,14 @@ pub async fn serve(
         app = app.merge(s3.router());
         upload_endpoint = Some(format!("{public_url}/s3/{}/", s3.config().bucket));
     }
+    if let Some(token) = &config.metrics.bearer_token {
+        app = app.merge(super::metrics::routes(metrics_state(
+            &pipeline,
+            clock.clone(),
+            token,
+        )));
+    }
+    let app = vetted_api::request_id::layer(app);
 
     let mut tasks = JoinSet::new();
     tasks.spawn(super::listen::serve_http(
@@ -271,5 +279,28 @@ impl Drop for Running {
         // The tasks are aborted with the JoinSet; this stops the HTTP server's accept loop
         // first, should any task outlive it.
         self.shutdown.cancel();
+    }
+}
+
+/// What `/metrics` reads at each scrape: the records and every work queue this server
+/// consumes.
+fn metrics_state(
+    pipeline: &super::pipeline::Pipeline,
+    clock: Arc<dyn Clock>,
+    token: &str,
+) -> super::metrics::MetricsState {
+    let mut queues: Vec<(&'static str, Arc<dyn vetted_core::ports::WorkQueue>)> = vec![
+        ("intake", pipeline.intake_queue.clone()),
+        ("sanitize", pipeline.sanitize_queue.clone()),
+        ("review-tasks", pipeline.review_tasks_queue.clone()),
+    ];
+    if let Some(queue) = &pipeline.notify_queue {
+        queues.push(("notify", queue.clone()));
+    }
+    super::metrics::MetricsState {
+        uploads: pipeline.uploads.clone(),
+        queues,
+        clock,
+        token_digest: super::metrics::MetricsState::token_digest(token),
     }
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod live;
 pub mod me;
 pub mod policy;
+pub mod request_id;
 pub mod restaurants;
 pub mod reviews;
 pub mod settings;

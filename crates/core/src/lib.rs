@@ -17,6 +17,7 @@ pub mod intake;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod media;
+pub mod metrics;
 pub mod notify;
 pub mod policy;
 pub mod ports;

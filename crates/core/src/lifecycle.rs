@@ -86,7 +86,10 @@ impl<'a> Lifecycle<'a> {
             })?
             .with(changes);
         let advanced = match self.uploads.transition(&record.id, &transition).await {
-            Ok(moved) => Advanced::Moved(moved),
+            Ok(moved) => {
+                crate::metrics::transition(moved.status, moved.reason);
+                Advanced::Moved(moved)
+            }
             Err(UploadsError::Conflict { current, .. }) if current.status == to => {
                 Advanced::AlreadyThere(*current)
             }

@@ -61,6 +61,15 @@ pub async fn run_pass(intake: &Intake, review: &Review, grace: Duration) -> Main
             .failures
             .push(format!("redelivering decisions: {error}")),
     }
+    // On AWS this pass is what reports the review age (the alarm's metric) every few minutes.
+    let ports = &review.ports;
+    if let Err(error) =
+        crate::metrics::record_oldest_review_age(ports.uploads.as_ref(), ports.clock.now()).await
+    {
+        report
+            .failures
+            .push(format!("reading the oldest review: {error}"));
+    }
     if !report.failures.is_empty() {
         warn!(
             ?report,

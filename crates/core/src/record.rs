@@ -292,6 +292,15 @@ impl UploadRecord {
             .unwrap_or_else(|| CorrelationId::of_upload(&self.id))
     }
 
+    /// Writes this record's correlation id into the current span's `correlation_id` field,
+    /// so every log line of the step carries it (a span without the field ignores it).
+    pub fn trace_correlation(&self) {
+        tracing::Span::current().record(
+            "correlation_id",
+            tracing::field::display(self.correlation_id()),
+        );
+    }
+
     /// Applies a transition, or says why it cannot. This is the reference semantics of
     /// `Uploads::transition`:
     /// - the record must be in `transition.from`, else [`TransitionError::Conflict`];

@@ -7,7 +7,11 @@
 //! - [`sqs`]: [`run_sqs`] serves any [`QueueService`](vetted_core::QueueService) from an SQS
 //!   event source mapping, answering with an `SqsBatchResponse` that names only the failed
 //!   messages.
+//! - [`metrics`]: CloudWatch EMF for what the core records, flushed once per invocation.
+//! - Logs: [`init_tracing`], JSON lines with the fields of the spans they were written in
+//!   (the invocation's `requestId`, an upload's `upload_id` and `correlation_id`).
 
+pub mod metrics;
 pub mod sqs;
 
 pub use sqs::run_sqs;
@@ -24,6 +28,7 @@ pub fn init_tracing() {
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
+        .with_span_list(true)
         .with_ansi(false)
         .init();
 }

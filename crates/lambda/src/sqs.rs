@@ -22,9 +22,9 @@ pub async fn run_sqs(service: Arc<dyn QueueService>) -> Result<(), lambda_runtim
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let service = Arc::clone(&service);
         async move {
-            Ok::<SqsBatchResponse, lambda_runtime::Error>(
-                handle_sqs_batch(service.as_ref(), event.payload).await,
-            )
+            let response = handle_sqs_batch(service.as_ref(), event.payload).await;
+            crate::metrics::flush();
+            Ok::<SqsBatchResponse, lambda_runtime::Error>(response)
         }
     }))
     .await

@@ -179,12 +179,14 @@ impl DeliveryWorker {
                 .as_deref()
                 .unwrap_or("no reason given");
             let attempt = failed(format!("endpoint disabled: {reason}"));
+            vetted_core::metrics::webhook_delivery("disabled");
             return self.store.record(&delivery.id, &attempt).await;
         }
         let url = match check_url(&endpoint.url, self.settings.allow_private) {
             Ok(url) => url,
             Err(refused) => {
                 tracing::warn!(%refused, "webhook delivery refused by the address guard");
+                vetted_core::metrics::webhook_delivery("refused");
                 return self
                     .store
                     .record(&delivery.id, &failed(refused.to_string()))
@@ -217,6 +219,11 @@ impl DeliveryWorker {
             }
         };
         tracing::info!(attempts, response = ?outcome.response, error = ?outcome.error, next = ?next, "webhook delivery attempted");
+        vetted_core::metrics::webhook_delivery(match next {
+            AttemptNext::Delivered => "delivered",
+            AttemptNext::RetryAt(_) => "retry",
+            AttemptNext::Failed => "failed",
+        });
         let attempt = Attempt {
             at: now,
             response: outcome.response,

@@ -10,6 +10,7 @@ use vetted_core::settings::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
+    vetted_lambda::metrics::init();
     let config = intake::Config::from_env(&Env::from_process()).context("intake settings")?;
     let ctx = AwsContext::load(None).await;
     vetted_lambda::run_sqs(Arc::new(intake::intake(&ctx, config)))

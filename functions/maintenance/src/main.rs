@@ -13,6 +13,7 @@ use vetted_core::settings::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
+    vetted_lambda::metrics::init();
     let config = Config::from_env(&Env::from_process()).context("maintenance settings")?;
     let ctx = AwsContext::load(None).await;
     let maintenance = Arc::new(Maintenance::new(&ctx, config));
@@ -20,7 +21,9 @@ async fn main() -> anyhow::Result<()> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let maintenance = Arc::clone(&maintenance);
         async move {
-            let report = maintenance.run().await?;
+            let report = maintenance.run().await;
+            vetted_lambda::metrics::flush();
+            let report = report?;
             Ok::<Value, lambda_runtime::Error>(serde_json::to_value(report)?)
         }
     }))

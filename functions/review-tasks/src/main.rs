@@ -10,6 +10,7 @@ use vetted_core::settings::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
+    vetted_lambda::metrics::init();
     let config =
         review_tasks::Config::from_env(&Env::from_process()).context("review-tasks settings")?;
     let ctx = AwsContext::load(None).await;

@@ -12,6 +12,7 @@ use vetted_core::settings::Env;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
+    vetted_lambda::metrics::init();
     let config =
         review_tasks::Config::from_env(&Env::from_process()).context("sanitize settings")?;
     let ctx = AwsContext::load(None).await;

@@ -82,8 +82,17 @@ impl Config {
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     vetted_lambda::init_tracing();
-    let router = vetted_api::router(state().await?)
-        .layer(axum::middleware::map_request(client_ip_from_api_gateway));
+    vetted_lambda::metrics::init();
+    // The request id wraps the API, and the metrics of one request (a decision's status
+    // move) are written when its response is.
+    let router = vetted_api::request_id::layer(vetted_api::router(state().await?))
+        .layer(axum::middleware::map_request(client_ip_from_api_gateway))
+        .layer(axum::middleware::map_response(
+            |response: axum::response::Response| async {
+                vetted_lambda::metrics::flush();
+                response
+            },
+        ));
     lambda_http::run(router).await
 }
 

@@ -14,6 +14,7 @@ use webhooks::{Config, WebhooksFunction};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     vetted_lambda::init_tracing();
+    vetted_lambda::metrics::init();
     let config = Config::from_env(&Env::from_process()).context("webhooks settings")?;
     let ctx = AwsContext::load(None).await;
     let function = Arc::new(WebhooksFunction::new(&ctx, config)?);
@@ -21,10 +22,9 @@ async fn main() -> anyhow::Result<()> {
         let function = Arc::clone(&function);
         async move {
             let deadline = event.context.deadline();
-            function
-                .invoke(event.payload, deadline)
-                .await
-                .map_err(lambda_runtime::Error::from)
+            let answer = function.invoke(event.payload, deadline).await;
+            vetted_lambda::metrics::flush();
+            answer.map_err(lambda_runtime::Error::from)
         }
     }))
     .await

@@ -176,7 +176,7 @@ impl Intake {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(upload_id = %upload))]
+    #[tracing::instrument(skip_all, fields(upload_id = %upload, correlation_id))]
     async fn handle_upload(
         &self,
         key: ObjectKey,
@@ -185,7 +185,10 @@ impl Intake {
         event: &ObjectCreated,
     ) -> Result<Outcome, StepError> {
         let record = match self.ports.uploads.get(&upload).await {
-            Ok(record) if record.target == target && record.key == key => record,
+            Ok(record) if record.target == target && record.key == key => {
+                record.trace_correlation();
+                record
+            }
             Ok(_) | Err(UploadsError::NotFound(_)) => {
                 warn!(%key, "deleting an upload with no intent behind it");
                 self.delete(&key).await?;
@@ -228,6 +231,7 @@ impl Intake {
 
         // Every read is of the write `head` described, so what is examined is what is
         // recorded, and what sanitize later reads by the same version.
+        let started = std::time::Instant::now();
         let gate = run_gate(
             meta.size,
             record.declared_type.mime(),
@@ -251,6 +255,11 @@ impl Intake {
             }
             Err(source) => return Err(StepError::store(&key, source)),
         };
+        let verdict = match gate.verdict {
+            Verdict::Accept { .. } => "accept",
+            Verdict::Reject { .. } | Verdict::NeedMore { .. } => "reject",
+        };
+        crate::metrics::gate(verdict, started.elapsed());
         info!(verdict = ?gate.verdict, bytes_read = gate.bytes_read, "gate");
 
         let mut changes = RecordChanges {

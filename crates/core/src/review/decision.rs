@@ -79,7 +79,7 @@ impl Retryable for DecisionError {
 impl Review {
     /// Records `moderator`'s decision on upload `id` and answers the workflow, or, for the first
     /// of two required approvals, records it and waits for a second moderator.
-    #[tracing::instrument(skip(self, moderator), fields(upload_id = %id))]
+    #[tracing::instrument(skip(self, moderator), fields(upload_id = %id, correlation_id))]
     pub async fn decide(
         &self,
         id: UploadId,
@@ -88,6 +88,7 @@ impl Review {
         reason: Option<DeclineReason>,
     ) -> Result<DecisionOutcome, DecisionError> {
         let mut record = self.record_for_decision(id).await?;
+        record.trace_correlation();
         self.check_independence(&record, &moderator).await?;
         // At most two writes: a first approval that loses to another moderator's first approval
         // is tried once more, as the second.

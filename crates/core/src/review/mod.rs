@@ -147,13 +147,16 @@ impl Review {
     }
 
     async fn get(&self, upload: &UploadId) -> Result<crate::record::UploadRecord, StepError> {
-        self.ports
+        let record = self
+            .ports
             .uploads
             .get(upload)
             .await
             .map_err(|source| StepError::Uploads {
                 upload: *upload,
                 source,
-            })
+            })?;
+        record.trace_correlation();
+        Ok(record)
     }
 }

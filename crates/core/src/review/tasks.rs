@@ -34,7 +34,7 @@ pub(super) enum Step {
 
 impl Review {
     /// Runs one task message. `Err` means: leave the message for the queue to deliver again.
-    #[tracing::instrument(skip_all, fields(upload_id))]
+    #[tracing::instrument(skip_all, fields(upload_id, correlation_id))]
     pub async fn handle_message(&self, body: &str) -> Result<TaskOutcome, StepError> {
         let message = Self::parse_message(body)?;
         let span = tracing::Span::current();
@@ -142,9 +142,18 @@ impl Review {
             };
             let max_alloc = self.max_decode_alloc;
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
-            tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))
-                .await
-                .map_err(|_| StepError::SanitizerCrashed { upload: record.id })?
+            let started = std::time::Instant::now();
+            let verdict =
+                tokio::task::spawn_blocking(move || sanitize(&bytes, expected, &policy, max_alloc))
+                    .await
+                    .map_err(|_| StepError::SanitizerCrashed { upload: record.id })?;
+            let outcome = match &verdict {
+                Ok(_) => "clean",
+                Err(ReasonCode::ReencodedTooLarge) => "too_large",
+                Err(_) => "rejected",
+            };
+            crate::metrics::sanitize(outcome, started.elapsed());
+            verdict
         };
         let clean = match verdict {
             Ok(clean) => clean,
