@@ -200,7 +200,7 @@ mod tests {
             "DELETE FROM audit",
         ] {
             let refused = db
-                .call(move |conn| Ok(conn.execute(sql, [])?))
+                .call(move |conn| conn.execute(sql, []))
                 .await
                 .unwrap_err();
             assert!(
