@@ -6,13 +6,14 @@
 export const FINAL_STATUSES = new Set(["PUBLISHED", "REJECTED", "DECLINED", "EXPIRED", "FAILED", "WITHDRAWN"]);
 
 /** Statuses from which the member who asked can still take the request back. */
-export const WITHDRAWABLE_STATUSES = new Set(["AWAITING_UPLOAD", "RECEIVED", "IN_REVIEW"]);
+export const WITHDRAWABLE_STATUSES = new Set(["AWAITING_UPLOAD", "RECEIVED", "IN_REVIEW", "AWAITING_SECOND"]);
 
 /** How each status reads on a badge (`tone` picks its colour) and what it means for the owner. */
 export const STATUS_TEXT = {
   AWAITING_UPLOAD: { label: "Waiting for file", tone: "neutral", detail: "Permission granted; the file has not arrived yet." },
   RECEIVED: { label: "Checking", tone: "info", detail: "Received. Checking that it is a real, safe image…" },
   IN_REVIEW: { label: "In review", tone: "pending", detail: "Passed the checks. Waiting for a moderator." },
+  AWAITING_SECOND: { label: "Awaiting second", tone: "pending", detail: "One moderator approved it; a second must approve too." },
   DECIDED: { label: "Decided", tone: "info", detail: "A moderator has decided; finishing up…" },
   APPROVED: { label: "Approved", tone: "good", detail: "Approved. Publishing a clean copy…" },
   PUBLISHED: { label: "Published", tone: "good", detail: "Approved and published." },

@@ -24,6 +24,7 @@ const state = {
   generation: 0,
   focusOnLoad: true,
   kind: kindFromAddress(), // the slot kind shown ("" for all), kept in the address as ?kind=
+  queue: queueFromAddress(), // "pending" (first review) or "second" (four-eyes), as ?queue=
 };
 
 const session = createSession({
@@ -51,10 +52,14 @@ function kindFromAddress() {
   return KINDS.includes(kind) ? kind : "";
 }
 
-/** The query of `GET /api/reviews` for the kind shown, and `more` (e.g. `after=...`). */
+function queueFromAddress() {
+  return new URLSearchParams(location.search).get("queue") === "second" ? "second" : "pending";
+}
+
+/** The query of `GET /api/reviews` for the queue and kind shown, and `more` (e.g. `after=...`). */
 function reviewsQuery(more = "") {
   const kind = state.kind ? `&kind=${state.kind}` : "";
-  return `/api/reviews?status=pending&limit=${PAGE_SIZE}${kind}${more}`;
+  return `/api/reviews?status=${state.queue}&limit=${PAGE_SIZE}${kind}${more}`;
 }
 
 /** Loads the queue. In the background it only reports new uploads, unless the queue is empty. */
@@ -142,9 +147,9 @@ function updateCount() {
   const n = state.order.length;
   $("#count").textContent = n === 0 ? "Nothing waiting" : `${n}${state.next ? "+" : ""} waiting`;
   $("#empty").hidden = n > 0;
-  $("#empty-text").textContent = state.kind
-    ? `No ${state.kind} image is waiting for review. New uploads appear here by themselves.`
-    : "No image is waiting for review. New uploads appear here by themselves.";
+  const what = state.kind ? `${state.kind} image` : "image";
+  const waitingFor = state.queue === "second" ? "a second approval" : "review";
+  $("#empty-text").textContent = `No ${what} is waiting for ${waitingFor}. New uploads appear here by themselves.`;
   $("#more").hidden = !state.next;
 }
 
@@ -173,6 +178,7 @@ function buildCard(item) {
     h("div", { class: "card-body" },
       h("h2", { class: "card-title", id: `title-${id}`, title: item.filename }, item.filename),
       escalationBadge(item.escalation_level),
+      firstApprovalBadge(item.first_approver),
       h("p", { class: "card-target" },
         h("span", { class: "card-restaurant" }, item.restaurant_name || item.restaurant),
         h("span", { class: "owner" }, item.restaurant),
@@ -199,6 +205,12 @@ function buildCard(item) {
   element.addEventListener("focusin", () => select(id, { focus: false }));
   element.addEventListener("click", () => select(id, { focus: false }));
   return element;
+}
+
+/** Four-eyes review: who gave the first of the two approvals this upload needs. */
+function firstApprovalBadge(approver) {
+  if (!approver) return null;
+  return h("span", { class: "badge badge-pending first-approval", title: "A second moderator must approve" }, `1 of 2 approvals · ${approver}`);
 }
 
 /** The escalation flag: level 1 past the first escalation point of the deadline, level 2 near it. */
@@ -286,10 +298,14 @@ async function decide(id, body) {
   for (const button of card.element.querySelectorAll("button")) button.disabled = true;
   card.element.querySelector(".card-status").textContent = `${verb}…`;
   try {
-    const { status } = await api(session.token(), "POST", `/api/reviews/${id}/decision`, body);
+    const { status, data } = await api(session.token(), "POST", `/api/reviews/${id}/decision`, body);
     const reason = DECLINE_REASONS.find((r) => r.code === body.reason);
     const done = body.decision === "approve" ? "Approved" : `Declined (${reason ? reason.label.toLowerCase() : "other"})`;
-    toast(`${done}: ${name}`, status === 202 ? "It will reach the workflow shortly." : "", body.decision);
+    const firstOfTwo = data && data.status === "AWAITING_SECOND";
+    const detail = firstOfTwo
+      ? "This slot needs a second moderator's approval: it now waits under Second approval."
+      : status === 202 ? "It will reach the workflow shortly." : "";
+    toast(firstOfTwo ? `First approval: ${name}` : `${done}: ${name}`, detail, body.decision);
     leave(id);
   } catch (error) {
     if (session.refuse(error)) return;
@@ -298,6 +314,8 @@ async function decide(id, body) {
       review_timed_out: ["warning", "The review timed out.", `“${name}” waited too long and expired before your decision arrived. It has left your queue.`],
       not_in_review: ["warning", "No longer waiting for review.", `“${name}” is not in review any more. It has left your queue.`],
       not_found: ["warning", "No longer in the queue.", `“${name}” no longer exists. It has left your queue.`],
+      same_moderator: ["warning", "A second moderator must approve.", `You gave “${name}” its first approval; a different moderator must give the second. It has left your queue.`],
+      conflict_of_interest: ["warning", "Not yours to decide.", `“${name}” is your own upload or your restaurant's, so another moderator must decide it. It has left your queue.`],
     }[error.reason];
     if (gone) {
       banner(gone[0], gone[1], gone[2], error.reason);
@@ -401,14 +419,35 @@ function filterBy(kind) {
   load();
 }
 
+/** Shows the first-review queue or the uploads waiting for a second approval. */
+function showQueue(queue) {
+  if (queue === state.queue) return;
+  state.queue = queue;
+  state.generation += 1;
+  state.focusOnLoad = true;
+  showFilter();
+  const address = new URL(location.href);
+  if (queue === "second") address.searchParams.set("queue", "second");
+  else address.searchParams.delete("queue");
+  history.replaceState(null, "", address.pathname + address.search + address.hash);
+  load();
+}
+
 function showFilter() {
   for (const button of document.querySelectorAll("#kind-filter button")) {
     button.setAttribute("aria-pressed", String(button.dataset.kind === state.kind));
   }
+  for (const button of document.querySelectorAll("#queue-filter button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.queue === state.queue));
+  }
+  $("#queue-title").textContent = state.queue === "second" ? "Second approval" : "Review queue";
 }
 
 for (const button of document.querySelectorAll("#kind-filter button")) {
   button.addEventListener("click", () => filterBy(button.dataset.kind));
+}
+for (const button of document.querySelectorAll("#queue-filter button")) {
+  button.addEventListener("click", () => showQueue(button.dataset.queue));
 }
 showFilter();
 $("#refresh").addEventListener("click", () => load());

@@ -587,7 +587,7 @@ function detailText(item) {
 
 /** Four steps (sent, checked, reviewed, published): how far the upload got, drawn, not read. */
 function stepper(item) {
-  const reached = { AWAITING_UPLOAD: 0, RECEIVED: 1, IN_REVIEW: 2, DECIDED: 3, APPROVED: 3, PUBLISHED: 4 };
+  const reached = { AWAITING_UPLOAD: 0, RECEIVED: 1, IN_REVIEW: 2, AWAITING_SECOND: 2, DECIDED: 3, APPROVED: 3, PUBLISHED: 4 };
   const stoppedAt = { REJECTED: 1, DECLINED: 2, FAILED: 1, EXPIRED: item.bytes ? 2 : 0, WITHDRAWN: item.bytes ? 2 : 0 };
   const done = reached[item.status] ?? stoppedAt[item.status] ?? 0;
   const stopped = item.status in stoppedAt;

@@ -11,6 +11,7 @@ mod support;
 mod accounts;
 mod conflict;
 mod demo;
+mod four_eyes;
 mod harness;
 mod live;
 mod page;

@@ -219,8 +219,9 @@ impl UploadEvent {
         })
     }
 
-    /// `review.escalated` for `record`, still `IN_REVIEW`, at escalation `level`. The id names
-    /// the level, so a repeated escalate task announces the same event again.
+    /// `review.escalated` for `record`, still in review (`IN_REVIEW`, or `AWAITING_SECOND`
+    /// with one of two approvals), at escalation `level`. The id names the level, so a
+    /// repeated escalate task announces the same event again.
     pub fn escalated(record: &UploadRecord, level: u8, at: Timestamp) -> Self {
         let event_type = EventType::ReviewEscalated;
         Self {
