@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod fs_store;
+mod keyset;
 pub mod outbox;
 pub mod sqlite_accounts;
 pub mod sqlite_audit;

@@ -5,8 +5,6 @@
 //! are keyset-paged on `(at, id)`, which is indexed.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::types::Type;
 use rusqlite::{Row, params};
 use vetted_core::Timestamp;
@@ -16,6 +14,7 @@ use vetted_core::ports::{AuditError, AuditTrail, Page, PageRequest, PageToken};
 use vetted_core::restaurant::{RestaurantId, Slot};
 
 use crate::db::{Db, DbError, Migration};
+use crate::keyset;
 
 pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -85,20 +84,11 @@ fn entry(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
     })
 }
 
-fn encode_token(last: &AuditEntry) -> PageToken {
-    let plain = format!("a1:{}:{}", last.at.unix_millis(), last.id);
-    PageToken(URL_SAFE_NO_PAD.encode(plain))
-}
+/// The tag of the audit listing's page tokens.
+const LISTING: &str = "a1";
 
-fn decode_token(token: &PageToken) -> Result<(i64, String), AuditError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(&token.0)
-        .map_err(|_| AuditError::BadPageToken)?;
-    let plain = String::from_utf8(bytes).map_err(|_| AuditError::BadPageToken)?;
-    let rest = plain.strip_prefix("a1:").ok_or(AuditError::BadPageToken)?;
-    let (at, id) = rest.split_once(':').ok_or(AuditError::BadPageToken)?;
-    let at = at.parse().map_err(|_| AuditError::BadPageToken)?;
-    Ok((at, id.to_owned()))
+fn encode_token(last: &AuditEntry) -> PageToken {
+    keyset::encode(LISTING, last.at.unix_millis(), &last.id)
 }
 
 #[async_trait]
@@ -150,7 +140,7 @@ impl AuditTrail for SqliteAudit {
     ) -> Result<Page<AuditEntry>, AuditError> {
         let limit = page.limit.clamp(1, 100);
         let (after_at, after_id) = match &page.after {
-            Some(token) => decode_token(token)?,
+            Some(token) => keyset::decode(LISTING, token).ok_or(AuditError::BadPageToken)?,
             None => (i64::MIN, String::new()),
         };
         let since = since.unix_millis();

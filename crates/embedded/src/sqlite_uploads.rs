@@ -11,14 +11,13 @@
 mod rows;
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
 use vetted_core::restaurant::RestaurantId;
 use vetted_core::{OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
 
 use crate::db::{Db, DbError, Migration, immediate};
+use crate::keyset;
 use rows::{COLUMNS, Row};
 
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -151,24 +150,12 @@ fn encode_token(listing: Listing, last: &UploadRecord) -> PageToken {
         Listing::ByOwner | Listing::InProgress => last.created_at,
         Listing::ByStatus => last.status_since,
     };
-    let plain = format!("{}:{}:{}", listing.tag(), at.unix_millis(), last.id);
-    PageToken(URL_SAFE_NO_PAD.encode(plain))
+    keyset::encode(listing.tag(), at.unix_millis(), &last.id.to_string())
 }
 
 fn decode_token(listing: Listing, token: &PageToken) -> Result<(i64, String), UploadsError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(&token.0)
-        .map_err(|_| UploadsError::BadPageToken)?;
-    let plain = String::from_utf8(bytes).map_err(|_| UploadsError::BadPageToken)?;
-    let mut parts = plain.splitn(3, ':');
-    let (Some(tag), Some(at), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(UploadsError::BadPageToken);
-    };
-    let at: i64 = at.parse().map_err(|_| UploadsError::BadPageToken)?;
-    let id = UploadId::parse(id).map_err(|_| UploadsError::BadPageToken)?;
-    if tag != listing.tag() {
-        return Err(UploadsError::BadPageToken);
-    }
+    let (at, id) = keyset::decode(listing.tag(), token).ok_or(UploadsError::BadPageToken)?;
+    let id = UploadId::parse(&id).map_err(|_| UploadsError::BadPageToken)?;
     Ok((at, id.to_string()))
 }
 
@@ -261,11 +248,7 @@ impl Uploads for SqliteUploads {
     async fn get(&self, id: &UploadId) -> Result<UploadRecord, UploadsError> {
         let id = *id;
         self.db
-            .read(move |conn| {
-                conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
-                    .query_row([id.to_string()], Row::record)
-                    .optional()
-            })
+            .read(move |conn| rows::select(conn, &id))
             .await
             .map_err(backend("uploads.get"))?
             .ok_or(UploadsError::NotFound(id))
@@ -281,10 +264,7 @@ impl Uploads for SqliteUploads {
         self.db
             .call(move |conn| {
                 let tx = immediate(conn)?;
-                let current = tx
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
-                    .query_row([id.to_string()], Row::record)
-                    .optional()?;
+                let current = rows::select(&tx, &id)?;
                 let Some(current) = current else {
                     return Ok(Err(UploadsError::NotFound(id)));
                 };
@@ -319,10 +299,7 @@ impl Uploads for SqliteUploads {
         self.db
             .call(move |conn| {
                 let tx = immediate(conn)?;
-                let current = tx
-                    .prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
-                    .query_row([id.to_string()], Row::record)
-                    .optional()?;
+                let current = rows::select(&tx, &id)?;
                 let Some(current) = current else {
                     return Ok(Err(UploadsError::NotFound(id)));
                 };

@@ -4,8 +4,8 @@
 use std::error::Error as StdError;
 use std::str::FromStr;
 
-use rusqlite::Connection;
 use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vetted_core::record::FileName;
@@ -189,6 +189,13 @@ impl Row {
             escalation_levels: row.get(29)?,
         })
     }
+}
+
+/// The record with `id`, if there is one.
+pub(super) fn select(conn: &Connection, id: &UploadId) -> rusqlite::Result<Option<UploadRecord>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM uploads WHERE id = ?1"))?
+        .query_row([id.to_string()], Row::record)
+        .optional()
 }
 
 /// Writes every field a transition may change, if the row is still in `from`.
