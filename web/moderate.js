@@ -9,6 +9,7 @@ import {
   slotLabel, policySummary, DECLINE_REASONS, TYPE_NAMES,
 } from "/assets/common.js";
 import { createSession } from "/assets/session.js";
+import { emailToggle } from "/assets/email_toggle.js";
 
 const PAGE_SIZE = 50;
 const CHECK_EVERY_MS = 10000;
@@ -33,8 +34,10 @@ const session = createSession({
     state.generation += 1;
     state.focusOnLoad = true;
     load();
+    escalationEmails.load();
   },
   onSignOut: () => {
+    escalationEmails.reset();
     state.generation += 1;
     clearTimeout(state.timer);
     state.order = [];
@@ -43,6 +46,12 @@ const session = createSession({
     queueBox.replaceChildren();
     $("#banners").replaceChildren();
   },
+});
+
+const escalationEmails = emailToggle({
+  id: "escalation-emails",
+  path: "/api/me/escalations",
+  token: () => session.token(),
 });
 
 // ---- loading ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import {
 } from "/assets/common.js";
 import { followStream } from "/assets/live.js";
 import { createSession } from "/assets/session.js";
+import { emailToggle } from "/assets/email_toggle.js";
 import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload, postFile } from "/assets/upload.js";
 
 const POLL_FIRST_MS = 2000;
@@ -59,6 +60,12 @@ const state = {
 const live = { mode: "off", polls: 0, pollsArmed: 0, streamReloads: 0, events: 0 };
 window.vettedLive = live;
 
+const outcomeEmails = emailToggle({
+  id: "outcome-emails",
+  path: "/api/me/notifications",
+  token: () => session.token(),
+});
+
 const session = createSession({
   role: "owner",
   onSignIn: (token, claims) => {
@@ -71,8 +78,10 @@ const session = createSession({
     loadRestaurants();
     refresh();
     startStream();
+    outcomeEmails.load();
   },
   onSignOut: () => {
+    outcomeEmails.reset();
     state.generation += 1;
     state.policy = null;
     clearTimeout(state.timer);

@@ -42,7 +42,8 @@ pub struct TokenArgs {
     #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     ttl: Duration,
     /// An email address for the token to carry (as a verified `email` claim): where owner
-    /// notifications go once this user opts in with PUT /api/me/notifications.
+    /// notifications go once this user opts in with PUT /api/me/notifications, or a
+    /// moderator's escalation emails once they subscribe with PUT /api/me/escalations.
     #[arg(long)]
     email: Option<String>,
 }

@@ -96,6 +96,19 @@ impl Server {
             .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
     }
 
+    /// A dev token that also carries `email` (verified), as a Cognito ID token does.
+    pub fn token_with_email(&self, user: &str, role: &str, email: &str) -> String {
+        let role = match role {
+            "owner" => Role::Owner,
+            "moderator" => Role::Moderator,
+            other => panic!("no role {other:?}"),
+        };
+        self.running
+            .dev_key
+            .issue_with_email(user, &[role], Some(email), TOKEN_TTL, SystemClock.now())
+            .unwrap_or_else(|e| panic!("a token for {user}: {e:#}"))
+    }
+
     /// Creates restaurant `id`, called `name`, with `owners` as its owners, as an admin would
     /// (`POST /api/restaurants`): a server without `--demo` has none, and an owner can upload
     /// only to a restaurant they are a member of.

@@ -11,6 +11,7 @@ mod support;
 mod accounts;
 mod conflict;
 mod demo;
+mod email_toggles;
 mod four_eyes;
 mod harness;
 mod live;

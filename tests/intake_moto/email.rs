@@ -1,8 +1,10 @@
-//! Owner emails through SES on moto: the core's `OwnerNotifier` over `DynamoRestaurants`,
+//! Owner emails through SES on moto: the core's `EmailNotifier` over `DynamoRestaurants`,
 //! `DynamoNotifications` and `SesMailer`, each outcome event handled three times (twice one
 //! after the other, once more racing itself), and the messages read back from moto's sent
 //! store (`GET /moto-api/data.json`, `ses` → `Message`): one per opted-in member and
 //! transition, none for an approval, a member who did not opt in, or one who opted out.
+//! Escalations likewise: one per level to each moderator subscribed, none to one who
+//! cancelled, with a link to the console's queue.
 
 use std::sync::Arc;
 
@@ -11,12 +13,15 @@ use vetted_aws::bootstrap::{ensure_notifications_table, ensure_restaurants_table
 use vetted_aws::dynamo::{DynamoNotifications, DynamoRestaurants};
 use vetted_aws::ses::{SesMailer, ensure_identity};
 use vetted_core::events::{EVENT_VERSION, EventType, UploadEvent};
-use vetted_core::notify::{EmailAddress, OwnerLinks, OwnerNotifier, Preference};
+use vetted_core::notify::{
+    EmailAddress, EmailNotifier, EscalationSubscriber, PageLinks, Preference,
+};
 use vetted_core::ports::{Notifications, Restaurants};
 use vetted_core::record::DeclineReason;
 use vetted_core::restaurant::{Member, MemberRole, Restaurant};
 use vetted_core::{
-    Clock, CorrelationId, OwnerId, ReasonCode, RestaurantId, Slot, Status, SystemClock, UploadId,
+    Clock, CorrelationId, ModeratorId, OwnerId, ReasonCode, RestaurantId, Slot, Status,
+    SystemClock, UploadId,
 };
 
 use crate::support::{context, unique_prefix};
@@ -134,12 +139,12 @@ async fn one_ses_email_per_member_and_transition_however_often_the_event_comes()
                 .unwrap();
         }
     }
-    let notifier = OwnerNotifier {
+    let notifier = EmailNotifier {
         restaurants,
         notifications,
         mailer: Arc::new(SesMailer::new(ctx.sesv2(), SENDER)),
         clock: Arc::new(SystemClock),
-        links: OwnerLinks::new("https://vetted.example").unwrap(),
+        links: PageLinks::new("https://vetted.example").unwrap(),
     };
 
     let mut rejected = event(&restaurant, EventType::UploadRejected, Status::Rejected);
@@ -244,4 +249,66 @@ async fn one_ses_email_per_member_and_transition_however_often_the_event_comes()
             "{user} did not opt in, or opted out"
         );
     }
+
+    // Escalations: ada subscribed, bo subscribed and cancelled.
+    let (ada, bo) = (
+        ModeratorId::parse(&format!("mod-ada-{prefix}")).unwrap(),
+        ModeratorId::parse(&format!("mod-bo-{prefix}")).unwrap(),
+    );
+    for moderator in [&ada, &bo] {
+        notifier
+            .notifications
+            .subscribe_escalations(&EscalationSubscriber {
+                moderator: moderator.clone(),
+                address: EmailAddress::parse(&address(moderator.as_str())).unwrap(),
+                since: now,
+            })
+            .await
+            .unwrap();
+    }
+    notifier
+        .notifications
+        .unsubscribe_escalations(&bo)
+        .await
+        .unwrap();
+    let mut level_1 = event(&restaurant, EventType::ReviewEscalated, Status::InReview);
+    level_1.escalation_level = Some(1);
+    let mut level_2 = level_1.clone();
+    level_2.escalation_level = Some(2);
+    level_2.status = Status::AwaitingSecond;
+    for e in [&level_1, &level_2] {
+        let first = notifier.handle(e).await.unwrap();
+        let again = notifier.handle(e).await.unwrap();
+        assert_eq!(
+            (first.sent, again.sent),
+            (1, 0),
+            "level {:?}",
+            e.escalation_level
+        );
+    }
+    let escalations: Vec<Value> = sent_messages(&endpoint)
+        .await
+        .into_iter()
+        .filter(|m| {
+            let to = m["destinations"]["ToAddresses"].to_string();
+            to.contains(&prefix) && to.contains("mod-")
+        })
+        .collect();
+    assert_eq!(escalations.len(), 2, "{escalations:#?}");
+    for m in &escalations {
+        assert_eq!(
+            m["destinations"]["ToAddresses"],
+            serde_json::json!([address(ada.as_str())])
+        );
+    }
+    let second = escalations
+        .iter()
+        .find(|m| m["subject"].as_str().unwrap().ends_with("(level 2)"))
+        .unwrap()["body"]
+        .as_str()
+        .unwrap();
+    assert!(
+        second.contains("href=\"https://vetted.example/moderate.html?queue=second\""),
+        "{second}"
+    );
 }

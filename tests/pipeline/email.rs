@@ -4,6 +4,10 @@
 //! and published. Every event of those uploads is then handed over by the outbox two more
 //! times (its rows made pending again in the database), and the sink must still hold exactly
 //! one message per opted-in owner and transition, with the words, link and escaping checked.
+//!
+//! Escalations likewise: a moderator who subscribed through `PUT /api/me/escalations` gets one
+//! email per escalation level of a review nobody takes, however often the events are handed
+//! over; a moderator who did not subscribe gets none.
 
 use std::time::Duration;
 
@@ -348,4 +352,133 @@ async fn the_demo_writes_its_mail_to_files_and_says_where() {
     );
     assert!(mail.contains("multipart/alternative"), "{mail}");
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_escalation_level_emails_each_subscribed_moderator_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(&dir.path().join("sink")).await;
+    let data = dir.path().join("data");
+    let config = dir.path().join("serve.toml");
+    // Escalations at 2 s and 4 s, expiry at 6 s.
+    std::fs::write(
+        &config,
+        format!(
+            "review_timeout_seconds = 6\nreview_escalation_percent = [34, 67]\n\
+             [mail]\nfrom = \"Vetted <vetted@serve.example>\"\npublic_url = \"https://vetted.example/app\"\n\
+             [mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            sink.port
+        ),
+    )
+    .unwrap();
+    let server = Server::start(ServeSettings {
+        config: Some(config),
+        ..ServeSettings::new(&data)
+    })
+    .await;
+    let base = server.base.clone();
+    let api = Api::new();
+    server.restaurant(RESTAURANT, &["owner-esc"]).await;
+    let subscribed = "mod-esc-ada";
+    let ada = server.moderator_with_email(subscribed, &address(subscribed));
+    let bo = server.moderator_with_email("mod-esc-bo", &address("mod-esc-bo"));
+    let subscribe = |token: String, enabled: bool| {
+        let (api, base) = (&api, &base);
+        async move {
+            let response = api
+                .http()
+                .put(format!("{base}/api/me/escalations"))
+                .bearer_auth(token)
+                .json(&json!({"enabled": enabled}))
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = subscribe(ada.clone(), true).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"enabled": true, "address": address(subscribed)})
+    );
+    // Bo subscribes and cancels: no email for Bo.
+    assert_eq!(subscribe(bo.clone(), true).await.0, 200);
+    let (status, body) = subscribe(bo, false).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"enabled": false, "address": null}))
+    );
+
+    let owner = server.token("owner-esc", "owner");
+    let waiting = api
+        .upload_file(
+            &base,
+            &owner,
+            &format!("{RESTAURANT}/gallery-2"),
+            "late.png",
+            "image/png",
+            images::png(96, 96),
+            "put",
+        )
+        .await;
+    wait_for_status(&api, &base, &owner, &waiting, "EXPIRED").await;
+    let escalations = |messages: &[Received]| {
+        messages
+            .iter()
+            .filter(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.starts_with("Review waiting"))
+            })
+            .count()
+    };
+    eventually(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        "both escalation emails in the SMTP sink",
+        || async {
+            let n = escalations(&sink.messages());
+            if n >= 2 {
+                Ok(())
+            } else {
+                Err(format!("{n} escalation emails"))
+            }
+        },
+    )
+    .await;
+    redeliver(&data, std::slice::from_ref(&waiting)).await;
+    let messages = sink.messages();
+    let subjects: Vec<(String, Option<String>)> = messages
+        .iter()
+        .map(|m| (m.envelope_to.clone(), m.header("Subject")))
+        .collect();
+    assert_eq!(
+        escalations(&messages),
+        2,
+        "one email per level: {subjects:#?}"
+    );
+    for level in [1, 2] {
+        let m = messages
+            .iter()
+            .find(|m| {
+                m.header("Subject")
+                    .is_some_and(|s| s.ends_with(&format!("(level {level})")))
+            })
+            .unwrap_or_else(|| panic!("level {level} among {subjects:#?}"));
+        assert_eq!(
+            m.envelope_to,
+            address(subscribed),
+            "only the subscriber hears"
+        );
+        let text = readable(&m.raw);
+        assert!(
+            text.contains("https://vetted.example/app/moderate.html"),
+            "links to the console: {text}"
+        );
+        assert!(text.contains(&waiting), "names the request: {text}");
+        assert!(text.contains("subscribed to escalations"), "{text}");
+    }
 }

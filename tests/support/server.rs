@@ -69,11 +69,20 @@ impl Server {
 
     /// An owner token that also carries `email` (verified), as an ID token does.
     pub fn owner_with_email(&self, user: &str, email: &str) -> String {
+        self.with_email(user, Role::Owner, email)
+    }
+
+    /// A moderator token that also carries `email` (verified), as an ID token does.
+    pub fn moderator_with_email(&self, user: &str, email: &str) -> String {
+        self.with_email(user, Role::Moderator, email)
+    }
+
+    fn with_email(&self, user: &str, role: Role, email: &str) -> String {
         self.running
             .dev_key
             .issue_with_email(
                 user,
-                &[Role::Owner],
+                &[role],
                 Some(email),
                 TOKEN_TTL,
                 vetted_core::Clock::now(&vetted_core::SystemClock),

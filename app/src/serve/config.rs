@@ -65,7 +65,7 @@ use serde::Deserialize;
 use vetted_api::auth::OidcConfig;
 
 use crate::mail::{SmtpSettings, parse_sender};
-use vetted_core::notify::OwnerLinks;
+use vetted_core::notify::PageLinks;
 use vetted_core::policy::SlotPolicies;
 use vetted_core::review::EscalationShares;
 use vetted_core::review::sanitize::budget::DEFAULT_MEMORY_BUDGET;
@@ -379,7 +379,7 @@ impl ServeConfig {
             parse_sender(from).map_err(|e| anyhow::anyhow!("[mail] from: {e}"))?;
         }
         if let Some(url) = &mail.public_url {
-            OwnerLinks::new(url).with_context(|| "[mail] public_url")?;
+            PageLinks::new(url).with_context(|| "[mail] public_url")?;
         }
         if let Some(smtp) = &mail.smtp {
             if mail.from.is_none() {

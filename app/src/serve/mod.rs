@@ -457,7 +457,7 @@ fn spawn_workers(
 fn spawn_notify_worker(
     tasks: &mut JoinSet<()>,
     queue: Arc<dyn vetted_core::ports::WorkQueue>,
-    notifier: Arc<vetted_core::notify::OwnerNotifier>,
+    notifier: Arc<vetted_core::notify::EmailNotifier>,
     shutdown: &CancellationToken,
 ) {
     let settings = WorkerSettings {
@@ -474,7 +474,7 @@ async fn spawn_backend(
     pipeline: &Pipeline,
     config: &ServeConfig,
     clock: Arc<dyn Clock>,
-    owners: Option<Arc<vetted_core::notify::OwnerNotifier>>,
+    owners: Option<Arc<vetted_core::notify::EmailNotifier>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     if let Backend::Embedded {

@@ -2,7 +2,7 @@
 //! webhook delivery per enabled endpoint that wants the event, and the owner emails.
 //!
 //! Owner emails are sent at most once per (upload, status, member) by the core's
-//! [`OwnerNotifier`], whatever the outbox redelivers. A mail failure that may pass (the SMTP
+//! [`EmailNotifier`], whatever the outbox redelivers. A mail failure that may pass (the SMTP
 //! server unreachable) fails the event's delivery, so the outbox tries it again later (the
 //! webhook enqueue and the ledger make that repeat nothing else); one that will not (a
 //! recipient refused for good) is logged and dropped, so it cannot hold the upload's later
@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use vetted_core::Clock;
 use vetted_core::error_chain::DisplayChain;
 use vetted_core::events::UploadEvent;
-use vetted_core::notify::OwnerNotifier;
+use vetted_core::notify::EmailNotifier;
 use vetted_core::ports::{Retryable, Webhooks};
 use vetted_embedded::outbox::EventHandler;
 
@@ -33,7 +33,7 @@ pub struct Notifier {
     /// Wakes the delivery worker when something was enqueued.
     pub wake: Arc<Notify>,
     /// Owner emails, when this server sends them.
-    pub owners: Option<Arc<OwnerNotifier>>,
+    pub owners: Option<Arc<EmailNotifier>>,
 }
 
 #[async_trait]

@@ -1,6 +1,6 @@
 //! Email in `vetted serve`: which mailer (on the embedded backend SMTP from the
 //! settings, or `.eml` files in `{data}/outbox-mail/` without them; on AWS, SES from
-//! `[mail] from`), the owner-page links, and the core's [`OwnerNotifier`] over the backend's
+//! `[mail] from`), the owner-page links, and the core's [`EmailNotifier`] over the backend's
 //! notifications store. The account store's codes use the same mailer.
 
 use std::path::Path;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use vetted_core::Clock;
-use vetted_core::notify::{OwnerLinks, OwnerNotifier};
+use vetted_core::notify::{EmailNotifier, PageLinks};
 use vetted_core::ports::Mailer;
 
 use super::config::{DEFAULT_FROM, MailSettings};
@@ -56,16 +56,16 @@ pub fn build(
     settings: &MailSettings,
     public_url: &str,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<(Arc<OwnerNotifier>, String)>> {
+) -> anyhow::Result<Option<(Arc<EmailNotifier>, String)>> {
     let (Some(notifications), Some((mailer, place))) = (pipeline.notifications.clone(), mailer)
     else {
         return Ok(None);
     };
-    let links = OwnerLinks::new(settings.public_url.as_deref().unwrap_or(public_url))
+    let links = PageLinks::new(settings.public_url.as_deref().unwrap_or(public_url))
         .context("[mail] public_url")?;
     tracing::info!(to = %place, "owner emails");
     Ok(Some((
-        Arc::new(OwnerNotifier {
+        Arc::new(EmailNotifier {
             restaurants: pipeline.restaurants.clone(),
             notifications,
             mailer: mailer.clone(),

@@ -1,12 +1,13 @@
-//! The `Notifications` contract: preferences stored and replaced whole, and a sent ledger
-//! whose claims succeed once per (upload, status, user), also when they race, until released.
+//! The `Notifications` contract: preferences stored and replaced whole, escalation
+//! subscriptions stored, listed and removed, and a sent ledger whose claims succeed once per
+//! (upload, status or escalation level, user), also when they race, until released.
 //!
 //! Every check uses users and uploads of its own, so the suite also runs on a shared table.
 
 use futures_util::future::join_all;
-use vetted_core::notify::{EmailAddress, Preference, SentKey};
+use vetted_core::notify::{EmailAddress, EscalationSubscriber, Preference, SentKey};
 use vetted_core::ports::Notifications;
-use vetted_core::{OwnerId, Status, Timestamp, UploadId};
+use vetted_core::{ModeratorId, OwnerId, Status, Timestamp, UploadId};
 
 use crate::support::{Check, unique};
 
@@ -16,6 +17,8 @@ pub async fn run_all(store: &dyn Notifications) {
     a_ledger_key_is_claimed_once(store).await;
     racing_claims_of_one_key_store_it_once(store).await;
     a_released_key_can_be_claimed_again(store).await;
+    escalation_subscriptions_are_stored_listed_and_removed(store).await;
+    each_escalation_level_is_its_own_ledger_key(store).await;
 }
 
 fn user() -> OwnerId {
@@ -31,6 +34,7 @@ fn key(upload: UploadId, status: Status, user: &OwnerId) -> SentKey {
         upload,
         status,
         user: user.clone(),
+        escalation_level: None,
     }
 }
 
@@ -160,4 +164,114 @@ pub async fn a_released_key_can_be_claimed_again(store: &dyn Notifications) {
         "{what}: claimed again after the release"
     );
     assert!(!claim(store, &k, what).await, "{what}: and held again");
+}
+
+fn moderator() -> ModeratorId {
+    ModeratorId::parse(&unique("mod")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn subscriber(moderator: &ModeratorId, address: &str, since: i64) -> EscalationSubscriber {
+    EscalationSubscriber {
+        moderator: moderator.clone(),
+        address: EmailAddress::parse(address).unwrap_or_else(|e| panic!("{e}")),
+        since: at(since),
+    }
+}
+
+async fn listed(store: &dyn Notifications, what: &str) -> Vec<EscalationSubscriber> {
+    store
+        .escalation_subscribers()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: listing: {e:?}"))
+}
+
+pub async fn escalation_subscriptions_are_stored_listed_and_removed(store: &dyn Notifications) {
+    let _check = Check::start("escalation_subscriptions_are_stored_listed_and_removed");
+    let what = "escalation_subscriptions_are_stored_listed_and_removed";
+    let (ada, bo) = (moderator(), moderator());
+    let read = |m: ModeratorId| async move {
+        store
+            .escalation_subscription(&m)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: reading: {e:?}"))
+    };
+    assert_eq!(
+        read(ada.clone()).await,
+        None,
+        "{what}: not subscribed at first"
+    );
+
+    let first = subscriber(&ada, "ada@example.com", 1);
+    let bos = subscriber(&bo, "bo@example.com", 2);
+    for s in [&first, &bos] {
+        store
+            .subscribe_escalations(s)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: subscribing: {e:?}"));
+    }
+    assert_eq!(
+        read(ada.clone()).await.as_ref(),
+        Some(&first),
+        "{what}: read back"
+    );
+    let all = listed(store, what).await;
+    assert!(
+        all.contains(&first) && all.contains(&bos),
+        "{what}: both listed: {all:?}"
+    );
+
+    let moved = subscriber(&ada, "ada@elsewhere.example", 3);
+    store
+        .subscribe_escalations(&moved)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: subscribing again: {e:?}"));
+    let all = listed(store, what).await;
+    let adas: Vec<_> = all.iter().filter(|s| s.moderator == ada).collect();
+    assert_eq!(
+        adas,
+        [&moved],
+        "{what}: a second subscription replaces the first"
+    );
+
+    store
+        .unsubscribe_escalations(&ada)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: unsubscribing: {e:?}"));
+    store
+        .unsubscribe_escalations(&ada)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: unsubscribing twice is no error: {e:?}"));
+    assert_eq!(read(ada.clone()).await, None, "{what}: gone");
+    let all = listed(store, what).await;
+    assert!(
+        !all.iter().any(|s| s.moderator == ada) && all.contains(&bos),
+        "{what}: only the other moderator is left: {all:?}"
+    );
+}
+
+pub async fn each_escalation_level_is_its_own_ledger_key(store: &dyn Notifications) {
+    let _check = Check::start("each_escalation_level_is_its_own_ledger_key");
+    let what = "each_escalation_level_is_its_own_ledger_key";
+    let (ada, upload) = (moderator(), UploadId::generate());
+    let level_1 = SentKey::escalation(upload, Status::InReview, 1, &ada);
+    assert!(
+        claim(store, &level_1, what).await,
+        "{what}: level 1 claimed"
+    );
+    assert!(!claim(store, &level_1, what).await, "{what}: level 1 held");
+    let level_2 = SentKey::escalation(upload, Status::InReview, 2, &ada);
+    assert!(
+        claim(store, &level_2, what).await,
+        "{what}: level 2 is another key"
+    );
+    let outcome = SentKey {
+        upload,
+        status: Status::InReview,
+        user: level_1.user.clone(),
+        escalation_level: None,
+    };
+    assert!(
+        claim(store, &outcome, what).await,
+        "{what}: an outcome key of the same upload, status and user is another key"
+    );
 }

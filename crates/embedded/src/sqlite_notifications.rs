@@ -1,5 +1,6 @@
-//! `SqliteNotifications`: the notifications port over SQLite — one preference row per user
-//! and one ledger row per (upload, status, user) in the shared database.
+//! `SqliteNotifications`: the notifications port over SQLite — one preference row per user,
+//! one row per moderator subscribed to escalations, and one ledger row per (upload, tag,
+//! user) in the shared database; the tag is the status, or `ESCALATED_{level}`.
 //!
 //! A claim is one `INSERT … ON CONFLICT DO NOTHING` on the ledger's primary key, so of any
 //! number of claims of a key exactly one inserts.
@@ -7,15 +8,17 @@
 use async_trait::async_trait;
 use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, params};
-use vetted_core::notify::{EmailAddress, Preference, SentKey};
+use vetted_core::ModeratorId;
+use vetted_core::notify::{EmailAddress, EscalationSubscriber, Preference, SentKey};
 use vetted_core::ports::{Notifications, NotificationsError};
 use vetted_core::{OwnerId, Timestamp};
 
 use crate::db::{Db, DbError, Migration};
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: "
         CREATE TABLE notification_preferences (
             user TEXT PRIMARY KEY NOT NULL,
             enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
@@ -30,7 +33,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (upload, status, user)
         ) STRICT, WITHOUT ROWID;
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        sql: "
+        CREATE TABLE escalation_subscribers (
+            moderator TEXT PRIMARY KEY NOT NULL,
+            address TEXT NOT NULL,
+            since INTEGER NOT NULL
+        ) STRICT;
+    ",
+    },
+];
 
 /// Email preferences and the sent ledger in the shared database.
 #[derive(Debug, Clone)]
@@ -48,12 +62,30 @@ fn backend(operation: &'static str) -> impl FnOnce(DbError) -> NotificationsErro
     move |e| NotificationsError::Backend(e.into_backend(operation))
 }
 
-fn key_params(key: &SentKey) -> (String, &'static str, String) {
+fn key_params(key: &SentKey) -> (String, String, String) {
     (
         key.upload.to_string(),
-        key.status.as_str(),
+        key.tag(),
         key.user.as_str().to_owned(),
     )
+}
+
+/// A stored text column that must parse, as a conversion failure of column `index`.
+fn parsed<T, E: std::error::Error + Send + Sync + 'static>(
+    index: usize,
+    raw: String,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<T> {
+    parse(&raw)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
+}
+
+fn subscriber_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<EscalationSubscriber> {
+    Ok(EscalationSubscriber {
+        moderator: parsed(0, row.get(0)?, ModeratorId::parse)?,
+        address: parsed(1, row.get(1)?, EmailAddress::parse)?,
+        since: Timestamp::from_unix_millis(row.get(2)?),
+    })
 }
 
 #[async_trait]
@@ -69,11 +101,8 @@ impl Notifications for SqliteNotifications {
                 .query_row([user], |row| {
                     let address: Option<String> = row.get(1)?;
                     let address = address
-                        .map(|raw| EmailAddress::parse(&raw))
-                        .transpose()
-                        .map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(1, Type::Text, Box::new(e))
-                        })?;
+                        .map(|raw| parsed(1, raw, EmailAddress::parse))
+                        .transpose()?;
                     Ok(Preference {
                         enabled: row.get(0)?,
                         address,
@@ -111,6 +140,76 @@ impl Notifications for SqliteNotifications {
             })
             .await
             .map_err(backend("notifications.set_preference"))
+    }
+
+    async fn subscribe_escalations(
+        &self,
+        subscriber: &EscalationSubscriber,
+    ) -> Result<(), NotificationsError> {
+        let s = subscriber.clone();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO escalation_subscribers (moderator, address, since)
+                     VALUES (?1, ?2, ?3)
+                     ON CONFLICT (moderator) DO UPDATE SET address = excluded.address,
+                         since = excluded.since",
+                )?
+                .execute(params![
+                    s.moderator.as_str(),
+                    s.address.as_str(),
+                    s.since.unix_millis()
+                ])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.subscribe_escalations"))
+    }
+
+    async fn unsubscribe_escalations(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<(), NotificationsError> {
+        let moderator = moderator.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM escalation_subscribers WHERE moderator = ?1")?
+                    .execute([moderator])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.unsubscribe_escalations"))
+    }
+
+    async fn escalation_subscription(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<Option<EscalationSubscriber>, NotificationsError> {
+        let moderator = moderator.as_str().to_owned();
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached(
+                    "SELECT moderator, address, since FROM escalation_subscribers
+                     WHERE moderator = ?1",
+                )?
+                .query_row([moderator], subscriber_from)
+                .optional()
+            })
+            .await
+            .map_err(backend("notifications.escalation_subscription"))
+    }
+
+    async fn escalation_subscribers(
+        &self,
+    ) -> Result<Vec<EscalationSubscriber>, NotificationsError> {
+        self.db
+            .read(|conn| {
+                conn.prepare_cached("SELECT moderator, address, since FROM escalation_subscribers")?
+                    .query_map([], subscriber_from)?
+                    .collect()
+            })
+            .await
+            .map_err(backend("notifications.escalation_subscribers"))
     }
 
     #[tracing::instrument(skip_all, fields(upload_id = %key.upload, status = %key.status))]

@@ -59,10 +59,11 @@ pub const PAGES: [WebFile; 2] = [
 ];
 
 /// What the pages load, each at `/assets/{name}`.
-pub const ASSETS: [WebFile; 8] = [
+pub const ASSETS: [WebFile; 9] = [
     asset!("account.js"),
     asset!("app.css"),
     asset!("common.js"),
+    asset!("email_toggle.js"),
     asset!("owner.js"),
     asset!("live.js"),
     asset!("moderate.js"),

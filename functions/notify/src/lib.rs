@@ -14,7 +14,7 @@ use std::sync::Arc;
 use vetted_aws::config::AwsContext;
 use vetted_aws::dynamo::{DynamoNotifications, DynamoRestaurants};
 use vetted_aws::ses::SesMailer;
-use vetted_core::notify::{NotifyQueue, OwnerLinks, OwnerNotifier};
+use vetted_core::notify::{EmailNotifier, NotifyQueue, PageLinks};
 use vetted_core::settings::Env;
 use vetted_core::{Clock, SystemClock};
 
@@ -29,7 +29,7 @@ pub struct Config {
     /// identity.
     pub mail_from: String,
     /// `VETTED_OWNER_PAGE_URL`: where the emails' links point (the site's origin).
-    pub links: OwnerLinks,
+    pub links: PageLinks,
 }
 
 impl Config {
@@ -39,7 +39,7 @@ impl Config {
             restaurants_table: env.required("VETTED_RESTAURANTS_TABLE")?,
             notifications_table: env.required("VETTED_NOTIFICATIONS_TABLE")?,
             mail_from: env.required("VETTED_MAIL_FROM")?,
-            links: OwnerLinks::new(&base)
+            links: PageLinks::new(&base)
                 .map_err(|e| anyhow::anyhow!("VETTED_OWNER_PAGE_URL {base:?}: {}", e.0))?,
         })
     }
@@ -48,7 +48,7 @@ impl Config {
 /// The notify queue's consumer over DynamoDB and SES, with `clock`.
 pub fn notify_queue(ctx: &AwsContext, config: Config, clock: Arc<dyn Clock>) -> NotifyQueue {
     NotifyQueue {
-        notifier: Arc::new(OwnerNotifier {
+        notifier: Arc::new(EmailNotifier {
             restaurants: Arc::new(DynamoRestaurants::new(
                 ctx.dynamodb(),
                 &config.restaurants_table,

@@ -4,7 +4,12 @@
 //! | `pk` | `sk` | holds |
 //! |---|---|---|
 //! | `U#{user}` | `PREFERENCE` | `enabled`, `address` (when opted in), `updated_at` |
-//! | `S#{upload}` | `{STATUS}#{user}` | a ledger entry: `claimed_at` |
+//! | `ESCALATIONS` | `M#{moderator}` | a moderator subscribed to escalations: `address`, `since` |
+//! | `S#{upload}` | `{TAG}#{user}` | a ledger entry: `claimed_at`; the tag is the status, or `ESCALATED_{level}` |
+//!
+//! The subscribers share one partition: they are read together on every escalation, and a
+//! team of moderators is small (a partition holds thousands of them before it needs paging,
+//! which `query_all` does anyway).
 //!
 //! A claim is one `PutItem` conditioned on `attribute_not_exists(pk)`: DynamoDB applies
 //! conditional writes to one item one at a time, so of racing claims exactly one writes.
@@ -13,12 +18,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use vetted_core::notify::{EmailAddress, Preference, SentKey};
+use vetted_core::notify::{EmailAddress, EscalationSubscriber, Preference, SentKey};
 use vetted_core::ports::{BackendError, Notifications, NotificationsError};
-use vetted_core::{OwnerId, Timestamp};
+use vetted_core::{ModeratorId, OwnerId, Timestamp};
 
 use super::item::{BadItem, Item, Reader, millis, s};
-use super::{get_consistent, put_if_absent};
+use super::{get_consistent, put_if_absent, query_all};
 use crate::errors::backend_error;
 
 const PK: &str = "pk";
@@ -28,6 +33,9 @@ const ENABLED: &str = "enabled";
 const ADDRESS: &str = "address";
 const UPDATED_AT: &str = "updated_at";
 const CLAIMED_AT: &str = "claimed_at";
+const SUBSCRIBERS_PK: &str = "ESCALATIONS";
+const MODERATOR: &str = "moderator";
+const SINCE: &str = "since";
 
 /// The key attributes of the table, with their types, for creating it.
 pub const KEY_ATTRIBUTES: [(&str, &str); 2] = [(PK, "S"), (SK, "S")];
@@ -59,10 +67,20 @@ fn preference_key(user: &OwnerId) -> Item {
 }
 
 fn sent_key(k: &SentKey) -> Item {
-    key(
-        format!("S#{}", k.upload),
-        format!("{}#{}", k.status, k.user),
-    )
+    key(format!("S#{}", k.upload), format!("{}#{}", k.tag(), k.user))
+}
+
+fn subscriber_key(moderator: &ModeratorId) -> Item {
+    key(SUBSCRIBERS_PK.to_owned(), format!("M#{moderator}"))
+}
+
+fn subscriber_from(item: &Item) -> Result<EscalationSubscriber, BadItem> {
+    let r = Reader::new(item, SUBSCRIBERS_PK);
+    Ok(EscalationSubscriber {
+        moderator: r.required(MODERATOR, r.parsed(MODERATOR, ModeratorId::parse)?)?,
+        address: r.required(ADDRESS, r.parsed(ADDRESS, EmailAddress::parse)?)?,
+        since: r.required(SINCE, r.instant(SINCE)?)?,
+    })
 }
 
 fn bad(operation: &'static str) -> impl Fn(BadItem) -> NotificationsError {
@@ -110,6 +128,68 @@ impl Notifications for DynamoNotifications {
             .await
             .map_err(|e| backend_error("dynamodb:PutItem", e))?;
         Ok(())
+    }
+
+    async fn subscribe_escalations(
+        &self,
+        subscriber: &EscalationSubscriber,
+    ) -> Result<(), NotificationsError> {
+        let mut item = subscriber_key(&subscriber.moderator);
+        item.insert(MODERATOR.to_owned(), s(subscriber.moderator.as_str()));
+        item.insert(ADDRESS.to_owned(), s(subscriber.address.as_str()));
+        item.insert(SINCE.to_owned(), millis(subscriber.since));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:PutItem", e))?;
+        Ok(())
+    }
+
+    async fn unsubscribe_escalations(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<(), NotificationsError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(subscriber_key(moderator)))
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn escalation_subscription(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<Option<EscalationSubscriber>, NotificationsError> {
+        let item = get_consistent(&self.client, &self.table, subscriber_key(moderator)).await?;
+        item.as_ref()
+            .map(subscriber_from)
+            .transpose()
+            .map_err(bad("notifications.escalation_subscription"))
+    }
+
+    async fn escalation_subscribers(
+        &self,
+    ) -> Result<Vec<EscalationSubscriber>, NotificationsError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(SUBSCRIBERS_PK))
+            .consistent_read(true);
+        let items = query_all(query).await?;
+        items
+            .iter()
+            .map(subscriber_from)
+            .collect::<Result<_, _>>()
+            .map_err(bad("notifications.escalation_subscribers"))
     }
 
     #[tracing::instrument(skip_all, fields(upload_id = %key.upload, status = %key.status))]

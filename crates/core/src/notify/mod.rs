@@ -1,5 +1,6 @@
-//! Owner notifications: when an upload reaches an outcome, every member of its restaurant who
-//! opted in gets one email, at most once per (upload, status).
+//! Email notifications. Owners: when an upload reaches an outcome, every member of its
+//! restaurant who opted in gets one email, at most once per (upload, status). Moderators: when
+//! a review escalates, every moderator subscribed to escalations gets one email per level.
 //!
 //! - **Which outcomes.** `REJECTED`, `PUBLISHED` (an approval alone is not final, so it sends
 //!   nothing), `DECLINED`, `EXPIRED` and `FAILED` ([`Notice::for_event`]). Nothing is sent for
@@ -7,7 +8,7 @@
 //! - **Who.** The restaurant's members (`Restaurants::members`) whose stored [`Preference`]
 //!   is enabled. The address is the one the member's own verified token carried when they
 //!   opted in; no request ever names an address.
-//! - **At most once.** Before sending, [`OwnerNotifier`] claims the ledger entry (upload,
+//! - **At most once.** Before sending, [`EmailNotifier`] claims the ledger entry (upload,
 //!   status, user) with a create-if-absent write; only the claim that stored it sends. So an
 //!   event delivered three times sends one email. If the mailer fails, the claim is released
 //!   and the error returned, so the event's redelivery tries again. If the process dies
@@ -15,6 +16,12 @@
 //!   the issue asks for at most once, and this is the price.
 //! - **What.** [`template`] renders a short plain-text and HTML message, in words, with a
 //!   link to the owner page.
+//! - **Escalations.** `review.escalated` ([`Notice::Escalated`]) goes to the moderators who
+//!   subscribed ([`EscalationSubscriber`], through `/api/me/escalations`), with a link to the
+//!   console's queue the review waits in. The ledger entry is (upload, level, moderator), so
+//!   each level is sent once. A subscription is kept until its moderator cancels it: a user
+//!   who loses the moderator role should be unsubscribed by whoever removes the role (the
+//!   role lives in the token issuer, which this code cannot watch).
 
 mod queue;
 pub mod template;
@@ -29,7 +36,7 @@ use thiserror::Error;
 
 use crate::UploadId;
 use crate::events::{EventType, UploadEvent};
-use crate::ids::OwnerId;
+use crate::ids::{ModeratorId, OwnerId};
 use crate::ports::{
     Email, MailError, Mailer, Notifications, NotificationsError, Restaurants, RestaurantsError,
     Retryable,
@@ -119,15 +126,60 @@ impl Preference {
     }
 }
 
-/// A ledger entry: this user was sent (or is being sent) the email for this upload's status.
+/// A ledger entry: this user was sent (or is being sent) the email for this upload's status,
+/// or for one escalation level of its review.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SentKey {
     pub upload: UploadId,
     pub status: Status,
+    /// The recipient's user id (their token's `sub`).
     pub user: OwnerId,
+    /// `Some(level)` for a moderator's escalation email; `None` for an owner's outcome email.
+    pub escalation_level: Option<u8>,
 }
 
-/// The outcomes owners hear about.
+impl SentKey {
+    /// The ledger key of the escalation email for `level` of `upload`'s review, to `moderator`.
+    pub fn escalation(
+        upload: UploadId,
+        status: Status,
+        level: u8,
+        moderator: &ModeratorId,
+    ) -> Self {
+        // Both ids are a token's `sub` under the same alphabet, so one always parses as the
+        // other; the ledger keys recipients by that `sub`, whatever their role.
+        let user = OwnerId::parse(moderator.as_str())
+            .unwrap_or_else(|_| unreachable!("owner and moderator ids share one alphabet"));
+        Self {
+            upload,
+            status,
+            user,
+            escalation_level: Some(level),
+        }
+    }
+
+    /// What the ledger stores beside the upload and the user: the status (`PUBLISHED`) of an
+    /// outcome email, `ESCALATED_{level}` for an escalation email. Outcome emails' tags are
+    /// the bare status, as they were before escalation emails existed.
+    pub fn tag(&self) -> String {
+        match self.escalation_level {
+            None => self.status.as_str().to_owned(),
+            Some(level) => format!("ESCALATED_{level}"),
+        }
+    }
+}
+
+/// A moderator who asked to be emailed when a review escalates, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationSubscriber {
+    pub moderator: ModeratorId,
+    /// From the moderator's verified token when they subscribed.
+    pub address: EmailAddress,
+    pub since: Timestamp,
+}
+
+/// What an email is about: the outcomes owners hear about, and escalations, which the
+/// subscribed moderators hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     Rejected,
@@ -135,20 +187,23 @@ pub enum Notice {
     Declined,
     Expired,
     Failed,
+    /// A review still waiting reached escalation `level` (1 or 2): for moderators.
+    Escalated(u8),
 }
 
 impl Notice {
-    /// The events that email owners; on AWS, the EventBridge rule that feeds the notify
-    /// queue matches exactly these.
-    pub const EVENT_TYPES: [EventType; 5] = [
+    /// The events that send email; on AWS, the EventBridge rule that feeds the notify queue
+    /// matches exactly these.
+    pub const EVENT_TYPES: [EventType; 6] = [
         EventType::UploadRejected,
         EventType::UploadPublished,
         EventType::ReviewDeclined,
         EventType::UploadExpired,
         EventType::UploadFailed,
+        EventType::ReviewEscalated,
     ];
 
-    /// The notice an event calls for; `None` for every event that is not an outcome.
+    /// The notice an event calls for; `None` for every event that sends no email.
     pub fn for_event(event: &UploadEvent) -> Option<Self> {
         match event.event_type {
             EventType::UploadRejected => Some(Notice::Rejected),
@@ -156,6 +211,10 @@ impl Notice {
             EventType::ReviewDeclined => Some(Notice::Declined),
             EventType::UploadExpired => Some(Notice::Expired),
             EventType::UploadFailed => Some(Notice::Failed),
+            // Older escalation events carried no level; the first is the one they meant.
+            EventType::ReviewEscalated => {
+                Some(Notice::Escalated(event.escalation_level.unwrap_or(1)))
+            }
             _ => None,
         }
     }
@@ -163,7 +222,7 @@ impl Notice {
 
 /// Builds links to the owner page from the public base URL (`https://vetted.example`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnerLinks {
+pub struct PageLinks {
     base: url::Url,
 }
 
@@ -171,7 +230,7 @@ pub struct OwnerLinks {
 #[error("the public base URL {0:?} is not an absolute http(s) URL")]
 pub struct InvalidBaseUrl(pub String);
 
-impl OwnerLinks {
+impl PageLinks {
     pub fn new(base: &str) -> Result<Self, InvalidBaseUrl> {
         let invalid = || InvalidBaseUrl(base.to_owned());
         let mut url = url::Url::parse(base).map_err(|_| invalid())?;
@@ -194,6 +253,19 @@ impl OwnerLinks {
             .append_pair("restaurant", restaurant.as_str());
         url.to_string()
     }
+
+    /// The moderation console, on the queue a review in `status` waits in: first reviews, or
+    /// (`AWAITING_SECOND`) second approvals.
+    pub fn console(&self, status: Status) -> String {
+        let mut url = self
+            .base
+            .join("moderate.html")
+            .unwrap_or_else(|_| self.base.clone());
+        if status == Status::AwaitingSecond {
+            url.query_pairs_mut().append_pair("queue", "second");
+        }
+        url.to_string()
+    }
 }
 
 #[derive(Debug, Error)]
@@ -201,9 +273,11 @@ impl OwnerLinks {
 pub enum NotifyError {
     #[error("reading the restaurant's members")]
     Members(#[source] RestaurantsError),
+    #[error("reading the escalation subscribers")]
+    Subscribers(#[source] NotificationsError),
     #[error("the notifications store")]
     Store(#[source] NotificationsError),
-    #[error("sending to {failed} member(s) failed; the first failure")]
+    #[error("sending to {failed} recipient(s) failed; the first failure")]
     Send {
         failed: usize,
         #[source]
@@ -216,7 +290,7 @@ impl Retryable for NotifyError {
         match self {
             NotifyError::Members(RestaurantsError::Backend(e)) => e.retryable,
             NotifyError::Members(_) => false,
-            NotifyError::Store(e) => e.is_retryable(),
+            NotifyError::Store(e) | NotifyError::Subscribers(e) => e.is_retryable(),
             NotifyError::Send { first, .. } => first.is_retryable(),
         }
     }
@@ -227,56 +301,121 @@ impl Retryable for NotifyError {
 pub struct NotifyOutcome {
     /// Emails the mailer accepted now.
     pub sent: usize,
-    /// Opted-in members whose email for this (upload, status) was already claimed.
+    /// Recipients whose email for this (upload, status or level) was already claimed.
     pub already_sent: usize,
 }
 
-/// Turns events into owner emails. One per process; cheap to share.
+/// Turns events into emails: outcomes to owners, escalations to moderators. One per process;
+/// cheap to share.
 #[derive(Clone)]
-pub struct OwnerNotifier {
+pub struct EmailNotifier {
     pub restaurants: Arc<dyn Restaurants>,
     pub notifications: Arc<dyn Notifications>,
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
-    pub links: OwnerLinks,
+    pub links: PageLinks,
 }
 
-impl OwnerNotifier {
-    /// Emails every opted-in member of the event's restaurant about the event's outcome,
-    /// unless the ledger says it was sent. Handling the same event again sends nothing new;
-    /// after an error, handling it again sends only what failed.
+/// One email to send: to whom, under which ledger key.
+struct Recipient {
+    key: SentKey,
+    address: EmailAddress,
+}
+
+impl EmailNotifier {
+    /// Emails everyone the event concerns, unless the ledger says it was sent: every opted-in
+    /// member of the restaurant for an outcome, every subscribed moderator for an
+    /// escalation. Handling the same event again sends nothing new; after an error, handling
+    /// it again sends only what failed.
     #[tracing::instrument(skip_all, fields(upload_id = %event.upload_id, event = event.event_type.as_str()))]
     pub async fn handle(&self, event: &UploadEvent) -> Result<NotifyOutcome, NotifyError> {
-        let mut outcome = NotifyOutcome::default();
         let Some(notice) = Notice::for_event(event) else {
-            return Ok(outcome);
+            return Ok(NotifyOutcome::default());
         };
-        let members = match self.restaurants.members(&event.restaurant).await {
-            Ok(members) => members,
-            // A restaurant deleted since has nobody to tell.
-            Err(RestaurantsError::NotFound(_)) => return Ok(outcome),
-            Err(e) => return Err(NotifyError::Members(e)),
+        let (recipients, link) = match notice {
+            Notice::Escalated(level) => (
+                self.subscribed_moderators(event, level).await?,
+                self.links.console(event.status),
+            ),
+            _ => match self.opted_in_members(event).await? {
+                Some(recipients) => (recipients, self.links.owner_page(&event.restaurant)),
+                // A restaurant deleted since has nobody to tell.
+                None => return Ok(NotifyOutcome::default()),
+            },
         };
+        if recipients.is_empty() {
+            return Ok(NotifyOutcome::default());
+        }
         let name = match self.restaurants.get(&event.restaurant).await {
             Ok(restaurant) => restaurant.name,
             Err(_) => event.restaurant.to_string(),
         };
-        let link = self.links.owner_page(&event.restaurant);
-        let (mut failed, mut first) = (0, None);
+        let message = template::render(notice, event, &name, &link);
+        self.send_once_each(recipients, &message).await
+    }
+
+    /// The members of the event's restaurant who want owner emails; `None` if the
+    /// restaurant is gone.
+    async fn opted_in_members(
+        &self,
+        event: &UploadEvent,
+    ) -> Result<Option<Vec<Recipient>>, NotifyError> {
+        let members = match self.restaurants.members(&event.restaurant).await {
+            Ok(members) => members,
+            Err(RestaurantsError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(NotifyError::Members(e)),
+        };
+        let mut recipients = Vec::new();
         for member in members {
             let preference = self
                 .notifications
                 .preference(&member.user)
                 .await
                 .map_err(NotifyError::Store)?;
-            let Some(to) = preference.as_ref().and_then(Preference::recipient) else {
-                continue;
-            };
-            let key = SentKey {
-                upload: event.upload_id,
-                status: event.status,
-                user: member.user.clone(),
-            };
+            if let Some(address) = preference.as_ref().and_then(Preference::recipient) {
+                recipients.push(Recipient {
+                    address: address.clone(),
+                    key: SentKey {
+                        upload: event.upload_id,
+                        status: event.status,
+                        user: member.user,
+                        escalation_level: None,
+                    },
+                });
+            }
+        }
+        Ok(Some(recipients))
+    }
+
+    /// The moderators subscribed to escalations, each keyed for this `level`.
+    async fn subscribed_moderators(
+        &self,
+        event: &UploadEvent,
+        level: u8,
+    ) -> Result<Vec<Recipient>, NotifyError> {
+        let subscribers = self
+            .notifications
+            .escalation_subscribers()
+            .await
+            .map_err(NotifyError::Subscribers)?;
+        Ok(subscribers
+            .into_iter()
+            .map(|s| Recipient {
+                key: SentKey::escalation(event.upload_id, event.status, level, &s.moderator),
+                address: s.address,
+            })
+            .collect())
+    }
+
+    /// Claims each recipient's ledger entry and sends to those whose claim stored it.
+    async fn send_once_each(
+        &self,
+        recipients: Vec<Recipient>,
+        message: &template::Message,
+    ) -> Result<NotifyOutcome, NotifyError> {
+        let mut outcome = NotifyOutcome::default();
+        let (mut failed, mut first) = (0, None);
+        for Recipient { key, address } in recipients {
             let claimed = self
                 .notifications
                 .claim(&key, self.clock.now())
@@ -286,24 +425,23 @@ impl OwnerNotifier {
                 outcome.already_sent += 1;
                 continue;
             }
-            let message = template::render(notice, event, &name, &link);
             let email = Email {
-                to: to.clone(),
-                subject: message.subject,
-                text: message.text,
-                html: message.html,
+                to: address,
+                subject: message.subject.clone(),
+                text: message.text.clone(),
+                html: message.html.clone(),
             };
             match self.mailer.send(&email).await {
                 Ok(()) => {
                     outcome.sent += 1;
-                    tracing::info!(user = %member.user, "owner email sent");
+                    tracing::info!(user = %key.user, tag = %key.tag(), "email sent");
                 }
                 Err(error) => {
-                    tracing::warn!(user = %member.user, error = %error, "owner email failed");
+                    tracing::warn!(user = %key.user, error = %error, "email failed");
                     // Let a redelivery try again; if this release fails too, the entry stays
                     // and this email is lost (at most once).
                     if let Err(e) = self.notifications.release(&key).await {
-                        tracing::error!(user = %member.user, error = %e, "releasing a claim failed");
+                        tracing::error!(user = %key.user, error = %e, "releasing a claim failed");
                     }
                     failed += 1;
                     first.get_or_insert(error);

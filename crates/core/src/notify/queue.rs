@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::OwnerNotifier;
+use super::EmailNotifier;
 use crate::events::UploadEvent;
 use crate::service::{QueueService, StepError};
 
 pub struct NotifyQueue {
-    pub notifier: Arc<OwnerNotifier>,
+    pub notifier: Arc<EmailNotifier>,
 }
 
 impl NotifyQueue {

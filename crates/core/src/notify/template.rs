@@ -1,4 +1,5 @@
-//! The owner emails: a subject, a plain-text body and an HTML body, in words.
+//! The emails: a subject, a plain-text body and an HTML body, in words. Owners hear of
+//! outcomes; subscribed moderators of escalations.
 //!
 //! Everything that comes from data (the restaurant's name, the URLs) is escaped in the HTML
 //! body; the subject is one line because none of its parts can hold a line break (names
@@ -8,6 +9,7 @@ use super::Notice;
 use crate::events::UploadEvent;
 use crate::reason::ReasonCode;
 use crate::restaurant::Slot;
+use crate::status::Status;
 
 /// A rendered email, without its recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +28,7 @@ fn slot_words(slot: Slot) -> String {
 }
 
 /// Renders the email for `notice` about `event`, for the restaurant called `restaurant`;
-/// `link` is the owner page.
+/// `link` is the owner page, or for an escalation the moderation console.
 pub fn render(notice: Notice, event: &UploadEvent, restaurant: &str, link: &str) -> Message {
     let slot = slot_words(event.slot);
     let (subject, headline, why) = match notice {
@@ -69,10 +71,38 @@ pub fn render(notice: Notice, event: &UploadEvent, restaurant: &str, link: &str)
                 ReasonCode::describe,
             )),
         ),
+        Notice::Escalated(level) => (
+            format!("Review waiting: the new {slot} of {restaurant} (level {level})"),
+            format!(
+                "The new {slot} of {restaurant} is still waiting for a moderator, and its \
+                 review has passed escalation point {level} of its deadline."
+            ),
+            Some(if event.status == Status::AwaitingSecond {
+                "It has one of its two approvals and needs a second moderator."
+            } else {
+                "Nobody has decided on it yet. If nobody does before the deadline, it expires."
+            }),
+        ),
     };
     let image = event.url.as_deref().filter(|_| notice == Notice::Published);
-    let footer = "You get this email because you turned on email notifications in Vetted. \
-                  Turn them off on the owner page.";
+    let (footer, page_words) = match notice {
+        Notice::Escalated(_) => (
+            "You get this email because you subscribed to escalations in the Vetted \
+             moderation console. Unsubscribe there.",
+            (
+                "Open the moderation console",
+                "Review it in the moderation console:",
+            ),
+        ),
+        _ => (
+            "You get this email because you turned on email notifications in Vetted. \
+             Turn them off on the owner page.",
+            (
+                "Open the owner page",
+                "See your restaurant's images and requests on the owner page:",
+            ),
+        ),
+    };
 
     let mut text = format!("Hello,\n\n{headline}\n");
     if let Some(why) = why {
@@ -82,8 +112,8 @@ pub fn render(notice: Notice, event: &UploadEvent, restaurant: &str, link: &str)
         text.push_str(&format!("\nThe image: {url}\n"));
     }
     text.push_str(&format!(
-        "\nSee your restaurant's images and requests on the owner page:\n{link}\n\n\
-         Request {upload}.\n\n-- \n{footer}\n",
+        "\n{intro}\n{link}\n\nRequest {upload}.\n\n-- \n{footer}\n",
+        intro = page_words.1,
         upload = event.upload_id
     ));
 
@@ -102,10 +132,16 @@ pub fn render(notice: Notice, event: &UploadEvent, restaurant: &str, link: &str)
             escape(url)
         ));
     }
+    let after_link = match notice {
+        Notice::Escalated(_) => ".",
+        _ => " to see your restaurant's images and requests.",
+    };
     html.push_str(&format!(
-        "<p><a href=\"{}\">Open the owner page</a> to see your restaurant's images and \
-         requests.</p>\n<p>Request {}.</p>\n<hr>\n<p><small>{}</small></p>\n</body></html>\n",
+        "<p><a href=\"{}\">{}</a>{}</p>\n<p>Request {}.</p>\n<hr>\n\
+         <p><small>{}</small></p>\n</body></html>\n",
         escape(link),
+        page_words.0,
+        after_link,
         escape(&event.upload_id.to_string()),
         escape(footer)
     ));

@@ -59,28 +59,32 @@ fn addresses_are_checked_and_kept_out_of_debug() {
 
 #[test]
 fn links_go_to_the_owner_page_of_the_restaurant() {
-    let links = OwnerLinks::new("https://vetted.example/app?x=1#top").unwrap();
+    let links = PageLinks::new("https://vetted.example/app?x=1#top").unwrap();
     let r = RestaurantId::parse("chez-anna").unwrap();
     assert_eq!(
         links.owner_page(&r),
         "https://vetted.example/app/?restaurant=chez-anna"
     );
     assert_eq!(
-        OwnerLinks::new("http://127.0.0.1:8080")
+        PageLinks::new("http://127.0.0.1:8080")
             .unwrap()
             .owner_page(&r),
         "http://127.0.0.1:8080/?restaurant=chez-anna"
     );
     for bad in ["", "/relative", "ftp://x.example", "javascript:alert(1)"] {
-        assert!(OwnerLinks::new(bad).is_err(), "{bad:?} accepted");
+        assert!(PageLinks::new(bad).is_err(), "{bad:?} accepted");
     }
 }
 
 #[test]
-fn only_outcomes_notify_and_approval_waits_for_publication() {
+fn only_outcomes_and_escalations_notify_and_approval_waits_for_publication() {
     let notices: Vec<_> = EventType::ALL
         .into_iter()
-        .filter_map(|t| Notice::for_event(&event(t, Status::Published)).map(|n| (t, n)))
+        .filter_map(|t| {
+            let mut e = event(t, Status::Published);
+            e.escalation_level = (t == EventType::ReviewEscalated).then_some(2);
+            Notice::for_event(&e).map(|n| (t, n))
+        })
         .collect();
     assert_eq!(
         notices,
@@ -90,8 +94,75 @@ fn only_outcomes_notify_and_approval_waits_for_publication() {
             (EventType::UploadPublished, Notice::Published),
             (EventType::UploadExpired, Notice::Expired),
             (EventType::UploadFailed, Notice::Failed),
+            (EventType::ReviewEscalated, Notice::Escalated(2)),
         ]
     );
+    let sending: Vec<EventType> = notices.iter().map(|(t, _)| *t).collect();
+    let mut listed = Notice::EVENT_TYPES.to_vec();
+    listed.sort_by_key(|t| t.as_str());
+    let mut sending_sorted = sending.clone();
+    sending_sorted.sort_by_key(|t| t.as_str());
+    assert_eq!(
+        listed, sending_sorted,
+        "EVENT_TYPES lists exactly what sends"
+    );
+}
+
+#[test]
+fn escalation_links_open_the_console_on_the_queue_the_review_waits_in() {
+    let links = PageLinks::new("https://vetted.example/app?x=1").unwrap();
+    assert_eq!(
+        links.console(Status::InReview),
+        "https://vetted.example/app/moderate.html"
+    );
+    assert_eq!(
+        links.console(Status::AwaitingSecond),
+        "https://vetted.example/app/moderate.html?queue=second"
+    );
+}
+
+#[test]
+fn an_escalation_email_says_which_level_and_what_the_review_needs() {
+    let link = "https://vetted.example/moderate.html";
+    let mut waiting = event(EventType::ReviewEscalated, Status::InReview);
+    waiting.escalation_level = Some(1);
+    let m = render(Notice::Escalated(1), &waiting, "Chez <Anna>", link);
+    assert_eq!(
+        m.subject,
+        "Review waiting: the new gallery image 3 of Chez <Anna> (level 1)"
+    );
+    assert!(
+        m.text.contains("Nobody has decided on it yet"),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains(link));
+    assert!(m.text.contains("subscribed to escalations"));
+    assert!(!m.text.contains("owner page"), "{}", m.text);
+    assert!(m.html.contains("Chez &lt;Anna&gt;"));
+    assert!(m.html.contains("Open the moderation console"));
+
+    let mut second = event(EventType::ReviewEscalated, Status::AwaitingSecond);
+    second.escalation_level = Some(2);
+    let m = render(Notice::Escalated(2), &second, "Chez Anna", link);
+    assert!(m.subject.ends_with("(level 2)"));
+    assert!(m.text.contains("needs a second moderator"), "{}", m.text);
+}
+
+#[test]
+fn ledger_tags_keep_outcomes_as_they_were_and_name_escalation_levels() {
+    let upload = UploadId::generate();
+    let owner = SentKey {
+        upload,
+        status: Status::Published,
+        user: OwnerId::parse("anna").unwrap(),
+        escalation_level: None,
+    };
+    assert_eq!(owner.tag(), "PUBLISHED");
+    let ada = ModeratorId::parse("mod-ada").unwrap();
+    let escalation = SentKey::escalation(upload, Status::InReview, 2, &ada);
+    assert_eq!(escalation.tag(), "ESCALATED_2");
+    assert_eq!(escalation.user.as_str(), "mod-ada");
 }
 
 #[test]

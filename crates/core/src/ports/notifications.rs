@@ -1,11 +1,12 @@
-//! The notifications port: each user's email preference, and the ledger of what was sent.
+//! The notifications port: each user's email preference, the moderators subscribed to
+//! escalations, and the ledger of what was sent.
 
 use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
-use crate::ids::OwnerId;
-use crate::notify::{Preference, SentKey};
+use crate::ids::{ModeratorId, OwnerId};
+use crate::notify::{EscalationSubscriber, Preference, SentKey};
 use crate::time::Timestamp;
 
 #[derive(Debug, Error)]
@@ -28,9 +29,14 @@ impl Retryable for NotificationsError {
 /// Contract:
 /// - `preference` returns what `set_preference` last stored for the user, or `None` if
 ///   nothing was ever stored (which means: not opted in). `set_preference` replaces it whole.
-/// - `claim` stores the ledger entry `key` (upload, status, user) unless it exists, and says
-///   whether it stored it: of any number of claims of one key, concurrent or not, exactly one
-///   returns `true` until the key is released.
+/// - `subscribe_escalations` stores the subscriber, replacing any earlier subscription of
+///   the same moderator; `unsubscribe_escalations` removes it (removing one that is not there
+///   is not an error). `escalation_subscription` reads one moderator's;
+///   `escalation_subscribers` lists every subscription stored, in no particular order.
+/// - `claim` stores the ledger entry `key` (upload, status or escalation level, user) unless
+///   it exists, and says whether it stored it: of any number of claims of one key, concurrent
+///   or not, exactly one returns `true` until the key is released. Keys that differ only in
+///   their escalation level are different entries.
 /// - `release` removes the entry, so that the next `claim` of the key returns `true` again;
 ///   releasing a key that is not there is not an error.
 ///
@@ -45,6 +51,24 @@ pub trait Notifications: Send + Sync {
         user: &OwnerId,
         preference: &Preference,
     ) -> Result<(), NotificationsError>;
+
+    async fn subscribe_escalations(
+        &self,
+        subscriber: &EscalationSubscriber,
+    ) -> Result<(), NotificationsError>;
+
+    async fn unsubscribe_escalations(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<(), NotificationsError>;
+
+    async fn escalation_subscription(
+        &self,
+        moderator: &ModeratorId,
+    ) -> Result<Option<EscalationSubscriber>, NotificationsError>;
+
+    async fn escalation_subscribers(&self)
+    -> Result<Vec<EscalationSubscriber>, NotificationsError>;
 
     async fn claim(&self, key: &SentKey, at: Timestamp) -> Result<bool, NotificationsError>;
 
