@@ -9,7 +9,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, params};
 use vetted_core::notify::{EmailAddress, Preference, SentKey};
 use vetted_core::ports::{Notifications, NotificationsError};
-use vetted_core::{OwnerId, Timestamp};
+use vetted_core::{OwnerId, Timestamp, UploadId};
 
 use crate::db::{Db, DbError, Migration};
 
@@ -143,5 +143,29 @@ impl Notifications for SqliteNotifications {
             })
             .await
             .map_err(backend("notifications.release"))
+    }
+
+    async fn forget(&self, user: &OwnerId) -> Result<(), NotificationsError> {
+        let user = user.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM notification_preferences WHERE user = ?1")?
+                    .execute([user])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.forget"))
+    }
+
+    async fn forget_upload(&self, upload: &UploadId) -> Result<(), NotificationsError> {
+        let upload = upload.to_string();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM notifications_sent WHERE upload = ?1")?
+                    .execute([upload])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.forget_upload"))
     }
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
-use crate::ids::OwnerId;
+use crate::ids::{OwnerId, UploadId};
 use crate::notify::{Preference, SentKey};
 use crate::time::Timestamp;
 
@@ -33,6 +33,11 @@ impl Retryable for NotificationsError {
 ///   returns `true` until the key is released.
 /// - `release` removes the entry, so that the next `claim` of the key returns `true` again;
 ///   releasing a key that is not there is not an error.
+/// - `forget` removes the user's preference (and with it the address kept for them), so that
+///   `preference` is `None` again; forgetting a user with none stored is not an error.
+/// - `forget_upload` removes every ledger entry of the upload, whatever the status and user,
+///   so that each `claim` of one of its keys returns `true` again; an upload with none is not
+///   an error.
 ///
 /// Nothing here is SQL-shaped: a preference is one item per user, a ledger entry one item
 /// per key written with a create-if-absent condition.
@@ -49,4 +54,8 @@ pub trait Notifications: Send + Sync {
     async fn claim(&self, key: &SentKey, at: Timestamp) -> Result<bool, NotificationsError>;
 
     async fn release(&self, key: &SentKey) -> Result<(), NotificationsError>;
+
+    async fn forget(&self, user: &OwnerId) -> Result<(), NotificationsError>;
+
+    async fn forget_upload(&self, upload: &UploadId) -> Result<(), NotificationsError>;
 }
