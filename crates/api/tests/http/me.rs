@@ -14,7 +14,7 @@ use crate::schemas::assert_matches;
 
 const PATH: &str = "/api/me/notifications";
 
-fn owner_with_email(app: &TestApp, user: &str, email: &str) -> String {
+pub(crate) fn owner_with_email(app: &TestApp, user: &str, email: &str) -> String {
     app.dev_key
         .issue_with_email(
             user,

@@ -373,7 +373,11 @@ async fn purge_restaurant(
         }
         report.invitations = pending.len() as u64;
     }
-    report.memberships = restaurants.members(id).await?.len() as u64;
+    report.memberships = match restaurants.members(id).await {
+        Ok(members) => members.len() as u64,
+        Err(RestaurantsError::NotFound(_)) => 0,
+        Err(e) => return Err(e.into()),
+    };
     report.restaurant = if dry_run {
         match restaurants.get(id).await {
             Ok(_) => true,

@@ -98,7 +98,7 @@ pub struct Removal {
 ///   restaurant itself last, so that a call interrupted part way leaves the restaurant there
 ///   and a second call finishes it. It says whether the restaurant was there; deleting one
 ///   that is not is `Ok(false)`. Afterwards `get` is `NotFound`, `members` and `slots` are
-///   empty, `membership` is `None` and `restaurants_of` no longer lists it (on an index that
+///   empty (or `NotFound`, as for any restaurant not there), `membership` is `None` and `restaurants_of` no longer lists it (on an index that
 ///   lags, after the lag). The audit trail is not this port's, and is kept.
 #[async_trait]
 pub trait Restaurants: Send + Sync {
