@@ -391,7 +391,7 @@ async fn an_admin_purges_a_restaurant_after_a_dry_run_and_again_to_no_effect() {
         .get(&admin, "/api/audit?since=2000-01-01T00:00:00Z")
         .await;
     assert_eq!(status, StatusCode::OK, "{audit}");
-    let entry = audit["entries"]
+    let entry = audit["items"]
         .as_array()
         .unwrap()
         .iter()
