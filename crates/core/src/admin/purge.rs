@@ -171,9 +171,9 @@ pub async fn purge(
         }
     }
     match target {
-        PurgeTarget::Restaurant(id) => purge_restaurant(review, stores, id, dry_run, &mut report)
-            .await
-            .map_err(AdminError::from)?,
+        PurgeTarget::Restaurant(id) => {
+            purge_restaurant(review, stores, id, dry_run, &mut report).await?
+        }
         PurgeTarget::User(id) => purge_user(review, stores, id, dry_run, &mut report).await?,
     }
     if !dry_run {
