@@ -7,7 +7,10 @@
 //! - `expire`: intents past their deadline expire now;
 //! - `rescan --upload ID` / `rescan --kind KIND --since DATE`: the gate again under today's
 //!   policy, page by page, with a progress line on stderr and a checkpoint file after every
-//!   page, so that an interrupted rescan (Ctrl-C, `--max-pages`) resumes where it stopped.
+//!   page, so that an interrupted rescan (Ctrl-C, `--max-pages`) resumes where it stopped;
+//! - `purge --restaurant ID | --user ID`: delete every object and record of a restaurant or a
+//!   user, keeping one audit entry that says so. Irreversible, so without `--dry-run` it
+//!   refuses to run unless given `--yes`; an interrupted purge is finished by running it again.
 //!
 //! Each takes `--dry-run` (report, write nothing), is idempotent and prints what it did
 //! (`--json` for the API's answer as is). It calls the API rather than the stores, so that
@@ -22,7 +25,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use vetted_api::auth::{DevKey, Role};
-use vetted_core::{Clock, SystemClock, UploadId};
+use vetted_core::{Clock, OwnerId, RestaurantId, SystemClock, UploadId};
 
 use crate::token::DEFAULT_DATA_DIR;
 
@@ -59,6 +62,36 @@ enum AdminCommand {
     Expire(DryRunArg),
     /// Run the gate again under today's policy: one upload, or a slot kind's since a date.
     Rescan(RescanArgs),
+    /// Delete every object and record of a restaurant or a user, for good.
+    ///
+    /// A restaurant: every upload to its slots (records, originals, quarantined, sanitized,
+    /// previews and published images, every version), its slots and their history, members,
+    /// invitations, and the restaurant. A user: every upload they asked for, their images in
+    /// slots (a slot showing one is emptied and `slot.cleared` sent), their memberships and
+    /// their email preference. Uploads still in review are withdrawn first. One audit entry
+    /// records the purge; the audit trail is kept. Not deleted: the user's account (on AWS:
+    /// `aws cognito-idp admin-delete-user`), events already sent, CDN caches.
+    ///
+    /// Irreversible: run it with --dry-run first to see what it would delete, then with --yes.
+    /// Safe to run again: an interrupted purge is finished by the next, and a purge of
+    /// something already gone deletes nothing.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(id = "purged", required = true, multiple = false)]
+struct PurgeArgs {
+    /// The restaurant's id.
+    #[arg(long, group = "purged")]
+    restaurant: Option<String>,
+    /// The user's id (the `sub` of their tokens).
+    #[arg(long, group = "purged")]
+    user: Option<String>,
+    #[command(flatten)]
+    dry_run: DryRunArg,
+    /// Confirm an irreversible purge; required unless --dry-run.
+    #[arg(long)]
+    yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -120,6 +153,18 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         if let AdminCommand::Rescan(rescan) = &args.command {
             return run_rescan(&client, rescan, args.json).await;
         }
+        if let AdminCommand::Purge(purge) = &args.command {
+            let body = purge_request(purge)?;
+            let answer = client
+                .call_with(reqwest::Method::POST, "/api/admin/purge", Some(&body))
+                .await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                println!("{}", purge_summary(&answer));
+            }
+            return Ok(());
+        }
         let (path, method) = request(&args.command)?;
         let answer = client.call(method, &path).await?;
         if args.json {
@@ -161,7 +206,95 @@ fn request(command: &AdminCommand) -> anyhow::Result<(String, reqwest::Method)> 
             )
         }
         AdminCommand::Rescan(_) => ("/api/admin/rescan".to_owned(), reqwest::Method::POST),
+        AdminCommand::Purge(_) => ("/api/admin/purge".to_owned(), reqwest::Method::POST),
     })
+}
+
+/// The body of a purge, once its ids parse and, unless it is a dry run, it is confirmed.
+fn purge_request(args: &PurgeArgs) -> anyhow::Result<Value> {
+    let dry_run = args.dry_run.dry_run;
+    let mut body = match (&args.restaurant, &args.user) {
+        (Some(id), None) => {
+            let id = RestaurantId::parse(id)
+                .with_context(|| format!("--restaurant {id:?} is not a restaurant id"))?;
+            serde_json::json!({"restaurant": id.as_str()})
+        }
+        (None, Some(id)) => {
+            let id =
+                OwnerId::parse(id).with_context(|| format!("--user {id:?} is not a user id"))?;
+            serde_json::json!({"user": id.as_str()})
+        }
+        _ => bail!("say what to purge: --restaurant ID or --user ID"),
+    };
+    if !dry_run && !args.yes {
+        bail!(
+            "a purge deletes for good and cannot be undone: run it with --dry-run to see what it \
+             would delete, then with --yes"
+        );
+    }
+    body["dry_run"] = Value::Bool(dry_run);
+    Ok(body)
+}
+
+/// One line per upload, then what else went (or would go).
+fn purge_summary(answer: &Value) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let dry = answer["dry_run"] == true;
+    let verb = if dry { "would delete" } else { "deleted" };
+    let target = match (
+        answer["target"]["restaurant"].as_str(),
+        answer["target"]["user"].as_str(),
+    ) {
+        (Some(id), _) => format!("restaurant {id}"),
+        (_, Some(id)) => format!("user {id}"),
+        _ => "?".to_owned(),
+    };
+    let mut lines = Vec::new();
+    let uploads = answer["uploads"].as_array().map_or(&[][..], Vec::as_slice);
+    for upload in uploads {
+        lines.push(format!(
+            "{verb} upload {} ({} {}{}): {} keys",
+            text(&upload["upload_id"]),
+            text(&upload["status"]),
+            text(&upload["slot"]),
+            if upload["withdrawn"] == true {
+                ", withdrawn first"
+            } else {
+                ""
+            },
+            upload["keys"].as_array().map_or(0, Vec::len)
+        ));
+    }
+    for slot in answer["slots_cleared"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "{} slot {}",
+            if dry { "would clear" } else { "cleared" },
+            text(slot)
+        ));
+    }
+    lines.push(format!(
+        "{target}: {verb} {} uploads, {} slot history entries, {} memberships, {} invitations{}{}",
+        uploads.len(),
+        answer["history_entries"],
+        answer["memberships"],
+        answer["invitations"],
+        if answer["notification_preference"] == true {
+            ", the email preference"
+        } else {
+            ""
+        },
+        if answer["restaurant"] == true {
+            ", the restaurant"
+        } else {
+            ""
+        },
+    ));
+    match answer["audit_entry"].as_str() {
+        Some(entry) => lines.push(format!("recorded as audit entry {entry}")),
+        None if dry => lines.push("dry run: nothing was deleted".to_owned()),
+        None => {}
+    }
+    lines.join("\n")
 }
 
 /// One line per thing found or done.
@@ -226,6 +359,7 @@ fn summary(command: &AdminCommand, answer: &Value) -> String {
             ),
         },
         AdminCommand::Rescan(_) => rescan_lines(answer).join("\n"),
+        AdminCommand::Purge(_) => purge_summary(answer),
         AdminCommand::Expire(dry) => {
             let stale = answer["stale"].as_array().map_or(0, Vec::len);
             if dry.dry_run {
@@ -641,6 +775,47 @@ mod tests {
             "each page once; the refused run fetched nothing"
         );
         assert!(!checkpoint.exists(), "removed once complete");
+    }
+
+    #[test]
+    fn a_purge_needs_one_valid_id_and_yes_unless_it_is_a_dry_run() {
+        let body = |args: &[&str]| {
+            let parsed = parse(args)?;
+            let AdminCommand::Purge(purge) = parsed.command else {
+                panic!("{args:?}")
+            };
+            purge_request(&purge)
+        };
+        assert_eq!(
+            body(&["purge", "--restaurant", "r1", "--dry-run"]).unwrap(),
+            json!({"restaurant": "r1", "dry_run": true})
+        );
+        assert_eq!(
+            body(&["purge", "--user", "owner-1", "--yes"]).unwrap(),
+            json!({"user": "owner-1", "dry_run": false})
+        );
+        let unconfirmed = body(&["purge", "--user", "owner-1"]).unwrap_err();
+        assert!(unconfirmed.to_string().contains("--yes"), "{unconfirmed}");
+        assert!(body(&["purge", "--restaurant", "Roma/..", "--yes"]).is_err());
+        assert!(body(&["purge", "--user", "a b", "--yes"]).is_err());
+        assert!(parse(&["purge", "--yes"]).is_err(), "nothing named");
+        assert!(parse(&["purge", "--user", "u", "--restaurant", "r1"]).is_err());
+    }
+
+    #[test]
+    fn a_purge_summary_says_what_went() {
+        let answer = json!({"target": {"restaurant": "r1"}, "dry_run": false,
+            "uploads": [{"upload_id": "u1", "status": "PUBLISHED", "slot": "r1/logo",
+                "withdrawn": false, "keys": ["a", "b", "c", "d", "e"]}],
+            "slots_cleared": [], "history_entries": 0, "memberships": 2, "invitations": 1,
+            "notification_preference": false, "restaurant": true, "audit_entry": "purge.x"});
+        assert_eq!(
+            purge_summary(&answer),
+            "deleted upload u1 (PUBLISHED r1/logo): 5 keys\n\
+             restaurant r1: deleted 1 uploads, 0 slot history entries, 2 memberships, 1 \
+             invitations, the restaurant\n\
+             recorded as audit entry purge.x"
+        );
     }
 
     #[test]

@@ -119,6 +119,10 @@ impl ObjectStore for Counting {
     async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError> {
         self.inner.delete_version(key, version).await
     }
+
+    async fn delete_all_versions(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.inner.delete_all_versions(key).await
+    }
 }
 
 /// Catalogue samples: the accepted types, a JPEG whose frame header sits behind 60 KiB of

@@ -10,7 +10,12 @@
 //! - a rescan of the slot kind, one record a page, is interrupted after its first page and
 //!   resumed from the cursor it had kept: it finds the upload once, passing under the policy it
 //!   was accepted by and failing under a stricter one;
-//! - `admin::expire` lists a stale intent on a dry run and expires it for real.
+//! - `admin::expire` lists a stale intent on a dry run and expires it for real;
+//! - the upload in review is approved and published to its slot; then a purge of its owner
+//!   (with another intent still awaiting its file) is run dry (nothing deleted), interrupted
+//!   (half of it deleted by hand, as a purge stopped part way would leave it) and run again:
+//!   every object (every version) and record is gone, the slot is empty with `slot.cleared`
+//!   and no history of the image, the audit entry is there, and a second purge is a no-op.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -226,6 +231,173 @@ async fn scenario(rig: &Rig) {
 
     rescan_scenario(rig, &intent).await;
     expire_scenario(rig).await;
+    purge_scenario(rig, &intent).await;
+}
+
+/// Works every queue until the upload reaches `status`.
+async fn until(rig: &Rig, upload: &UploadId, status: Status) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        work(rig.sanitize_queue.as_ref(), &rig.review).await;
+        work(rig.tasks_queue.as_ref(), &rig.review).await;
+        let now = rig.intake.ports.uploads.get(upload).await.unwrap().status;
+        if now == status {
+            return;
+        }
+        assert!(Instant::now() < deadline, "after {PATIENCE:?}: {now}");
+    }
+}
+
+/// Whether any version of `key` can still be read: the latest, or the version intake examined.
+async fn readable(ports: &Ports, key: &vetted_core::ObjectKey, version: Option<&str>) -> bool {
+    let latest = ports.objects.head(key).await.is_ok();
+    let examined = match version {
+        Some(version) => ports.objects.get_version(key, version).await.is_ok(),
+        None => false,
+    };
+    latest || examined
+}
+
+async fn purge_scenario(rig: &Rig, in_review: &vetted_core::UploadRecord) {
+    use vetted_core::admin::purge::{PurgeStores, PurgeTarget, keys_of, purge};
+    let ports = &rig.intake.ports;
+    let moderator = vetted_core::ModeratorId::parse("mod-purge").unwrap();
+    rig.review
+        .decide(
+            in_review.id,
+            moderator,
+            vetted_core::Decision::Approve,
+            None,
+        )
+        .await
+        .unwrap();
+    until(rig, &in_review.id, Status::Published).await;
+    let published = ports.uploads.get(&in_review.id).await.unwrap();
+    let slot = ports.restaurants.slot(&published.target).await.unwrap();
+    assert_eq!(slot.live.as_ref().map(|l| l.upload), Some(published.id));
+    let waiting = vetted_core::UploadRecord::new_intent(
+        UploadId::generate(),
+        crate::support::owner(),
+        crate::support::slot(),
+        vetted_core::record::FileName::parse("logo.png").unwrap(),
+        ImageType::Png,
+        100,
+        vetted_core::record::UploadMethod::Post,
+        ports.clock.now(),
+        ports.clock.now().saturating_add(Duration::from_secs(300)),
+    );
+    ports.uploads.create(&waiting).await.unwrap();
+    let target = PurgeTarget::User(crate::support::owner());
+    let stores = PurgeStores::default();
+    let version = published.object_version.clone();
+    let present: Vec<_> = {
+        let mut present = Vec::new();
+        for key in keys_of(&published) {
+            if readable(ports, &key, version.as_deref()).await {
+                present.push(key);
+            }
+        }
+        present
+    };
+    assert!(
+        present.len() >= 3,
+        "the original, the sanitized copy, the preview and the published copy: {present:?}"
+    );
+
+    let dry = purge(&rig.review, stores, &target, "admin-1", true)
+        .await
+        .unwrap();
+    let ids: Vec<_> = dry.uploads.iter().map(|u| u.upload_id).collect();
+    assert!(
+        ids.contains(&published.id) && ids.contains(&waiting.id),
+        "{dry:?}"
+    );
+    assert_eq!(dry.slots_cleared, vec![published.target.to_string()]);
+    assert_eq!(dry.audit_entry, None);
+    assert_eq!(
+        ports.uploads.get(&published.id).await.unwrap().status,
+        Status::Published,
+        "a dry run deletes nothing"
+    );
+    for key in &present {
+        assert!(
+            readable(ports, key, version.as_deref()).await,
+            "{key}: a dry run deleted it"
+        );
+    }
+
+    // A purge that stopped part way: the published copy (every version) and the intent's
+    // record are gone, the rest is not.
+    ports
+        .objects
+        .delete_all_versions(&vetted_core::ObjectKey::published(
+            &published.target,
+            &published.id,
+        ))
+        .await
+        .unwrap();
+    ports.uploads.delete(&waiting.id).await.unwrap();
+
+    let done = purge(&rig.review, stores, &target, "admin-1", false)
+        .await
+        .unwrap();
+    assert!(
+        done.uploads.iter().any(|u| u.upload_id == published.id),
+        "{done:?}"
+    );
+    assert!(
+        !done.uploads.iter().any(|u| u.upload_id == waiting.id),
+        "{done:?}"
+    );
+    for key in keys_of(&published) {
+        assert!(
+            !readable(ports, &key, version.as_deref()).await,
+            "{key} is left"
+        );
+    }
+    for id in [published.id, waiting.id, in_review.id] {
+        assert!(
+            matches!(
+                ports.uploads.get(&id).await,
+                Err(vetted_core::ports::UploadsError::NotFound(_))
+            ),
+            "{id}: the record is left"
+        );
+    }
+    let slot = ports.restaurants.slot(&published.target).await.unwrap();
+    assert_eq!(slot.live, None, "the slot still shows a purged image");
+    assert_eq!(slot.previous, Some(published.id));
+    assert!(
+        !ports
+            .restaurants
+            .history(&published.target)
+            .await
+            .unwrap()
+            .iter()
+            .any(|image| image.upload == published.id),
+        "the purged image is still in the slot's history"
+    );
+    let entry_id = done.audit_entry.clone().expect("an audit entry");
+    let since =
+        vetted_core::Timestamp::from_unix_millis(ports.clock.now().unix_millis() - 3_600_000);
+    let entries = ports
+        .audit
+        .since(since, &vetted_core::ports::PageRequest::first(100))
+        .await
+        .unwrap();
+    let entry = entries
+        .items
+        .iter()
+        .find(|e| e.id == entry_id)
+        .expect("the purge is in the audit trail");
+    assert_eq!(entry.action, vetted_core::audit::AuditAction::Purge);
+    assert_eq!(entry.actor, "admin-1");
+
+    let again = purge(&rig.review, stores, &target, "admin-1", false)
+        .await
+        .unwrap();
+    assert!(again.uploads.is_empty(), "{again:?}");
+    assert!(again.slots_cleared.is_empty() && again.history_entries == 0);
 }
 
 /// Every result of a rescan of the upload's slot kind under `policies`, one record a page,

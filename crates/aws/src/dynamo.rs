@@ -4,7 +4,10 @@
 //! (status, then `status_since`), owners read `by-owner` (owner, then `created_at`), and a
 //! restaurant's pending requests read `in-progress`, a sparse index: only items whose status
 //! [`is_in_progress`](Status::is_in_progress) carry its partition attribute `in_progress`
-//! (a copy of `restaurant`), which every transition sets or removes. A
+//! (a copy of `restaurant`), which every transition sets or removes. A purge reads
+//! `by-restaurant` (restaurant, then `created_at`): every upload of a restaurant, whatever its
+//! status. Items written before uploads targeted a restaurant have no `restaurant` attribute
+//! and are in no such listing. A
 //! transition is one `UpdateItem` conditioned on the expected status, mirroring
 //! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
 //! a `ttl` so that DynamoDB removes the ones never uploaded; any transition removes it.
@@ -53,6 +56,8 @@ pub const BY_OWNER_INDEX: &str = "by-owner";
 /// The sparse index of change requests in progress: partition `in_progress` (the
 /// restaurant, present only while in progress), sort `created_at`.
 pub const IN_PROGRESS_INDEX: &str = "in-progress";
+/// Every upload of a restaurant: partition `restaurant`, sort `created_at`.
+pub const BY_RESTAURANT_INDEX: &str = "by-restaurant";
 /// The TTL attribute (Unix seconds), present only while a record awaits its upload.
 pub const TTL_ATTRIBUTE: &str = TTL;
 
@@ -71,22 +76,29 @@ const IN_PROGRESS: Index = Index {
     partition: IN_PROGRESS_ATTRIBUTE,
     sort: CREATED_AT,
 };
+const BY_RESTAURANT: Index = Index {
+    name: BY_RESTAURANT_INDEX,
+    partition: RESTAURANT,
+    sort: CREATED_AT,
+};
 
 /// The key attributes of the table and its indexes, with their types, for creating the table.
-pub const KEY_ATTRIBUTES: [(&str, &str); 6] = [
+pub const KEY_ATTRIBUTES: [(&str, &str); 7] = [
     (ID, "S"),
     (STATUS, "S"),
     (STATUS_SINCE, "N"),
     (OWNER, "S"),
     (CREATED_AT, "N"),
     (IN_PROGRESS_ATTRIBUTE, "S"),
+    (RESTAURANT, "S"),
 ];
 
 /// The secondary indexes: name, partition attribute, sort attribute.
-pub const INDEXES: [(&str, &str, &str); 3] = [
+pub const INDEXES: [(&str, &str, &str); 4] = [
     (BY_STATUS_INDEX, STATUS, STATUS_SINCE),
     (BY_OWNER_INDEX, OWNER, CREATED_AT),
     (IN_PROGRESS_INDEX, IN_PROGRESS_ATTRIBUTE, CREATED_AT),
+    (BY_RESTAURANT_INDEX, RESTAURANT, CREATED_AT),
 ];
 
 /// Upload records in one DynamoDB table.
@@ -403,5 +415,29 @@ impl Uploads for DynamoUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.list(IN_PROGRESS, restaurant.as_str(), true, page)
             .await
+    }
+
+    async fn list_by_restaurant(
+        &self,
+        restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.list(BY_RESTAURANT, restaurant.as_str(), true, page)
+            .await
+    }
+
+    /// One `DeleteItem` returning the old item, which says whether there was one.
+    #[tracing::instrument(skip(self), fields(upload_id = %id))]
+    async fn delete(&self, id: &UploadId) -> Result<bool, UploadsError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(ID, s(id.to_string()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
     }
 }

@@ -249,6 +249,53 @@ impl ObjectStore for S3ObjectStore {
             Err(e) => Err(backend_error("s3:DeleteObject", e).into()),
         }
     }
+
+    /// On a versioned bucket `DeleteObject` without a version only adds a delete marker, and
+    /// every earlier write stays readable by its version id. This lists the key's versions
+    /// and delete markers (`ListObjectVersions`, the key as prefix, only exact matches kept)
+    /// and deletes each by its id, page after page.
+    #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
+    async fn delete_all_versions(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key.as_str())
+                .set_key_marker(markers.0.take())
+                .set_version_id_marker(markers.1.take())
+                .send()
+                .await
+                .map_err(|e| backend_error("s3:ListObjectVersions", e))?;
+            let versions = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                )
+                .filter(|(k, _)| *k == Some(key.as_str()))
+                .filter_map(|(_, version)| version.map(str::to_owned))
+                .collect::<Vec<_>>();
+            for version in versions {
+                self.delete_version(key, &version).await?;
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            markers = (
+                page.next_key_marker().map(str::to_owned),
+                page.next_version_id_marker().map(str::to_owned),
+            );
+        }
+        // No plain `DeleteObject` after: on a versioned bucket it would add a delete marker,
+        // a version of its own. A bucket without versioning lists its object as version
+        // "null", deleted above by that id.
+        Ok(())
+    }
 }
 
 impl S3ObjectStore {

@@ -19,6 +19,83 @@ pub async fn run_all(store: &dyn Notifications) {
     a_released_key_can_be_claimed_again(store).await;
     escalation_subscriptions_are_stored_listed_and_removed(store).await;
     each_escalation_level_is_its_own_ledger_key(store).await;
+    forgetting_removes_a_preference_and_an_uploads_ledger(store).await;
+}
+
+/// `forget` removes the user's preference and no other user's; `forget_upload` removes every
+/// ledger entry of the upload (any status, any user), so they can be claimed again, and no
+/// other upload's. Both succeed when there is nothing to remove.
+pub async fn forgetting_removes_a_preference_and_an_uploads_ledger(store: &dyn Notifications) {
+    const CHECK: &str = "notifications::forgetting_removes_a_preference_and_an_uploads_ledger";
+    let _check = Check::start(CHECK);
+    let (gone, kept) = (user(), user());
+    let preference = Preference {
+        enabled: true,
+        address: Some(EmailAddress::parse("purged@example.com").unwrap_or_else(|e| panic!("{e}"))),
+        updated_at: at(5),
+    };
+    for u in [&gone, &kept] {
+        store
+            .set_preference(u, &preference)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: set_preference failed: {e}"));
+    }
+    store
+        .forget(&gone)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: forget failed: {e}"));
+    let read = |u: OwnerId| async move {
+        store
+            .preference(&u)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: preference failed: {e}"))
+    };
+    assert_eq!(
+        read(gone.clone()).await,
+        None,
+        "{CHECK}: forgotten, yet still stored"
+    );
+    assert_eq!(
+        read(kept.clone()).await,
+        Some(preference),
+        "{CHECK}: another user's went too"
+    );
+    store
+        .forget(&gone)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: a second forget failed: {e}"));
+
+    let (purged, other) = (UploadId::generate(), UploadId::generate());
+    let keys = [
+        key(purged, Status::Published, &gone),
+        key(purged, Status::Published, &kept),
+        key(purged, Status::Rejected, &gone),
+    ];
+    let other_key = key(other, Status::Published, &gone);
+    for k in keys.iter().chain([&other_key]) {
+        assert!(
+            claim(store, k, "a first claim").await,
+            "{CHECK}: a first claim lost"
+        );
+    }
+    store
+        .forget_upload(&purged)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: forget_upload failed: {e}"));
+    for k in &keys {
+        assert!(
+            claim(store, k, "a claim after forget_upload").await,
+            "{CHECK}: the ledger entry {k:?} survived forget_upload"
+        );
+    }
+    assert!(
+        !claim(store, &other_key, "a claim of another upload's key").await,
+        "{CHECK}: forget_upload removed another upload's entry"
+    );
+    store
+        .forget_upload(&UploadId::generate())
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: forget_upload of an unknown upload failed: {e}"));
 }
 
 fn user() -> OwnerId {

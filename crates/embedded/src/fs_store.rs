@@ -220,6 +220,14 @@ impl ObjectStore for FsObjectStore {
         })
         .await
     }
+
+    /// The file store keeps only the latest write of a key, so that is every version.
+    async fn delete_all_versions(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.blocking("fs.delete_all_versions", key, |root, path| {
+            remove(root, &path)
+        })
+        .await
+    }
 }
 
 /// Removes an object file and makes the removal durable; a missing one is already removed.

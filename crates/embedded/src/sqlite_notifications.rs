@@ -11,7 +11,7 @@ use rusqlite::{OptionalExtension, params};
 use vetted_core::ModeratorId;
 use vetted_core::notify::{EmailAddress, EscalationSubscriber, Preference, SentKey};
 use vetted_core::ports::{Notifications, NotificationsError};
-use vetted_core::{OwnerId, Timestamp};
+use vetted_core::{OwnerId, Timestamp, UploadId};
 
 use crate::db::{Db, DbError, Migration};
 
@@ -242,5 +242,29 @@ impl Notifications for SqliteNotifications {
             })
             .await
             .map_err(backend("notifications.release"))
+    }
+
+    async fn forget(&self, user: &OwnerId) -> Result<(), NotificationsError> {
+        let user = user.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM notification_preferences WHERE user = ?1")?
+                    .execute([user])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.forget"))
+    }
+
+    async fn forget_upload(&self, upload: &UploadId) -> Result<(), NotificationsError> {
+        let upload = upload.to_string();
+        self.db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM notifications_sent WHERE upload = ?1")?
+                    .execute([upload])?;
+                Ok(())
+            })
+            .await
+            .map_err(backend("notifications.forget_upload"))
     }
 }

@@ -21,7 +21,7 @@ use vetted_core::ports::{BackendError, Removal, Restaurants, RestaurantsError, R
 use vetted_core::restaurant::{
     Member, MemberRole, OfferOutcome, Restaurant, SlotImage, SlotRef, SlotState,
 };
-use vetted_core::{OwnerId, RestaurantId};
+use vetted_core::{OwnerId, RestaurantId, UploadId};
 
 use crate::db::{Db, DbError, Migration, immediate};
 use rows::{RESTAURANT, SLOT};
@@ -394,5 +394,55 @@ impl Restaurants for SqliteRestaurants {
             .call(move |conn| slots::remove(conn, &removal))
             .await;
         settle("restaurants.remove", answer)
+    }
+
+    #[tracing::instrument(skip(self), fields(slot = %slot, upload = %upload))]
+    async fn forget_image(
+        &self,
+        slot: &SlotRef,
+        upload: &UploadId,
+    ) -> Result<bool, RestaurantsError> {
+        let (restaurant, slot_name, upload) = (
+            slot.restaurant.as_str().to_owned(),
+            slot.slot.to_string(),
+            upload.to_string(),
+        );
+        let deleted = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM restaurant_slot_history
+                     WHERE restaurant = ?1 AND slot = ?2 AND upload = ?3",
+                )?
+                .execute(params![restaurant, slot_name, upload])
+            })
+            .await
+            .map_err(backend("restaurants.forget_image"))?;
+        Ok(deleted > 0)
+    }
+
+    /// One `IMMEDIATE` transaction: nothing of the restaurant is left half deleted.
+    #[tracing::instrument(skip(self), fields(restaurant = %restaurant))]
+    async fn delete_restaurant(&self, restaurant: &RestaurantId) -> Result<bool, RestaurantsError> {
+        let id = restaurant.as_str().to_owned();
+        self.db
+            .call(move |conn| {
+                let tx = immediate(conn)?;
+                for table in [
+                    "restaurant_members",
+                    "restaurant_slots",
+                    "restaurant_slot_history",
+                ] {
+                    tx.prepare_cached(&format!("DELETE FROM {table} WHERE restaurant = ?1"))?
+                        .execute([&id])?;
+                }
+                let deleted = tx
+                    .prepare_cached("DELETE FROM restaurants WHERE id = ?1")?
+                    .execute([&id])?;
+                tx.commit()?;
+                Ok(deleted > 0)
+            })
+            .await
+            .map_err(backend("restaurants.delete_restaurant"))
     }
 }

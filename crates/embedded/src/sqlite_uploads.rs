@@ -104,6 +104,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE uploads ADD COLUMN escalation_levels INTEGER;
     ",
     },
+    Migration {
+        // Every upload of a restaurant, whatever its status: what a purge deletes.
+        version: 7,
+        sql: "CREATE INDEX uploads_by_restaurant ON uploads (restaurant, created_at, id);",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.
@@ -132,6 +137,7 @@ enum Listing {
     ByOwner,
     ByStatus,
     InProgress,
+    ByRestaurant,
 }
 
 impl Listing {
@@ -140,6 +146,7 @@ impl Listing {
             Listing::ByOwner => "o1",
             Listing::ByStatus => "s1",
             Listing::InProgress => "p1",
+            Listing::ByRestaurant => "r1",
         }
     }
 }
@@ -147,7 +154,7 @@ impl Listing {
 /// The position after the last item of a page: its sort key and id.
 fn encode_token(listing: Listing, last: &UploadRecord) -> PageToken {
     let at = match listing {
-        Listing::ByOwner | Listing::InProgress => last.created_at,
+        Listing::ByOwner | Listing::InProgress | Listing::ByRestaurant => last.created_at,
         Listing::ByStatus => last.status_since,
     };
     keyset::encode(listing.tag(), at.unix_millis(), &last.id.to_string())
@@ -198,6 +205,15 @@ impl SqliteUploads {
             ),
             (Listing::InProgress, true) => format!(
                 "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1 AND {IN_PROGRESS}
+                 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::ByRestaurant, false) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::ByRestaurant, true) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1
                  AND (created_at, id) < (?2, ?3)
                  ORDER BY created_at DESC, id DESC LIMIT ?4"
             ),
@@ -342,6 +358,29 @@ impl Uploads for SqliteUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.page(Listing::InProgress, restaurant.as_str().to_owned(), page)
             .await
+    }
+
+    async fn list_by_restaurant(
+        &self,
+        restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.page(Listing::ByRestaurant, restaurant.as_str().to_owned(), page)
+            .await
+    }
+
+    #[tracing::instrument(skip(self), fields(upload_id = %id))]
+    async fn delete(&self, id: &UploadId) -> Result<bool, UploadsError> {
+        let id = id.to_string();
+        let deleted = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+                    .execute([id])
+            })
+            .await
+            .map_err(backend("uploads.delete"))?;
+        Ok(deleted > 0)
     }
 }
 

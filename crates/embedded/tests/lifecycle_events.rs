@@ -122,6 +122,18 @@ impl Uploads for RecordingUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.inner.list_in_progress(restaurant, page).await
     }
+
+    async fn list_by_restaurant(
+        &self,
+        restaurant: &vetted_core::restaurant::RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.inner.list_by_restaurant(restaurant, page).await
+    }
+
+    async fn delete(&self, id: &UploadId) -> Result<bool, UploadsError> {
+        self.inner.delete(id).await
+    }
 }
 
 /// The SQLite outbox, refusing the first publish of every event id while `crashing`.

@@ -7,8 +7,11 @@
 //! | `POST /api/admin/queues/{queue}/redrive` | a queue's dead letters back to it |
 //! | `POST /api/admin/expire` | expire intents past their deadline now |
 //! | `POST /api/admin/rescan` | the gate again under today's policy: one upload, or a page of a slot kind's since a date |
+//! | `POST /api/admin/purge` | delete every object and record of a restaurant or a user |
 //!
-//! A rescan reads and reports, moving nothing; a slot kind's is paged, and each answer's `next`
+//! A purge takes its target and `dry_run` in its body, as a rescan does; one of something
+//! that is not there (never was, or purged already) succeeds and deletes nothing, so an
+//! interrupted purge is finished by running it again. A rescan reads and reports, moving nothing; a slot kind's is paged, and each answer's `next`
 //! cursor is handed back for the next page (the CLI keeps it as its checkpoint). The other
 //! `POST`s take `?dry_run=true`, which reports what would be done and writes nothing;
 //! each is idempotent (a second redrive finds nothing `FAILED`, nothing dead). Only admins
@@ -24,13 +27,14 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use vetted_core::admin::purge::{self, PurgeReport, PurgeStores, PurgeTarget};
 use vetted_core::admin::rescan::{
     RescanCursor, RescanPage, RescanSelection, RescanVerdict, rescan_page,
 };
 use vetted_core::admin::{self, AdminError, NamedQueue};
 use vetted_core::intake::{Intake, RedriveOutcome, is_not_found};
 use vetted_core::ports::Retryable;
-use vetted_core::{ModeratorId, SlotKind, Timestamp, UploadId};
+use vetted_core::{ModeratorId, OwnerId, RestaurantId, SlotKind, Timestamp, UploadId};
 
 use crate::ApiState;
 use crate::auth::AdminCaller;
@@ -53,6 +57,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/admin/queues/{queue}/redrive", post(redrive_queue))
         .route("/api/admin/expire", post(expire))
         .route("/api/admin/rescan", post(rescan))
+        .route("/api/admin/purge", post(purge))
 }
 
 /// `?dry_run=true|false`; absent means false.
@@ -73,11 +78,10 @@ fn api(state: &ApiState) -> Result<&AdminApi, ApiError> {
 /// A record-store error as the other routes answer it (404 for an unknown upload, 400 for a
 /// page token the store never issued); any other as a backend failure.
 fn admin_error(context: &str, error: AdminError) -> ApiError {
-    let retryable = match error {
-        AdminError::Uploads(e) => return ApiError::from(e),
-        AdminError::Queue { ref source, .. } => source.is_retryable(),
-        AdminError::Step(ref e) => e.is_retryable(),
-    };
+    if let AdminError::Uploads(e) = error {
+        return ApiError::from(e);
+    }
+    let retryable = error.is_retryable();
     ApiError::backend(context, &error, retryable)
 }
 
@@ -257,4 +261,53 @@ async fn rescan(
 /// An audit entry for an admin's action, now.
 fn operation(state: &ApiState, admin: &ModeratorId, action: AuditAction) -> AuditEntry {
     AuditEntry::operation(admin.as_str(), action, state.clock.now())
+}
+
+/// `POST /api/admin/purge`: exactly one of `restaurant` and `user`, and `dry_run`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    pub restaurant: Option<String>,
+    pub user: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+async fn purge(
+    State(state): State<ApiState>,
+    AdminCaller(admin): AdminCaller,
+    JsonBody(request): JsonBody<PurgeRequest>,
+) -> Result<Json<PurgeReport>, ApiError> {
+    // Needs no intake or queues: mounted wherever the API has its stores.
+    let target = match (&request.restaurant, &request.user) {
+        (Some(id), None) => PurgeTarget::Restaurant(
+            RestaurantId::parse(id)
+                .map_err(|_| invalid("restaurant: a restaurant id (a-z, 0-9, '-')"))?,
+        ),
+        (None, Some(id)) => PurgeTarget::User(
+            OwnerId::parse(id).map_err(|_| invalid("user: a user id (A-Z, a-z, 0-9, '-', '_')"))?,
+        ),
+        _ => return Err(invalid("either restaurant or user")),
+    };
+    let stores = PurgeStores {
+        notifications: state.notifications.as_deref(),
+        invitations: state.invitations.as_deref(),
+    };
+    let report = purge::purge(
+        &state.review,
+        stores,
+        &target,
+        admin.as_str(),
+        request.dry_run,
+    )
+    .await
+    .map_err(|e| admin_error("purging", e))?;
+    tracing::info!(
+        %admin,
+        ?target,
+        dry_run = request.dry_run,
+        uploads = report.uploads.len(),
+        "admin purge"
+    );
+    Ok(Json(report))
 }

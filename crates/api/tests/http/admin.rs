@@ -1,6 +1,7 @@
 //! The admin recovery routes: an admin lists what failed, redrives a FAILED upload (dry run
 //! first, then for real, then again to no effect), redrives a queue's dead letters and
-//! expires stale intents, rescans one upload and a slot kind page by page; every refusal.
+//! expires stale intents, rescans one upload and a slot kind page by page, purges a restaurant
+//! and a user (dry run first, then for real, then again to no effect); every refusal.
 
 use std::time::Duration;
 
@@ -171,6 +172,7 @@ fn routes(upload: &str) -> Vec<(&'static str, String)> {
         ("POST", "/api/admin/queues/sanitize/redrive".to_owned()),
         ("POST", "/api/admin/expire".to_owned()),
         ("POST", "/api/admin/rescan".to_owned()),
+        ("POST", "/api/admin/purge".to_owned()),
     ]
 }
 
@@ -336,4 +338,165 @@ async fn malformed_unknown_and_oversized_rescan_requests_are_refused() {
         let answer = app.post(&admin, "/api/admin/rescan", &body).await;
         assert_error(&answer, status, reason);
     }
+}
+
+/// The user-visible state of one upload: its record, and whether each of its keys holds an
+/// object.
+async fn gone_everywhere(app: &TestApp, id: &UploadId, keys: &[Value]) {
+    assert!(
+        matches!(
+            app.uploads.get(id).await,
+            Err(vetted_core::ports::UploadsError::NotFound(_))
+        ),
+        "the record of {id} is left"
+    );
+    for key in keys {
+        let key = vetted_core::ObjectKey::parse(key.as_str().unwrap()).unwrap();
+        assert!(app.ports.objects.head(&key).await.is_err(), "{key} is left");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_purges_a_restaurant_after_a_dry_run_and_again_to_no_effect() {
+    use vetted_core::ports::Restaurants;
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let id = failed_upload(&app).await;
+    let body = json!({"restaurant": crate::app::RESTAURANT, "dry_run": true}).to_string();
+    let (status, dry) = app.post(&admin, "/api/admin/purge", &body).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_matches("admin-purge.json", &dry);
+    assert_eq!(dry["uploads"][0]["upload_id"], id.to_string());
+    assert_eq!(dry["restaurant"], true);
+    assert_eq!(dry["audit_entry"], Value::Null);
+    assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Failed);
+    let restaurant = vetted_core::RestaurantId::parse(crate::app::RESTAURANT).unwrap();
+    assert!(
+        app.restaurants.get(&restaurant).await.is_ok(),
+        "a dry run deletes nothing"
+    );
+
+    let body = json!({"restaurant": crate::app::RESTAURANT}).to_string();
+    let (status, done) = app.post(&admin, "/api/admin/purge", &body).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_matches("admin-purge.json", &done);
+    let keys = done["uploads"][0]["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 5, "{done}");
+    gone_everywhere(&app, &id, &keys).await;
+    assert!(app.restaurants.get(&restaurant).await.is_err());
+    assert_eq!(done["restaurant"], true);
+    let entry_id = done["audit_entry"].as_str().unwrap().to_owned();
+
+    let (status, audit) = app
+        .get(&admin, "/api/audit?since=2000-01-01T00:00:00Z")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let entry = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry_id.as_str())
+        .unwrap_or_else(|| panic!("no purge entry in {audit}"));
+    assert_eq!(entry["action"], "purge");
+    assert_eq!(entry["actor"], "admin-1");
+    assert_eq!(entry["restaurant"], crate::app::RESTAURANT);
+
+    let (status, again) = app.post(&admin, "/api/admin/purge", &body).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["uploads"], json!([]));
+    assert_eq!(again["restaurant"], false);
+    assert_eq!(again["memberships"], 0);
+}
+
+#[tokio::test]
+async fn an_admin_purges_a_user_with_their_memberships_and_email_preference() {
+    use vetted_core::ports::{Notifications, Restaurants};
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let id = failed_upload(&app).await;
+    let owner = vetted_core::OwnerId::parse(OWNER).unwrap();
+    let (status, set) = app
+        .put(
+            &crate::me::owner_with_email(&app, OWNER, "owner@example.com"),
+            "/api/me/notifications",
+            r#"{"enabled": true}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert!(
+        app.notifications
+            .preference(&owner)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let body = json!({"user": OWNER}).to_string();
+    let (status, done) = app.post(&admin, "/api/admin/purge", &body).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_matches("admin-purge.json", &done);
+    assert_eq!(done["target"], json!({"user": OWNER}));
+    assert_eq!(done["notification_preference"], true);
+    assert!(done["memberships"].as_u64().unwrap() >= 1, "{done}");
+    let keys = done["uploads"][0]["keys"].as_array().unwrap().clone();
+    gone_everywhere(&app, &id, &keys).await;
+    assert_eq!(app.notifications.preference(&owner).await.unwrap(), None);
+    assert!(
+        app.restaurants
+            .restaurants_of(&owner)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let restaurant = vetted_core::RestaurantId::parse(crate::app::RESTAURANT).unwrap();
+    assert!(
+        app.restaurants.get(&restaurant).await.is_ok(),
+        "a user's purge keeps their restaurant"
+    );
+    let (_, again) = app.post(&admin, "/api/admin/purge", &body).await;
+    assert_eq!(again["uploads"], json!([]));
+    assert_eq!(again["memberships"], 0);
+    assert_eq!(again["notification_preference"], false);
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_purge_requests_are_refused_and_delete_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let id = failed_upload(&app).await;
+    let big = format!(r#"{{"user": "{}"}}"#, "a".repeat(65 * 1024));
+    for (body, status, reason) in [
+        ("{".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (String::new(), StatusCode::BAD_REQUEST, "invalid_json"),
+        ("{}".to_owned(), StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"restaurant": crate::app::RESTAURANT, "user": OWNER}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"restaurant": "Roma/../x"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"user": "a/b"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"user": OWNER, "force": true}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+        ),
+        (
+            json!({"user": OWNER, "dry_run": "yes"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ] {
+        let answer = app.post(&admin, "/api/admin/purge", &body).await;
+        assert_error(&answer, status, reason);
+    }
+    assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Failed);
 }

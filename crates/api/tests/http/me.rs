@@ -16,7 +16,7 @@ use crate::schemas::assert_matches;
 const PATH: &str = "/api/me/notifications";
 const ESCALATIONS: &str = "/api/me/escalations";
 
-fn owner_with_email(app: &TestApp, user: &str, email: &str) -> String {
+pub(crate) fn owner_with_email(app: &TestApp, user: &str, email: &str) -> String {
     with_email(app, user, Role::Owner, email)
 }
 

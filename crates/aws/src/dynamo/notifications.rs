@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use vetted_core::notify::{EmailAddress, EscalationSubscriber, Preference, SentKey};
 use vetted_core::ports::{BackendError, Notifications, NotificationsError};
-use vetted_core::{ModeratorId, OwnerId, Timestamp};
+use vetted_core::{ModeratorId, OwnerId, Timestamp, UploadId};
 
 use super::item::{BadItem, Item, Reader, millis, s};
 use super::{get_consistent, put_if_absent, query_all};
@@ -208,6 +208,44 @@ impl Notifications for DynamoNotifications {
             .send()
             .await
             .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn forget(&self, user: &OwnerId) -> Result<(), NotificationsError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(preference_key(user)))
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// The upload's entries share its partition (`S#{upload}`): one query, then a
+    /// `DeleteItem` each.
+    async fn forget_upload(&self, upload: &UploadId) -> Result<(), NotificationsError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("S#{upload}")))
+            .consistent_read(true);
+        for item in super::query_all(request).await? {
+            let (Some(pk), Some(sk)) = (item.get(PK), item.get(SK)) else {
+                continue;
+            };
+            let key = Item::from([(PK.to_owned(), pk.clone()), (SK.to_owned(), sk.clone())]);
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        }
         Ok(())
     }
 }

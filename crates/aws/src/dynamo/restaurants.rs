@@ -23,8 +23,9 @@
 //! second read. `roll_back` reads the history item, then writes the slot conditioned on the
 //! revision the moderator saw.
 //!
-//! Restaurants are never deleted, so checking that one exists and then writing a member
-//! cannot race with its removal.
+//! Restaurants are deleted only by an operator's purge (`delete_restaurant`: every item of the
+//! partition, `META` last). Checking that one exists and then writing a member can race with
+//! that: a member written in between is left without its restaurant, found by the next purge.
 
 mod directory;
 mod item;
@@ -32,18 +33,18 @@ mod slots;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use vetted_core::OwnerId;
 use vetted_core::ports::{BackendError, Removal, Restaurants, RestaurantsError, Rollback};
 use vetted_core::restaurant::{
     Member, MemberRole, OfferOutcome, Restaurant, RestaurantId, SlotImage, SlotRef, SlotState,
 };
+use vetted_core::{OwnerId, UploadId};
 
 use super::item::{BadItem, Item, s};
 use super::{get_consistent, put_if_absent, put_refused};
 use crate::errors::backend_error;
 use item::{
-    META, PK, RESTAURANT, SK, USER, key, member_from, member_item, member_sk, pk, restaurant_from,
-    restaurant_item, slot_sk, slot_state_from,
+    META, PK, RESTAURANT, SK, USER, history_sk, key, member_from, member_item, member_sk, pk,
+    restaurant_from, restaurant_item, slot_sk, slot_state_from,
 };
 
 /// The index `restaurants_of` reads: partition `user`, sort `restaurant`.
@@ -239,5 +240,61 @@ impl Restaurants for DynamoRestaurants {
     #[tracing::instrument(skip(self, removal), fields(slot = %removal.slot))]
     async fn remove(&self, removal: &Removal) -> Result<SlotState, RestaurantsError> {
         self.remove_image(removal).await
+    }
+
+    /// One `DeleteItem` of the history item, returning the old item to say whether it was
+    /// there.
+    #[tracing::instrument(skip(self), fields(slot = %slot, upload = %upload))]
+    async fn forget_image(
+        &self,
+        slot: &SlotRef,
+        upload: &UploadId,
+    ) -> Result<bool, RestaurantsError> {
+        self.delete_item(pk(&slot.restaurant), history_sk(slot.slot, upload))
+            .await
+    }
+
+    /// Every item of the restaurant's partition but `META`, one `DeleteItem` each, then
+    /// `META`: an interrupted call leaves the restaurant listed and is finished by the next.
+    /// Not one transaction (a partition may hold more than `TransactWriteItems`' 100 items).
+    /// A member added while this runs may be left behind, without its restaurant.
+    #[tracing::instrument(skip(self), fields(restaurant = %restaurant))]
+    async fn delete_restaurant(&self, restaurant: &RestaurantId) -> Result<bool, RestaurantsError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(pk(restaurant)))
+            .projection_expression("#pk, #sk")
+            .expression_attribute_names("#sk", SK)
+            .consistent_read(true);
+        let items = super::query_all(request).await?;
+        for item in &items {
+            let Some(AttributeValue::S(sort)) = item.get(SK) else {
+                continue;
+            };
+            if sort != META {
+                self.delete_item(pk(restaurant), sort.clone()).await?;
+            }
+        }
+        self.delete_item(pk(restaurant), META.to_owned()).await
+    }
+}
+
+impl DynamoRestaurants {
+    /// `DeleteItem` of one item; whether it was there.
+    async fn delete_item(&self, partition: String, sort: String) -> Result<bool, RestaurantsError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition, sort)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:DeleteItem", e))?;
+        Ok(output.attributes.is_some_and(|old| !old.is_empty()))
     }
 }

@@ -15,7 +15,8 @@ pub use reads::{
 };
 pub use strays::stray_keys_stay_inside_the_store;
 pub use versions::{
-    delete_version_removes_only_that_write, reads_of_a_version_never_return_another_write,
+    delete_all_versions_leaves_no_write_readable, delete_version_removes_only_that_write,
+    reads_of_a_version_never_return_another_write,
 };
 pub use writes::{
     copy_keeps_bytes_and_sets_content_type, copy_replaces_an_existing_object, delete_is_idempotent,
@@ -43,6 +44,7 @@ pub async fn run_all(store: &dyn ObjectStore) {
     stray_keys_stay_inside_the_store(store).await;
     reads_of_a_version_never_return_another_write(store).await;
     delete_version_removes_only_that_write(store).await;
+    delete_all_versions_leaves_no_write_readable(store).await;
 }
 
 /// A key no other check or run uses.

@@ -156,3 +156,48 @@ pub async fn delete_version_removes_only_that_write(store: &dyn ObjectStore) {
         .await
         .unwrap_or_else(|e| panic!("{CHECK}: deleting a deleted version again: {e}"));
 }
+
+/// `delete_all_versions` leaves nothing of the key: no latest write, and no earlier write read
+/// by its version (a store that keeps old versions must delete those too, not hide them
+/// behind a delete marker). A second call, and a call on a key never written, succeed.
+pub async fn delete_all_versions_leaves_no_write_readable(store: &dyn ObjectStore) {
+    const CHECK: &str = "objects::delete_all_versions_leaves_no_write_readable";
+    let _check = Check::start(CHECK);
+    let key = fresh_key();
+    let first = version_of(CHECK, store, &key, 1).await;
+    let second = version_of(CHECK, store, &key, 2).await;
+    let other = fresh_key();
+    version_of(CHECK, store, &other, 3).await;
+    store
+        .delete_all_versions(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: delete_all_versions failed: {e}"));
+    match store.head(&key).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("{CHECK}: head after delete_all_versions must be NotFound, got {other:?}"),
+    }
+    for (what, version) in [("the first write", &first), ("the second write", &second)] {
+        let read = store.get_version(&key, version).await;
+        assert!(
+            matches!(
+                read,
+                Err(StoreError::VersionGone { .. } | StoreError::NotFound(_))
+            ),
+            "{CHECK}: {what} is still readable by its version: {:?}",
+            read.map(|b| b.len())
+        );
+    }
+    store
+        .delete_all_versions(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: a second delete_all_versions failed: {e}"));
+    store
+        .delete_all_versions(&fresh_key())
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: delete_all_versions of a missing key failed: {e}"));
+    store
+        .head(&other)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: another key was deleted with it: {e}"));
+    store.delete_all_versions(&other).await.ok();
+}

@@ -25,6 +25,7 @@ pub use races::{
 };
 pub use removals::{
     a_removal_on_another_revision_or_an_empty_slot_is_refused,
+    delete_restaurant_removes_it_with_members_and_slots, forget_image_removes_one_history_entry,
     remove_empties_the_slot_and_keeps_the_history,
 };
 pub use rollbacks::{
@@ -67,6 +68,8 @@ pub async fn run_all(store: &dyn Restaurants) {
     a_roll_back_to_an_image_the_slot_never_showed_is_not_in_history(store).await;
     remove_empties_the_slot_and_keeps_the_history(store).await;
     a_removal_on_another_revision_or_an_empty_slot_is_refused(store).await;
+    forget_image_removes_one_history_entry(store).await;
+    delete_restaurant_removes_it_with_members_and_slots(store).await;
     concurrent_offers_end_with_the_later_decision_live(store).await;
     concurrent_retries_of_one_offer_record_it_once(store).await;
     concurrent_roll_backs_have_exactly_one_winner(store).await;

@@ -1,13 +1,17 @@
 //! Restaurants checks: an owner taking a gallery image down, conditionally, with the image
 //! kept in the history so that a rollback can bring it back.
 
+use std::time::Duration;
+
 use vetted_core::ports::{Removal, Restaurants, RestaurantsError};
-use vetted_core::restaurant::SlotState;
+use vetted_core::restaurant::{Member, MemberRole, SlotState};
 use vetted_core::{Slot, Timestamp};
 
 use super::rollbacks::{rollback, three_images};
-use super::{at, fresh_slot, fresh_user, history, image, newest_first, offer_as_model, slot_state};
-use crate::support::Check;
+use super::{
+    at, fresh_id, fresh_slot, fresh_user, history, image, newest_first, offer_as_model, slot_state,
+};
+use crate::support::{Check, eventually};
 
 fn removal(state: &SlotState, when: Timestamp) -> Removal {
     Removal {
@@ -144,6 +148,142 @@ pub async fn a_removal_on_another_revision_or_an_empty_slot_is_refused(store: &d
             &slot_state(CHECK, store, &state.slot).await,
             state,
             "{CHECK}: a refused removal of {what} changed it"
+        );
+    }
+}
+
+/// `forget_image` removes one image from the slot's history and nothing else (the slot's state
+/// stays as it was); a rollback to it is then `NotInHistory`, and a second call is `false`.
+pub async fn forget_image_removes_one_history_entry(store: &dyn Restaurants) {
+    const CHECK: &str = "restaurants::forget_image_removes_one_history_entry";
+    let _check = Check::start(CHECK);
+    let (model, [a, b, c]) = three_images(CHECK, store, Slot::Gallery(8)).await;
+    let forgot = store
+        .forget_image(&model.slot, &b.upload)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: forget_image failed: {e}"));
+    assert!(
+        forgot,
+        "{CHECK}: forget_image of a history image must say it was there"
+    );
+    assert_eq!(
+        history(CHECK, store, &model.slot).await,
+        newest_first(&[&a, &c]),
+        "{CHECK}: the history must lose exactly the forgotten image"
+    );
+    assert_eq!(
+        slot_state(CHECK, store, &model.slot).await,
+        model,
+        "{CHECK}: forget_image must not change the slot's state"
+    );
+    let back = rollback(&model, &b, 1, at(2000));
+    match store.roll_back(&back).await {
+        Err(RestaurantsError::NotInHistory { .. }) => {}
+        other => panic!("{CHECK}: a rollback to a forgotten image must be NotInHistory: {other:?}"),
+    }
+    let again = store
+        .forget_image(&model.slot, &b.upload)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: a second forget_image failed: {e}"));
+    assert!(!again, "{CHECK}: a second forget_image must be false");
+}
+
+/// `delete_restaurant` removes the restaurant, its members, slots and history, and no other
+/// restaurant's; a second call (and one for an id never created) is `Ok(false)`.
+pub async fn delete_restaurant_removes_it_with_members_and_slots(store: &dyn Restaurants) {
+    const CHECK: &str = "restaurants::delete_restaurant_removes_it_with_members_and_slots";
+    let _check = Check::start(CHECK);
+    let (model, _) = three_images(CHECK, store, Slot::Logo).await;
+    let id = model.slot.restaurant.clone();
+    let (kept_model, kept_images) = three_images(CHECK, store, Slot::Logo).await;
+    let user = fresh_user();
+    let member = Member {
+        user: user.clone(),
+        role: MemberRole::Owner,
+        added_at: at(1),
+    };
+    for restaurant in [&id, &kept_model.slot.restaurant] {
+        store
+            .put_member(restaurant, &member)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: put_member failed: {e}"));
+    }
+    let deleted = store
+        .delete_restaurant(&id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: delete_restaurant failed: {e}"));
+    assert!(
+        deleted,
+        "{CHECK}: deleting a stored restaurant must say it was there"
+    );
+    match store.get(&id).await {
+        Err(RestaurantsError::NotFound(_)) => {}
+        other => panic!("{CHECK}: get after delete must be NotFound: {other:?}"),
+    }
+    match store.members(&id).await {
+        Ok(members) => assert!(members.is_empty(), "{CHECK}: members left: {members:?}"),
+        Err(RestaurantsError::NotFound(_)) => {}
+        Err(e) => panic!("{CHECK}: members failed: {e}"),
+    }
+    assert_eq!(
+        store.membership(&id, &user).await.ok().flatten(),
+        None,
+        "{CHECK}: a membership is left"
+    );
+    match store.slots(&id).await {
+        Ok(slots) => assert!(slots.is_empty(), "{CHECK}: slots left: {slots:?}"),
+        Err(RestaurantsError::NotFound(_)) => {}
+        Err(e) => panic!("{CHECK}: slots failed: {e}"),
+    }
+    assert_eq!(
+        slot_state(CHECK, store, &model.slot).await,
+        SlotState::empty(model.slot.clone()),
+        "{CHECK}: the slot must read as never set"
+    );
+    assert!(
+        history(CHECK, store, &model.slot).await.is_empty(),
+        "{CHECK}: history left"
+    );
+    // The other restaurant is untouched.
+    assert_eq!(slot_state(CHECK, store, &kept_model.slot).await, kept_model);
+    let [a, b, c] = &kept_images;
+    assert_eq!(
+        history(CHECK, store, &kept_model.slot).await,
+        newest_first(&[a, b, c])
+    );
+    assert_eq!(
+        store
+            .membership(&kept_model.slot.restaurant, &user)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: membership failed: {e}")),
+        Some(MemberRole::Owner),
+        "{CHECK}: another restaurant's member was deleted"
+    );
+    eventually(
+        Duration::from_secs(5),
+        &format!("{CHECK}: restaurants_of forgets it"),
+        || async {
+            let of = store
+                .restaurants_of(&user)
+                .await
+                .map_err(|e| e.to_string())?;
+            let listed: Vec<_> = of.iter().map(|(r, _)| r.id.clone()).collect();
+            if listed == vec![kept_model.slot.restaurant.clone()] {
+                Ok(())
+            } else {
+                Err(format!("{listed:?}"))
+            }
+        },
+    )
+    .await;
+    for gone in [id.clone(), fresh_id()] {
+        let again = store
+            .delete_restaurant(&gone)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: a second delete_restaurant failed: {e}"));
+        assert!(
+            !again,
+            "{CHECK}: deleting a missing restaurant must be Ok(false)"
         );
     }
 }

@@ -466,3 +466,135 @@ pub async fn list_in_progress_holds_exactly_the_open_requests(uploads: &dyn Uplo
     })
     .await;
 }
+
+/// `list_by_restaurant` lists every record of the restaurant whatever its status (intents,
+/// finished and failed ones too), newest first, and no other restaurant's. `delete` removes a
+/// record: `get` is `NotFound`, no listing has it, a transition of it is `NotFound`, and a
+/// second delete (or one of an id never stored) is `Ok(false)`.
+pub async fn list_by_restaurant_holds_every_record_and_delete_removes_one(uploads: &dyn Uploads) {
+    const CHECK: &str = "uploads::list_by_restaurant_holds_every_record_and_delete_removes_one";
+    let _check = Check::start(CHECK);
+    let owner = fresh_owner();
+    let restaurant = RestaurantId::parse(&unique("r")).expect("a generated restaurant id");
+    let other = RestaurantId::parse(&unique("r")).expect("a generated restaurant id");
+    let slot = |restaurant: &RestaurantId, slot: &str| {
+        SlotRef::new(restaurant.clone(), Slot::parse(slot).expect("slot"))
+    };
+    let base = now_ms();
+    let published: &[(Status, Status)] = &[
+        (Status::AwaitingUpload, Status::Received),
+        (Status::Received, Status::InReview),
+        (Status::InReview, Status::Decided),
+        (Status::Decided, Status::Approved),
+        (Status::Approved, Status::Published),
+    ];
+    let mut ours = Vec::new();
+    for (offset, moves) in [
+        (10, path_to(Status::AwaitingUpload)),
+        (40, published),
+        (20, path_to(Status::Failed)),
+        (30, path_to(Status::InReview)),
+        (50, &[(Status::AwaitingUpload, Status::Expired)][..]),
+    ] {
+        ours.push(
+            walked(
+                uploads,
+                &owner,
+                slot(&restaurant, "gallery-3"),
+                base - offset * 1000,
+                moves,
+            )
+            .await,
+        );
+    }
+    let elsewhere = walked(
+        uploads,
+        &owner,
+        slot(&other, "logo"),
+        base,
+        path_to(Status::InReview),
+    )
+    .await;
+    ours.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+    let by_restaurant = |restaurant: RestaurantId| {
+        move |page: PageRequest| {
+            let restaurant = restaurant.clone();
+            async move { uploads.list_by_restaurant(&restaurant, &page).await }
+        }
+    };
+    for limit in [100, 2, 1] {
+        let listed = list_ours(CHECK, limit, &ours, by_restaurant(restaurant.clone())).await;
+        assert_eq!(
+            listed, ours,
+            "{CHECK}: not newest first as stored (limit {limit})"
+        );
+        let everything = list_all(CHECK, limit, by_restaurant(restaurant.clone())).await;
+        assert_eq!(
+            ids(&everything),
+            ids(&ours),
+            "{CHECK}: the listing holds another restaurant's record {} (limit {limit})",
+            elsewhere.id
+        );
+    }
+
+    let in_review = ours
+        .iter()
+        .position(|r| r.status == Status::InReview)
+        .expect("one");
+    let gone = ours.remove(in_review);
+    let deleted = uploads
+        .delete(&gone.id)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: delete failed: {e}"));
+    assert!(
+        deleted,
+        "{CHECK}: delete of a stored record must say it was there"
+    );
+    match uploads.get(&gone.id).await {
+        Err(UploadsError::NotFound(id)) => assert_eq!(id, gone.id),
+        other => panic!("{CHECK}: get after delete must be NotFound, got {other:?}"),
+    }
+    let t = Transition::new(Status::InReview, Status::Decided, at(base)).expect("move");
+    match uploads.transition(&gone.id, &t).await {
+        Err(UploadsError::NotFound(_)) => {}
+        other => panic!("{CHECK}: a transition of a deleted record must be NotFound: {other:?}"),
+    }
+    for id in [gone.id, UploadId::generate()] {
+        let again = uploads
+            .delete(&id)
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: a delete of a missing record failed: {e}"));
+        assert!(
+            !again,
+            "{CHECK}: a delete of a missing record must be Ok(false)"
+        );
+    }
+    let what = format!("{CHECK}: a deleted record leaves every listing");
+    eventually(INDEX_LAG, &what, || {
+        let (ours, gone) = (&ours, &gone);
+        let owner = owner.clone();
+        let fetch = by_restaurant(restaurant.clone());
+        async move {
+            let listed = ids(&list_all(CHECK, 100, fetch).await);
+            let by_owner = ids(&list_all(CHECK, 100, |page: PageRequest| {
+                let owner = owner.clone();
+                async move { uploads.list_by_owner(&owner, &page).await }
+            })
+            .await);
+            let by_status = ids(&list_all(CHECK, 100, |page: PageRequest| async move {
+                uploads.list_by_status(gone.status, &page).await
+            })
+            .await);
+            if listed == ids(ours) && !by_owner.contains(&gone.id) && !by_status.contains(&gone.id)
+            {
+                Ok(())
+            } else {
+                Err(format!("by restaurant {listed:?}; by owner {by_owner:?}"))
+            }
+        }
+    })
+    .await;
+    for record in ours.iter().chain([&elsewhere]) {
+        uploads.delete(&record.id).await.ok();
+    }
+}

@@ -10,6 +10,7 @@ mod transitions;
 
 pub use listings::{
     a_foreign_page_token_is_refused, list_by_owner_is_newest_first,
+    list_by_restaurant_holds_every_record_and_delete_removes_one,
     list_by_status_is_oldest_first_and_follows_transitions,
     list_in_progress_holds_exactly_the_open_requests, page_limit_is_clamped,
     paging_yields_every_record_once_even_when_sort_keys_tie,
@@ -53,6 +54,7 @@ pub async fn run_all(uploads: &dyn Uploads) {
     page_limit_is_clamped(uploads).await;
     a_foreign_page_token_is_refused(uploads).await;
     list_in_progress_holds_exactly_the_open_requests(uploads).await;
+    list_by_restaurant_holds_every_record_and_delete_removes_one(uploads).await;
 }
 
 pub(crate) fn fresh_owner() -> OwnerId {

@@ -7,8 +7,10 @@
 //! finishes. Each takes `dry_run`, which reads and reports but writes nothing.
 //!
 //! The redrive of one `FAILED` upload is [`Intake::redrive_failed`]; [`rescan`] runs the gate
-//! again under today's policy.
+//! again under today's policy; [`purge`] deletes a restaurant's or a user's objects and
+//! records.
 
+pub mod purge;
 pub mod rescan;
 
 use std::sync::Arc;
@@ -96,6 +98,32 @@ pub enum AdminError {
     },
     #[error(transparent)]
     Step(#[from] crate::service::StepError),
+    #[error("restaurants: {0}")]
+    Restaurants(#[from] crate::ports::RestaurantsError),
+    #[error("notifications: {0}")]
+    Notifications(#[from] crate::ports::NotificationsError),
+    #[error("invitations: {0}")]
+    Invitations(#[from] crate::ports::InvitationsError),
+    #[error("object {key}: {source}")]
+    Store {
+        key: crate::ids::ObjectKey,
+        #[source]
+        source: crate::ports::StoreError,
+    },
+}
+
+impl crate::ports::Retryable for AdminError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            AdminError::Uploads(e) => e.is_retryable(),
+            AdminError::Queue { source, .. } => source.is_retryable(),
+            AdminError::Step(e) => e.is_retryable(),
+            AdminError::Restaurants(e) => e.is_retryable(),
+            AdminError::Notifications(e) => e.is_retryable(),
+            AdminError::Invitations(e) => e.is_retryable(),
+            AdminError::Store { source, .. } => source.is_retryable(),
+        }
+    }
 }
 
 /// Lists the `FAILED` uploads (oldest first) and the dead letters of each queue.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
-use crate::ids::{ModeratorId, OwnerId};
+use crate::ids::{ModeratorId, OwnerId, UploadId};
 use crate::notify::{EscalationSubscriber, Preference, SentKey};
 use crate::time::Timestamp;
 
@@ -39,6 +39,11 @@ impl Retryable for NotificationsError {
 ///   their escalation level are different entries.
 /// - `release` removes the entry, so that the next `claim` of the key returns `true` again;
 ///   releasing a key that is not there is not an error.
+/// - `forget` removes the user's preference (and with it the address kept for them), so that
+///   `preference` is `None` again; forgetting a user with none stored is not an error.
+/// - `forget_upload` removes every ledger entry of the upload, whatever the status and user,
+///   so that each `claim` of one of its keys returns `true` again; an upload with none is not
+///   an error.
 ///
 /// Nothing here is SQL-shaped: a preference is one item per user, a ledger entry one item
 /// per key written with a create-if-absent condition.
@@ -73,4 +78,8 @@ pub trait Notifications: Send + Sync {
     async fn claim(&self, key: &SentKey, at: Timestamp) -> Result<bool, NotificationsError>;
 
     async fn release(&self, key: &SentKey) -> Result<(), NotificationsError>;
+
+    async fn forget(&self, user: &OwnerId) -> Result<(), NotificationsError>;
+
+    async fn forget_upload(&self, upload: &UploadId) -> Result<(), NotificationsError>;
 }

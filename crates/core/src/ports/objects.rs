@@ -73,6 +73,9 @@ impl Retryable for StoreError {
 ///   exactly that write, or answer `VersionGone` (never another write's bytes; `NotFound` only
 ///   for a key with no object at all). `delete_version` removes exactly that write and
 ///   leaves any later one; a version the store does not hold is already deleted.
+/// - `delete_all_versions` removes every write of the key the store still holds (on a store
+///   that keeps versions, each older version and delete marker too), so that afterwards no
+///   read of the key or of any of its versions finds anything. A missing key succeeds.
 /// - A key never names anything outside the store.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -119,4 +122,7 @@ pub trait ObjectStore: Send + Sync {
 
     /// Deletes exactly the write `version` names, and nothing written after it.
     async fn delete_version(&self, key: &ObjectKey, version: &str) -> Result<(), StoreError>;
+
+    /// Deletes the key for good: every version of it, not only the latest.
+    async fn delete_all_versions(&self, key: &ObjectKey) -> Result<(), StoreError>;
 }

@@ -90,6 +90,16 @@ pub struct Removal {
 /// - `remove` empties the slot as [`SlotState::removed_by`] says, with one conditional write on
 ///   `expected_revision` (`SlotMoved` when it differs, `SlotEmpty` when nothing is live). The
 ///   history keeps the removed image.
+/// - `forget_image` removes one upload's entry from the slot's history and says whether it was
+///   there (a second call is `false`). It does not change the slot's state: a caller that must
+///   not leave the image live `remove`s it first. Afterwards a rollback to it is
+///   `NotInHistory`.
+/// - `delete_restaurant` removes the restaurant with its members, slots and slot history, the
+///   restaurant itself last, so that a call interrupted part way leaves the restaurant there
+///   and a second call finishes it. It says whether the restaurant was there; deleting one
+///   that is not is `Ok(false)`. Afterwards `get` is `NotFound`, `members` and `slots` are
+///   empty (or `NotFound`, as for any restaurant not there), `membership` is `None` and `restaurants_of` no longer lists it (on an index that
+///   lags, after the lag). The audit trail is not this port's, and is kept.
 #[async_trait]
 pub trait Restaurants: Send + Sync {
     async fn create(&self, restaurant: &Restaurant) -> Result<(), RestaurantsError>;
@@ -136,4 +146,12 @@ pub trait Restaurants: Send + Sync {
     async fn roll_back(&self, rollback: &Rollback) -> Result<SlotState, RestaurantsError>;
 
     async fn remove(&self, removal: &Removal) -> Result<SlotState, RestaurantsError>;
+
+    async fn forget_image(
+        &self,
+        slot: &SlotRef,
+        upload: &UploadId,
+    ) -> Result<bool, RestaurantsError>;
+
+    async fn delete_restaurant(&self, restaurant: &RestaurantId) -> Result<bool, RestaurantsError>;
 }

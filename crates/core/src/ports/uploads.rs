@@ -84,8 +84,13 @@ impl Retryable for UploadsError {
 /// - `list_in_progress` returns the restaurant's records whose status
 ///   [`is_in_progress`](Status::is_in_progress), newest `created_at` first: the change
 ///   requests its slots show as pending.
+/// - `list_by_restaurant` returns every record of the restaurant, whatever its status, newest
+///   `created_at` first: what a purge of the restaurant must delete.
 /// - Listings page with `PageRequest`: following `next` until it is `None` yields every
 ///   matching record exactly once.
+/// - `delete` removes the record and says whether it was there: deleting a record that is not
+///   there (never was, or deleted already) succeeds with `false`. Afterwards `get` is
+///   `NotFound`, no listing returns it, and a `transition` of it is `NotFound`.
 #[async_trait]
 pub trait Uploads: Send + Sync {
     async fn create(&self, record: &UploadRecord) -> Result<(), UploadsError>;
@@ -122,4 +127,12 @@ pub trait Uploads: Send + Sync {
         restaurant: &RestaurantId,
         page: &PageRequest,
     ) -> Result<Page<UploadRecord>, UploadsError>;
+
+    async fn list_by_restaurant(
+        &self,
+        restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError>;
+
+    async fn delete(&self, id: &UploadId) -> Result<bool, UploadsError>;
 }

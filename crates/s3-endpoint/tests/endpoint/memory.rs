@@ -144,6 +144,11 @@ impl ObjectStore for MemoryObjectStore {
         }
         Ok(())
     }
+
+    async fn delete_all_versions(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        self.objects().remove(key.as_str());
+        Ok(())
+    }
 }
 
 /// The bytes of `range`, clipped to the object's end.
