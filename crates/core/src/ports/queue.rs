@@ -71,6 +71,10 @@ impl Retryable for QueueError {
 /// - `send_delayed` sends a message that no `receive` delivers before `delay` has passed (at
 ///   most [`MAX_SEND_DELAY`], as SQS allows; a longer delay is that maximum). It is a new
 ///   message: its first delivery has `receive_count` 1.
+///   Until then `stats` counts it differently by adapter: SQS reports it apart from
+///   `visible` and `in_flight` (its `ApproximateNumberOfMessagesDelayed`, which `QueueStats`
+///   leaves out); SQLite counts it as `in_flight`. (moto honours `DelaySeconds` as SQS does:
+///   the contract check passes on it.)
 /// - `retry_after` makes a received message visible again after `delay`.
 /// - `redrive` moves up to `max` dead letters back to the queue, and returns how many moved.
 #[async_trait]
