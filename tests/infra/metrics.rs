@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use vetted_core::metrics::{
-    GATE_SECONDS, REVIEW_OLDEST_AGE, SANITIZE_SECONDS, UPLOAD_TRANSITIONS, WEBHOOK_DELIVERIES,
+    GATE_SECONDS, REVIEW_OLDEST_AGE, REVIEW_STARTS_DEFERRED, SANITIZE_SECONDS, UPLOAD_TRANSITIONS,
+    WEBHOOK_DELIVERIES,
 };
 
 use crate::template::{Template, placeholders, ref_target};
@@ -121,6 +122,7 @@ fn the_dashboard_shows_the_cores_metrics_and_every_queue() {
         SANITIZE_SECONDS,
         WEBHOOK_DELIVERIES,
         REVIEW_OLDEST_AGE,
+        REVIEW_STARTS_DEFERRED,
     ] {
         assert!(
             body.contains(metric),

@@ -16,6 +16,9 @@
 //! - `redrive`: operator recovery on moto and on the embedded adapters: a notification that
 //!   keeps failing is dead-lettered, redriven and goes on to `IN_REVIEW`; a `FAILED` upload is
 //!   redriven under a new execution; a rescan is interrupted and resumed; stale intents expire.
+//! - `burst`: 200 uploads at once (2,000 with `VETTED_BURST_UPLOADS=2000`) while a share of
+//!   review starts is throttled: intake defers them through its own queue, and every upload
+//!   reaches `IN_REVIEW` with no dead letter.
 //! - `email`: owner emails through SES, once per member and transition however often an
 //!   event is handled, read back from moto's sent-message store.
 //!
@@ -24,6 +27,7 @@
 // Helpers shared by the tests report a failed step by panicking, as the tests do.
 #![allow(clippy::unwrap_used)]
 
+mod burst;
 mod duplicates;
 mod email;
 #[path = "../support/event_tap.rs"]

@@ -616,6 +616,7 @@ async fn a_dead_letter_and_a_failed_upload_are_redriven_to_review_on_embedded_ad
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),
         escalation: vetted_core::review::EscalationShares::none(),
+        deferral: vetted_core::intake::Deferral::none(),
     };
     let rig = Rig {
         intake: intake(Arc::new(engine.clone())),

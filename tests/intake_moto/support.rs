@@ -74,6 +74,7 @@ pub fn function_config(resources: &Resources) -> Config {
             media: Default::default(),
         },
         state_machine_arn: resources.state_machine_arn.clone(),
+        intake_queue: resources.intake.clone(),
         review_timeout: Duration::from_secs(600),
         escalation: vetted_core::review::EscalationShares::none(),
         policies: SlotPolicies::uniform(Policy::default()),

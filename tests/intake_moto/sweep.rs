@@ -288,6 +288,7 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
         bucket: "vetted".to_owned(),
         review_timeout: Duration::from_secs(600),
         escalation: vetted_core::review::EscalationShares::none(),
+        deferral: vetted_core::intake::Deferral::none(),
     };
     scenario(&intake, &Embedded(engine)).await;
 }

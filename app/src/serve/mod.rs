@@ -42,7 +42,7 @@ use vetted_api::auth::{JwksVerifier, LocalIssuer};
 use vetted_api::restaurants::invitations::InvitationAcceptor;
 use vetted_api::{ApiParts, ApiSettings, ApiState, Authenticator, LiveApi, LiveLimits};
 use vetted_core::Clock;
-use vetted_core::intake::Intake;
+use vetted_core::intake::{Deferral, Intake};
 use vetted_core::maintenance;
 use vetted_core::media::MediaUrls;
 use vetted_core::ports::Webhooks;
@@ -272,6 +272,9 @@ impl Services {
             review_timeout: config.review_timeout(),
             // Checked by `ServeConfig::load`.
             escalation: config.review_escalation().unwrap_or_default(),
+            // A throttled review start (Step Functions on the AWS backend; the embedded engine
+            // never throttles) comes back through intake's own queue, delayed.
+            deferral: Deferral::via(pipeline.intake_queue.clone()),
         });
         let review = Arc::new(Review {
             ports: ports.clone(),

@@ -42,9 +42,37 @@ const RETRYABLE_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
+/// Service error codes that mean "this request rate is over your quota", a subset of
+/// [`RETRYABLE_CODES`]: the caller should slow down rather than count a failure.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+];
+
 /// Whether a service error code names a transient condition.
 pub fn is_retryable_code(code: &str) -> bool {
     RETRYABLE_CODES.contains(&code)
+}
+
+/// Whether the service refused the call for its request rate: a throttling code, or HTTP 429
+/// whatever the code. (Step Functions answers a `StartExecution` over its token bucket with
+/// `ThrottlingException`, HTTP 400.) What the SDK's own retries could not absorb.
+pub(crate) fn is_throttling<E>(err: &SdkError<E>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    let SdkError::ServiceError(service) = err else {
+        return false;
+    };
+    err.code()
+        .is_some_and(|code| THROTTLING_CODES.contains(&code))
+        || service.raw().status().as_u16() == 429
 }
 
 /// One AWS call that failed: a one-line summary, and the SDK's error as the source.
@@ -190,6 +218,38 @@ mod tests {
             (400, "ValidationException"),
         ] {
             assert!(!answered(status, code).retryable, "{status} {code}");
+        }
+    }
+
+    fn throttled(status: u16, code: &str) -> bool {
+        let metadata = ErrorMetadata::builder().code(code).build();
+        is_throttling(&service_error(GetObjectError::generic(metadata), status))
+    }
+
+    #[test]
+    fn throttling_is_told_apart_from_other_retryable_errors() {
+        for (status, code) in [
+            (400, "ThrottlingException"),
+            (400, "Throttling"),
+            (400, "TooManyRequestsException"),
+            (503, "SlowDown"),
+            (429, "SomethingNew"),
+        ] {
+            assert!(throttled(status, code), "{status} {code}");
+        }
+        for (status, code) in [
+            (500, "InternalError"),
+            (503, "ServiceUnavailable"),
+            (400, "ProvisionedThroughputExceededException"),
+            (400, "ExecutionAlreadyExists"),
+            (403, "AccessDenied"),
+        ] {
+            assert!(!throttled(status, code), "{status} {code}");
+        }
+        let timed_out: SdkError<GetObjectError> = SdkError::timeout_error("too slow");
+        assert!(!is_throttling(&timed_out));
+        for code in THROTTLING_CODES {
+            assert!(is_retryable_code(code), "{code} is retryable too");
         }
     }
 

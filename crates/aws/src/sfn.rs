@@ -14,7 +14,7 @@ use vetted_core::ports::{
 };
 use vetted_core::{ExecutionName, TaskToken};
 
-use crate::errors::{SdkError, backend_error};
+use crate::errors::{SdkError, backend_error, is_throttling};
 
 /// The longest `cause` Step Functions accepts on `SendTaskFailure`.
 const MAX_CAUSE_BYTES: usize = 32_768;
@@ -73,8 +73,21 @@ impl SfnReviewWorkflow {
         {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(false),
-            Err(e) => Err(backend_error("states:DescribeExecution", e).into()),
+            Err(e) => Err(workflow_error("states:DescribeExecution", e)),
         }
+    }
+}
+
+/// A failed call: `Throttled` when Step Functions refused it for its request rate (the SDK's
+/// own retries did not get through), else a backend error, retryable or not.
+fn workflow_error<E>(operation: &'static str, err: SdkError<E>) -> WorkflowError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if is_throttling(&err) {
+        WorkflowError::Throttled(backend_error(operation, err))
+    } else {
+        backend_error(operation, err).into()
     }
 }
 
@@ -85,7 +98,7 @@ where
 {
     match err.code() {
         Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist") => WorkflowError::TaskGone,
-        _ => backend_error(operation, err).into(),
+        _ => workflow_error(operation, err),
     }
 }
 
@@ -126,7 +139,7 @@ impl ReviewStarter for SfnReviewWorkflow {
             Err(e) if e.code() == Some("ExecutionAlreadyExists") => {
                 Ok(StartOutcome::AlreadyStarted)
             }
-            Err(e) => Err(backend_error("states:StartExecution", e).into()),
+            Err(e) => Err(workflow_error("states:StartExecution", e)),
         }
     }
 }
@@ -193,6 +206,8 @@ mod tests {
     use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
     use aws_smithy_types::error::ErrorMetadata;
 
+    use vetted_core::ports::Retryable;
+
     use super::*;
     use crate::errors::service_error;
 
@@ -215,6 +230,50 @@ mod tests {
                 retryable: false,
                 ..
             })
+        ));
+    }
+
+    fn start_answer(status: u16, code: &str) -> WorkflowError {
+        use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+        let metadata = ErrorMetadata::builder().code(code).build();
+        workflow_error(
+            "states:StartExecution",
+            service_error(StartExecutionError::generic(metadata), status),
+        )
+    }
+
+    #[test]
+    fn a_throttled_start_is_throttled_and_other_failures_are_not() {
+        for (status, code) in [(400, "ThrottlingException"), (429, "TooManyRequests")] {
+            let e = start_answer(status, code);
+            assert!(matches!(e, WorkflowError::Throttled(_)), "{code}: {e:?}");
+            assert!(e.is_retryable(), "{code}");
+        }
+        let faulted = start_answer(500, "InternalFailure");
+        assert!(
+            matches!(
+                faulted,
+                WorkflowError::Backend(BackendError {
+                    retryable: true,
+                    ..
+                })
+            ),
+            "{faulted:?}"
+        );
+        let refused = start_answer(400, "StateMachineDoesNotExist");
+        assert!(
+            matches!(
+                refused,
+                WorkflowError::Backend(BackendError {
+                    retryable: false,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            answer("ThrottlingException"),
+            WorkflowError::Throttled(_)
         ));
     }
 

@@ -19,6 +19,8 @@ use crate::errors::{SdkError, backend_error, unusable_answer};
 const MAX_BATCH: u32 = 10;
 /// The longest long poll SQS allows.
 const MAX_WAIT_SECONDS: u64 = 20;
+/// The longest `DelaySeconds` SQS allows (15 minutes).
+const MAX_DELAY_SECONDS: u64 = 900;
 /// The longest visibility timeout SQS allows (12 hours).
 const MAX_VISIBILITY_SECONDS: u64 = 43_200;
 
@@ -161,6 +163,19 @@ impl WorkQueue for SqsWorkQueue {
             .send_message()
             .queue_url(&self.queue_url)
             .message_body(body)
+            .send()
+            .await
+            .map_err(|e| backend_error("sqs:SendMessage", e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, body), fields(queue = %self.queue_url))]
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(whole_seconds(delay, MAX_DELAY_SECONDS))
             .send()
             .await
             .map_err(|e| backend_error("sqs:SendMessage", e))?;

@@ -27,6 +27,10 @@ pub const SANITIZE_SECONDS: &str = "vetted_sanitize_seconds";
 /// Counter: webhook delivery attempts, by `result` (`delivered`, `retry`, `failed`,
 /// `refused` by the address guard, `disabled` endpoint).
 pub const WEBHOOK_DELIVERIES: &str = "vetted_webhook_deliveries_total";
+/// Counter: review starts that the workflow engine throttled and intake deferred (re-sent its
+/// notification to its own queue with a delay) instead of failing the message, by `reason`
+/// (`throttled`). One per upload deferred, per deferral.
+pub const REVIEW_STARTS_DEFERRED: &str = "vetted_review_starts_deferred_total";
 /// Gauge (seconds): how long the oldest upload in review has waited for a decision; 0 when
 /// none waits.
 pub const REVIEW_OLDEST_AGE: &str = "vetted_review_oldest_age_seconds";
@@ -62,6 +66,10 @@ pub fn describe() {
         "One sanitize: decoding and re-encoding, by outcome."
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Webhook delivery attempts, by result.");
+    describe_counter!(
+        REVIEW_STARTS_DEFERRED,
+        "Review starts the workflow engine throttled, deferred by intake for a later retry."
+    );
     describe_gauge!(
         REVIEW_OLDEST_AGE,
         Unit::Seconds,
@@ -95,6 +103,12 @@ pub fn gate(verdict: &'static str, took: Duration) {
 /// Records one sanitize.
 pub fn sanitize(outcome: &'static str, took: Duration) {
     metrics::histogram!(SANITIZE_SECONDS, "outcome" => outcome).record(took.as_secs_f64());
+}
+
+/// Records `uploads` review starts deferred for `reason`.
+pub fn review_starts_deferred(reason: &'static str, uploads: usize) {
+    metrics::counter!(REVIEW_STARTS_DEFERRED, "reason" => reason)
+        .increment(u64::try_from(uploads).unwrap_or(u64::MAX));
 }
 
 /// Records one webhook delivery attempt.

@@ -20,7 +20,9 @@ use async_trait::async_trait;
 use rusqlite::params;
 use tokio::sync::Notify;
 use uuid::Uuid;
-use vetted_core::ports::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
+use vetted_core::ports::{
+    MAX_SEND_DELAY, QueueError, QueueMessage, QueueStats, Receipt, WorkQueue,
+};
 use vetted_core::{Clock, SystemClock};
 
 use crate::db::{Db, DbError, Migration, immediate};
@@ -116,6 +118,36 @@ impl SqliteWorkQueue {
         Ok(released)
     }
 
+    /// Stores a new message, visible `delay` from now; a receiver waiting wakes and, if it is
+    /// not due yet, naps until it is.
+    async fn insert(
+        &self,
+        body: &str,
+        delay: Duration,
+        operation: &'static str,
+    ) -> Result<(), QueueError> {
+        let (queue, body) = (self.name.to_string(), body.to_owned());
+        self.db
+            .call(move |conn| {
+                let now = now_ms();
+                conn.prepare_cached(
+                    "INSERT INTO queue_messages (queue, id, body, sent_at, visible_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    queue,
+                    Uuid::now_v7().to_string(),
+                    body,
+                    now,
+                    now.saturating_add(millis(delay))
+                ])
+            })
+            .await
+            .map_err(Self::backend(operation))?;
+        self.arrivals.notify_waiters();
+        Ok(())
+    }
+
     fn backend(operation: &'static str) -> impl FnOnce(DbError) -> QueueError {
         move |e| QueueError::Backend(e.into_backend(operation))
     }
@@ -143,20 +175,13 @@ fn receipt_seq(receipt: &Receipt) -> Option<i64> {
 impl WorkQueue for SqliteWorkQueue {
     #[tracing::instrument(skip(self, body), fields(queue = %self.name))]
     async fn send(&self, body: &str) -> Result<(), QueueError> {
-        let (queue, body) = (self.name.to_string(), body.to_owned());
-        self.db
-            .call(move |conn| {
-                let now = now_ms();
-                conn.prepare_cached(
-                    "INSERT INTO queue_messages (queue, id, body, sent_at, visible_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4)",
-                )?
-                .execute(params![queue, Uuid::now_v7().to_string(), body, now])
-            })
+        self.insert(body, Duration::ZERO, "queue.send").await
+    }
+
+    #[tracing::instrument(skip(self, body), fields(queue = %self.name))]
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.insert(body, delay.min(MAX_SEND_DELAY), "queue.send_delayed")
             .await
-            .map_err(Self::backend("queue.send"))?;
-        self.arrivals.notify_waiters();
-        Ok(())
     }
 
     async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueMessage>, QueueError> {

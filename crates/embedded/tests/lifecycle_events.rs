@@ -212,6 +212,7 @@ async fn world() -> World {
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
         escalation: vetted_core::review::EscalationShares::none(),
+        deferral: vetted_core::intake::Deferral::none(),
     };
     let review = Review {
         ports,

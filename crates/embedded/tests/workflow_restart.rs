@@ -125,6 +125,9 @@ impl WorkQueue for FlakyQueue {
         }
         self.queue.send(body).await
     }
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError> {
+        self.queue.send_delayed(body, delay).await
+    }
     async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueMessage>, QueueError> {
         self.queue.receive(max, wait).await
     }

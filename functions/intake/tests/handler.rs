@@ -72,6 +72,7 @@ async fn rig() -> Rig {
         bucket: BUCKET.to_owned(),
         review_timeout: Duration::from_secs(600),
         escalation: vetted_core::review::EscalationShares::none(),
+        deferral: vetted_core::intake::Deferral::none(),
     };
     Rig {
         _dir: dir,
@@ -210,6 +211,19 @@ fn a_missing_setting_stops_the_function_at_start_naming_it() {
         ("VETTED_RESTAURANTS_TABLE", "r"),
         ("VETTED_EVENT_BUS", "e"),
         ("VETTED_STATE_MACHINE_ARN", "arn"),
+    ]);
+    assert!(
+        stderr.contains("environment variable VETTED_INTAKE_QUEUE_URL is not set"),
+        "{stderr}"
+    );
+    let stderr = run(&[
+        ("VETTED_BUCKET", "b"),
+        ("VETTED_TABLE", "t"),
+        ("VETTED_RESTAURANTS_TABLE", "r"),
+        ("VETTED_EVENT_BUS", "e"),
+        ("VETTED_STATE_MACHINE_ARN", "arn"),
+        ("VETTED_INTAKE_QUEUE_URL", "q"),
+        ("VETTED_INTAKE_DEAD_LETTER_URL", "dlq"),
         ("VETTED_REVIEW_TIMEOUT_SECONDS", "a week"),
     ]);
     assert!(

@@ -203,6 +203,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
                 bucket: "vetted".to_owned(),
                 review_timeout: Duration::from_secs(600),
                 escalation: vetted_core::review::EscalationShares::none(),
+                deferral: vetted_core::intake::Deferral::none(),
             }),
             queues: vec![
                 vetted_core::admin::NamedQueue {

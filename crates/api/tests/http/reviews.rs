@@ -45,6 +45,7 @@ pub(crate) fn intake(app: &TestApp) -> Intake {
         bucket: BUCKET.to_owned(),
         review_timeout: REVIEW_TIMEOUT,
         escalation: vetted_core::review::EscalationShares::none(),
+        deferral: vetted_core::intake::Deferral::none(),
     }
 }
 

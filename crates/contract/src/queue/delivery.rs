@@ -145,3 +145,48 @@ pub async fn a_long_poll_returns_when_a_message_arrives(q: QueueUnderTest<'_>) {
     );
     ack_all(CHECK, q, &received).await;
 }
+
+/// `send_delayed(body, d)` hides the new message for `d`: a receive before then gets nothing,
+/// one after gets it, as a first delivery. A delay of zero is a plain send.
+pub async fn send_delayed_hides_the_message_for_its_delay(q: QueueUnderTest<'_>) {
+    const CHECK: &str = "queue::send_delayed_hides_the_message_for_its_delay";
+    let _check = Check::start(CHECK);
+    let bodies = fresh_bodies(CHECK, 2);
+    let delay = Duration::from_secs(3);
+    q.queue
+        .send_delayed(&bodies[0], delay)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: send_delayed failed: {e}"));
+    let sent = Instant::now();
+    q.queue
+        .send_delayed(&bodies[1], Duration::ZERO)
+        .await
+        .unwrap_or_else(|e| panic!("{CHECK}: send_delayed(0) failed: {e}"));
+    let undelayed = receive_each(CHECK, q, &bodies[1..], 10, Duration::ZERO).await;
+    // Acked at once, so that it is not delivered again while the delayed one is awaited.
+    ack_all(CHECK, q, undelayed.values()).await;
+    // Only what is checked before the delay is over proves anything: on a slow machine the
+    // receive above may have taken the whole delay, and then there is nothing to check.
+    if sent.elapsed() + Duration::from_millis(500) < delay {
+        assert_nothing_delivered(
+            CHECK,
+            q,
+            Duration::ZERO,
+            "a delayed message must not be delivered before its delay",
+        )
+        .await;
+    }
+    let delayed = receive_each(CHECK, q, &bodies[..1], 10, delay).await;
+    let delayed = &delayed[&bodies[0]];
+    assert!(
+        sent.elapsed() >= delay - Duration::from_millis(50),
+        "{CHECK}: delivered {:?} after a send delayed by {delay:?}",
+        sent.elapsed()
+    );
+    assert_eq!(
+        delayed.receive_count, 1,
+        "{CHECK}: a delayed message's first delivery"
+    );
+    ack_all(CHECK, q, [delayed]).await;
+    stats_become(CHECK, q, stats(0, 0, 0)).await;
+}

@@ -1,5 +1,6 @@
 //! The `WorkQueue` contract: at-least-once delivery, visibility timeouts, receive counts,
-//! dead letters after the maximum number of receives, redrive, long polling, stale receipts.
+//! dead letters after the maximum number of receives, redrive, long polling, delayed sends,
+//! stale receipts.
 //!
 //! The waits are real, because SQS semantics are what the AWS run checks: keep the queue's
 //! visibility timeout at 1–2 s and `max_receives` small (2–3) and the suite takes well under
@@ -12,7 +13,8 @@ mod failures;
 
 pub use delivery::{
     a_long_poll_returns_when_a_message_arrives, a_received_message_is_invisible_until_its_timeout,
-    receive_returns_at_most_max, send_receive_ack, stats_count_visible_and_in_flight,
+    receive_returns_at_most_max, send_delayed_hides_the_message_for_its_delay, send_receive_ack,
+    stats_count_visible_and_in_flight,
 };
 pub use failures::{
     exhausted_messages_are_dead_lettered_and_redriven, retry_after_delays_the_next_delivery,
@@ -51,6 +53,7 @@ pub async fn run_all(q: QueueUnderTest<'_>) {
     a_received_message_is_invisible_until_its_timeout(q).await;
     retry_after_delays_the_next_delivery(q).await;
     a_long_poll_returns_when_a_message_arrives(q).await;
+    send_delayed_hides_the_message_for_its_delay(q).await;
     stale_receipts_are_refused(q).await;
     exhausted_messages_are_dead_lettered_and_redriven(q).await;
 }

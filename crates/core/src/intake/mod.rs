@@ -11,6 +11,11 @@
 //! - events are re-published on resume with the same id, so none is lost and duplicates are
 //!   recognisable.
 //!
+//! A review start that the workflow engine throttles is deferred, not failed: the notification
+//! of the throttled records goes back to intake's own queue with a growing delay, the
+//! original is acknowledged, and the upload waits in `RECEIVED` (see [`defer`]). So a burst
+//! beyond Step Functions' `StartExecution` rate never reaches the dead-letter queue.
+//!
 //! An event whose object has since been replaced (another write to the same key) is stale and
 //! does nothing: the newer write brings its own event.
 //!
@@ -20,6 +25,7 @@
 //! its expiry, even after a final status) is deleted, and only that write: the examined bytes
 //! stay readable on a store that keeps versions, and a quarantined copy is never overwritten.
 
+pub mod defer;
 mod redrive;
 pub mod s3_event;
 mod sweep;
@@ -36,7 +42,8 @@ use crate::inspect::{Verdict, run_gate};
 use crate::lifecycle::Lifecycle;
 use crate::policy::SlotPolicies;
 use crate::ports::{
-    ObjectMeta, ObjectStore, ReviewStart, ReviewStarter, StartOutcome, StoreError, UploadsError,
+    BackendError, ObjectMeta, ObjectStore, ReviewStart, ReviewStarter, StartOutcome, StoreError,
+    UploadsError, WorkflowError,
 };
 use crate::reason::ReasonCode;
 use crate::record::{RecordChanges, UploadRecord};
@@ -45,6 +52,7 @@ use crate::review::EscalationShares;
 use crate::service::{Ports, QueueService, StepError};
 use crate::status::Status;
 
+pub use defer::Deferral;
 pub use redrive::{RedriveOutcome, is_not_found, redrive_execution_name};
 pub use s3_event::{Notification, NotificationError, ObjectCreated, parse_notification};
 pub use sweep::SweepReport;
@@ -74,6 +82,14 @@ pub enum Outcome {
         upload: UploadId,
         reason: ReasonCode,
     },
+    /// The gate accepted the file, but the workflow engine throttled its review start: the
+    /// record stays `RECEIVED` and its notification comes back after `delay`, for the
+    /// `attempt`-th time.
+    Deferred {
+        upload: UploadId,
+        attempt: u32,
+        delay: Duration,
+    },
     /// The gate accepted the file and its review runs under `execution`.
     ReviewStarted {
         upload: UploadId,
@@ -95,6 +111,9 @@ pub struct Intake {
     pub review_timeout: Duration,
     /// At which shares of `review_timeout` a review still waiting escalates.
     pub escalation: EscalationShares,
+    /// Where a throttled review start is deferred to (intake's own queue), or
+    /// [`Deferral::none`] to fail its message instead.
+    pub deferral: Deferral,
 }
 
 /// The name of the review execution for one stored version of one upload: at most 80
@@ -129,10 +148,75 @@ impl Intake {
             Notification::Records(records) => records,
         };
         let mut outcomes = Vec::with_capacity(records.len());
-        for record in &records {
-            outcomes.push(self.handle_record(record).await?);
+        let mut throttled = Vec::new();
+        let deferral = self.deferral.queue();
+        for (index, record) in records.iter().enumerate() {
+            match (self.handle_record(record).await, deferral) {
+                (Ok(outcome), _) => outcomes.push(outcome),
+                (
+                    Err(StepError::Workflow {
+                        upload,
+                        source: WorkflowError::Throttled(cause),
+                    }),
+                    Some(_),
+                ) => throttled.push(Throttled {
+                    index,
+                    upload,
+                    cause,
+                }),
+                (Err(other), _) => return Err(other),
+            }
+        }
+        if let (Some(queue), Some(first)) = (deferral, throttled.first()) {
+            let (upload, attempt) = (first.upload, s3_event::deferral_attempt(body)? + 1);
+            match self.defer(queue, body, &throttled, attempt).await {
+                Ok(delay) => outcomes.extend(throttled.into_iter().map(|t| {
+                    warn!(upload = %t.upload, attempt, ?delay, cause = %t.cause,
+                        "review start throttled; deferred");
+                    Outcome::Deferred {
+                        upload: t.upload,
+                        attempt,
+                        delay,
+                    }
+                })),
+                // Not deferred: the message fails as it would have without deferral (it is
+                // retried, and counts toward the dead-letter limit), so nothing is lost.
+                Err(error) => {
+                    warn!(%error, %upload, "could not defer a throttled review start; the message fails");
+                    let cause = throttled.into_iter().next().map(|t| t.cause);
+                    return Err(StepError::Workflow {
+                        upload,
+                        source: cause
+                            .map_or(WorkflowError::Backend(error), WorkflowError::Throttled),
+                    });
+                }
+            }
         }
         Ok(outcomes)
+    }
+
+    /// Re-sends the notification of the `throttled` records of `body` to intake's `queue`,
+    /// marked as its `attempt`-th deferral, delayed as [`Deferral::delay`] says; returns the
+    /// delay.
+    async fn defer(
+        &self,
+        queue: &dyn crate::ports::WorkQueue,
+        body: &str,
+        throttled: &[Throttled],
+        attempt: u32,
+    ) -> Result<Duration, BackendError> {
+        let indices: Vec<usize> = throttled.iter().map(|t| t.index).collect();
+        let deferred = s3_event::deferred_body(body, &indices, attempt)
+            .map_err(|e| BackendError::permanent("intake.defer", e))?;
+        let mut seed = deferred.clone().into_bytes();
+        seed.extend_from_slice(&self.ports.clock.now().unix_millis().to_le_bytes());
+        let delay = self.deferral.delay(attempt, &seed);
+        queue
+            .send_delayed(&deferred, delay)
+            .await
+            .map_err(|e| BackendError::retryable("intake.defer", e))?;
+        crate::metrics::review_starts_deferred("throttled", throttled.len());
+        Ok(delay)
     }
 
     fn lifecycle(&self) -> Lifecycle<'_> {
@@ -422,6 +506,13 @@ impl Intake {
             .await
             .map_err(|source| StepError::store(key, source))
     }
+}
+
+/// A record of a notification whose review start was throttled.
+struct Throttled {
+    index: usize,
+    upload: UploadId,
+    cause: BackendError,
 }
 
 /// Who holds an upload after intake tried to claim it.

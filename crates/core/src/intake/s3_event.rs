@@ -4,6 +4,10 @@
 //! `sequencer`; moto and our own embedded endpoint may not, and none of them matter to intake.
 //! What matters is read strictly: the event name, the bucket, and the key, which S3 sends
 //! URL-encoded with `+` for a space (so a real `+` arrives as `%2B`).
+//!
+//! One field is Vetted's own: [`DEFERRAL_FIELD`], which S3 never sends, marks a notification
+//! that intake re-sent to its own queue because the review start was throttled, and counts
+//! how often that happened, so that the backoff grows.
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -40,12 +44,24 @@ pub enum NotificationError {
     BadKeyEncoding { index: usize, raw: String },
 }
 
+/// The top-level field of a notification intake re-sent after a throttled review start:
+/// `{"attempt": n}`, n ≥ 1 the number of deferrals so far. S3 never sends it.
+pub const DEFERRAL_FIELD: &str = "VettedDeferral";
+
 #[derive(Deserialize)]
 struct Body {
     #[serde(rename = "Event")]
     event: Option<String>,
     #[serde(rename = "Records")]
     records: Option<Vec<Record>>,
+    #[serde(rename = "VettedDeferral")]
+    deferral: Option<Deferral>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deferral {
+    attempt: u32,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +124,47 @@ pub fn parse_notification(body: &str) -> Result<Notification, NotificationError>
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Notification::Records)
+}
+
+/// How many times intake has deferred this notification: 0 for one from S3, else the
+/// `attempt` of its [`DEFERRAL_FIELD`].
+pub fn deferral_attempt(body: &str) -> Result<u32, NotificationError> {
+    let parsed: Body =
+        serde_json::from_str(body).map_err(|e| NotificationError::NotAnS3Event(e.to_string()))?;
+    Ok(parsed.deferral.map_or(0, |d| d.attempt))
+}
+
+/// The notification to re-send for the records at `indices` of `body` (which
+/// [`parse_notification`] accepted), marked as deferred for the `attempt`-th time. The records
+/// are copied as they came, so the re-sent notification is read exactly as the original was.
+pub fn deferred_body(
+    body: &str,
+    indices: &[usize],
+    attempt: u32,
+) -> Result<String, NotificationError> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| NotificationError::NotJson(e.to_string()))?;
+    let records = value
+        .get("Records")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| NotificationError::NotAnS3Event("no Records array".to_owned()))?;
+    let kept = indices
+        .iter()
+        .map(|&i| {
+            records
+                .get(i)
+                .cloned()
+                .ok_or_else(|| NotificationError::NotAnS3Event(format!("no record {i} to re-send")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("Records".to_owned(), serde_json::Value::Array(kept));
+        object.insert(
+            DEFERRAL_FIELD.to_owned(),
+            serde_json::json!({ "attempt": attempt }),
+        );
+    }
+    Ok(value.to_string())
 }
 
 /// Decodes a key as S3 encodes it in notifications: `+` is a space, `%XX` a byte.
@@ -178,6 +235,55 @@ mod tests {
         };
         assert_eq!(records[0].version_id.as_deref(), Some("v1"));
         assert_eq!(records[0].etag.as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn a_deferred_body_keeps_the_chosen_records_as_they_were_and_counts_attempts() {
+        let original = format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            record("incoming%2Fa"),
+            record("b+c"),
+            record("d")
+        );
+        assert_eq!(deferral_attempt(&original), Ok(0));
+        let once = deferred_body(&original, &[0, 2], 1).unwrap();
+        assert_eq!(deferral_attempt(&once), Ok(1));
+        let Ok(Notification::Records(records)) = parse_notification(&once) else {
+            panic!("a deferred body parses: {once}")
+        };
+        let keys: Vec<&str> = records.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["incoming/a", "d"]);
+        let twice = deferred_body(&once, &[1], 2).unwrap();
+        assert_eq!(deferral_attempt(&twice), Ok(2));
+        let Ok(Notification::Records(records)) = parse_notification(&twice) else {
+            panic!("parses")
+        };
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].key, "d");
+        assert!(deferred_body(&original, &[3], 1).is_err(), "no such record");
+    }
+
+    #[test]
+    fn a_malformed_deferral_field_is_an_error() {
+        for field in [
+            r#""x""#,
+            r#"{"attempt":-1}"#,
+            r#"{"attempt":1,"more":2}"#,
+            "{}",
+        ] {
+            let body = format!(
+                r#"{{"Records":[{}],"VettedDeferral":{field}}}"#,
+                record("k")
+            );
+            assert!(
+                matches!(
+                    parse_notification(&body),
+                    Err(NotificationError::NotAnS3Event(_))
+                ),
+                "{field}"
+            );
+            assert!(deferral_attempt(&body).is_err(), "{field}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub use mailer::{Email, MailError, Mailer};
 pub use notifications::{Notifications, NotificationsError};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
-pub use queue::{QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
+pub use queue::{MAX_SEND_DELAY, QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
 pub use restaurants::{Removal, Restaurants, RestaurantsError, Rollback};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use webhooks::{Webhooks, WebhooksError};

@@ -8,6 +8,9 @@ use thiserror::Error;
 
 use super::{BackendError, Retryable};
 
+/// The longest delay `send_delayed` honours: SQS's `DelaySeconds` maximum, 15 minutes.
+pub const MAX_SEND_DELAY: Duration = Duration::from_secs(900);
+
 /// A handle for acknowledging or retrying one receipt of one message.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Receipt(pub String);
@@ -65,11 +68,20 @@ impl Retryable for QueueError {
 ///   moves to the dead-letter queue instead of being delivered again.
 /// - `receive` waits up to `wait` for the first message, then returns what is there (possibly
 ///   nothing), at most `max` messages.
+/// - `send_delayed` sends a message that no `receive` delivers before `delay` has passed (at
+///   most [`MAX_SEND_DELAY`], as SQS allows; a longer delay is that maximum). It is a new
+///   message: its first delivery has `receive_count` 1.
+///   Until then `stats` counts it differently by adapter: SQS reports it apart from
+///   `visible` and `in_flight` (its `ApproximateNumberOfMessagesDelayed`, which `QueueStats`
+///   leaves out); SQLite counts it as `in_flight`. (moto honours `DelaySeconds` as SQS does:
+///   the contract check passes on it.)
 /// - `retry_after` makes a received message visible again after `delay`.
 /// - `redrive` moves up to `max` dead letters back to the queue, and returns how many moved.
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     async fn send(&self, body: &str) -> Result<(), QueueError>;
+
+    async fn send_delayed(&self, body: &str, delay: Duration) -> Result<(), QueueError>;
 
     async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueMessage>, QueueError>;
 

@@ -59,6 +59,12 @@ pub enum WorkflowError {
     /// The task no longer waits: it timed out, or its execution ended.
     #[error("the workflow task is no longer waiting for an answer")]
     TaskGone,
+    /// The engine refused the call for now because its request rate is exceeded (Step
+    /// Functions' `ThrottlingException`, an HTTP 429). Retryable, and told apart from other
+    /// retryable errors so that intake can defer a throttled start without spending one of the
+    /// queue message's receives on it.
+    #[error("throttled: {0}")]
+    Throttled(BackendError),
     #[error(transparent)]
     Backend(#[from] BackendError),
 }
@@ -67,6 +73,7 @@ impl Retryable for WorkflowError {
     fn is_retryable(&self) -> bool {
         match self {
             WorkflowError::TaskGone => false,
+            WorkflowError::Throttled(_) => true,
             WorkflowError::Backend(e) => e.retryable,
         }
     }
@@ -77,6 +84,9 @@ impl Retryable for WorkflowError {
 /// Contract:
 /// - `start` begins an execution named `name`. Starting a name that already exists is
 ///   `AlreadyStarted`, never a second execution.
+/// - An engine that limits its request rate answers a start over the limit with
+///   `Throttled`, and no execution is started. (The embedded engine has no rate limit and
+///   never does.)
 #[async_trait]
 pub trait ReviewStarter: Send + Sync {
     async fn start(

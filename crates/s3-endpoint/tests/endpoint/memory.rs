@@ -179,6 +179,10 @@ impl WorkQueue for RecordingQueue {
         Ok(())
     }
 
+    async fn send_delayed(&self, _body: &str, _delay: Duration) -> Result<(), QueueError> {
+        Err(unsupported("send_delayed"))
+    }
+
     async fn receive(&self, max: u32, _wait: Duration) -> Result<Vec<QueueMessage>, QueueError> {
         let mut sent = self
             .sent
