@@ -83,6 +83,20 @@ fn subscriber_from(item: &Item) -> Result<EscalationSubscriber, BadItem> {
     })
 }
 
+impl DynamoNotifications {
+    /// `PutItem` of `item`, replacing any item with its key.
+    async fn put(&self, item: Item) -> Result<(), BackendError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| backend_error("dynamodb:PutItem", e))?;
+        Ok(())
+    }
+}
+
 fn bad(operation: &'static str) -> impl Fn(BadItem) -> NotificationsError {
     move |e| NotificationsError::Backend(BackendError::permanent(operation, e))
 }
@@ -120,14 +134,7 @@ impl Notifications for DynamoNotifications {
         if let Some(address) = &preference.address {
             item.insert(ADDRESS.to_owned(), s(address.as_str()));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend_error("dynamodb:PutItem", e))?;
-        Ok(())
+        Ok(self.put(item).await?)
     }
 
     async fn subscribe_escalations(
@@ -138,14 +145,7 @@ impl Notifications for DynamoNotifications {
         item.insert(MODERATOR.to_owned(), s(subscriber.moderator.as_str()));
         item.insert(ADDRESS.to_owned(), s(subscriber.address.as_str()));
         item.insert(SINCE.to_owned(), millis(subscriber.since));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| backend_error("dynamodb:PutItem", e))?;
-        Ok(())
+        Ok(self.put(item).await?)
     }
 
     async fn unsubscribe_escalations(
