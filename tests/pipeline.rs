@@ -312,6 +312,16 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back() {
     drop(server);
 }
 
+/// A body whose SHA-256 is not the one pinned at the request is refused by the embedded
+/// endpoint (POST, PUT) and the proxy, and the upload waits for the right one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_other_than_the_pinned_sha256_is_refused_and_the_right_one_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::embedded(&dir.path().join("data")).await;
+    support::checksum_walk::pinned_checksums(&server).await;
+    drop(server);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_registered_through_the_admin_api_gets_the_events_it_asked_for_signed() {
     let dir = tempfile::tempdir().unwrap();

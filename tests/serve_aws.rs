@@ -303,6 +303,30 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
     drop(server);
 }
 
+/// A body whose SHA-256 is not the one pinned at the request is refused by S3 (moto, through
+/// scripts/moto_server.py, which verifies it as S3 does) and by the proxy, and the upload
+/// waits for the right one, whose checksum intake reads back with `ChecksumMode`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_other_than_the_pinned_sha256_is_refused_on_the_aws_backend() {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "sum-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    support::checksum_walk::pinned_checksums(&server).await;
+    drop(server);
+}
+
 /// `/api/webhooks` is mounted on the AWS backend too, over the DynamoDB table serve's
 /// bootstrap made: an admin registers an endpoint (its secret shown once) and lists it, and
 /// an inside address is refused, since on AWS the guard is always on.

@@ -195,10 +195,26 @@ export function checkDimensions({ width, height }, policy, kind) {
 }
 
 /**
- * Asks the API for a presigned POST for `file`, to go to `target` (`{restaurant, slot}`);
- * throws an ApiError with the API's reason.
+ * The file's SHA-256 as the standard base64 of its 32 bytes, the form S3's
+ * `x-amz-checksum-sha256` takes. `null` where WebCrypto is missing (a page served over plain
+ * http from another host than localhost is not a secure context): the upload then goes
+ * without a pinned checksum, as before.
+ */
+export async function fileSha256(file) {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer()));
+  let binary = "";
+  for (const byte of digest) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+/**
+ * Asks the API for a presigned POST for `file`, to go to `target` (`{restaurant, slot}`),
+ * pinned to the file's SHA-256 so the storage refuses any other bytes; throws an ApiError
+ * with the API's reason.
  */
 export async function requestUpload(token, target, file, contentType) {
+  const sha256 = await fileSha256(file);
   const { data } = await api(token, "POST", "/api/uploads", {
     restaurant: target.restaurant,
     slot: target.slot,
@@ -206,6 +222,7 @@ export async function requestUpload(token, target, file, contentType) {
     content_type: contentType,
     size: file.size,
     method: "post",
+    ...(sha256 ? { sha256 } : {}),
   });
   if (data.method !== "post" || !Array.isArray(data.fields)) {
     throw new ApiError(0, "unexpected_method", `The server offered a “${data.method}” upload; this page sends forms only.`);
@@ -258,6 +275,7 @@ function storageError(status, body) {
     AccessDenied: "The permission to upload was refused or has expired. Try again.",
     EntityTooLarge: "The file is larger than the size that was declared for it.",
     EntityTooSmall: "The file is smaller than allowed.",
+    BadDigest: "The file changed while it was being sent. Choose it again and retry.",
   };
   return new ApiError(status, code, hints[code] ? `${hints[code]} (${message})` : message);
 }

@@ -63,6 +63,7 @@ async fn the_cors_rule_allows_every_header_a_presigned_put_makes_the_browser_sen
         key: ObjectKey::incoming(&"r1/logo".parse().unwrap(), &upload_id),
         content_type: ImageType::Png,
         length: 1..=1024,
+        sha256: None,
         now: vetted_core::Clock::now(&SystemClock),
         expires_in: std::time::Duration::from_secs(300),
     };

@@ -31,6 +31,7 @@ async fn post_upload(pipeline: &Pipeline, intent: &UploadRecord, body: Vec<u8>, 
         key: intent.key.clone(),
         content_type: intent.declared_type,
         length: 1..=intent.declared_size,
+        sha256: None,
         now: SystemClock.now(),
         expires_in: Duration::from_secs(300),
     };

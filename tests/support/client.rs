@@ -111,11 +111,22 @@ impl Api {
             "size": size,
             "method": method,
         });
+        self.request_upload_as(base, token, &body).await
+    }
+
+    /// `POST {base}/api/uploads` with `body` as it is, for requests the other helpers do not
+    /// build (a pinned `sha256`, malformed fields).
+    pub async fn request_upload_as(
+        &self,
+        base: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<Answer, Transport> {
         let response = self
             .http
             .post(format!("{base}/api/uploads"))
             .bearer_auth(token)
-            .json(&body)
+            .json(body)
             .send()
             .await?;
         answer(response).await

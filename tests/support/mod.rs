@@ -11,6 +11,7 @@
 // Each test binary uses the part it needs.
 #![allow(dead_code)]
 
+pub mod checksum_walk;
 pub mod client;
 pub mod db;
 pub mod event_tap;

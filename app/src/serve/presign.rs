@@ -4,7 +4,8 @@
 //! the SDK unless the `aws` feature asks for the AWS backend.
 //!
 //! A PUT signs `content-length`, `content-type`, `host` and `if-none-match: *`, as the SDK's
-//! presigned PutObject does; a GET signs `host` only. The payload is `UNSIGNED-PAYLOAD`. The
+//! presigned PutObject does, and `x-amz-checksum-sha256` when the client pinned one; a GET
+//! signs `host` only. The payload is `UNSIGNED-PAYLOAD`. The
 //! endpoint verifies all of it (`vetted_s3_endpoint`).
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use vetted_core::ObjectKey;
 use vetted_core::Timestamp;
+use vetted_core::checksum::CHECKSUM_SHA256_FIELD;
 use vetted_core::ports::{SignerError, UploadGrant, UploadSigner};
 use vetted_core::presign::sigv4::{self, SigningKeyCache};
 // The endpoint verifies with the same encoding; the signer is checked independently against
@@ -185,11 +187,14 @@ impl UploadSigner for EndpointPresigner {
     }
 
     async fn presign_put(&self, grant: &UploadGrant) -> Result<PresignedPut, SignerError> {
-        let headers = [
+        let mut headers = vec![
             ("content-length", grant.length.end().to_string()),
             ("content-type", grant.content_type.mime().to_owned()),
             ("if-none-match", "*".to_owned()),
         ];
+        if let Some(sha256) = &grant.sha256 {
+            headers.push((CHECKSUM_SHA256_FIELD, sha256.to_base64()));
+        }
         let url = self.presign("PUT", &grant.key, &headers, grant.now, grant.expires_in)?;
         Ok(PresignedPut {
             url,

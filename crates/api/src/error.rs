@@ -34,6 +34,10 @@ pub mod reasons {
     pub const EXTENSION_NOT_ALLOWED: &str = "extension_not_allowed";
     pub const INVALID_SLOT: &str = "invalid_slot";
     pub const INVALID_CORRELATION_ID: &str = "invalid_correlation_id";
+    /// The declared `sha256` is not the canonical base64 of 32 bytes.
+    pub const INVALID_SHA256: &str = "invalid_sha256";
+    /// A proxy body whose SHA-256 is not the one declared.
+    pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
     pub const SLOT_MOVED: &str = "slot_moved";
     pub const NOT_IN_HISTORY: &str = "not_in_history";
     pub const SLOT_EMPTY: &str = "slot_empty";

@@ -179,6 +179,7 @@ impl UploadSigner for S3Presigner {
             .content_type(grant.content_type.mime())
             .content_length(length)
             .if_none_match("*")
+            .set_checksum_sha256(grant.sha256.map(|sha256| sha256.to_base64()))
             .presigned(config)
             .await
             .map_err(|e| BackendError::permanent("presign PutObject", e))?;

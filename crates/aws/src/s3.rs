@@ -9,7 +9,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::MetadataDirective;
+use aws_sdk_s3::types::{ChecksumMode, MetadataDirective};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -57,6 +57,7 @@ impl S3ObjectStore {
             .bucket(&self.bucket)
             .key(key.as_str())
             .set_version_id(version)
+            .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
             .map_err(|e| {
@@ -71,6 +72,11 @@ impl S3ObjectStore {
             etag: head.e_tag.unwrap_or_default(),
             version: head.version_id,
             content_type: head.content_type,
+            // A multipart object's checksum is a checksum of its parts' ("...-3"), which does
+            // not parse: then the content's own is unknown.
+            sha256: head
+                .checksum_sha256
+                .and_then(|checksum| checksum.parse().ok()),
         })
     }
 }
@@ -160,6 +166,7 @@ impl ObjectStore for S3ObjectStore {
             etag: output.e_tag.unwrap_or_default(),
             version: output.version_id,
             content_type: Some(content_type.to_owned()),
+            sha256: None,
         })
     }
 
@@ -193,6 +200,7 @@ impl ObjectStore for S3ObjectStore {
             etag: output.e_tag.unwrap_or_default(),
             version: output.version_id,
             content_type: Some(content_type.to_owned()),
+            sha256: None,
         })
     }
 

@@ -35,6 +35,7 @@ fn presign(c: &mut Criterion) {
         key: &key,
         content_type: ImageType::Png,
         length: 1..=5 * 1024 * 1024,
+        sha256: None,
         upload_id: &upload,
         now,
         expires_in: Duration::from_secs(300),

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod checksum;
 pub mod error_chain;
 pub mod events;
 pub mod ids;
@@ -32,6 +33,7 @@ pub mod status;
 pub mod time;
 pub mod webhooks;
 
+pub use checksum::ContentSha256;
 pub use ids::{CorrelationId, ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId};
 pub use image_type::ImageType;
 pub use policy::Policy;

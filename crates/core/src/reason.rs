@@ -50,6 +50,11 @@ pub enum ReasonCode {
     /// can no longer be read (a store that keeps only the latest write): nothing that was not
     /// examined is ever published, so the upload is refused.
     ObjectReplaced,
+    /// The store reports a SHA-256 for the file other than the one the client pinned when it
+    /// asked for the upload. A store that verifies pinned checksums (S3, the embedded
+    /// endpoint) refuses such a body before it is stored, so this means the store did not:
+    /// the file is refused rather than trusted.
+    ChecksumMismatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -57,7 +62,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 16] = [
+    pub const ALL: [ReasonCode; 17] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -74,6 +79,7 @@ impl ReasonCode {
         ReasonCode::ProcessingFailed,
         ReasonCode::ReencodedTooLarge,
         ReasonCode::ObjectReplaced,
+        ReasonCode::ChecksumMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +100,7 @@ impl ReasonCode {
             ReasonCode::ProcessingFailed => "processing_failed",
             ReasonCode::ReencodedTooLarge => "reencoded_too_large",
             ReasonCode::ObjectReplaced => "object_replaced",
+            ReasonCode::ChecksumMismatch => "checksum_mismatch",
         }
     }
 
@@ -121,6 +128,9 @@ impl ReasonCode {
             }
             ReasonCode::ObjectReplaced => {
                 "The file was sent again after it was checked; upload it once, as a new request."
+            }
+            ReasonCode::ChecksumMismatch => {
+                "The file that arrived is not the one whose checksum was declared; upload it again."
             }
         }
     }

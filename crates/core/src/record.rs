@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::checksum::ContentSha256;
 use crate::ids::{
     CorrelationId, ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId,
 };
@@ -228,6 +229,10 @@ pub struct UploadRecord {
     /// starts. A decision that finds its token gone at the last level has timed out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_levels: Option<u8>,
+    /// The content's SHA-256: pinned by the client at the intent (the store then refused any
+    /// other body), or as the store reported it for the write intake examined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<ContentSha256>,
 }
 
 impl UploadRecord {
@@ -275,7 +280,14 @@ impl UploadRecord {
             client_correlation_id: None,
             escalation_level: None,
             escalation_levels: None,
+            sha256: None,
         }
+    }
+
+    /// The same intent, with the content's SHA-256 the client pinned.
+    pub fn with_sha256(mut self, sha256: Option<ContentSha256>) -> Self {
+        self.sha256 = sha256;
+        self
     }
 
     /// The same intent, carrying the client's correlation id.
@@ -336,7 +348,8 @@ impl UploadRecord {
             decided_at,
             decline_reason,
             failure,
-            escalation_levels
+            escalation_levels,
+            sha256
         );
         if !transition.to.awaits_decision() {
             next.task_token = None;
@@ -406,6 +419,7 @@ pub struct RecordChanges {
     pub decline_reason: Option<DeclineReason>,
     pub failure: Option<String>,
     pub escalation_levels: Option<u8>,
+    pub sha256: Option<ContentSha256>,
 }
 
 /// A checked move of one record from one status to another.

@@ -109,6 +109,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: "CREATE INDEX uploads_by_restaurant ON uploads (restaurant, created_at, id);",
     },
+    Migration {
+        // The content's SHA-256 (base64): pinned by the client, or reported by the store at
+        // intake. Rows of earlier versions have none.
+        version: 8,
+        sql: "ALTER TABLE uploads ADD COLUMN sha256 TEXT;",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.

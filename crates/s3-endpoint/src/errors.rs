@@ -15,6 +15,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 pub enum S3ErrorCode {
     AccessDenied,
     AuthorizationQueryParametersError,
+    BadDigest,
     BadRequest,
     EntityTooLarge,
     EntityTooSmall,
@@ -42,6 +43,7 @@ impl S3ErrorCode {
         match self {
             Self::AccessDenied => "AccessDenied",
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            Self::BadDigest => "BadDigest",
             Self::BadRequest => "BadRequest",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
@@ -79,6 +81,7 @@ impl S3ErrorCode {
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::AuthorizationQueryParametersError
+            | Self::BadDigest
             | Self::BadRequest
             | Self::EntityTooLarge
             | Self::EntityTooSmall

@@ -260,6 +260,11 @@ pub struct Copied {
 }
 
 impl FilePart {
+    /// The file's next chunk, `None` at its end. Parts after the file are not read.
+    pub async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, S3Error> {
+        self.field.chunk().await.map_err(from_multer)
+    }
+
     /// Streams the file into `sink`, refusing with `EntityTooLarge` as soon as it exceeds
     /// `max_size`; nothing past the cap is written. Parts after the file are not read.
     pub async fn copy_to<W>(mut self, sink: &mut W, max_size: u64) -> Result<Copied, S3Error>
@@ -267,7 +272,7 @@ impl FilePart {
         W: AsyncWrite + Unpin,
     {
         let mut size = 0u64;
-        while let Some(chunk) = self.field.chunk().await.map_err(from_multer)? {
+        while let Some(chunk) = self.next_chunk().await? {
             size = size.saturating_add(chunk.len() as u64);
             if size > max_size {
                 return Err(too_large(max_size));

@@ -19,14 +19,19 @@
 //! carry the client's address. Signers: boto3 takes `endpoint_url="http://HOST/s3"`; the Rust
 //! SDK needs the trailing slash, `http://HOST/s3/`, or it joins the prefix and the bucket.
 //!
+//! A pinned `x-amz-checksum-sha256` (a PUT header or query parameter, a POST form field) is
+//! verified as S3 verifies it: a body with another SHA-256 is refused with `BadDigest` and
+//! nothing is stored ([`checksum`]).
+//!
 //! Knowingly not implemented (refused with S3's code, never silently accepted):
 //! Authorization-header signatures and chunked `STREAMING-*` payloads, session tokens,
-//! SigV2, multipart uploads and other sub-resources, `Content-MD5` and `x-amz-checksum-*`
-//! verification (sign `x-amz-content-sha256` instead), `If-Match`, conditional GETs,
+//! SigV2, multipart uploads and other sub-resources, `Content-MD5` and every
+//! `x-amz-checksum-*` but SHA-256, `If-Match`, conditional GETs,
 //! `${filename}` substitution, listing. Accepted but not applied: `response-*` overrides on
 //! GET (the stored type is always served), and POST fields such as `acl`, `Cache-Control` or
 //! `x-amz-meta-*` (checked against the policy, not stored; only the content type is).
 
+pub mod checksum;
 mod commit;
 pub mod cors;
 pub mod errors;

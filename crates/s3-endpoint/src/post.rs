@@ -3,7 +3,8 @@
 //! Order: the fields are read (capped), then the key is required, the signature verified,
 //! the policy decoded and evaluated (expiry, every condition, no unnamed field), the key
 //! checked; only then is the file streamed to a spool file under the policy's
-//! `content-length-range` (and the configured ceiling), its minimum checked, and committed.
+//! `content-length-range` (and the configured ceiling), its pinned SHA-256 (if a field gives
+//! one) and its minimum checked, and committed.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -12,6 +13,7 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 
 use super::S3Endpoint;
+use super::checksum;
 use super::commit::{Commit, quoted_etag};
 use super::errors::{S3Error, S3ErrorCode, push_element};
 use super::events::CreatedBy;
@@ -35,7 +37,7 @@ pub async fn post_object(
         .headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    let (fields, file) =
+    let (fields, mut file) =
         read_until_file(body.into_data_stream(), content_type, config.form_limits).await?;
 
     let raw_key = fields.get("key").ok_or_else(|| {
@@ -53,28 +55,26 @@ pub async fn post_object(
         ));
     }
     let key = writable_key(raw_key)?;
-    if fields
-        .names()
-        .any(|name| name == "content-md5" || name.starts_with("x-amz-checksum-"))
-    {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Content-MD5 and x-amz-checksum-* fields are not verified by this endpoint.",
-        ));
-    }
+    let pinned = checksum::pinned_in_form(&fields)?;
 
     let cap = range.max.map_or(config.max_object_bytes, |max| {
         max.min(config.max_object_bytes)
     });
-    let mut spool = Spool::create(&config.spool_dir, cap, false).await?;
-    let copied = file.copy_to(spool.file_mut(), cap).await?;
-    let spooled = spool.finish(Some(copied.size)).await?;
-    if copied.size < range.min {
+    let mut spool = Spool::create(&config.spool_dir, cap, pinned.is_some()).await?;
+    // The spool enforces the cap and hashes as it writes.
+    while let Some(chunk) = file.next_chunk().await? {
+        spool.write(&chunk).await?;
+    }
+    let spooled = spool.finish(None).await?;
+    if let Some(pinned) = &pinned {
+        checksum::check_pinned(&spooled, pinned)?;
+    }
+    if spooled.size < range.min {
         return Err(S3Error::new(
             S3ErrorCode::EntityTooSmall,
             "Your proposed upload is smaller than the minimum allowed size",
         )
-        .with("ProposedSize", copied.size.to_string())
+        .with("ProposedSize", spooled.size.to_string())
         .with("MinSizeAllowed", range.min.to_string()));
     }
 

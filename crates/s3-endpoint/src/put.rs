@@ -2,7 +2,8 @@
 //!
 //! Order: the query's sub-resources, the signature (and expiry), the key, `If-None-Match`,
 //! `Content-Length` against the ceiling, then the body is streamed into a spool file under
-//! the cap (and hashed when the signature promised a hash), and committed.
+//! the cap (and hashed when the signature promised a hash or the client pinned a checksum),
+//! checked, and committed.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -12,8 +13,10 @@ use http::header::{
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use vetted_core::checksum::CHECKSUM_SHA256_FIELD;
 
 use super::S3Endpoint;
+use super::checksum;
 use super::commit::{Commit, precondition_failed, quoted_etag};
 use super::errors::{S3Error, S3ErrorCode};
 use super::events::CreatedBy;
@@ -42,28 +45,6 @@ fn only_if_absent(headers: &HeaderMap) -> Result<bool, S3Error> {
             "If-None-Match on PUT supports only '*'.",
         )),
     }
-}
-
-/// Integrity checks a client asked for but this endpoint cannot perform are refused rather
-/// than ignored: `Content-MD5` and the `x-amz-checksum-*` family, as headers or parameters.
-fn refuse_unverifiable_checksums(
-    context: &RequestContext,
-    headers: &HeaderMap,
-) -> Result<(), S3Error> {
-    let in_query = sigv4::parse_query(context.query.as_deref())
-        .unwrap_or_default()
-        .into_iter()
-        .any(|(name, _)| name.to_ascii_lowercase().starts_with("x-amz-checksum-"));
-    let in_headers = headers
-        .keys()
-        .any(|name| name.as_str().starts_with("x-amz-checksum-"));
-    if in_query || in_headers || headers.contains_key("content-md5") {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Content-MD5 and x-amz-checksum-* are not verified by this endpoint; sign x-amz-content-sha256 instead.",
-        ));
-    }
-    Ok(())
 }
 
 fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
@@ -96,7 +77,8 @@ pub async fn put_object(
     let verified = endpoint.verify(context, parts)?;
     let key = writable_key(raw_key)?;
     let only_if_absent = only_if_absent(&parts.headers)?;
-    refuse_unverifiable_checksums(context, &parts.headers)?;
+    let query = sigv4::parse_query(context.query.as_deref()).unwrap_or_default();
+    let pinned = checksum::pinned_in_put(&parts.headers, query)?;
     let length = content_length(&parts.headers)?;
     // The ceiling applies whether or not Content-Length was signed; a signed length is then
     // the exact size, which hyper holds the body to.
@@ -115,7 +97,7 @@ pub async fn put_object(
     let mut spool = Spool::create(
         &endpoint.config.spool_dir,
         cap.min(length),
-        expected_sha.is_some(),
+        expected_sha.is_some() || pinned.is_some(),
     )
     .await?;
     let mut stream = body.into_data_stream();
@@ -137,6 +119,9 @@ pub async fn put_object(
     }
     if let Some(expected) = &expected_sha {
         check_sha256(&spooled, expected)?;
+    }
+    if let Some(pinned) = &pinned {
+        checksum::check_pinned(&spooled, pinned)?;
     }
 
     let content_type = parts
@@ -162,6 +147,11 @@ pub async fn put_object(
     *response.status_mut() = StatusCode::OK;
     if let Ok(value) = HeaderValue::from_str(&quoted_etag(&meta.etag)) {
         response.headers_mut().insert(ETAG, value);
+    }
+    if let Some(pinned) = pinned
+        && let Ok(value) = HeaderValue::from_str(&pinned.to_base64())
+    {
+        response.headers_mut().insert(CHECKSUM_SHA256_FIELD, value);
     }
     Ok(response)
 }

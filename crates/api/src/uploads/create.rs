@@ -17,8 +17,8 @@ use vetted_core::policy::{explain_extension_refusal, explain_refusal};
 use vetted_core::ports::UploadGrant;
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
-    CorrelationId, ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef, UploadId,
-    UploadRecord,
+    ContentSha256, CorrelationId, ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef,
+    UploadId, UploadRecord,
 };
 
 use super::content_path;
@@ -37,6 +37,7 @@ struct Checked {
     size: u64,
     method: UploadMethod,
     correlation_id: Option<CorrelationId>,
+    sha256: Option<ContentSha256>,
 }
 
 fn check(
@@ -54,6 +55,12 @@ fn check(
         .map(CorrelationId::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request(reasons::INVALID_CORRELATION_ID, e.to_string()))?;
+    let sha256 = request
+        .sha256
+        .as_deref()
+        .map(str::parse::<ContentSha256>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(reasons::INVALID_SHA256, e.to_string()))?;
     let refuse = |code: ReasonCode, detail: String| {
         ApiError::refused(
             code,
@@ -110,6 +117,7 @@ fn check(
         size,
         method,
         correlation_id,
+        sha256,
     })
 }
 
@@ -131,6 +139,7 @@ pub(super) async fn create_upload(
         key: ObjectKey::incoming(&checked.target, &upload_id),
         content_type: checked.content_type,
         length: policy.min_bytes.max(1)..=checked.size,
+        sha256: checked.sha256,
         now: state.clock.now(),
         expires_in: state.settings.presign_expires_in,
     };
@@ -254,4 +263,5 @@ fn intent(
             .saturating_add(state.settings.intent_grace),
     )
     .with_correlation_id(correlation_id)
+    .with_sha256(grant.sha256)
 }

@@ -5,7 +5,8 @@
 //! nothing reaches the store, `too_large_for_proxy` when the proxy maximum was the cap (the
 //! client should upload presigned instead), `payload_too_large` when the declared size was. A
 //! `Content-Length` past the cap is refused before the body is read. Only then is the file put
-//! at the intent's key. The record is not moved here: the store's notification does that,
+//! at the intent's key, unless the client pinned a SHA-256 the body does not have
+//! (`checksum_mismatch`, as S3 refuses such a body). The record is not moved here: the store's notification does that,
 //! exactly as for a direct upload.
 
 use axum::Json;
@@ -13,8 +14,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use vetted_core::{ReasonCode, Status, UploadRecord};
+use vetted_core::{ContentSha256, ReasonCode, Status, UploadRecord};
 
 use super::read::member_record;
 use super::views::ContentReceived;
@@ -40,9 +42,17 @@ pub(super) async fn put_content(
     if let Some(length) = content_length(&headers).filter(|length| *length > cap.bytes) {
         return Err(cap.refusal(&format!("Content-Length {length}")));
     }
-    let (spool, bytes) = spool(&state, body, &cap).await?;
+    let (spool, bytes, sha256) = spool(&state, body, &cap).await?;
     if bytes == 0 {
         return Err(ApiError::refused(ReasonCode::Empty, "the body is empty"));
+    }
+    if let Some(pinned) = record.sha256.filter(|pinned| *pinned != sha256) {
+        return Err(ApiError::bad_request(
+            reasons::CHECKSUM_MISMATCH,
+            format!(
+                "the body's SHA-256 is {sha256}, not the {pinned} declared; nothing was stored"
+            ),
+        ));
     }
     state
         .objects
@@ -136,12 +146,13 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Writes the body to a temporary file, refusing it as soon as it passes the cap.
+/// Writes the body to a temporary file, refusing it as soon as it passes the cap; returns the
+/// file, its size and its SHA-256.
 async fn spool(
     state: &ApiState,
     body: Body,
     cap: &BodyCap,
-) -> Result<(tempfile::TempPath, u64), ApiError> {
+) -> Result<(tempfile::TempPath, u64, ContentSha256), ApiError> {
     let temp = match &state.settings.temp_dir {
         Some(dir) => tempfile::NamedTempFile::new_in(dir),
         None => tempfile::NamedTempFile::new(),
@@ -150,6 +161,7 @@ async fn spool(
     let (file, path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let mut received: u64 = 0;
+    let mut hasher = Sha256::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -162,6 +174,7 @@ async fn spool(
         if received > cap.bytes {
             return Err(cap.refusal("the body"));
         }
+        hasher.update(&chunk);
         file.write_all(&chunk)
             .await
             .map_err(|e| ApiError::internal("proxy upload: spooling failed", &e))?;
@@ -169,5 +182,9 @@ async fn spool(
     file.flush()
         .await
         .map_err(|e| ApiError::internal("proxy upload: spooling failed", &e))?;
-    Ok((path, received))
+    Ok((
+        path,
+        received,
+        ContentSha256::from_digest(hasher.finalize().into()),
+    ))
 }

@@ -11,8 +11,8 @@ use vetted_core::media::MediaUrls;
 use vetted_core::policy::{SlotPolicies, explain_refusal};
 use vetted_core::record::{DeclineReason, UploadMethod};
 use vetted_core::{
-    CorrelationId, Decision, ImageType, ObjectKey, ReasonCode, RestaurantId, Slot, Status,
-    Timestamp, UploadId, UploadRecord,
+    ContentSha256, CorrelationId, Decision, ImageType, ObjectKey, ReasonCode, RestaurantId, Slot,
+    Status, Timestamp, UploadId, UploadRecord,
 };
 
 /// `POST /api/uploads`.
@@ -32,6 +32,9 @@ pub struct CreateUploadRequest {
     /// every event of the upload; 1 to 128 of `A-Za-z0-9-_.:`. The upload id when absent.
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// The file's SHA-256, base64: the store then refuses any other body.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// One form field of a presigned POST.
@@ -87,6 +90,8 @@ pub struct UploadView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<ContentSha256>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decline_reason: Option<DeclineReason>,
@@ -122,6 +127,7 @@ impl UploadView {
             width: r.width,
             height: r.height,
             bytes: r.bytes,
+            sha256: r.sha256,
             decision: r.decision,
             decline_reason: r.decline_reason,
             url,

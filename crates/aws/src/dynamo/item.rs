@@ -13,8 +13,8 @@ use thiserror::Error;
 use vetted_core::record::{FileName, RecordChanges};
 use vetted_core::restaurant::{RestaurantId, Slot, SlotRef};
 use vetted_core::{
-    CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, Status, TaskToken,
-    Timestamp, UploadId, UploadRecord,
+    ContentSha256, CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId,
+    Status, TaskToken, Timestamp, UploadId, UploadRecord,
 };
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -108,6 +108,7 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
         decline_reason: record.decline_reason,
         failure: record.failure.clone(),
         escalation_levels: record.escalation_levels,
+        sha256: record.sha256,
     };
     item.extend(
         changed_attributes(&optional)
@@ -165,6 +166,7 @@ pub(crate) fn changed_attributes(c: &RecordChanges) -> Vec<(&'static str, Attrib
     put("decline_reason", c.decline_reason.as_ref().map(spelled));
     put("failure", c.failure.clone().map(s));
     put("escalation_levels", c.escalation_levels.map(n));
+    put("sha256", c.sha256.map(|sha| s(sha.to_base64())));
     out
 }
 
@@ -302,6 +304,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         client_correlation_id: r.parsed(CORRELATION_ID, CorrelationId::parse)?,
         escalation_level: r.number(ESCALATION_LEVEL)?,
         escalation_levels: r.number("escalation_levels")?,
+        sha256: r.parsed("sha256", str::parse::<ContentSha256>)?,
     })
 }
 

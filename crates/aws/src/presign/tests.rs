@@ -22,6 +22,7 @@ fn grant() -> UploadGrant {
         key: ObjectKey::incoming(&"r1/logo".parse::<SlotRef>().unwrap(), &upload_id),
         content_type: ImageType::Jpeg,
         length: 1..=5000,
+        sha256: None,
         now: now(),
         expires_in: Duration::from_secs(300),
     }

@@ -30,8 +30,8 @@ use vetted_core::Clock;
 use vetted_core::ports::Uploads;
 use vetted_core::record::{DeclineReason, FileName, UploadMethod};
 use vetted_core::{
-    Decision, ExecutionName, ImageType, ModeratorId, OwnerId, ReasonCode, RecordChanges, SlotRef,
-    SystemClock, TaskToken, Timestamp, UploadId, UploadRecord,
+    ContentSha256, Decision, ExecutionName, ImageType, ModeratorId, OwnerId, ReasonCode,
+    RecordChanges, SlotRef, SystemClock, TaskToken, Timestamp, UploadId, UploadRecord,
 };
 
 use crate::support::unique;
@@ -145,5 +145,6 @@ pub(crate) fn every_field(seed: u32) -> RecordChanges {
             "step {seed} failed: 'quoted' \"and\" caf\u{e9}\n second line"
         )),
         escalation_levels: Some(u8::try_from(seed % 3).unwrap_or(0)),
+        sha256: Some(ContentSha256::of(format!("content {seed}").as_bytes())),
     }
 }

@@ -345,10 +345,20 @@ impl Intake {
         };
         crate::metrics::gate(verdict, started.elapsed());
         info!(verdict = ?gate.verdict, bytes_read = gate.bytes_read, "gate");
+        let verdict = match (record.sha256, meta.sha256) {
+            (Some(pinned), Some(stored)) if pinned != stored => {
+                warn!(%pinned, %stored, "the store holds other bytes than the client pinned");
+                Verdict::Reject {
+                    reason: ReasonCode::ChecksumMismatch,
+                }
+            }
+            _ => gate.verdict,
+        };
 
         let mut changes = RecordChanges {
             bytes: Some(meta.size),
             object_version: Some(version.clone()),
+            sha256: meta.sha256,
             ..Default::default()
         };
         let execution = execution_name(&upload, &version);
@@ -356,7 +366,7 @@ impl Intake {
             image_type,
             width,
             height,
-        } = gate.verdict
+        } = verdict
         {
             changes.detected_type = Some(image_type);
             changes.width = Some(width);
@@ -368,7 +378,7 @@ impl Intake {
             Claim::Theirs(current) => return Ok(duplicate(&current)),
         };
 
-        match gate.verdict {
+        match verdict {
             Verdict::Accept { .. } => self.start_review(&received, execution).await,
             Verdict::Reject { reason } => self.reject(&received, reason).await,
             // run_gate resolves NeedMore itself; should one slip through, it is a header
@@ -619,6 +629,7 @@ mod tests {
             etag: format!("\"{etag}\""),
             version: version.map(str::to_owned),
             content_type: None,
+            sha256: None,
         }
     }
 

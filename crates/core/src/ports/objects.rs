@@ -8,6 +8,7 @@ use bytes::Bytes;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
+use crate::checksum::ContentSha256;
 use crate::ids::ObjectKey;
 
 /// What the store knows about one object.
@@ -19,6 +20,10 @@ pub struct ObjectMeta {
     /// The version id, where the store keeps versions.
     pub version: Option<String>,
     pub content_type: Option<String>,
+    /// The whole content's SHA-256, where the store knows it: always on a store that hashes
+    /// what it writes (the file store); on S3, from `head` (read with `ChecksumMode`) when the
+    /// write carried an `x-amz-checksum-sha256` that S3 verified. `None` elsewhere.
+    pub sha256: Option<ContentSha256>,
 }
 
 #[derive(Debug, Error)]

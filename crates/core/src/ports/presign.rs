@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
+use crate::checksum::ContentSha256;
 use crate::ids::{ObjectKey, UploadId};
 use crate::image_type::ImageType;
 use crate::presign::{PresignError, PresignedPost, PresignedPut};
@@ -25,6 +26,8 @@ pub struct UploadGrant {
     /// Allowed sizes: from the policy's minimum up to the declared size. A POST enforces the
     /// range; a PUT signs `Content-Length` as the declared size, the upper bound.
     pub length: RangeInclusive<u64>,
+    /// The content's SHA-256, when the client pinned it: the store then refuses any other body.
+    pub sha256: Option<ContentSha256>,
     pub now: Timestamp,
     pub expires_in: Duration,
 }
@@ -55,10 +58,13 @@ impl Retryable for SignerError {
 /// - `presign_post` returns a form whose policy pins the bucket, `grant.key`, exactly
 ///   `grant.content_type`, `grant.length` as `content-length-range`, the upload id as
 ///   `x-amz-meta-upload-id`, `success_action_status` 201, and expires at
-///   `grant.now + grant.expires_in`.
+///   `grant.now + grant.expires_in`. With `grant.sha256`, it also pins
+///   `x-amz-checksum-algorithm` `SHA256` and `x-amz-checksum-sha256` with `eq` conditions.
 /// - `presign_put` returns a URL and the headers that must be sent with it; `Content-Type`
 ///   and `If-None-Match: *` are among the signed headers, so another type is refused and an
-///   existing object cannot be overwritten by replaying the URL.
+///   existing object cannot be overwritten by replaying the URL. With `grant.sha256`,
+///   `x-amz-checksum-sha256` is a signed header too.
+/// - Either way, a store given a pinned checksum refuses a body whose SHA-256 differs.
 /// - `presign_get` returns a URL valid for `expires_in` from now.
 /// - Nothing here writes or reads an object.
 #[async_trait]

@@ -19,6 +19,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use thiserror::Error;
 
+use crate::checksum::{
+    CHECKSUM_ALGORITHM_FIELD, CHECKSUM_SHA256_FIELD, ContentSha256, SHA256_ALGORITHM,
+};
 use crate::ids::{ObjectKey, UploadId};
 use crate::image_type::ImageType;
 use crate::time::Timestamp;
@@ -94,6 +97,8 @@ pub struct PostPolicyRequest<'a> {
     pub content_type: ImageType,
     /// The `content-length-range`: from the policy's minimum (at least 1) up to the declared size.
     pub length: RangeInclusive<u64>,
+    /// Pinned with `eq` conditions when the client declared it.
+    pub sha256: Option<&'a ContentSha256>,
     pub upload_id: &'a UploadId,
     pub now: Timestamp,
     pub expires_in: Duration,
@@ -107,6 +112,7 @@ impl<'a> PostPolicyRequest<'a> {
             key: &grant.key,
             content_type: grant.content_type,
             length: grant.length.clone(),
+            sha256: grant.sha256.as_ref(),
             upload_id: &grant.upload_id,
             now: grant.now,
             expires_in: grant.expires_in,
@@ -191,12 +197,16 @@ pub fn presign_post_with(
     let upload_id = request.upload_id.to_string();
 
     // Form fields in the order the browser sends them; the policy lists the same conditions.
-    let mut fields: Vec<(String, String)> = Vec::with_capacity(10);
+    let mut fields: Vec<(String, String)> = Vec::with_capacity(12);
     let mut push = |name: &str, value: &str| fields.push((name.to_owned(), value.to_owned()));
     push("key", request.key.as_str());
     push("Content-Type", request.content_type.mime());
     push("success_action_status", "201");
     push("x-amz-meta-upload-id", &upload_id);
+    if let Some(sha256) = request.sha256 {
+        push(CHECKSUM_ALGORITHM_FIELD, SHA256_ALGORITHM);
+        push(CHECKSUM_SHA256_FIELD, &sha256.to_base64());
+    }
     push("x-amz-algorithm", sigv4::ALGORITHM);
     push("x-amz-credential", &credential);
     push("x-amz-date", &amz_date);

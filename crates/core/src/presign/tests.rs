@@ -75,6 +75,7 @@ fn sign(credentials: &Credentials, upload: &UploadId) -> PresignedPost {
             key: &key,
             content_type: ImageType::Png,
             length: 1..=4096,
+            sha256: None,
             upload_id: upload,
             now: now(),
             expires_in: DEFAULT_EXPIRES_IN,
@@ -125,6 +126,34 @@ fn the_policy_pins_every_field_exactly() {
         "https://vetted-uploads.s3.eu-west-1.amazonaws.com/"
     );
     assert_eq!(post.expires_at, now().saturating_add(DEFAULT_EXPIRES_IN));
+}
+
+#[test]
+fn a_declared_checksum_is_pinned_by_the_policy_and_sent_as_fields() {
+    let target = target();
+    let upload = UploadId::generate();
+    let key = ObjectKey::incoming(&"r1/logo".parse().unwrap(), &upload);
+    let sha256 = ContentSha256::of(b"the file");
+    let post = presign_post(
+        &PostPolicyRequest {
+            target: &target,
+            key: &key,
+            content_type: ImageType::Png,
+            length: 1..=4096,
+            sha256: Some(&sha256),
+            upload_id: &upload,
+            now: now(),
+            expires_in: DEFAULT_EXPIRES_IN,
+        },
+        &Credentials::new("AKIDEXAMPLE", "secret", None),
+    )
+    .unwrap();
+    assert_eq!(field(&post, "x-amz-checksum-algorithm"), "SHA256");
+    assert_eq!(field(&post, "x-amz-checksum-sha256"), sha256.to_base64());
+    let conditions = decoded_policy(&post)["conditions"].clone();
+    let conditions = conditions.as_array().unwrap();
+    assert!(conditions.contains(&json!({"x-amz-checksum-algorithm": "SHA256"})));
+    assert!(conditions.contains(&json!({"x-amz-checksum-sha256": sha256.to_base64()})));
 }
 
 #[test]
@@ -228,6 +257,7 @@ fn a_cached_signing_key_signs_exactly_as_a_fresh_one() {
         key: &key,
         content_type: ImageType::Png,
         length: 1..=9,
+        sha256: None,
         upload_id: &upload,
         now: now(),
         expires_in: DEFAULT_EXPIRES_IN,
@@ -254,6 +284,7 @@ fn bad_expiries_and_ranges_are_refused() {
         key: &key,
         content_type: ImageType::Jpeg,
         length,
+        sha256: None,
         upload_id: &upload,
         now: now(),
         expires_in,
@@ -315,6 +346,7 @@ fn a_path_style_endpoint_keeps_its_base_path() {
             key: &key,
             content_type: ImageType::Webp,
             length: 1..=10,
+            sha256: None,
             upload_id: &upload,
             now: now(),
             expires_in: DEFAULT_EXPIRES_IN,

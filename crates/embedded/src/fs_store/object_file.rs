@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use vetted_core::ObjectKey;
 use vetted_core::ports::{BackendError, ObjectMeta, StoreError};
+use vetted_core::{ContentSha256, ObjectKey};
 
 const MAGIC: &[u8; 8] = b"VETTOBJ1";
 /// The trailer's fixed tail: the metadata length and the magic.
@@ -43,6 +43,8 @@ impl Trailer {
         ObjectMeta {
             size: self.size,
             version: Some(self.version()),
+            // The ETag is the quoted hex SHA-256 of the content.
+            sha256: ContentSha256::from_hex(self.etag.trim_matches('"')).ok(),
             etag: self.etag,
             content_type: Some(self.content_type),
         }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vetted_core::record::FileName;
 use vetted_core::{
-    CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId, ReasonCode,
-    RestaurantId, Slot, SlotRef, Status, TaskToken, Timestamp, UploadId, UploadRecord,
+    ContentSha256, CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId,
+    ReasonCode, RestaurantId, Slot, SlotRef, Status, TaskToken, Timestamp, UploadId, UploadRecord,
 };
 
 /// Every column, in the order [`Row::values`] produces and [`Row::record`] reads.
@@ -19,10 +19,10 @@ pub(super) const COLUMNS: &str = "id, owner, filename, declared_type, declared_s
     object_key, status, status_since, created_at, expires_at, reason, detected_type, width, \
     height, bytes, object_version, execution_name, task_token, moderator, decision, \
     decline_reason, failure, restaurant, slot, decided_at, correlation_id, first_approver, \
-    escalation_level, escalation_levels";
+    escalation_level, escalation_levels, sha256";
 
 pub(super) const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30";
+     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31";
 
 pub(super) struct Row;
 
@@ -143,6 +143,7 @@ impl Row {
             opt(r.escalation_levels.as_ref(), |v| {
                 Ok(Value::Integer(i64::from(*v)))
             })?,
+            opt(r.sha256.as_ref(), |v| Ok(text(v.to_base64())))?,
         ])
     }
 
@@ -187,6 +188,7 @@ impl Row {
             first_approver: parse_opt(row, 27, ModeratorId::parse)?,
             escalation_level: row.get(28)?,
             escalation_levels: row.get(29)?,
+            sha256: parse_opt(row, 30, ContentSha256::from_str)?,
         })
     }
 }
@@ -205,7 +207,7 @@ pub(super) fn update(
     from: Status,
 ) -> rusqlite::Result<usize> {
     let values = Row::values(next)?;
-    // Columns 8 to 23, 26, 28 and 30 of COLUMNS are the ones a transition may change; the
+    // Columns 8 to 23, 26, 28, 30 and 31 of COLUMNS are the ones a transition may change; the
     // first seven, the target (24, 25) and the correlation id (27) are fixed at creation, and
     // the escalation level (29) changes only through `update_review_stage`.
     let mut stmt = conn.prepare_cached(
@@ -213,8 +215,8 @@ pub(super) fn update(
             reason = ?12, detected_type = ?13, width = ?14, height = ?15, bytes = ?16,
             object_version = ?17, execution_name = ?18, task_token = ?19, moderator = ?20,
             decision = ?21, decline_reason = ?22, failure = ?23, decided_at = ?26,
-            first_approver = ?28, escalation_levels = ?30
-         WHERE id = ?1 AND status = ?31",
+            first_approver = ?28, escalation_levels = ?30, sha256 = ?31
+         WHERE id = ?1 AND status = ?32",
     )?;
     let mut params: Vec<Value> = values;
     params.push(text(from.as_str()));

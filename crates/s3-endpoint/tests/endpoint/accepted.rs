@@ -351,3 +351,80 @@ async fn cors_preflights_are_answered_for_the_configured_origin_only() {
     );
     assert_eq!(error_code(&refused.text().await.unwrap()), "AccessDenied");
 }
+
+/// A pinned `x-amz-checksum-sha256` is verified as S3 verifies it: boto3's presigned PUT
+/// signs it as a header, a POST carries it as a policy-pinned form field. A body with another
+/// SHA-256 is `BadDigest`, stores nothing and announces nothing; the right one goes through.
+#[tokio::test]
+async fn a_pinned_sha256_admits_only_the_body_that_has_it() {
+    let app = spawn_app().await;
+    let (good, bad) = (
+        payload(2048),
+        payload(2047).into_iter().chain([b'!']).collect::<Vec<_>>(),
+    );
+    assert_eq!(good.len(), bad.len());
+    let pinned = vetted_core::ContentSha256::of(&good).to_base64();
+
+    let put_key = incoming_key();
+    let post_key = incoming_key();
+    let signed = app
+        .boto(json!([
+            {"kind": "put", "key": put_key, "content_type": "image/png", "expires": 300,
+             "checksum_sha256": pinned},
+            {"kind": "post", "key": post_key, "content_type": "image/png", "min": 1,
+             "max": 4096, "expires": 300,
+             "fields": {"x-amz-checksum-algorithm": "SHA256", "x-amz-checksum-sha256": pinned},
+             "conditions": [{"x-amz-checksum-algorithm": "SHA256"},
+                            {"x-amz-checksum-sha256": pinned}]}
+        ]))
+        .await;
+    let put_url = signed[0]["url"].as_str().unwrap().to_owned();
+    // boto3 signs the checksum as a header, which the client must then send.
+    assert!(put_url.contains("%3Bx-amz-checksum-sha256&"), "{put_url}");
+    let put = |bytes: Vec<u8>| {
+        app.http
+            .put(&put_url)
+            .header("content-type", "image/png")
+            .header("x-amz-checksum-sha256", &pinned)
+            .body(bytes)
+            .send()
+    };
+    let post = |bytes: Vec<u8>| {
+        let (content_type, body) = multipart(&post_fields(&signed[1]), Some(&bytes), &[]);
+        app.http
+            .post(signed[1]["url"].as_str().unwrap())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    for (method, response) in [("PUT", put(bad.clone()).await), ("POST", post(bad).await)] {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 400, "{method}");
+        assert_eq!(
+            error_code(&response.text().await.unwrap()),
+            "BadDigest",
+            "{method}"
+        );
+    }
+    for key in [&put_key, &post_key] {
+        let missing = app.store.head(&ObjectKey::parse(key).unwrap()).await;
+        assert!(missing.is_err(), "{key} was stored");
+    }
+    assert!(app.events().await.is_empty());
+    assert!(app.spool_leftovers().is_empty());
+
+    let response = put(good.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-amz-checksum-sha256"], pinned.as_str());
+    assert!(post(good).await.unwrap().status().is_success());
+    for key in [&put_key, &post_key] {
+        let meta = app
+            .store
+            .head(&ObjectKey::parse(key).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(meta.sha256.map(|s| s.to_base64()), Some(pinned.clone()));
+    }
+    assert_eq!(app.events().await.len(), 2);
+}

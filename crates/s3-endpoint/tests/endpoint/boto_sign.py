@@ -7,7 +7,7 @@ where each REQUEST is one of
   {"kind": "post", "key": K, "content_type": T, "min": N, "max": N, "expires": S,
    "fields": {...}, "conditions": [...]}          -> generate_presigned_post
   {"kind": "put", "key": K, "content_type": T?, "if_none_match": bool?, "content_length": N?,
-   "expires": S}                                   -> generate_presigned_url('put_object')
+   "checksum_sha256": B64?, "expires": S}          -> generate_presigned_url('put_object')
   {"kind": "get", "key": K, "expires": S}          -> generate_presigned_url('get_object')
 and any REQUEST may carry "clock_offset": seconds, to sign as if botocore's clock were that far
 from now (a negative offset signs in the past, for expiry tests).
@@ -64,6 +64,9 @@ def sign(client, bucket, request):
             params["IfNoneMatch"] = "*"
         if "content_length" in request:
             params["ContentLength"] = request["content_length"]
+        if "checksum_sha256" in request:
+            # boto3 signs it as a header, which the client must send.
+            params["ChecksumSHA256"] = request["checksum_sha256"]
         operation = "put_object"
     elif kind == "get":
         operation = "get_object"

@@ -61,6 +61,7 @@ impl MemoryObjectStore {
             etag: format!("\"{}\"", hex::encode(Sha256::digest(&bytes))),
             version: Some(uuid::Uuid::now_v7().simple().to_string()),
             content_type: Some(content_type.to_owned()),
+            sha256: Some(vetted_core::ContentSha256::of(&bytes)),
         };
         let stored = Stored {
             bytes,
