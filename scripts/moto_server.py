@@ -7,15 +7,47 @@ and Vetted's "exactly one transition wins" rests on it. This wrapper serialises 
 DynamoDB writes under one lock and then runs moto's own server entry point, unchanged
 otherwise: same arguments, same behaviour for every other service.
 
+It also makes moto's Step Functions engine start executions faster, without changing what
+they do. moto 5.2 parses the state machine's definition again for every execution
+(`ExecutionWorker._get_evaluation_entrypoint`, an ANTLR parser written in Python), holding
+the interpreter's lock: measured with py-spy during the 200-upload burst test
+(tests/intake_moto/burst.rs), that parse was 32 % of all the time moto spent running Python,
+the largest single item (DynamoDB was 10 %, SQS receives 6 %, SendTaskSuccess 0.4 %), and one
+parse of statemachine/review.asl.json takes about 440 ms on the loaded 2-core VM, where a
+deep copy of the parsed program takes about 37 ms. So the first execution of a definition
+parses it once into a pristine program that is never evaluated, and every execution
+(the first included) evaluates its own deep copy of it: the same object graph a fresh parse
+builds, with no state shared between executions. Measured on a fresh server: 100 executions of
+the review workflow started one after another, until all 100 had sent their Sanitize task,
+took 26.5 and 27.7 s with plain `moto_server`, and 6.9 and 7.2 s with this file (the same
+definitions, a fresh server each time; BENCHMARKS.md, "A throttled burst on moto", has the
+burst test's figures). The rest of moto's Step Functions code is unchanged: a definition
+that fails to parse still fails, at CreateStateMachine as before.
+
+And it makes moto's SQS receives cost the same however many messages a queue holds. For
+every message it hands out, moto 5.2 checks the retention period through
+`SQSBackend.get_queue_attributes(queue, ["MessageRetentionPeriod"])`, which builds every
+attribute of the queue, three times over, and three of those count the queue's messages
+one by one (`ApproximateNumberOfMessages`, `...NotVisible`, `...Delayed`). So each message
+received cost several passes over the whole queue: with the 2,000 notifications of the burst
+test queued, py-spy found 67 % of moto's time in `receive_message`, almost all of it in those
+counts. The check here reads the same value, the queue's `message_retention_period` (the
+attribute `MessageRetentionPeriod` is built from), and compares it exactly as moto does.
+
 Usage: .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
 
+import copy
 import functools
 import sys
 import threading
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.core.utils import unix_time
 from moto.server import main
+from moto.sqs.models import SQSBackend
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 _WRITES = threading.RLock()
 
@@ -31,6 +63,38 @@ def _atomic(method):
 
 for _name in ("put_item", "update_item", "delete_item", "transact_write_items"):
     setattr(DynamoDBBackend, _name, _atomic(getattr(DynamoDBBackend, _name)))
+
+
+# Pristine parsed programs by definition text; never evaluated, only copied. Bounded, since
+# every test bootstraps a state machine of its own (a definition naming its own queues).
+_PROGRAMS: dict[str, object] = {}
+_PROGRAMS_LOCK = threading.Lock()
+_PROGRAMS_MAX = 256
+
+
+def _evaluation_entrypoint(self):
+    definition = self._evaluation_details.state_machine_details.definition
+    with _PROGRAMS_LOCK:
+        pristine = _PROGRAMS.get(definition)
+    if pristine is None:
+        pristine = AmazonStateLanguageParser.parse(definition)[0]
+        with _PROGRAMS_LOCK:
+            if len(_PROGRAMS) >= _PROGRAMS_MAX:
+                _PROGRAMS.clear()
+            pristine = _PROGRAMS.setdefault(definition, pristine)
+    return copy.deepcopy(pristine)
+
+
+ExecutionWorker._get_evaluation_entrypoint = _evaluation_entrypoint
+
+
+def _within_retention(self, queue_name, message):
+    retention_period = self.get_queue(queue_name).message_retention_period
+    retain_until = retention_period + message.sent_timestamp / 1000
+    return retain_until > unix_time()
+
+
+SQSBackend.is_message_valid_based_on_retention_period = _within_retention
 
 if __name__ == "__main__":
     main(sys.argv[1:])
