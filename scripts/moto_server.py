@@ -33,6 +33,10 @@ received cost several passes over the whole queue: with the 2,000 notifications 
 test queued, py-spy found 67 % of moto's time in `receive_message`, almost all of it in those
 counts. The check here reads the same value, the queue's `message_retention_period` (the
 attribute `MessageRetentionPeriod` is built from), and compares it exactly as moto does.
+Measured in-process (moto's `mock_aws`, boto3, the loaded VM): ten ReceiveMessage calls of
+ten messages each from a queue of 100 took 466 ms a call unpatched and 17 ms patched; from a
+queue of 2,000, 11.8 s a call unpatched. moto still walks the whole queue once per receive
+(`Queue.messages`), which this does not change.
 
 Usage: .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p PORT
 """
