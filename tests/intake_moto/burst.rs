@@ -39,15 +39,17 @@ use vetted_lambda::sqs::handle_sqs_batch;
 use crate::support::{Pipeline, delete, function_config, receive, sqs_event};
 
 /// How many uploads by default. The Done-when number is 2,000 (run it with
-/// `VETTED_BURST_UPLOADS=2000`), but on moto that takes about 40 minutes on a shared 2-core
-/// machine, far past what CI can spend on one test: moto is one Python process, and its
-/// `SendTaskSuccess` looks for the token through every running execution (moto 5.2,
-/// `stepfunctions/parser/provider.py`), and every upload in review keeps one running, so
-/// each upload costs more than the one before. 200 take about 100 s. See BENCHMARKS.md.
+/// `VETTED_BURST_UPLOADS=2000`), which takes many minutes on moto on a shared 2-core
+/// machine, far past what CI can spend on one test: moto is one Python process, and what
+/// grows with the burst is its SQS receive, which walks every message of the queue on each
+/// call (measured with py-spy; `scripts/moto_server.py` removes the worst of it, and moto's
+/// re-parse of the workflow for every execution). 200 take about 90 s. See BENCHMARKS.md.
 const DEFAULT_UPLOADS: usize = 200;
 const DEFAULT_THROTTLE_PERCENT: u64 = 30;
 /// Only a guard against a hang: the run is measured, never judged by its time.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(90 * 60);
+/// Longer than the run can last, so that no review expires before the test has seen it.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(2 * 60 * 60);
 /// Intake workers, sanitize workers and review-task workers; each handles a batch of up to
 /// ten messages at once, as one Lambda invocation does.
 const WORKERS: usize = 3;
@@ -170,11 +172,14 @@ async fn a_throttled_burst_of_uploads_all_reach_review_and_nothing_is_dead_lette
     let percent = env_number("VETTED_BURST_THROTTLE_PERCENT", DEFAULT_THROTTLE_PERCENT).min(90);
     let pipeline = Arc::new(pipeline);
     let (ctx, resources) = (&pipeline.ctx, &pipeline.resources);
-    // The review timeout stays the other moto tests' ten minutes. A run longer than that
-    // (2,000 uploads on a loaded moto) sees its first reviews expire before the last start:
-    // measured. Six hours instead was not an option: with it moto's executions sent no
-    // sanitize task at all in a 200-upload run (measured once, cause not found).
-    let config = function_config(resources);
+    // Reviews must outlast the run: with the other moto tests' ten minutes, a 2,000-upload
+    // run saw its first reviews expire before the last ones started (measured). A long
+    // timeout costs moto nothing: a waiting task is one thread blocked on an event with a
+    // timeout, and its first task (Sanitize, 900 s of its own) is sent the same way whatever
+    // the review timeout (measured with 6 h; an earlier run that saw no sanitize task with
+    // 6 h did not recur).
+    let mut config = function_config(resources);
+    config.review_timeout = REVIEW_TIMEOUT;
     let intake_queue: Arc<dyn WorkQueue> = Arc::new(resources.queue(ctx, &resources.intake));
     let starter = Arc::new(ThrottlingStarter {
         inner: resources.workflow(ctx),

@@ -19,6 +19,9 @@
 //! - `burst`: 200 uploads at once (2,000 with `VETTED_BURST_UPLOADS=2000`) while a share of
 //!   review starts is throttled: intake defers them through its own queue, and every upload
 //!   reaches `IN_REVIEW` with no dead letter.
+//! - `overwrite`: the key written again between intake and sanitize: on moto the first write
+//!   is reviewed and published, on the embedded adapters it is refused as `object_replaced`;
+//!   never is the second write published.
 //! - `email`: owner emails through SES, once per member and transition however often an
 //!   event is handled, read back from moto's sent-message store.
 //!
@@ -35,6 +38,7 @@ mod event_tap;
 mod events;
 mod keys;
 mod maintenance;
+mod overwrite;
 mod poison;
 mod redrive;
 mod support;
