@@ -76,11 +76,12 @@ fn pinned<'a>(
                 }
                 sha256 = Some(parsed);
             }
-            CHECKSUM_ALGORITHM_FIELD | SDK_ALGORITHM_HEADER => {
-                if !value.eq_ignore_ascii_case(SHA256_ALGORITHM) {
-                    return Err(not_implemented());
-                }
+            CHECKSUM_ALGORITHM_FIELD | SDK_ALGORITHM_HEADER
+                if !value.eq_ignore_ascii_case(SHA256_ALGORITHM) =>
+            {
+                return Err(not_implemented());
             }
+            CHECKSUM_ALGORITHM_FIELD | SDK_ALGORITHM_HEADER => {}
             "content-md5" => return Err(not_implemented()),
             other if other.starts_with("x-amz-checksum-") => return Err(not_implemented()),
             _ => {}
