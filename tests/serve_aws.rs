@@ -37,6 +37,25 @@ const OWNER: &str = "owner-aws";
 const RESTAURANT: &str = "bistro-aws";
 const REGION: &str = "us-east-1";
 
+/// `vetted serve --backend aws` on moto under a fresh `{label}-...` prefix, with its data
+/// directory, which must live as long as the server; `None` when no emulator is set.
+async fn serve_on_moto(label: &str) -> Option<(Server, tempfile::TempDir)> {
+    let endpoint = vetted_tests::aws_endpoint()?;
+    let prefix = format!(
+        "{label}-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    Some((server, dir))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_decline_and_reject_on_the_aws_backend() {
     let Some(endpoint) = vetted_tests::aws_endpoint() else {
@@ -308,21 +327,9 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
 /// waits for the right one, whose checksum intake reads back with `ChecksumMode`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_other_than_the_pinned_sha256_is_refused_on_the_aws_backend() {
-    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+    let Some((server, _dir)) = serve_on_moto("sum").await else {
         return;
     };
-    let prefix = format!(
-        "sum-{}",
-        &UploadId::generate().to_string().replace('-', "")[16..]
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServeSettings {
-        backend: BackendChoice::Aws,
-        endpoint_url: Some(endpoint),
-        prefix,
-        ..ServeSettings::new(dir.path().join("data"))
-    })
-    .await;
     support::checksum_walk::pinned_checksums(&server).await;
     drop(server);
 }
@@ -332,21 +339,9 @@ async fn a_body_other_than_the_pinned_sha256_is_refused_on_the_aws_backend() {
 /// an inside address is refused, since on AWS the guard is always on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_manage_webhook_endpoints_on_the_aws_backend() {
-    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+    let Some((server, _dir)) = serve_on_moto("hooks").await else {
         return;
     };
-    let prefix = format!(
-        "hooks-{}",
-        &UploadId::generate().to_string().replace('-', "")[16..]
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServeSettings {
-        backend: BackendChoice::Aws,
-        endpoint_url: Some(endpoint),
-        prefix,
-        ..ServeSettings::new(dir.path().join("data"))
-    })
-    .await;
     let created = server
         .admin_post(
             "/api/webhooks",
@@ -391,21 +386,9 @@ async fn admins_manage_webhook_endpoints_on_the_aws_backend() {
 /// dry-run redrive and an expiry answer as on the embedded one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_see_and_redrive_what_failed_on_the_aws_backend() {
-    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+    let Some((server, _dir)) = serve_on_moto("admin").await else {
         return;
     };
-    let prefix = format!(
-        "admin-{}",
-        &UploadId::generate().to_string().replace('-', "")[16..]
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(ServeSettings {
-        backend: BackendChoice::Aws,
-        endpoint_url: Some(endpoint),
-        prefix,
-        ..ServeSettings::new(dir.path().join("data"))
-    })
-    .await;
     let admin = server.token("ops-aws", "admin");
     let api = Api::new();
     let failed: Value = api
