@@ -6,8 +6,8 @@
 //! client should upload presigned instead), `payload_too_large` when the declared size was. A
 //! `Content-Length` past the cap is refused before the body is read. Only then is the file put
 //! at the intent's key, unless the client pinned a SHA-256 the body does not have
-//! (`checksum_mismatch`, as S3 refuses such a body). The record is not moved here: the store's notification does that,
-//! exactly as for a direct upload.
+//! (`checksum_mismatch`, as S3 refuses such a body). The record is not moved here: the
+//! store's notification does that, exactly as for a direct upload.
 
 use axum::Json;
 use axum::body::Body;
