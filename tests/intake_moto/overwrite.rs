@@ -30,19 +30,12 @@ use vetted_core::review::Review;
 use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::review::sanitize::{DEFAULT_MAX_DECODE_ALLOC, sanitize};
 use vetted_core::{
-    Clock, Decision, ImageType, ModeratorId, ObjectKey, Policy, Ports, QueueService, ReasonCode,
-    Status, SystemClock, UploadId, UploadRecord,
+    Decision, ImageType, ModeratorId, ObjectKey, Policy, Ports, QueueService, ReasonCode, Status,
+    UploadId, UploadRecord,
 };
-use vetted_embedded::db::Db;
-use vetted_embedded::fs_store::FsObjectStore;
-use vetted_embedded::outbox::SqliteOutbox;
-use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
-use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
-use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::EmbeddedWorkflow;
 use vetted_samples::images::{PngKind, png_of};
 
-use crate::support::{ASL, PATIENCE, Pipeline, function_config};
+use crate::support::{EmbeddedRig, PATIENCE, Pipeline, function_config};
 
 /// One backend's services and queues.
 struct Rig {
@@ -300,46 +293,13 @@ async fn a_write_after_the_examination_is_never_published_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_after_the_examination_is_never_published_on_embedded_adapters() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let config = QueueConfig {
-        visibility_timeout: Duration::from_secs(30),
-        max_receives: 5,
-    };
-    let queue = |name| Arc::new(SqliteWorkQueue::new(db.clone(), name, config));
-    let (sanitize_queue, tasks_queue) = (queue("sanitize"), queue("review-tasks"));
-    let engine = EmbeddedWorkflow::open_review(
-        db.clone(),
-        ASL,
-        sanitize_queue.clone(),
-        tasks_queue.clone(),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let ports = Ports {
-        uploads: Arc::new(SqliteUploads::new(db.clone())),
-        restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
-        audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
-        objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
-        events: Arc::new(SqliteOutbox::new(db.clone(), clock.clone())),
-        clock,
-        media: Default::default(),
-    };
+    let embedded = EmbeddedRig::open(dir.path(), 5).await;
     let rig = Rig {
-        intake: Intake {
-            ports: ports.clone(),
-            reviews: Arc::new(engine.clone()),
-            policies: SlotPolicies::uniform(Policy::default()),
-            bucket: "vetted".to_owned(),
-            review_timeout: Duration::from_secs(600),
-            escalation: vetted_core::review::EscalationShares::none(),
-            deferral: vetted_core::intake::Deferral::none(),
-        },
-        review: review_over(ports, Arc::new(engine)),
-        intake_queue: queue("intake"),
-        sanitize_queue,
-        tasks_queue,
+        intake: embedded.intake(Arc::new(embedded.engine.clone())),
+        review: review_over(embedded.ports.clone(), Arc::new(embedded.engine.clone())),
+        intake_queue: embedded.queue("intake"),
+        sanitize_queue: embedded.sanitize_queue.clone(),
+        tasks_queue: embedded.tasks_queue.clone(),
         notify_by_hand: true,
     };
     // The file store keeps only the latest write: the examined one is gone.

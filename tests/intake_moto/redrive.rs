@@ -33,18 +33,10 @@ use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::review::sanitize::budget::MemoryBudget;
 use vetted_core::{
-    Clock, ExecutionName, ImageType, Policy, Ports, QueueService, ReasonCode, Status, SystemClock,
-    UploadId,
+    ExecutionName, ImageType, Policy, Ports, QueueService, ReasonCode, Status, UploadId,
 };
-use vetted_embedded::db::Db;
-use vetted_embedded::fs_store::FsObjectStore;
-use vetted_embedded::outbox::SqliteOutbox;
-use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
-use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
-use vetted_embedded::sqlite_uploads::SqliteUploads;
-use vetted_embedded::workflow::EmbeddedWorkflow;
 
-use crate::support::{ASL, PATIENCE, Pipeline, function_config};
+use crate::support::{EmbeddedRig, PATIENCE, Pipeline, function_config};
 
 const MAX_RECEIVES: u32 = 2;
 
@@ -583,51 +575,17 @@ impl ReviewStarter for Unreachable {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_and_a_failed_upload_are_redriven_to_review_on_embedded_adapters() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let config = QueueConfig {
-        visibility_timeout: Duration::from_secs(30),
-        max_receives: MAX_RECEIVES,
-    };
-    let queue = |name| Arc::new(SqliteWorkQueue::new(db.clone(), name, config));
-    let (sanitize_queue, tasks_queue) = (queue("sanitize"), queue("review-tasks"));
-    let engine = EmbeddedWorkflow::open_review(
-        db.clone(),
-        ASL,
-        sanitize_queue.clone(),
-        tasks_queue.clone(),
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let ports = Ports {
-        uploads: Arc::new(SqliteUploads::new(db.clone())),
-        restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
-        audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
-        objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
-        events: Arc::new(SqliteOutbox::new(db.clone(), clock.clone())),
-        clock,
-        media: Default::default(),
-    };
-    let intake = |reviews: Arc<dyn ReviewStarter>| Intake {
-        ports: ports.clone(),
-        reviews,
-        policies: SlotPolicies::uniform(Policy::default()),
-        bucket: "vetted".to_owned(),
-        review_timeout: Duration::from_secs(600),
-        escalation: vetted_core::review::EscalationShares::none(),
-        deferral: vetted_core::intake::Deferral::none(),
-    };
+    let embedded = EmbeddedRig::open(dir.path(), MAX_RECEIVES).await;
     let rig = Rig {
-        intake: intake(Arc::new(engine.clone())),
-        broken: intake(Arc::new(Unreachable)),
-        review: review_over(ports.clone(), Arc::new(engine)),
+        intake: embedded.intake(Arc::new(embedded.engine.clone())),
+        broken: embedded.intake(Arc::new(Unreachable)),
+        review: review_over(embedded.ports.clone(), Arc::new(embedded.engine.clone())),
         intake_queue: NamedQueue {
             name: "intake",
-            queue: queue("intake"),
+            queue: embedded.queue("intake"),
         },
-        sanitize_queue,
-        tasks_queue,
+        sanitize_queue: embedded.sanitize_queue.clone(),
+        tasks_queue: embedded.tasks_queue.clone(),
         notify_by_hand: true,
     };
     scenario(&rig).await;

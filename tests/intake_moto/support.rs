@@ -316,3 +316,90 @@ pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
         .map(|f| f.item_identifier.clone())
         .collect()
 }
+
+/// The embedded adapters a scenario runs on when it does not run on moto: one SQLite
+/// database and one file store in a directory, work queues that dead-letter after
+/// `max_receives`, the review workflow over the sanitize and review-task queues, and the
+/// ports over all of them.
+pub struct EmbeddedRig {
+    pub db: vetted_embedded::db::Db,
+    config: vetted_embedded::sqlite_queue::QueueConfig,
+    pub sanitize_queue: Arc<vetted_embedded::sqlite_queue::SqliteWorkQueue>,
+    pub tasks_queue: Arc<vetted_embedded::sqlite_queue::SqliteWorkQueue>,
+    pub engine: vetted_embedded::workflow::EmbeddedWorkflow,
+    pub ports: vetted_core::Ports,
+}
+
+impl EmbeddedRig {
+    pub async fn open(dir: &std::path::Path, max_receives: u32) -> Self {
+        use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+        let db = vetted_embedded::db::Db::open(dir.join("vetted.db"))
+            .await
+            .unwrap();
+        let clock: Arc<dyn vetted_core::Clock> = Arc::new(vetted_core::SystemClock);
+        let config = QueueConfig {
+            visibility_timeout: Duration::from_secs(30),
+            max_receives,
+        };
+        let queue = |name| Arc::new(SqliteWorkQueue::new(db.clone(), name, config));
+        let (sanitize_queue, tasks_queue) = (queue("sanitize"), queue("review-tasks"));
+        let engine = vetted_embedded::workflow::EmbeddedWorkflow::open_review(
+            db.clone(),
+            ASL,
+            sanitize_queue.clone(),
+            tasks_queue.clone(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+        let ports = vetted_core::Ports {
+            uploads: Arc::new(vetted_embedded::sqlite_uploads::SqliteUploads::new(
+                db.clone(),
+            )),
+            restaurants: Arc::new(vetted_embedded::sqlite_restaurants::SqliteRestaurants::new(
+                db.clone(),
+            )),
+            audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
+            objects: Arc::new(
+                vetted_embedded::fs_store::FsObjectStore::new(dir.join("objects")).unwrap(),
+            ),
+            events: Arc::new(vetted_embedded::outbox::SqliteOutbox::new(
+                db.clone(),
+                clock.clone(),
+            )),
+            clock,
+            media: Default::default(),
+        };
+        Self {
+            db,
+            config,
+            sanitize_queue,
+            tasks_queue,
+            engine,
+            ports,
+        }
+    }
+
+    /// Another queue in the same database, with the same settings.
+    pub fn queue(&self, name: &'static str) -> Arc<vetted_embedded::sqlite_queue::SqliteWorkQueue> {
+        Arc::new(vetted_embedded::sqlite_queue::SqliteWorkQueue::new(
+            self.db.clone(),
+            name,
+            self.config,
+        ))
+    }
+
+    /// Intake over these ports, starting reviews through `reviews`, under the default policy,
+    /// a ten-minute review, no escalation and no deferral.
+    pub fn intake(&self, reviews: Arc<dyn vetted_core::ports::ReviewStarter>) -> Intake {
+        Intake {
+            ports: self.ports.clone(),
+            reviews,
+            policies: SlotPolicies::uniform(vetted_core::Policy::default()),
+            bucket: "vetted".to_owned(),
+            review_timeout: Duration::from_secs(600),
+            escalation: vetted_core::review::EscalationShares::none(),
+            deferral: vetted_core::intake::Deferral::none(),
+        }
+    }
+}
