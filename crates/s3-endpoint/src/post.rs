@@ -65,7 +65,7 @@ pub async fn post_object(
     while let Some(chunk) = file.next_chunk().await? {
         spool.write(&chunk).await?;
     }
-    let spooled = spool.finish(None).await?;
+    let spooled = spool.finish().await?;
     if let Some(pinned) = &pinned {
         checksum::check_pinned(&spooled, pinned)?;
     }

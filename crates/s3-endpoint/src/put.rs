@@ -110,7 +110,7 @@ pub async fn put_object(
         })?;
         spool.write(&chunk).await?;
     }
-    let spooled = spool.finish(None).await?;
+    let spooled = spool.finish().await?;
     if spooled.size != length {
         return Err(S3Error::new(
             S3ErrorCode::IncompleteBody,

@@ -82,19 +82,13 @@ impl Spool {
         Ok(())
     }
 
-    /// The file, for writers that enforce the cap themselves (the form's file part).
-    pub fn file_mut(&mut self) -> &mut tokio::fs::File {
-        &mut self.file
-    }
-
     /// Flushes the content. Durability is the store's: `put_file` makes the object durable
-    /// however it takes the file in. `written` overrides the count when the bytes went
-    /// through [`Spool::file_mut`].
-    pub async fn finish(mut self, written: Option<u64>) -> Result<Spooled, S3Error> {
+    /// however it takes the file in.
+    pub async fn finish(mut self) -> Result<Spooled, S3Error> {
         self.file.flush().await.map_err(|e| S3Error::internal(&e))?;
         Ok(Spooled {
             path: self.path,
-            size: written.unwrap_or(self.size),
+            size: self.size,
             sha256: self.hasher.map(|h| hex::encode(h.finalize())),
         })
     }
@@ -159,7 +153,7 @@ mod tests {
         let mut spool = Spool::create(dir.path(), 10, true).await.unwrap();
         spool.write(b"hello").await.unwrap();
         spool.write(b"world").await.unwrap();
-        let spooled = spool.finish(None).await.unwrap();
+        let spooled = spool.finish().await.unwrap();
         assert_eq!(spooled.size, 10);
         assert_eq!(std::fs::read(spooled.path()).unwrap(), b"helloworld");
         check_sha256(
