@@ -195,8 +195,11 @@ type Job = Box<dyn FnOnce(&mut Connection) -> Ran + Send>;
 /// transaction holding them has ended (`None`: committed; `Some`: it did not).
 struct Ran {
     ok: bool,
-    answer: Box<dyn FnOnce(Option<&DbError>) + Send>,
+    answer: Answer,
 }
+
+/// Sends a call's result to its caller, given the batch's failure if it did not commit.
+type Answer = Box<dyn FnOnce(Option<&DbError>) + Send>;
 
 /// A handle on one database file; cheap to clone, shared by every adapter in the process.
 #[derive(Clone)]
