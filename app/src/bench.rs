@@ -1,6 +1,9 @@
 //! `vetted bench`: drives a running pipeline through its real HTTP endpoints, the way
-//! browsers would, with a mix of valid and invalid files, and reports throughput, latency,
-//! the bytes the gate read per object and the server's peak memory.
+//! browsers would, and reports throughput, latency, the bytes the gate read per object and
+//! the server's peak memory, for two paths measured one after the other on the same server:
+//! the gate-only path (every upload refused by intake's gate: endpoint, spool, store, intake,
+//! quarantine, no sanitize) and the full path (a mix of valid and invalid files, the valid
+//! ones sanitized and brought to `IN_REVIEW`).
 //!
 //! Latency is measured by the server, not the driver: from an upload's `created_at` (the
 //! intent) to its `status_since` when it reached `IN_REVIEW` (or `REJECTED`), both read back
@@ -8,7 +11,9 @@
 //! the clock is the server's.
 //!
 //! Without `--url`, it starts `vetted serve` on a fresh data directory and a free port, and
-//! reads that process's peak resident memory (VmHWM) when the run ends.
+//! reads that process's peak resident memory (VmHWM) when each phase ends.
+
+mod report;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -16,30 +21,43 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Semaphore;
 use vetted_api::auth::{DevKey, Role};
 use vetted_core::inspect::run_gate;
 use vetted_core::policy::SlotPolicies;
-use vetted_core::{Clock, RestaurantId, Slot, SlotKind, SlotRef, SystemClock, Timestamp};
+use vetted_core::{Clock, RestaurantId, Slot, SlotKind, SlotRef, SystemClock};
 use vetted_samples::{hostile, images};
 
 use crate::client::VettedClient;
+use report::{PhaseRun, Report, print_gate_bytes};
 
 /// Drive load through a running pipeline and report throughput, latency and memory.
+///
+/// By default it measures two paths on one server, one after the other, each with
+/// `--uploads` uploads: the gate-only path, then the full path.
 ///
 /// Example: `vetted bench --uploads 1000 --concurrency 32` (starts its own server).
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// How many uploads to send.
+    /// How many uploads to send, per path.
     #[arg(long, default_value_t = 500)]
     uploads: usize,
     /// How many uploads are in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
-    /// The share of uploads that are invalid (spoofed, too small, truncated), 0 to 1.
+    /// Which paths to measure. `gate`: every upload is refused by intake's gate (HTML named
+    /// .png, too small, truncated), so it measures the upload endpoint, the spool and the
+    /// store, intake's read and gate, the record's moves and the quarantine, without sanitize.
+    /// `full`: the mix set by --invalid-share, whose valid uploads are also decoded,
+    /// re-encoded and previewed by sanitize and brought to IN_REVIEW. `both` runs the gate
+    /// phase, then the full phase, on the same server.
+    #[arg(long, value_enum, default_value_t = Paths::Both)]
+    paths: Paths,
+    /// The share of the full path's uploads that are invalid (spoofed, too small, truncated),
+    /// 0 to 1. `--paths full --invalid-share 1` is the gate-only path again.
     #[arg(long, default_value_t = 0.2)]
     invalid_share: f64,
     /// A running server to drive; without it, bench starts `vetted serve` itself.
@@ -48,9 +66,47 @@ pub struct BenchArgs {
     /// The data directory of the server at --url, for its dev-token key.
     #[arg(long, requires = "url")]
     data: Option<PathBuf>,
-    /// Print the report as JSON.
+    /// Print the report as JSON: `{"phases": [...], "gate_bytes_read": [...]}`, one object
+    /// per path.
     #[arg(long)]
     json: bool,
+}
+
+/// Which paths a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Paths {
+    /// The gate-only phase, then the full phase.
+    Both,
+    /// Only uploads the gate refuses.
+    Gate,
+    /// Only the mix of --invalid-share.
+    Full,
+}
+
+/// One path through the pipeline, measured as one phase of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Gate,
+    Full,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Gate => "gate-only",
+            Phase::Full => "full",
+        }
+    }
+}
+
+impl Paths {
+    fn phases(self) -> &'static [Phase] {
+        match self {
+            Paths::Both => &[Phase::Gate, Phase::Full],
+            Paths::Gate => &[Phase::Gate],
+            Paths::Full => &[Phase::Full],
+        }
+    }
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -144,6 +200,9 @@ async fn start_server(args: &BenchArgs) -> anyhow::Result<Server> {
     })
     .await
     .context("vetted serve did not start within 60 s")??;
+    // Keep reading the server's stdout: the banner's last write can come after the line read
+    // above, and a closed pipe would make that write fail and the server panic.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok(Server {
         base,
         data,
@@ -185,87 +244,134 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Slot::Gallery(1),
     ));
     let samples = Arc::new(samples());
-    let (valid, invalid): (Vec<usize>, Vec<usize>) =
-        (0..samples.len()).partition(|&i| samples[i].valid);
-
-    let slots = Arc::new(Semaphore::new(args.concurrency));
-    let started = Instant::now();
-    let mut sends = tokio::task::JoinSet::new();
-    for n in 0..args.uploads {
-        // Invalid uploads spread evenly through the run: upload n is invalid when the running
-        // count of invalid ones, n × share, passes a whole number.
-        let invalid_now =
-            ((n + 1) as f64 * args.invalid_share).floor() > (n as f64 * args.invalid_share).floor();
-        let pool = if invalid_now && !invalid.is_empty() {
-            &invalid
-        } else {
-            &valid
+    let driver = Driver {
+        client,
+        owner,
+        slot,
+        samples: samples.clone(),
+        concurrency: args.concurrency,
+    };
+    let server_pid = server.child.as_ref().and_then(|c| c.id());
+    let mut reports = Vec::new();
+    for &path in args.paths.phases() {
+        let invalid_share = match path {
+            Phase::Gate => 1.0,
+            Phase::Full => args.invalid_share,
         };
-        let index = pool[n % pool.len()];
-        let (client, owner, samples) = (client.clone(), owner.clone(), samples.clone());
-        let slot = slot.clone();
-        let permit = slots.clone().acquire_owned().await?;
-        sends.spawn(async move {
-            let sample = &samples[index];
-            let result = async {
-                let grant = client
-                    .request_upload(
-                        &owner,
-                        &slot,
-                        sample.name,
-                        sample.content_type,
-                        sample.bytes.len(),
-                        "post",
-                    )
-                    .await?;
-                client
-                    .send_file(&grant, sample.name, sample.bytes.clone())
-                    .await?;
-                anyhow::Ok(Sent {
-                    id: grant.upload_id,
-                })
-            }
-            .await;
-            drop(permit);
-            result
-        });
+        let (sent, run) = driver.send(path, args.uploads, invalid_share).await?;
+        let records = settle(&driver.client, &driver.owner, &sent, args.concurrency).await?;
+        reports.push(Report::new(
+            run,
+            &records,
+            server_pid.and_then(peak_rss_kib),
+        ));
     }
-    let mut sent = Vec::with_capacity(args.uploads);
-    let mut send_errors = 0usize;
-    while let Some(joined) = sends.join_next().await {
-        match joined? {
-            Ok(upload) => sent.push(upload),
-            Err(error) => {
-                send_errors += 1;
-                if send_errors <= 3 {
-                    eprintln!("upload failed: {error:#}");
-                }
-            }
-        }
-    }
-    let sending = started.elapsed();
-    let records = settle(&client, &owner, &sent, args.concurrency).await?;
-    let peak_rss_kib = server
-        .child
-        .as_ref()
-        .and_then(|c| c.id())
-        .and_then(peak_rss_kib);
-    let report = Report::new(
-        &records,
-        send_errors,
-        sending,
-        gate_bytes(&samples).await?,
-        peak_rss_kib,
-    );
+    let gate_bytes = gate_bytes(&samples).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json(&args))?);
+        let out = json!({
+            "phases": reports.iter().map(Report::to_json).collect::<Vec<_>>(),
+            "gate_bytes_read": gate_bytes.iter().map(|(n, b)| json!({"file": n, "bytes": b})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        report.print(&args);
+        println!("vetted bench");
+        for report in &reports {
+            report.print();
+        }
+        print_gate_bytes(&gate_bytes);
     }
     if let Some(mut child) = server.child {
         let _ = child.kill().await;
     }
     Ok(())
+}
+
+/// What every phase sends through: one owner's uploads to one slot.
+struct Driver {
+    client: VettedClient,
+    owner: String,
+    slot: Arc<SlotRef>,
+    samples: Arc<Vec<Sample>>,
+    concurrency: usize,
+}
+
+impl Driver {
+    /// Sends `uploads` uploads, `invalid_share` of them invalid, and answers what was sent.
+    async fn send(
+        &self,
+        path: Phase,
+        uploads: usize,
+        invalid_share: f64,
+    ) -> anyhow::Result<(Vec<Sent>, PhaseRun)> {
+        let samples = &self.samples;
+        let (valid, invalid): (Vec<usize>, Vec<usize>) =
+            (0..samples.len()).partition(|&i| samples[i].valid);
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let started = Instant::now();
+        let mut sends = tokio::task::JoinSet::new();
+        for n in 0..uploads {
+            // Invalid uploads spread evenly through the run: upload n is invalid when the
+            // running count of invalid ones, n × share, passes a whole number.
+            let invalid_now =
+                ((n + 1) as f64 * invalid_share).floor() > (n as f64 * invalid_share).floor();
+            let pool = if invalid_now && !invalid.is_empty() {
+                &invalid
+            } else {
+                &valid
+            };
+            let index = pool[n % pool.len()];
+            let (client, owner, samples) =
+                (self.client.clone(), self.owner.clone(), samples.clone());
+            let slot = self.slot.clone();
+            let permit = slots.clone().acquire_owned().await?;
+            sends.spawn(async move {
+                let sample = &samples[index];
+                let result = async {
+                    let grant = client
+                        .request_upload(
+                            &owner,
+                            &slot,
+                            sample.name,
+                            sample.content_type,
+                            sample.bytes.len(),
+                            "post",
+                        )
+                        .await?;
+                    client
+                        .send_file(&grant, sample.name, sample.bytes.clone())
+                        .await?;
+                    anyhow::Ok(Sent {
+                        id: grant.upload_id,
+                    })
+                }
+                .await;
+                drop(permit);
+                result
+            });
+        }
+        let mut sent = Vec::with_capacity(uploads);
+        let mut send_errors = 0usize;
+        while let Some(joined) = sends.join_next().await {
+            match joined? {
+                Ok(upload) => sent.push(upload),
+                Err(error) => {
+                    send_errors += 1;
+                    if send_errors <= 3 {
+                        eprintln!("upload failed: {error:#}");
+                    }
+                }
+            }
+        }
+        let run = PhaseRun {
+            path,
+            uploads,
+            concurrency: self.concurrency,
+            invalid_share,
+            send_errors,
+            sending: started.elapsed(),
+        };
+        Ok((sent, run))
+    }
 }
 
 /// Waits until every upload has left AWAITING_UPLOAD and RECEIVED, and returns the records.
@@ -333,147 +439,4 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-struct Report {
-    settled: usize,
-    in_review: usize,
-    rejected: usize,
-    other: usize,
-    send_errors: usize,
-    sending: Duration,
-    /// From the first intent to the last upload reaching its verdict, by the server's clock.
-    span: Duration,
-    latencies_ms: Vec<u64>,
-    gate_bytes: Vec<(&'static str, u64)>,
-    peak_rss_kib: Option<u64>,
-}
-
-impl Report {
-    fn new(
-        records: &[Value],
-        send_errors: usize,
-        sending: Duration,
-        gate_bytes: Vec<(&'static str, u64)>,
-        peak_rss_kib: Option<u64>,
-    ) -> Self {
-        let time = |r: &Value, field: &str| {
-            r[field]
-                .as_str()
-                .and_then(|t| Timestamp::parse_rfc3339(t).ok())
-        };
-        let (mut in_review, mut rejected, mut other) = (0, 0, 0);
-        let mut latencies_ms = Vec::new();
-        let (mut first, mut last) = (None::<Timestamp>, None::<Timestamp>);
-        for record in records {
-            let (Some(created), Some(since)) =
-                (time(record, "created_at"), time(record, "status_since"))
-            else {
-                continue;
-            };
-            match record["status"].as_str() {
-                Some("IN_REVIEW") => {
-                    in_review += 1;
-                    latencies_ms.push(
-                        u64::try_from(since.duration_since(created).as_millis())
-                            .unwrap_or(u64::MAX),
-                    );
-                }
-                Some("REJECTED") => rejected += 1,
-                _ => other += 1,
-            }
-            first = Some(first.map_or(created, |f| f.min(created)));
-            last = Some(last.map_or(since, |l| l.max(since)));
-        }
-        latencies_ms.sort_unstable();
-        let span = match (first, last) {
-            (Some(first), Some(last)) => last.duration_since(first),
-            _ => Duration::ZERO,
-        };
-        Self {
-            settled: records.len(),
-            in_review,
-            rejected,
-            other,
-            send_errors,
-            sending,
-            span,
-            latencies_ms,
-            gate_bytes,
-            peak_rss_kib,
-        }
-    }
-
-    fn percentile(&self, p: f64) -> Option<u64> {
-        if self.latencies_ms.is_empty() {
-            return None;
-        }
-        let rank = ((p / 100.0) * (self.latencies_ms.len() - 1) as f64).round() as usize;
-        self.latencies_ms.get(rank).copied()
-    }
-
-    fn throughput(&self) -> f64 {
-        let seconds = self.span.as_secs_f64();
-        if seconds > 0.0 {
-            self.settled as f64 / seconds
-        } else {
-            0.0
-        }
-    }
-
-    fn to_json(&self, args: &BenchArgs) -> Value {
-        json!({
-            "uploads": args.uploads,
-            "concurrency": args.concurrency,
-            "settled": self.settled,
-            "in_review": self.in_review,
-            "rejected": self.rejected,
-            "other": self.other,
-            "send_errors": self.send_errors,
-            "sending_seconds": self.sending.as_secs_f64(),
-            "span_seconds": self.span.as_secs_f64(),
-            "uploads_per_second": self.throughput(),
-            "latency_ms": {"p50": self.percentile(50.0), "p99": self.percentile(99.0), "max": self.latencies_ms.last()},
-            "gate_bytes_read": self.gate_bytes.iter().map(|(n, b)| json!({"file": n, "bytes": b})).collect::<Vec<_>>(),
-            "peak_rss_kib": self.peak_rss_kib,
-        })
-    }
-
-    fn print(&self, args: &BenchArgs) {
-        println!(
-            "vetted bench: {} uploads, {} at a time, {:.0}% invalid",
-            args.uploads,
-            args.concurrency,
-            args.invalid_share * 100.0
-        );
-        println!(
-            "  settled          {} ({} in review, {} rejected, {} other), {} failed to send",
-            self.settled, self.in_review, self.rejected, self.other, self.send_errors
-        );
-        println!("  sending took     {:.2} s", self.sending.as_secs_f64());
-        println!(
-            "  upload→verdict   {:.0} uploads/s over {:.2} s (server clock)",
-            self.throughput(),
-            self.span.as_secs_f64()
-        );
-        let ms = |v: Option<u64>| v.map_or("-".to_owned(), |v| format!("{v} ms"));
-        println!(
-            "  upload→IN_REVIEW p50 {}  p99 {}  max {}",
-            ms(self.percentile(50.0)),
-            ms(self.percentile(99.0)),
-            ms(self.latencies_ms.last().copied())
-        );
-        let gate: Vec<String> = self
-            .gate_bytes
-            .iter()
-            .map(|(n, b)| format!("{n} {b} B"))
-            .collect();
-        println!("  gate bytes read  {}", gate.join(", "));
-        match self.peak_rss_kib {
-            Some(kib) => println!("  server peak RSS  {:.1} MiB", kib as f64 / 1024.0),
-            None => {
-                println!("  server peak RSS  (not measured: the server was not started by bench)")
-            }
-        }
-    }
 }

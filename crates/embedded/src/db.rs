@@ -16,8 +16,24 @@
 //! append to the WAL without an fsync, so the writer's cost is SQLite's own work plus one
 //! thread hand-off per call; 1000 uploads/s at ~10–20 writes per upload needs 10–20 thousand
 //! of them a second from this one thread. `benches/sqlite.rs` measures it (`cargo bench -p
-//! vetted-embedded --bench sqlite`). If it falls short, the writer thread is the one place to
-//! batch several queued closures into one transaction (group commit, with savepoints inside).
+//! vetted-embedded --bench sqlite`).
+//!
+//! # Batches: several calls per transaction
+//!
+//! The writer applies the calls waiting in its queue together, up to [`BATCH`] of them, in one
+//! `BEGIN IMMEDIATE` … `COMMIT` (group commit), so that a page several calls touch is written
+//! to the WAL once per batch instead of once per call. Each call still gets its own result:
+//! it runs inside a savepoint of its own, released if it returns `Ok` and rolled back if it
+//! returns an error or panics, so a failing call is applied not at all and never undoes or
+//! fails the others. A call's transaction ([`immediate`]) is then a savepoint inside the
+//! batch's transaction, which already holds the write lock. Answers are sent only after the
+//! `COMMIT`, so a caller that got `Ok` finds its write committed (and visible to readers),
+//! exactly as before; a failed `COMMIT` is every call's error. The one way a call can fail
+//! the others is an error after which SQLite itself rolls the whole transaction back (disk
+//! full, an I/O error): the calls of the batch applied before it are then answered with that
+//! error too, and the rest run in a new transaction. When the batch's transaction cannot be
+//! opened (the lock held by another process past the busy timeout), the calls run one by one,
+//! each in its own transaction, as they did before batches.
 //!
 //! # Durability
 //!
@@ -42,6 +58,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -49,7 +66,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Savepoint, Transaction, TransactionBehavior};
 use thiserror::Error;
 use tokio::sync::{Notify, Semaphore, oneshot};
 use vetted_core::ports::BackendError;
@@ -83,6 +100,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// At most this many reads run at once, each on its own connection.
 const READERS: usize = 4;
 
+/// At most this many queued calls share one transaction of the writer.
+pub const BATCH: usize = 64;
+
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DbError {
@@ -110,17 +130,40 @@ pub enum DbError {
     Closed,
     #[error("a database operation panicked")]
     Panicked,
+    /// The transaction that held this call's write, with others, did not commit.
+    #[error("the write's transaction did not commit: {message}")]
+    Commit { message: String, retryable: bool },
 }
 
 impl DbError {
     /// Lock contention (with another process) may clear; everything else will not.
     pub fn is_retryable(&self) -> bool {
         match self {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ),
+            DbError::Sqlite(e) => is_contention(e),
+            DbError::Commit { retryable, .. } => *retryable,
             _ => false,
+        }
+    }
+
+    /// The batch's failure, as one call's error.
+    fn clone_for_call(&self) -> Self {
+        match self {
+            DbError::Commit { message, retryable } => DbError::Commit {
+                message: message.clone(),
+                retryable: *retryable,
+            },
+            other => DbError::Commit {
+                message: other.to_string(),
+                retryable: other.is_retryable(),
+            },
+        }
+    }
+
+    /// A failure of the batch's transaction, for each call that was in it.
+    fn commit(e: &rusqlite::Error) -> Self {
+        DbError::Commit {
+            message: e.to_string(),
+            retryable: is_contention(e),
         }
     }
 
@@ -134,7 +177,29 @@ impl DbError {
     }
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+fn is_contention(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(e, _) if matches!(
+            e.code,
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+        )
+    )
+}
+
+/// A queued call: runs on the writer connection and says how it went, keeping its answer
+/// until its transaction has committed (or not).
+type Job = Box<dyn FnOnce(&mut Connection) -> Ran + Send>;
+
+/// A call that has run: whether its writes are to be kept, and how to answer it once the
+/// transaction holding them has ended (`None`: committed; `Some`: it did not).
+struct Ran {
+    ok: bool,
+    answer: Answer,
+}
+
+/// Sends a call's result to its caller, given the batch's failure if it did not commit.
+type Answer = Box<dyn FnOnce(Option<&DbError>) + Send>;
 
 /// A handle on one database file; cheap to clone, shared by every adapter in the process.
 #[derive(Clone)]
@@ -194,11 +259,23 @@ impl Db {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
-        let (answer, answered) = oneshot::channel();
+        let (answer, answered) = oneshot::channel::<Result<R, DbError>>();
         let job: Job = Box::new(move |conn| {
             let result = catch_unwind(AssertUnwindSafe(|| f(conn)));
-            // The caller may have gone away (its future dropped); the work is done regardless.
-            let _ = answer.send(result);
+            Ran {
+                ok: matches!(result, Ok(Ok(_))),
+                answer: Box::new(move |failed: Option<&DbError>| {
+                    let result = match (result, failed) {
+                        (Ok(Ok(value)), None) => Ok(value),
+                        (Ok(Ok(_)), Some(failed)) => Err(failed.clone_for_call()),
+                        (Ok(Err(e)), _) => Err(DbError::Sqlite(e)),
+                        (Err(_panic), _) => Err(DbError::Panicked),
+                    };
+                    // The caller may have gone away (its future dropped); the work is done
+                    // regardless.
+                    let _ = answer.send(result);
+                }),
+            }
         });
         self.inner
             .writer
@@ -206,11 +283,7 @@ impl Db {
             .map_err(|_| DbError::Closed)?
             .send(job)
             .map_err(|_| DbError::Closed)?;
-        match answered.await {
-            Ok(Ok(result)) => result.map_err(DbError::from),
-            Ok(Err(_panic)) => Err(DbError::Panicked),
-            Err(_) => Err(DbError::Closed),
-        }
+        answered.await.map_err(|_| DbError::Closed)?
     }
 
     /// Runs `f` on a read-only connection. It sees every transaction committed before it began,
@@ -261,10 +334,44 @@ impl Db {
     }
 }
 
+/// One call's write transaction: a transaction of its own, or a savepoint inside the writer's
+/// batch (see the module docs). Either way it holds the write lock, commits with
+/// [`WriteTx::commit`] and rolls back when dropped.
+pub enum WriteTx<'c> {
+    Own(Transaction<'c>),
+    InBatch(Savepoint<'c>),
+}
+
+impl WriteTx<'_> {
+    pub fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTx::Own(tx) => tx.commit(),
+            WriteTx::InBatch(savepoint) => savepoint.commit(),
+        }
+    }
+}
+
+impl Deref for WriteTx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::InBatch(savepoint) => savepoint,
+        }
+    }
+}
+
 /// Starts a transaction that takes the write lock at once, so that what it reads cannot
-/// change before it writes.
-pub fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+/// change before it writes. Inside the writer's batch, whose transaction already holds the
+/// lock, it is a savepoint.
+pub fn immediate(conn: &mut Connection) -> rusqlite::Result<WriteTx<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(TransactionBehavior::Immediate)
+            .map(WriteTx::Own)
+    } else {
+        conn.savepoint().map(WriteTx::InBatch)
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -302,8 +409,81 @@ fn open_reader(path: &Path) -> Result<Connection, DbError> {
 
 fn run_writer(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
     // Ends when every `Db` clone is gone; dropping the connection closes the file cleanly.
-    for job in jobs {
-        job(&mut conn);
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, batch);
+    }
+}
+
+/// Applies `batch` in one transaction, each call in a savepoint of its own; see the module
+/// docs for what each call is answered.
+fn run_batch(conn: &mut Connection, batch: Vec<Job>) {
+    let mut jobs = batch.into_iter();
+    'transaction: while !jobs.as_slice().is_empty() {
+        if conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+            // The lock is not ours: each call on its own, as it would run without batches.
+            for job in jobs {
+                let ran = job(conn);
+                (ran.answer)(None);
+            }
+            return;
+        }
+        let mut applied: Vec<Ran> = Vec::new();
+        for job in jobs.by_ref() {
+            if let Err(e) = conn.execute_batch("SAVEPOINT vetted_call") {
+                fail(conn, applied, &DbError::commit(&e));
+                let ran = job(conn);
+                (ran.answer)(None);
+                continue 'transaction;
+            }
+            let ran = job(conn);
+            if conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (disk full, I/O error): what the
+                // calls before applied is gone with it.
+                let gone = DbError::Commit {
+                    message: "SQLite rolled the transaction back after an error in a write batched with this one".to_owned(),
+                    retryable: false,
+                };
+                fail(conn, applied, &gone);
+                (ran.answer)(ran.ok.then_some(&gone));
+                continue 'transaction;
+            }
+            let ended = if ran.ok {
+                conn.execute_batch("RELEASE vetted_call")
+            } else {
+                conn.execute_batch("ROLLBACK TO vetted_call; RELEASE vetted_call")
+            };
+            applied.push(ran);
+            if let Err(e) = ended {
+                fail(conn, applied, &DbError::commit(&e));
+                continue 'transaction;
+            }
+        }
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => {
+                for ran in applied {
+                    (ran.answer)(None);
+                }
+            }
+            Err(e) => fail(conn, applied, &DbError::commit(&e)),
+        }
+    }
+}
+
+/// Ends the batch's transaction without committing it and answers each applied call that it
+/// succeeded with `failure` (those that failed keep their own error).
+fn fail(conn: &mut Connection, applied: Vec<Ran>, failure: &DbError) {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for ran in applied {
+        (ran.answer)(ran.ok.then_some(failure));
     }
 }
 

@@ -173,7 +173,7 @@ impl SqliteOutbox {
         let (seqs, now) = (seqs.to_vec(), self.clock.now().unix_millis());
         self.db
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx = crate::db::immediate(conn)?;
                 for seq in seqs {
                     tx.prepare_cached("UPDATE outbox_events SET delivered_at = ?2 WHERE seq = ?1")?
                         .execute(params![seq, now])?;

@@ -19,7 +19,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use vetted_core::Clock;
@@ -324,7 +324,7 @@ impl SqliteAccounts {
         then: F,
     ) -> Result<(), AccountError>
     where
-        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<()> + Send + 'static,
     {
         let hash = code_hash(&subject, purpose, code.expose());
         let now = self.clock.now().unix_millis();
@@ -332,7 +332,7 @@ impl SqliteAccounts {
         let taken = self
             .db
             .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let tx = crate::db::immediate(conn)?;
                 let stored: Option<(String, i64)> = tx
                     .prepare_cached(
                         "SELECT code_hash, expires_at FROM account_codes
@@ -418,7 +418,7 @@ pub async fn grant_group(db: &Db, email: &AccountEmail, group: &str) -> Result<(
     let (address, group) = (email.as_str().to_owned(), group.to_owned());
     let found = db
         .call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = crate::db::immediate(conn)?;
             let groups: Option<String> = tx
                 .query_row(
                     "SELECT groups FROM accounts WHERE email = ?1",

@@ -107,6 +107,69 @@ async fn a_failed_write_keeps_the_old_object_and_leaves_no_temporary_file() {
     );
 }
 
+/// `adopt_file` on the same filesystem renames the caller's file into place: the object is
+/// that very inode (no copy), the source name is gone, no temporary file is left, and the file
+/// reads back as an object with its trailer, its SHA-256 ETag and a version.
+#[tokio::test]
+async fn an_adopted_file_is_renamed_into_place_not_copied() {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsObjectStore::new(dir.path().join("store")).unwrap();
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let key = stray("incoming/owner-1/photo");
+    let old = store
+        .put(&key, Bytes::from_static(b"old bytes"), "image/png")
+        .await
+        .unwrap();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let source = spool.join("upload");
+    std::fs::write(&source, &body).unwrap();
+    let inode = std::fs::metadata(&source).unwrap().ino();
+
+    let meta = store.adopt_file(&key, &source, "image/jpeg").await.unwrap();
+    assert!(!source.exists(), "the source was renamed away");
+    assert_eq!(std::fs::metadata(store.path_of(&key)).unwrap().ino(), inode);
+    assert_eq!(
+        meta.etag,
+        format!("\"{}\"", hex::encode(Sha256::digest(&body)))
+    );
+    assert_ne!(meta.version, old.version);
+    assert_eq!(&store.get(&key).await.unwrap()[..], &body[..]);
+    assert_eq!(
+        store
+            .get_version(&key, meta.version.as_deref().unwrap())
+            .await
+            .unwrap(),
+        body
+    );
+    let reopened = FsObjectStore::new(dir.path().join("store")).unwrap();
+    assert_eq!(reopened.head(&key).await.unwrap(), meta);
+    assert_eq!(
+        files_under(&dir.path().join("store")),
+        vec![store.path_of(&key)]
+    );
+}
+
+/// A directory passed to `adopt_file` is refused, and the old object stays.
+#[tokio::test]
+async fn adopting_something_that_is_not_a_file_keeps_the_old_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsObjectStore::new(dir.path().join("store")).unwrap();
+    let key = stray("incoming/owner-1/photo");
+    let old = store
+        .put(&key, Bytes::from_static(b"old bytes"), "image/png")
+        .await
+        .unwrap();
+    let not_a_file = dir.path().join("a-directory");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let result = store.adopt_file(&key, &not_a_file, "image/jpeg").await;
+    assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");
+    assert_eq!(store.head(&key).await.unwrap(), old);
+    assert!(not_a_file.is_dir());
+}
+
 #[tokio::test]
 async fn a_torn_or_foreign_file_is_an_error_not_an_object() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! `kill -9` in the middle of writes loses nothing that was acknowledged: the test runs itself
-//! as a child process that writes records, queue messages and objects as fast as it can and
+//! as a child process that writes records, queue messages and objects (each upload's adopted
+//! from a spool file, as the upload endpoint stores it) as fast as it can and
 //! prints each id once all three writes have returned; the parent SIGKILLs it mid-stream,
 //! reopens the same files and checks every acknowledged write, and that an object overwritten
 //! in a loop is whole and matches its ETag. Three rounds, on the same data each time.
@@ -66,6 +67,8 @@ async fn open(dir: &Path) -> Adapters {
 
 async fn child(dir: &Path) {
     let a = open(dir).await;
+    let spool = dir.join("spool");
+    std::fs::create_dir_all(&spool).unwrap();
     let mut out = std::io::stdout().lock();
     for i in 0u64.. {
         let now = Timestamp::from_unix_millis(1_700_000_000_000 + i as i64);
@@ -83,8 +86,11 @@ async fn child(dir: &Path) {
         let body = body_of(&record.id);
         a.uploads.create(&record).await.unwrap();
         a.queue.send(&record.id.to_string()).await.unwrap();
+        // Each upload's object is adopted from a spool file, as the upload endpoint stores it.
+        let spooled = spool.join(record.id.to_string());
+        std::fs::write(&spooled, &body).unwrap();
         a.store
-            .put(&record.key, body.clone(), "image/png")
+            .adopt_file(&record.key, &spooled, "image/png")
             .await
             .unwrap();
         let hot = Bytes::from(body.repeat(1 + (i % 3) as usize));

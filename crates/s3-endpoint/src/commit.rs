@@ -55,8 +55,10 @@ impl S3Endpoint {
             if commit.only_if_absent && self.exists(commit.key).await? {
                 return Err(precondition_failed());
             }
+            // The spool file is ours alone, so the store may take it (rename) instead of
+            // copying it.
             self.store
-                .put_file(commit.key, spooled.path(), commit.content_type)
+                .adopt_file(commit.key, spooled.path(), commit.content_type)
                 .await
                 .map_err(|e| S3Error::internal(&e))?
         };

@@ -1,10 +1,12 @@
 //! Spooling an upload's body to a temporary file before it becomes an object.
 //!
-//! The file lives in the spool directory, is handed to the store by path
-//! ([`ObjectStore::put_file`](vetted_core::ports::ObjectStore::put_file)), is capped while it
-//! is written, and is removed when dropped: on every error path, on a client that disconnects
-//! mid-body (the handler's future is dropped), and after the store has taken its content. Files left by a killed process are swept at
-//! start-up by [`sweep`].
+//! The file lives in the spool directory, is capped while it is written, and is handed to the
+//! store by path ([`ObjectStore::adopt_file`](vetted_core::ports::ObjectStore::adopt_file)),
+//! which may take the file itself: the file store appends its trailer and renames it into
+//! place, so the spool directory should be on the store's filesystem (`vetted serve` keeps both
+//! under its data directory). It is removed when dropped, if it is still there: on every error
+//! path, on a client that disconnects mid-body (the handler's future is dropped), and after a
+//! store that copied it. Files left by a killed process are swept at start-up by [`sweep`].
 
 use std::path::{Path, PathBuf};
 
@@ -82,8 +84,8 @@ impl Spool {
         Ok(())
     }
 
-    /// Flushes the content. Durability is the store's: `put_file` makes the object durable
-    /// however it takes the file in.
+    /// Flushes the content and closes the file. Durability is the store's: `adopt_file` makes
+    /// the object durable however it takes the file in.
     pub async fn finish(mut self) -> Result<Spooled, S3Error> {
         self.file.flush().await.map_err(|e| S3Error::internal(&e))?;
         Ok(Spooled {

@@ -4,9 +4,10 @@
 //! smaller of the declared size and the proxy maximum): past the cap the answer is 413 and
 //! nothing reaches the store, `too_large_for_proxy` when the proxy maximum was the cap (the
 //! client should upload presigned instead), `payload_too_large` when the declared size was. A
-//! `Content-Length` past the cap is refused before the body is read. Only then is the file put
-//! at the intent's key, unless the client pinned a SHA-256 the body does not have
-//! (`checksum_mismatch`, as S3 refuses such a body). The record is not moved here: the
+//! `Content-Length` past the cap is refused before the body is read. Only then is the file
+//! handed to the store at the intent's key (`adopt_file`: the file store renames it into place
+//! when the spool is on its filesystem), unless the client pinned a SHA-256 the body does not
+//! have (`checksum_mismatch`, as S3 refuses such a body). The record is not moved here: the
 //! store's notification does that, exactly as for a direct upload.
 
 use axum::Json;
@@ -56,7 +57,7 @@ pub(super) async fn put_content(
     }
     state
         .objects
-        .put_file(&record.key, &spool, record.declared_type.mime())
+        .adopt_file(&record.key, &spool, record.declared_type.mime())
         .await
         .map_err(|e| {
             use vetted_core::ports::Retryable;

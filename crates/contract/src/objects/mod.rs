@@ -1,5 +1,6 @@
-//! The `ObjectStore` contract: reads, ranged reads, atomic writes, copies, deletes, versions,
-//! and keys that never escape the store.
+//! The `ObjectStore` contract: reads, ranged reads, atomic writes (from bytes, from a file, and
+//! of a file the caller gives up), copies, deletes, versions, and keys that never escape the
+//! store.
 //!
 //! Every check writes under keys of its own (fresh upload ids), so the suite also runs on a
 //! shared bucket.
@@ -19,9 +20,10 @@ pub use versions::{
     reads_of_a_version_never_return_another_write,
 };
 pub use writes::{
-    copy_keeps_bytes_and_sets_content_type, copy_replaces_an_existing_object, delete_is_idempotent,
-    overwrite_is_atomic_for_readers, overwrite_returns_the_new_etag,
-    put_file_of_a_missing_file_fails_and_creates_nothing, put_file_streams_a_file,
+    adopt_file_stores_the_file, copy_keeps_bytes_and_sets_content_type,
+    copy_replaces_an_existing_object, delete_is_idempotent, overwrite_is_atomic_for_readers,
+    overwrite_returns_the_new_etag, put_file_of_a_missing_file_fails_and_creates_nothing,
+    put_file_streams_a_file,
 };
 
 use bytes::Bytes;
@@ -41,6 +43,7 @@ pub async fn run_all(store: &dyn ObjectStore) {
     delete_is_idempotent(store).await;
     put_file_streams_a_file(store).await;
     put_file_of_a_missing_file_fails_and_creates_nothing(store).await;
+    adopt_file_stores_the_file(store).await;
     stray_keys_stay_inside_the_store(store).await;
     reads_of_a_version_never_return_another_write(store).await;
     delete_version_removes_only_that_write(store).await;

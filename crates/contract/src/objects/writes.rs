@@ -213,6 +213,54 @@ pub async fn put_file_streams_a_file(store: &dyn ObjectStore) {
     store.delete(&key).await.expect("delete");
 }
 
+/// `adopt_file` stores a file the caller gives up: the object holds exactly its bytes, with a
+/// fresh version per write, whether the store took the file or copied it. A missing file is an
+/// error that leaves the key absent.
+pub async fn adopt_file_stores_the_file(store: &dyn ObjectStore) {
+    const CHECK: &str = "objects::adopt_file_stores_the_file";
+    let _check = Check::start(CHECK);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = fresh_key();
+    let mut versions = Vec::new();
+    for (round, len) in [(1u8, 1024 * 1024 + 77), (2, 4096)] {
+        let body = pattern(len, 40 + round);
+        let path = dir.path().join(format!("spooled-{round}"));
+        std::fs::write(&path, &body).expect("write the file to adopt");
+        let adopted = store
+            .adopt_file(&key, &path, "image/png")
+            .await
+            .unwrap_or_else(|e| panic!("{CHECK}: adopt_file failed: {e}"));
+        assert_meta(CHECK, &adopted, body.len(), "image/png");
+        assert_eq!(
+            store.head(&key).await.expect("head"),
+            adopted,
+            "{CHECK}: head"
+        );
+        assert!(
+            store.get(&key).await.expect("get") == body,
+            "{CHECK}: the stored object differs from the file (round {round})"
+        );
+        versions.push(adopted.version);
+    }
+    assert_ne!(
+        versions[0], versions[1],
+        "{CHECK}: two writes must have two versions"
+    );
+    let absent = fresh_key();
+    let result = store
+        .adopt_file(&absent, &dir.path().join("absent.png"), "image/png")
+        .await;
+    assert!(
+        result.is_err(),
+        "{CHECK}: adopt_file of a missing file returned {result:?}"
+    );
+    assert!(
+        matches!(store.head(&absent).await, Err(StoreError::NotFound(_))),
+        "{CHECK}: a failed adopt_file left an object behind"
+    );
+    store.delete(&key).await.expect("delete");
+}
+
 /// `put_file` of a path that does not exist is an error, and the key stays absent.
 pub async fn put_file_of_a_missing_file_fails_and_creates_nothing(store: &dyn ObjectStore) {
     const CHECK: &str = "objects::put_file_of_a_missing_file_fails_and_creates_nothing";

@@ -69,8 +69,9 @@ impl Retryable for StoreError {
 /// - `get_range(key, a..b)` returns the bytes from `a` up to `b` (exclusive), clipped to the
 ///   object's end: a range past the end returns fewer bytes, or none. Only the bytes asked for
 ///   are read from the backend.
-/// - `put` and `put_file` replace the object atomically: a reader sees the old bytes or the new
-///   ones, never a mix or a partial object. Each returns the new object's metadata.
+/// - `put`, `put_file` and `adopt_file` replace the object atomically: a reader sees the old
+///   bytes or the new ones, never a mix or a partial object. Each returns the new object's
+///   metadata.
 /// - `copy` keeps the bytes and sets `content_type` on the copy.
 /// - `delete` of a missing key succeeds: deleting is idempotent.
 /// - Every write of a key has a version (`ObjectMeta::version`), different from every other
@@ -115,6 +116,20 @@ pub trait ObjectStore: Send + Sync {
         path: &Path,
         content_type: &str,
     ) -> Result<ObjectMeta, StoreError>;
+
+    /// Stores a local file that the caller gives up, as `put_file` does, except that the
+    /// store may take the file itself instead of copying its bytes (the file store renames it
+    /// into place when it is on the same filesystem). Afterwards `path` may be gone, or still
+    /// there for the caller to remove; the caller must not read, write or reuse it. For files
+    /// the caller made for this one write, such as an upload endpoint's spool.
+    async fn adopt_file(
+        &self,
+        key: &ObjectKey,
+        path: &Path,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StoreError> {
+        self.put_file(key, path, content_type).await
+    }
 
     async fn copy(
         &self,

@@ -2,7 +2,7 @@
 //! `remove`, each one `IMMEDIATE` transaction that lets the reference semantics in `SlotState`
 //! decide.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use vetted_core::ports::{Removal, RestaurantsError, Rollback};
 use vetted_core::restaurant::{OfferOutcome, SlotImage, SlotRef, SlotState};
 
@@ -37,11 +37,7 @@ pub(super) fn read_history(conn: &Connection, slot: &SlotRef) -> rusqlite::Resul
 }
 
 /// Writes `next` over the slot if it is still at `from` (0: no row yet); returns whether it did.
-pub(super) fn write_slot(
-    tx: &Transaction<'_>,
-    next: &SlotState,
-    from: u64,
-) -> rusqlite::Result<bool> {
+pub(super) fn write_slot(tx: &Connection, next: &SlotState, from: u64) -> rusqlite::Result<bool> {
     let mut values = rows::slot_values(next)?;
     values.push(rows::integer(from)?);
     let written = tx
