@@ -616,6 +616,33 @@ async fn expire_quarantine(objects: PathBuf, retention: Duration, shutdown: Canc
     }
 }
 
+/// On the embedded backend, hourly (and at start-up): aborts multipart uploads begun more than
+/// a day ago, as the bucket's `AbortIncompleteMultipartUpload` rule does on AWS (its default,
+/// `AbortMultipartDays`, is also one day).
+async fn abort_stale_multipart_uploads(
+    s3: Arc<vetted_s3_endpoint::S3Endpoint>,
+    clock: Arc<dyn vetted_core::Clock>,
+    shutdown: CancellationToken,
+) {
+    const EVERY: Duration = Duration::from_secs(3600);
+    const AFTER: Duration = Duration::from_secs(86_400);
+    let mut ticks = tokio::time::interval(EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let before = vetted_core::Timestamp::from_unix_millis(
+            clock.now().unix_millis().saturating_sub(AFTER.as_millis() as i64),
+        );
+        match s3.abort_stale_uploads(before).await {
+            Ok(0) => {}
+            Ok(removed) => info!(removed, "stale multipart uploads aborted"),
+            Err(error) => warn!(%error, "aborting stale multipart uploads: next time"),
+        }
+    }
+}
+
 async fn wait_for_stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

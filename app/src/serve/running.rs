@@ -118,11 +118,16 @@ pub async fn serve(
     )
     .await?;
     tasks.spawn(maintain(services.clone(), shutdown.clone()));
-    if settings.backend == BackendChoice::Embedded {
+    if let Backend::Embedded { s3, .. } = &pipeline.backend {
         let days = config.quarantine_retention_days.max(1);
         tasks.spawn(super::expire_quarantine(
             settings.data.join("objects"),
             Duration::from_secs(days.saturating_mul(86_400)),
+            shutdown.clone(),
+        ));
+        tasks.spawn(super::abort_stale_multipart_uploads(
+            s3.clone(),
+            clock.clone(),
             shutdown.clone(),
         ));
     }

@@ -23,15 +23,19 @@ pub enum S3ErrorCode {
     InternalError,
     InvalidAccessKeyId,
     InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
     InvalidPolicyDocument,
     InvalidRange,
     InvalidToken,
     MalformedPOSTRequest,
+    MalformedXML,
     MaxPostPreDataLengthExceeded,
     MethodNotAllowed,
     MissingContentLength,
     NoSuchBucket,
     NoSuchKey,
+    NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
     SignatureDoesNotMatch,
@@ -51,15 +55,19 @@ impl S3ErrorCode {
             Self::InternalError => "InternalError",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidPart => "InvalidPart",
+            Self::InvalidPartOrder => "InvalidPartOrder",
             Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidToken => "InvalidToken",
             Self::MalformedPOSTRequest => "MalformedPOSTRequest",
+            Self::MalformedXML => "MalformedXML",
             Self::MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceededError",
             Self::MethodNotAllowed => "MethodNotAllowed",
             Self::MissingContentLength => "MissingContentLength",
             Self::NoSuchBucket => "NoSuchBucket",
             Self::NoSuchKey => "NoSuchKey",
+            Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -73,7 +81,7 @@ impl S3ErrorCode {
             | Self::InvalidAccessKeyId
             | Self::SignatureDoesNotMatch
             | Self::InvalidToken => StatusCode::FORBIDDEN,
-            Self::NoSuchBucket | Self::NoSuchKey => StatusCode::NOT_FOUND,
+            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -87,6 +95,9 @@ impl S3ErrorCode {
             | Self::EntityTooSmall
             | Self::IncompleteBody
             | Self::InvalidArgument
+            | Self::InvalidPart
+            | Self::InvalidPartOrder
+            | Self::MalformedXML
             | Self::InvalidPolicyDocument
             | Self::MalformedPOSTRequest
             | Self::MaxPostPreDataLengthExceeded

@@ -9,7 +9,8 @@ use vetted_core::Timestamp;
 /// What the event says about the request and the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectCreated<'a> {
-    /// `Put` or `Post`: becomes `ObjectCreated:Put` / `ObjectCreated:Post`.
+    /// Becomes `ObjectCreated:Put`, `ObjectCreated:Post` or
+    /// `ObjectCreated:CompleteMultipartUpload`.
     pub method: CreatedBy,
     pub region: &'a str,
     pub bucket: &'a str,
@@ -33,6 +34,7 @@ pub struct ObjectCreated<'a> {
 pub enum CreatedBy {
     Put,
     Post,
+    CompleteMultipartUpload,
 }
 
 #[derive(Serialize)]
@@ -132,6 +134,7 @@ impl ObjectCreated<'_> {
                 event_name: match self.method {
                     CreatedBy::Put => "ObjectCreated:Put",
                     CreatedBy::Post => "ObjectCreated:Post",
+                    CreatedBy::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
                 },
                 user_identity: Principal {
                     principal_id: self.principal_id,

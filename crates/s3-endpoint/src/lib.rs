@@ -23,9 +23,12 @@
 //! verified as S3 verifies it: a body with another SHA-256 is refused with `BadDigest` and
 //! nothing is stored ([`checksum`]).
 //!
+//! Multipart uploads (create, upload a part, list parts, complete, abort), all through
+//! presigned URLs, are in [`multipart`].
+//!
 //! Knowingly not implemented (refused with S3's code, never silently accepted):
 //! Authorization-header signatures and chunked `STREAMING-*` payloads, session tokens,
-//! SigV2, multipart uploads and other sub-resources, `Content-MD5` and every
+//! SigV2, sub-resources other than multipart uploads, `Content-MD5` and every
 //! `x-amz-checksum-*` but SHA-256, `If-Match`, conditional GETs,
 //! `${filename}` substitution, listing. Accepted but not applied: `response-*` overrides on
 //! GET (the stored type is always served), and POST fields such as `acl`, `Cache-Control` or
@@ -38,6 +41,7 @@ pub mod errors;
 pub mod events;
 pub mod form;
 mod get;
+pub mod multipart;
 mod post;
 mod post_auth;
 pub mod post_policy;
@@ -266,6 +270,13 @@ async fn dispatch(
     let target = Target::parse(&context.path, &endpoint.config)?;
     if let Target::Object(key) = &target {
         tracing::Span::current().record("key", key.as_str());
+    }
+    if let Target::Object(key) = &target
+        && let Some(operation) = multipart::Operation::of(&parts.method, context)?
+    {
+        return endpoint
+            .multipart(operation, context, parts, key, body)
+            .await;
     }
     match (&parts.method, target) {
         (&Method::PUT, Target::Object(key)) => {

@@ -47,7 +47,7 @@ fn only_if_absent(headers: &HeaderMap) -> Result<bool, S3Error> {
     }
 }
 
-fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
     let missing = || {
         S3Error::new(
             S3ErrorCode::MissingContentLength,

@@ -42,6 +42,11 @@ impl Spooled {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Keeps the file, renamed to `to` (on the spool's filesystem), instead of removing it.
+    pub fn persist(self, to: &Path) -> std::io::Result<()> {
+        self.path.persist(to).map_err(|e| e.error)
+    }
 }
 
 impl Spool {

@@ -9,6 +9,11 @@ where each REQUEST is one of
   {"kind": "put", "key": K, "content_type": T?, "if_none_match": bool?, "content_length": N?,
    "checksum_sha256": B64?, "expires": S}          -> generate_presigned_url('put_object')
   {"kind": "get", "key": K, "expires": S}          -> generate_presigned_url('get_object')
+  {"kind": "create_multipart", "key": K, "content_type": T, "expires": S}
+  {"kind": "upload_part", "key": K, "upload_id": U, "part_number": N, "checksum_sha256": B64?,
+   "expires": S}
+  {"kind": "list_parts" | "complete_multipart" | "abort_multipart", "key": K, "upload_id": U,
+   "expires": S}                                    -> generate_presigned_url of that operation
 and any REQUEST may carry "clock_offset": seconds, to sign as if botocore's clock were that far
 from now (a negative offset signs in the past, for expiry tests).
 
@@ -70,6 +75,22 @@ def sign(client, bucket, request):
         operation = "put_object"
     elif kind == "get":
         operation = "get_object"
+    elif kind == "create_multipart":
+        params["ContentType"] = request["content_type"]
+        operation = "create_multipart_upload"
+    elif kind == "upload_part":
+        params["UploadId"] = request["upload_id"]
+        params["PartNumber"] = request["part_number"]
+        if "checksum_sha256" in request:
+            params["ChecksumSHA256"] = request["checksum_sha256"]
+        operation = "upload_part"
+    elif kind in ("list_parts", "complete_multipart", "abort_multipart"):
+        params["UploadId"] = request["upload_id"]
+        operation = {
+            "list_parts": "list_parts",
+            "complete_multipart": "complete_multipart_upload",
+            "abort_multipart": "abort_multipart_upload",
+        }[kind]
     else:
         raise SystemExit(f"unknown request kind {kind!r}")
     url = client.generate_presigned_url(

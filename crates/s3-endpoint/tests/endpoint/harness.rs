@@ -31,6 +31,7 @@ pub struct App {
     pub store: Arc<MemoryObjectStore>,
     pub queue: Arc<RecordingQueue>,
     pub spool_dir: PathBuf,
+    pub endpoint: Arc<S3Endpoint>,
     pub http: reqwest::Client,
     _dir: TempDir,
     server: tokio::task::JoinHandle<()>,
@@ -68,6 +69,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut S3Config)) -> App {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(endpoint.router());
+    let endpoint_handle = Arc::clone(&endpoint);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -83,6 +85,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut S3Config)) -> App {
         store,
         queue,
         spool_dir,
+        endpoint: endpoint_handle,
         http: {
             // reqwest is built without a crypto provider of its own (see the workspace's
             // rustls entry); install ring's before building a client.
