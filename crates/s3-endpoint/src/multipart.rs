@@ -699,7 +699,7 @@ async fn read_complete_body(body: Body) -> Result<Vec<(u32, String)>, S3Error> {
 /// Parses `<CompleteMultipartUpload><Part><PartNumber>N</PartNumber><ETag>E</ETag></Part>...`.
 /// Other elements of a part (its checksums) are accepted and ignored: the stored part is
 /// identified by its ETag, which is its SHA-256.
-pub(crate) fn parse_complete(xml: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
+pub fn parse_complete(xml: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
     let bad = |detail: &str| malformed_xml(detail);
     let mut reader = Reader::from_reader(xml);
     let mut path: Vec<Vec<u8>> = Vec::new();
