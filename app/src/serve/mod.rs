@@ -633,7 +633,10 @@ async fn abort_stale_multipart_uploads(
             _ = ticks.tick() => {}
         }
         let before = vetted_core::Timestamp::from_unix_millis(
-            clock.now().unix_millis().saturating_sub(AFTER.as_millis() as i64),
+            clock
+                .now()
+                .unix_millis()
+                .saturating_sub(AFTER.as_millis() as i64),
         );
         match s3.abort_stale_uploads(before).await {
             Ok(0) => {}

@@ -141,6 +141,20 @@ user_id_type!(
     ModeratorId
 );
 
+// Both are a token's `sub` under one alphabet, so either is always a valid other: the
+// notification ledger and a purge key a person by that `sub`, whatever their role.
+impl From<&ModeratorId> for OwnerId {
+    fn from(id: &ModeratorId) -> Self {
+        Self(id.0.clone())
+    }
+}
+
+impl From<&OwnerId> for ModeratorId {
+    fn from(id: &OwnerId) -> Self {
+        Self(id.0.clone())
+    }
+}
+
 /// What ties one upload's events together, from presign to publish, for whoever sent it.
 ///
 /// A client may name it when it asks to upload (its own order or request id, say), so that
@@ -446,6 +460,14 @@ mod tests {
 
     fn target() -> SlotRef {
         SlotRef::new(RestaurantId::parse("r1").unwrap(), Slot::Gallery(3))
+    }
+
+    #[test]
+    fn an_owner_and_a_moderator_with_one_sub_convert_into_each_other() {
+        let owner = OwnerId::parse("sub-1_A").unwrap();
+        let moderator = ModeratorId::from(&owner);
+        assert_eq!(moderator.as_str(), owner.as_str());
+        assert_eq!(OwnerId::from(&moderator), owner);
     }
 
     #[test]

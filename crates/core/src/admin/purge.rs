@@ -417,8 +417,7 @@ async fn purge_user(
     if let Some(notifications) = stores.notifications {
         report.notification_preference = notifications.preference(id).await?.is_some();
         // A moderator's escalation subscription keeps an address too: the same `sub`.
-        let as_moderator = crate::ids::ModeratorId::parse(id.as_str())
-            .unwrap_or_else(|_| unreachable!("owner and moderator ids share one alphabet"));
+        let as_moderator = crate::ids::ModeratorId::from(id);
         if !dry_run {
             notifications.forget(id).await?;
             notifications.unsubscribe_escalations(&as_moderator).await?;
