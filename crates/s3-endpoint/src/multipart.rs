@@ -44,7 +44,7 @@ use super::errors::{S3Error, S3ErrorCode, push_element};
 use super::events::CreatedBy;
 use super::form::too_large;
 use super::presigned::PayloadCheck;
-use super::put::{DEFAULT_CONTENT_TYPE, content_length};
+use super::put::{content_length, content_type_of};
 use super::request::{RequestContext, writable_key};
 use super::sigv4;
 use super::spool::{Spool, check_sha256};
@@ -283,12 +283,7 @@ impl S3Endpoint {
     }
 
     async fn create_upload(&self, key: &ObjectKey, parts: &Parts) -> Result<Response, S3Error> {
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or(DEFAULT_CONTENT_TYPE)
-            .to_owned();
+        let content_type = content_type_of(&parts.headers);
         // The whole object's checksum is not kept; only parts' pinned checksums are checked.
         if let Some(algorithm) = parts.headers.get("x-amz-checksum-algorithm")
             && !algorithm.as_bytes().eq_ignore_ascii_case(b"SHA256")

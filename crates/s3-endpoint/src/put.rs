@@ -47,6 +47,15 @@ fn only_if_absent(headers: &HeaderMap) -> Result<bool, S3Error> {
     }
 }
 
+/// The object's content type: the request's `Content-Type`, else S3's default.
+pub(crate) fn content_type_of(headers: &HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or(DEFAULT_CONTENT_TYPE)
+        .to_owned()
+}
+
 pub(crate) fn content_length(headers: &HeaderMap) -> Result<u64, S3Error> {
     let missing = || {
         S3Error::new(
@@ -124,12 +133,7 @@ pub async fn put_object(
         checksum::check_pinned(&spooled, pinned)?;
     }
 
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or(DEFAULT_CONTENT_TYPE)
-        .to_owned();
+    let content_type = content_type_of(&parts.headers);
     let meta = endpoint
         .commit(
             Commit {

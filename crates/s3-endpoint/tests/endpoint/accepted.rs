@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde_json::{Value, json};
 use vetted_core::ObjectKey;
@@ -196,16 +195,7 @@ async fn concurrent_if_none_match_puts_store_exactly_one() {
 async fn aws_sdk_presigned_put_is_accepted() {
     let app = spawn_app().await;
     let key = incoming_key();
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        // The SDK joins the endpoint's path and the bucket without a separator of its own, so
-        // a path-prefixed endpoint needs its trailing slash ("/s3/", not "/s3").
-        .endpoint_url(format!("{}/", app.endpoint_url()))
-        .force_path_style(true)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+    let client = app.sdk_client();
     let presigned = client
         .put_object()
         .bucket(BUCKET)

@@ -119,6 +119,21 @@ impl App {
         vetted_s3_endpoint::spool::leftovers(&self.spool_dir).unwrap()
     }
 
+    /// The Rust SDK's S3 client for this endpoint, for presigning as an independent signer.
+    pub fn sdk_client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            // The SDK joins the endpoint's path and the bucket without a separator of its own,
+            // so a path-prefixed endpoint needs its trailing slash ("/s3/", not "/s3").
+            .endpoint_url(format!("{}/", self.endpoint_url()))
+            .force_path_style(true)
+            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
     /// Signs the requests with boto3; see `boto_sign.py`.
     pub async fn boto(&self, requests: Value) -> Vec<Value> {
         let spec = json!({

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::presigning::PresigningConfig;
 use serde_json::{Value, json};
 use vetted_core::ports::ObjectStore;
@@ -56,18 +55,22 @@ struct Upload<'a> {
 }
 
 impl<'a> Upload<'a> {
-    async fn create(app: &'a App, key: &str) -> Upload<'a> {
+    /// Sends a boto3-signed CreateMultipartUpload for `key`.
+    async fn send_create(app: &App, key: &str) -> reqwest::Response {
         let signed = app
             .boto(json!([{"kind": "create_multipart", "key": key,
                           "content_type": "image/jpeg", "expires": 300}]))
             .await;
-        let response = app
-            .http
+        app.http
             .post(signed[0]["url"].as_str().unwrap())
             .header("content-type", "image/jpeg")
             .send()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    async fn create(app: &'a App, key: &str) -> Upload<'a> {
+        let response = Self::send_create(app, key).await;
         assert_eq!(response.status(), 200);
         let xml = response.text().await.unwrap();
         assert_eq!(element(&xml, "Key").as_deref(), Some(key));
@@ -377,19 +380,7 @@ async fn unknown_aborted_and_other_keys_uploads_are_no_such_upload() {
 async fn multipart_requests_need_a_valid_signature_and_an_upload_key() {
     let app = spawn_large_app().await;
     // Only incoming/ keys may be written, multipart or not.
-    let signed = app
-        .boto(
-            json!([{"kind": "create_multipart", "key": "published/x/y.jpg",
-                      "content_type": "image/jpeg", "expires": 300}]),
-        )
-        .await;
-    let response = app
-        .http
-        .post(signed[0]["url"].as_str().unwrap())
-        .header("content-type", "image/jpeg")
-        .send()
-        .await
-        .unwrap();
+    let response = Upload::send_create(&app, "published/x/y.jpg").await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(&response.text().await.unwrap()), "AccessDenied");
 
@@ -441,14 +432,7 @@ async fn the_rust_sdk_presigns_parts_the_endpoint_accepts() {
     let app = spawn_large_app().await;
     let key = incoming_key();
     let upload = Upload::create(&app, &key).await;
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(format!("{}/", app.endpoint_url()))
-        .force_path_style(true)
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
+    let client = app.sdk_client();
     let body = payload(4096);
     let pinned = ContentSha256::of(&body).to_base64();
     let presigned = client
