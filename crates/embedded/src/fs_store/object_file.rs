@@ -211,19 +211,7 @@ pub(super) fn adopt_object(
     if !file.metadata().map_err(Failure::Io)?.is_file() {
         return Err(Failure::Io(io::Error::other("not a regular file")));
     }
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    let mut chunk = vec![0u8; CHUNK];
-    loop {
-        let n = match file.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::Io(e)),
-        };
-        hasher.update(&chunk[..n]);
-        size += n as u64;
-    }
+    let (hasher, size) = hash_through(&mut file, io::sink())?;
     let (trailer, tail) = new_trailer(size, hasher, content_type)?;
     file.write_all_at(&tail, size).map_err(Failure::Io)?;
     file.sync_all().map_err(Failure::Io)?;
@@ -241,19 +229,8 @@ pub(super) fn adopt_object(
     Ok(trailer.meta())
 }
 
-/// Writes `source` as the object at `target`: temporary file, fsync, rename, fsync directory.
-pub(super) fn write_object(
-    root: &Path,
-    target: &Path,
-    mut source: impl Read,
-    content_type: &str,
-) -> Result<ObjectMeta, Failure> {
-    let dir = target.parent().unwrap_or(root);
-    create_dirs(root, dir)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+/// Reads `source` to its end, hashing it and writing it to `sink`; the hash and the size.
+fn hash_through(mut source: impl Read, mut sink: impl Write) -> Result<(Sha256, u64), Failure> {
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut chunk = vec![0u8; CHUNK];
@@ -264,10 +241,28 @@ pub(super) fn write_object(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Failure::Io(e)),
         };
-        hasher.update(&chunk[..n]);
-        temp.write_all(&chunk[..n]).map_err(Failure::Io)?;
+        let read = chunk.get(..n).unwrap_or_default();
+        hasher.update(read);
+        sink.write_all(read).map_err(Failure::Io)?;
         size += n as u64;
     }
+    Ok((hasher, size))
+}
+
+/// Writes `source` as the object at `target`: temporary file, fsync, rename, fsync directory.
+pub(super) fn write_object(
+    root: &Path,
+    target: &Path,
+    source: impl Read,
+    content_type: &str,
+) -> Result<ObjectMeta, Failure> {
+    let dir = target.parent().unwrap_or(root);
+    create_dirs(root, dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let (hasher, size) = hash_through(source, &mut temp)?;
     let (trailer, tail) = new_trailer(size, hasher, content_type)?;
     temp.write_all(&tail).map_err(Failure::Io)?;
     temp.as_file().sync_all().map_err(Failure::Io)?;
