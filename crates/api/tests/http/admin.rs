@@ -1,7 +1,8 @@
 //! The admin recovery routes: an admin lists what failed, redrives a FAILED upload (dry run
 //! first, then for real, then again to no effect), redrives a queue's dead letters and
 //! expires stale intents, rescans one upload and a slot kind page by page, purges a restaurant
-//! and a user (dry run first, then for real, then again to no effect); every refusal.
+//! and a user (dry run first, then for real, then again to no effect), bans, lists and unbans
+//! a SHA-256; every refusal.
 
 use std::time::Duration;
 
@@ -515,6 +516,7 @@ async fn an_admin_bans_lists_and_unbans_a_sha256_and_each_change_is_audited() {
     let path = format!("/api/admin/banned/{}", BANNED_HEX.to_uppercase());
     let (status, body) = app.put(&admin, &path, r#"{"note": "spam"}"#).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_matches("admin-banned.json", &json!({"items": [body.clone()]}));
     assert_eq!(body["sha256_hex"], BANNED_HEX);
     assert_eq!(
         body["sha256"],
@@ -530,6 +532,7 @@ async fn an_admin_bans_lists_and_unbans_a_sha256_and_each_change_is_audited() {
     assert_eq!(body.get("note"), None, "{body}");
     let (status, listed) = app.get(&admin, "/api/admin/banned").await;
     assert_eq!(status, StatusCode::OK);
+    assert_matches("admin-banned.json", &listed);
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     let (status, one) = app.get(&admin, &path).await;
     assert_eq!(
