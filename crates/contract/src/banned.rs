@@ -72,7 +72,7 @@ pub async fn the_list_is_newest_first_and_an_unban_happens_once(banned: &dyn Ban
         ok(banned.ban(&entry).await, "ban");
         ours.push(entry);
     }
-    ours.sort_by(|a, b| b.at.cmp(&a.at));
+    ours.sort_by_key(|e| std::cmp::Reverse(e.at));
     let digests: Vec<ContentSha256> = ours.iter().map(|e| e.sha256).collect();
     let mine = |all: Vec<BannedEntry>| -> Vec<BannedEntry> {
         all.into_iter()
