@@ -322,6 +322,22 @@ async fn a_body_other_than_the_pinned_sha256_is_refused_and_the_right_one_goes_o
     drop(server);
 }
 
+/// Issue 16, item 3: identical bytes reuse their decision, and a banned hash is refused, on
+/// the embedded backend (`tests/support/dedup_walk.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, support::dedup_walk::CONFIG).unwrap();
+    let server = Server::start(ServeSettings {
+        config: Some(config),
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    support::dedup_walk::reuse_and_ban(&server).await;
+    drop(server);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_registered_through_the_admin_api_gets_the_events_it_asked_for_signed() {
     let dir = tempfile::tempdir().unwrap();

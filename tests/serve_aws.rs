@@ -334,6 +334,32 @@ async fn a_body_other_than_the_pinned_sha256_is_refused_on_the_aws_backend() {
     drop(server);
 }
 
+/// Issue 16, item 3 on moto: identical bytes reuse their decision (the digest of an unpinned
+/// upload comes from sanitize, since S3 reports none), and a banned hash is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused_on_the_aws_backend() {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "dedup-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, support::dedup_walk::CONFIG).unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        config: Some(config),
+        ..ServeSettings::new(dir.path().join("data"))
+    })
+    .await;
+    support::dedup_walk::reuse_and_ban(&server).await;
+    drop(server);
+}
+
 /// `/api/webhooks` is mounted on the AWS backend too, over the DynamoDB table serve's
 /// bootstrap made: an admin registers an endpoint (its secret shown once) and lists it, and
 /// an inside address is refused, since on AWS the guard is always on.

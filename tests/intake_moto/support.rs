@@ -359,6 +359,9 @@ impl EmbeddedRig {
             restaurants: Arc::new(vetted_embedded::sqlite_restaurants::SqliteRestaurants::new(
                 db.clone(),
             )),
+            banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+                db.clone(),
+            )),
             audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
             objects: Arc::new(
                 vetted_embedded::fs_store::FsObjectStore::new(dir.join("objects")).unwrap(),

@@ -277,6 +277,9 @@ async fn the_sweep_recovers_and_expires_on_embedded_adapters() {
         ports: Ports {
             uploads: Arc::new(SqliteUploads::new(db.clone())),
             restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
+            banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+                db.clone(),
+            )),
             audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
             objects: Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap()),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),

@@ -14,6 +14,7 @@
 pub mod checksum_walk;
 pub mod client;
 pub mod db;
+pub mod dedup_walk;
 pub mod event_tap;
 pub mod events;
 pub mod logo_walk;

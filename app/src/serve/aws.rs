@@ -94,6 +94,7 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
         uploads: Arc::new(resources.uploads(&ctx)),
         restaurants: Arc::new(resources.restaurants(&ctx)),
         audit: Arc::new(resources.audit(&ctx)),
+        banned: Arc::new(resources.banned(&ctx)),
         objects: Arc::new(resources.object_store(&ctx)),
         workflow: Arc::new(resources.workflow(&ctx)),
         events: Arc::new(resources.event_sink(&ctx)),

@@ -14,6 +14,7 @@
 //! min_side = 512
 //! min_aspect = "1:1"
 //! max_aspect = "4:1"
+//! known_content = "review"            # or "reuse": identical bytes take their earlier decision
 //!
 //! sanitize_memory_mib = 1024          # shared by every sanitize at once; one waits for room
 //!

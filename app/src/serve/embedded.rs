@@ -23,6 +23,7 @@ use vetted_embedded::db::Db;
 use vetted_embedded::fs_store::FsObjectStore;
 use vetted_embedded::outbox::SqliteOutbox;
 use vetted_embedded::sqlite_audit::SqliteAudit;
+use vetted_embedded::sqlite_banned::SqliteBanned;
 use vetted_embedded::sqlite_notifications::SqliteNotifications;
 use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
 use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
@@ -130,6 +131,7 @@ pub async fn build(
         uploads: Arc::new(SqliteUploads::new(db.clone())),
         restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
         audit: Arc::new(SqliteAudit::new(db.clone())),
+        banned: Arc::new(SqliteBanned::new(db.clone())),
         objects,
         workflow: engine.clone(),
         events: outbox.clone(),

@@ -259,6 +259,7 @@ impl Services {
             events: pipeline.events.clone(),
             clock,
             audit: pipeline.audit.clone(),
+            banned: pipeline.banned.clone(),
             // Both backends: serve answers /media from the object store.
             media: MediaUrls::Serve {
                 base: public_url.to_owned(),

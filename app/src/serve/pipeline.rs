@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use vetted_api::auth::{DevKey, LocalIssuer};
 use vetted_core::ports::{
-    AuditTrail, EventSink, Mailer, Notifications, ObjectStore, Restaurants, ReviewWorkflow,
-    UploadSigner, Uploads, Webhooks, WorkQueue,
+    AuditTrail, BannedContent, EventSink, Mailer, Notifications, ObjectStore, Restaurants,
+    ReviewWorkflow, UploadSigner, Uploads, Webhooks, WorkQueue,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::outbox::SqliteOutbox;
@@ -22,6 +22,8 @@ pub struct Pipeline {
     pub restaurants: Arc<dyn Restaurants>,
     /// The append-only trail of decisions and operators' actions.
     pub audit: Arc<dyn AuditTrail>,
+    /// The SHA-256 digests admins refuse for good.
+    pub banned: Arc<dyn BannedContent>,
     pub objects: Arc<dyn ObjectStore>,
     pub workflow: Arc<dyn ReviewWorkflow>,
     pub events: Arc<dyn EventSink>,

@@ -40,6 +40,8 @@ pub struct PolicyView {
     pub max_pixels: u64,
     /// How many different moderators must approve: 1, or 2 for four-eyes review.
     pub approvals_required: u8,
+    /// What happens to bytes that already have a decision: `review` or `reuse`.
+    pub known_content: &'static str,
     /// The narrowest width:height accepted, as `W:1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_aspect: Option<String>,
@@ -89,6 +91,7 @@ impl From<&Policy> for PolicyView {
             max_side: policy.max_side,
             max_pixels: policy.max_pixels,
             approvals_required: policy.approvals_required,
+            known_content: policy.known_content.as_str(),
             min_aspect: policy.min_aspect.map(|a| a.to_string()),
             max_aspect: policy.max_aspect.map(|a| a.to_string()),
             min_aspect_ratio: policy

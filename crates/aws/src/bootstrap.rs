@@ -113,6 +113,11 @@ impl Resources {
         crate::dynamo::DynamoAudit::new(ctx.dynamodb(), &self.restaurants_table)
     }
 
+    /// The banned-content list, which lives in the restaurants table.
+    pub fn banned(&self, ctx: &AwsContext) -> crate::dynamo::DynamoBanned {
+        crate::dynamo::DynamoBanned::new(ctx.dynamodb(), &self.restaurants_table)
+    }
+
     /// The webhooks store, when the resources name its table.
     pub fn webhooks(&self, ctx: &AwsContext) -> Option<DynamoWebhooks> {
         self.webhooks_table

@@ -10,7 +10,7 @@ use vetted_core::settings::{Env, SettingError};
 use vetted_core::{Ports, SystemClock};
 
 use crate::config::AwsContext;
-use crate::dynamo::{DynamoAudit, DynamoRestaurants, DynamoUploads};
+use crate::dynamo::{DynamoAudit, DynamoBanned, DynamoRestaurants, DynamoUploads};
 use crate::eventbridge::EventBridgeEventSink;
 use crate::s3::S3ObjectStore;
 
@@ -55,6 +55,7 @@ impl PipelineConfig {
             )),
             clock: Arc::new(SystemClock),
             audit: Arc::new(DynamoAudit::new(ctx.dynamodb(), &self.restaurants_table)),
+            banned: Arc::new(DynamoBanned::new(ctx.dynamodb(), &self.restaurants_table)),
             media: self.media.clone(),
         }
     }

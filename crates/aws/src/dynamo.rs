@@ -6,7 +6,8 @@
 //! [`is_in_progress`](Status::is_in_progress) carry its partition attribute `in_progress`
 //! (a copy of `restaurant`), which every transition sets or removes. A purge reads
 //! `by-restaurant` (restaurant, then `created_at`): every upload of a restaurant, whatever its
-//! status. Items written before uploads targeted a restaurant have no `restaurant` attribute
+//! status. Content-hash dedup reads `by-sha256` (the digest, then `created_at`), sparse: only
+//! items whose digest is known carry `sha256`. Items written before uploads targeted a restaurant have no `restaurant` attribute
 //! and are in no such listing. A
 //! transition is one `UpdateItem` conditioned on the expected status, mirroring
 //! [`UploadRecord::apply`] field by field, so that races have exactly one winner. Intents carry
@@ -18,6 +19,7 @@
 //! [`DynamoNotifications`], in [`notifications`].
 
 pub mod audit;
+pub mod banned;
 pub mod invitations;
 mod item;
 pub mod notifications;
@@ -31,14 +33,15 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use vetted_core::ports::{BackendError, Page, PageRequest, Uploads, UploadsError};
 use vetted_core::restaurant::RestaurantId;
-use vetted_core::{OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
+use vetted_core::{ContentSha256, OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
 
 pub use audit::DynamoAudit;
+pub use banned::DynamoBanned;
 pub use invitations::DynamoInvitations;
 pub use item::BadItem;
 use item::{
-    CREATED_AT, ESCALATION_LEVEL, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, STATUS,
-    STATUS_SINCE, TASK_TOKEN, TTL, changed_attributes, from_item, millis, n, s, to_item,
+    CREATED_AT, ESCALATION_LEVEL, ID, IN_PROGRESS_ATTRIBUTE, Item, OWNER, RESTAURANT, SHA256,
+    STATUS, STATUS_SINCE, TASK_TOKEN, TTL, changed_attributes, from_item, millis, n, s, to_item,
 };
 pub use notifications::DynamoNotifications;
 use paging::Index;
@@ -58,6 +61,9 @@ pub const BY_OWNER_INDEX: &str = "by-owner";
 pub const IN_PROGRESS_INDEX: &str = "in-progress";
 /// Every upload of a restaurant: partition `restaurant`, sort `created_at`.
 pub const BY_RESTAURANT_INDEX: &str = "by-restaurant";
+/// Uploads of the same bytes: partition `sha256` (base64; sparse, present once the digest is
+/// known), sort `created_at`.
+pub const BY_SHA256_INDEX: &str = "by-sha256";
 /// The TTL attribute (Unix seconds), present only while a record awaits its upload.
 pub const TTL_ATTRIBUTE: &str = TTL;
 
@@ -81,9 +87,14 @@ const BY_RESTAURANT: Index = Index {
     partition: RESTAURANT,
     sort: CREATED_AT,
 };
+const BY_SHA256: Index = Index {
+    name: BY_SHA256_INDEX,
+    partition: SHA256,
+    sort: CREATED_AT,
+};
 
 /// The key attributes of the table and its indexes, with their types, for creating the table.
-pub const KEY_ATTRIBUTES: [(&str, &str); 7] = [
+pub const KEY_ATTRIBUTES: [(&str, &str); 8] = [
     (ID, "S"),
     (STATUS, "S"),
     (STATUS_SINCE, "N"),
@@ -91,14 +102,16 @@ pub const KEY_ATTRIBUTES: [(&str, &str); 7] = [
     (CREATED_AT, "N"),
     (IN_PROGRESS_ATTRIBUTE, "S"),
     (RESTAURANT, "S"),
+    (SHA256, "S"),
 ];
 
 /// The secondary indexes: name, partition attribute, sort attribute.
-pub const INDEXES: [(&str, &str, &str); 4] = [
+pub const INDEXES: [(&str, &str, &str); 5] = [
     (BY_STATUS_INDEX, STATUS, STATUS_SINCE),
     (BY_OWNER_INDEX, OWNER, CREATED_AT),
     (IN_PROGRESS_INDEX, IN_PROGRESS_ATTRIBUTE, CREATED_AT),
     (BY_RESTAURANT_INDEX, RESTAURANT, CREATED_AT),
+    (BY_SHA256_INDEX, SHA256, CREATED_AT),
 ];
 
 /// Upload records in one DynamoDB table.
@@ -424,6 +437,36 @@ impl Uploads for DynamoUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.list(BY_RESTAURANT, restaurant.as_str(), true, page)
             .await
+    }
+
+    /// One `UpdateItem` setting `sha256` on condition that the item exists and has none; a
+    /// refusal returns the item as it stands.
+    #[tracing::instrument(skip(self, sha256), fields(upload_id = %id))]
+    async fn record_sha256(
+        &self,
+        id: &UploadId,
+        sha256: &ContentSha256,
+    ) -> Result<UploadRecord, UploadsError> {
+        let update = format!("SET #{SHA256} = :sha256");
+        let condition = format!("attribute_exists(#{ID}) AND attribute_not_exists(#{SHA256})");
+        let values = vec![(":sha256".to_owned(), s(sha256.to_base64()))];
+        // `expected` is unused: a refusal here is not a status conflict.
+        match self
+            .conditional_update(id, update, condition, values, Status::Received)
+            .await
+        {
+            Err(UploadsError::Conflict { current, .. }) => Ok(*current),
+            other => other,
+        }
+    }
+
+    #[tracing::instrument(skip(self, sha256, page))]
+    async fn list_by_sha256(
+        &self,
+        sha256: &ContentSha256,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.list(BY_SHA256, &sha256.to_base64(), true, page).await
     }
 
     /// One `DeleteItem` returning the old item, which says whether there was one.

@@ -157,3 +157,17 @@ async fn dynamo_audit_passes_the_audit_contract() {
     let trail = vetted_aws::dynamo::DynamoAudit::new(ctx.dynamodb(), &table);
     vetted_contract::audit::run_all(&trail).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_banned_passes_the_banned_contract() {
+    let Some(ctx) = common::context().await else {
+        return;
+    };
+    // The banned-content list lives in the restaurants table.
+    let table = common::unique("restaurants");
+    ensure_restaurants_table(&ctx, &table)
+        .await
+        .expect("create restaurants table");
+    let banned = vetted_aws::dynamo::DynamoBanned::new(ctx.dynamodb(), &table);
+    vetted_contract::banned::run_all(&banned).await;
+}

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod audit;
+pub mod banned;
 pub mod emulator;
 pub mod events;
 pub mod invitations;

@@ -43,10 +43,17 @@ pub enum AuditAction {
     Purge,
     /// An operator expired stale intents.
     Expire,
+    /// The pipeline decided an upload by reusing the decision on earlier identical bytes (the
+    /// slot kind's `known_content = reuse`); the note names that upload.
+    ReuseDecision,
+    /// An admin put a SHA-256 on the banned list (the note says which).
+    Ban,
+    /// An admin took a SHA-256 off the banned list.
+    Unban,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::FirstApproval,
         AuditAction::Approve,
         AuditAction::Decline,
@@ -55,6 +62,9 @@ impl AuditAction {
         AuditAction::Rescan,
         AuditAction::Purge,
         AuditAction::Expire,
+        AuditAction::ReuseDecision,
+        AuditAction::Ban,
+        AuditAction::Unban,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +77,9 @@ impl AuditAction {
             AuditAction::Rescan => "rescan",
             AuditAction::Purge => "purge",
             AuditAction::Expire => "expire",
+            AuditAction::ReuseDecision => "reuse_decision",
+            AuditAction::Ban => "ban",
+            AuditAction::Unban => "unban",
         }
     }
 
@@ -179,6 +192,8 @@ impl AuditEntry {
     pub fn for_owner(mut self) -> Self {
         if self.action.is_decision() || self.action == AuditAction::Rollback {
             self.actor = "moderator".to_owned();
+        } else if self.action == AuditAction::ReuseDecision {
+            // The pipeline's own: `system` names no one.
         } else {
             self.actor = "operator".to_owned();
         }

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod audit;
+pub mod banned;
 pub mod checksum;
 pub mod error_chain;
 pub mod events;

@@ -55,6 +55,9 @@ pub enum ReasonCode {
     /// endpoint) refuses such a body before it is stored, so this means the store did not:
     /// the file is refused rather than trusted.
     ChecksumMismatch,
+    /// The content's SHA-256 is on the banned list an admin keeps (`/api/admin/banned`): these
+    /// exact bytes are refused before any moderator sees them, whatever the slot's policy says.
+    BannedContent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -62,7 +65,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 17] = [
+    pub const ALL: [ReasonCode; 18] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -80,6 +83,7 @@ impl ReasonCode {
         ReasonCode::ReencodedTooLarge,
         ReasonCode::ObjectReplaced,
         ReasonCode::ChecksumMismatch,
+        ReasonCode::BannedContent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +105,7 @@ impl ReasonCode {
             ReasonCode::ReencodedTooLarge => "reencoded_too_large",
             ReasonCode::ObjectReplaced => "object_replaced",
             ReasonCode::ChecksumMismatch => "checksum_mismatch",
+            ReasonCode::BannedContent => "banned_content",
         }
     }
 
@@ -132,6 +137,7 @@ impl ReasonCode {
             ReasonCode::ChecksumMismatch => {
                 "The file that arrived is not the one whose checksum was declared; upload it again."
             }
+            ReasonCode::BannedContent => "This exact file is not accepted here.",
         }
     }
 }

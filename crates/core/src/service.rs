@@ -13,8 +13,8 @@ use crate::intake::NotificationError;
 use crate::lifecycle::Lifecycle;
 use crate::media::MediaUrls;
 use crate::ports::{
-    AuditTrail, EventError, EventSink, ObjectStore, Restaurants, RestaurantsError, Retryable,
-    StoreError, Uploads, UploadsError, WorkflowError,
+    AuditTrail, BannedContent, BannedError, EventError, EventSink, ObjectStore, Restaurants,
+    RestaurantsError, Retryable, StoreError, Uploads, UploadsError, WorkflowError,
 };
 use crate::restaurant::SlotRef;
 use crate::status::IllegalMove;
@@ -32,6 +32,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The append-only record of decisions and operators' actions.
     pub audit: Arc<dyn AuditTrail>,
+    /// The SHA-256 digests admins refuse for good.
+    pub banned: Arc<dyn BannedContent>,
     /// How published images are addressed; events and views carry their URLs.
     pub media: MediaUrls,
 }
@@ -99,6 +101,12 @@ pub enum StepError {
         #[source]
         source: EventError,
     },
+    #[error("upload {upload}: banned-content list: {source}")]
+    Banned {
+        upload: UploadId,
+        #[source]
+        source: BannedError,
+    },
     #[error("upload {upload}: the sanitizer stopped unexpectedly")]
     SanitizerCrashed { upload: UploadId },
     /// A step asked for a move the status machine forbids: a bug, never retried.
@@ -136,6 +144,7 @@ impl Retryable for StepError {
             StepError::Workflow { source, .. } => source.is_retryable(),
             StepError::Events { source, .. } => source.is_retryable(),
             StepError::Notify { source, .. } => source.is_retryable(),
+            StepError::Banned { source, .. } => source.is_retryable(),
         }
     }
 }

@@ -91,6 +91,7 @@ pub const COMPONENTS: &[(&str, &[Migration])] = &[
     ("accounts", crate::sqlite_accounts::MIGRATIONS),
     ("invitations", crate::sqlite_invitations::MIGRATIONS),
     ("audit", crate::sqlite_audit::MIGRATIONS),
+    ("banned", crate::sqlite_banned::MIGRATIONS),
 ];
 
 /// How long a statement waits for a lock held by another process (an operator command on the

@@ -8,6 +8,7 @@ mod keyset;
 pub mod outbox;
 pub mod sqlite_accounts;
 pub mod sqlite_audit;
+pub mod sqlite_banned;
 pub mod sqlite_invitations;
 pub mod sqlite_notifications;
 pub mod sqlite_queue;

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use vetted_core::ports::{Page, PageRequest, PageToken, Uploads, UploadsError};
 use vetted_core::restaurant::RestaurantId;
-use vetted_core::{OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
+use vetted_core::{ContentSha256, OwnerId, Status, TaskToken, Transition, UploadId, UploadRecord};
 
 use crate::db::{Db, DbError, Migration, immediate};
 use crate::keyset;
@@ -115,6 +115,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: "ALTER TABLE uploads ADD COLUMN sha256 TEXT;",
     },
+    Migration {
+        // Earlier uploads of the same bytes, for content-hash dedup; partial, since most rows
+        // of earlier versions have no digest.
+        version: 9,
+        sql: "CREATE INDEX uploads_by_sha256 ON uploads (sha256, created_at, id)
+              WHERE sha256 IS NOT NULL;",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.
@@ -144,6 +151,7 @@ enum Listing {
     ByStatus,
     InProgress,
     ByRestaurant,
+    BySha256,
 }
 
 impl Listing {
@@ -153,6 +161,7 @@ impl Listing {
             Listing::ByStatus => "s1",
             Listing::InProgress => "p1",
             Listing::ByRestaurant => "r1",
+            Listing::BySha256 => "h1",
         }
     }
 }
@@ -160,7 +169,9 @@ impl Listing {
 /// The position after the last item of a page: its sort key and id.
 fn encode_token(listing: Listing, last: &UploadRecord) -> PageToken {
     let at = match listing {
-        Listing::ByOwner | Listing::InProgress | Listing::ByRestaurant => last.created_at,
+        Listing::ByOwner | Listing::InProgress | Listing::ByRestaurant | Listing::BySha256 => {
+            last.created_at
+        }
         Listing::ByStatus => last.status_since,
     };
     keyset::encode(listing.tag(), at.unix_millis(), &last.id.to_string())
@@ -220,6 +231,15 @@ impl SqliteUploads {
             ),
             (Listing::ByRestaurant, true) => format!(
                 "SELECT {COLUMNS} FROM uploads WHERE restaurant = ?1
+                 AND (created_at, id) < (?2, ?3)
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::BySha256, false) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE sha256 = ?1
+                 ORDER BY created_at DESC, id DESC LIMIT ?4"
+            ),
+            (Listing::BySha256, true) => format!(
+                "SELECT {COLUMNS} FROM uploads WHERE sha256 = ?1
                  AND (created_at, id) < (?2, ?3)
                  ORDER BY created_at DESC, id DESC LIMIT ?4"
             ),
@@ -373,6 +393,36 @@ impl Uploads for SqliteUploads {
     ) -> Result<Page<UploadRecord>, UploadsError> {
         self.page(Listing::ByRestaurant, restaurant.as_str().to_owned(), page)
             .await
+    }
+
+    #[tracing::instrument(skip(self, sha256), fields(upload_id = %id))]
+    async fn record_sha256(
+        &self,
+        id: &UploadId,
+        sha256: &ContentSha256,
+    ) -> Result<UploadRecord, UploadsError> {
+        let (id, digest) = (*id, sha256.to_base64());
+        self.db
+            .call(move |conn| {
+                let tx = immediate(conn)?;
+                tx.prepare_cached(
+                    "UPDATE uploads SET sha256 = ?2 WHERE id = ?1 AND sha256 IS NULL",
+                )?
+                .execute(params![id.to_string(), digest])?;
+                let current = rows::select(&tx, &id)?;
+                tx.commit()?;
+                Ok(current.ok_or(UploadsError::NotFound(id)))
+            })
+            .await
+            .map_err(backend("uploads.record_sha256"))?
+    }
+
+    async fn list_by_sha256(
+        &self,
+        sha256: &ContentSha256,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.page(Listing::BySha256, sha256.to_base64(), page).await
     }
 
     #[tracing::instrument(skip(self), fields(upload_id = %id))]

@@ -89,3 +89,10 @@ async fn sqlite_audit_passes_the_audit_contract() {
     let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
     vetted_contract::audit::run_all(&vetted_embedded::sqlite_audit::SqliteAudit::new(db)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_banned_passes_the_banned_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+    vetted_contract::banned::run_all(&vetted_embedded::sqlite_banned::SqliteBanned::new(db)).await;
+}

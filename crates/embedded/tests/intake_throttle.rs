@@ -122,6 +122,9 @@ async fn world(deferral: bool) -> World {
     let ports = Ports {
         uploads: Arc::new(SqliteUploads::new(rig.db.clone())),
         restaurants: Arc::new(SqliteRestaurants::new(rig.db.clone())),
+        banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+            rig.db.clone(),
+        )),
         audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(
             rig.db.clone(),
         )),

@@ -99,6 +99,22 @@ impl Uploads for RecordingUploads {
         self.inner.set_review_stage(id, level, task_token).await
     }
 
+    async fn record_sha256(
+        &self,
+        id: &UploadId,
+        sha256: &vetted_core::ContentSha256,
+    ) -> Result<UploadRecord, UploadsError> {
+        self.inner.record_sha256(id, sha256).await
+    }
+
+    async fn list_by_sha256(
+        &self,
+        sha256: &vetted_core::ContentSha256,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError> {
+        self.inner.list_by_sha256(sha256, page).await
+    }
+
     async fn list_by_owner(
         &self,
         owner: &OwnerId,
@@ -197,6 +213,9 @@ async fn world() -> World {
     let ports = Ports {
         uploads: uploads.clone(),
         restaurants: restaurants.clone(),
+        banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+            rig.db.clone(),
+        )),
         audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(
             rig.db.clone(),
         )),

@@ -61,6 +61,9 @@ async fn rig() -> Rig {
         ports: Ports {
             uploads: uploads.clone(),
             restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
+            banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+                db.clone(),
+            )),
             audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
             objects: objects.clone(),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),

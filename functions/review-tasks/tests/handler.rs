@@ -56,6 +56,9 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
         ports: Ports {
             uploads: uploads.clone(),
             restaurants: Arc::new(SqliteRestaurants::new(db.clone())),
+            banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+                db.clone(),
+            )),
             audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone())),
             objects: objects.clone(),
             events: Arc::new(SqliteOutbox::new(db, clock.clone())),

@@ -8,6 +8,7 @@
 //! | `POST /api/admin/expire` | expire intents past their deadline now |
 //! | `POST /api/admin/rescan` | the gate again under today's policy: one upload, or a page of a slot kind's since a date |
 //! | `POST /api/admin/purge` | delete every object and record of a restaurant or a user |
+//! | `/api/admin/banned` | the banned-content list (see [`banned`]) |
 //!
 //! A purge takes its target and `dry_run` in its body, as a rescan does; one of something
 //! that is not there (never was, or purged already) succeeds and deletes nothing, so an
@@ -18,6 +19,8 @@
 //! reach these routes (no token 401, another role 403); an upload or queue that does not
 //! exist is 404. The work is [`vetted_core::admin`]'s and
 //! [`Intake::redrive_failed`](vetted_core::intake::Intake::redrive_failed).
+
+pub mod banned;
 
 use std::sync::Arc;
 use vetted_core::audit::{self, AuditAction, AuditEntry};
@@ -58,6 +61,7 @@ pub fn routes() -> Router<ApiState> {
         .route("/api/admin/expire", post(expire))
         .route("/api/admin/rescan", post(rescan))
         .route("/api/admin/purge", post(purge))
+        .merge(banned::routes())
 }
 
 /// `?dry_run=true|false`; absent means false.

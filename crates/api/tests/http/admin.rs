@@ -1,7 +1,8 @@
 //! The admin recovery routes: an admin lists what failed, redrives a FAILED upload (dry run
 //! first, then for real, then again to no effect), redrives a queue's dead letters and
 //! expires stale intents, rescans one upload and a slot kind page by page, purges a restaurant
-//! and a user (dry run first, then for real, then again to no effect); every refusal.
+//! and a user (dry run first, then for real, then again to no effect), bans, lists and unbans
+//! a SHA-256; every refusal.
 
 use std::time::Duration;
 
@@ -173,8 +174,15 @@ fn routes(upload: &str) -> Vec<(&'static str, String)> {
         ("POST", "/api/admin/expire".to_owned()),
         ("POST", "/api/admin/rescan".to_owned()),
         ("POST", "/api/admin/purge".to_owned()),
+        ("GET", "/api/admin/banned".to_owned()),
+        ("GET", format!("/api/admin/banned/{BANNED_HEX}")),
+        ("PUT", format!("/api/admin/banned/{BANNED_HEX}")),
+        ("DELETE", format!("/api/admin/banned/{BANNED_HEX}")),
     ]
 }
+
+/// `printf hello | sha256sum`.
+const BANNED_HEX: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
 async fn send(app: &TestApp, token: Option<&str>, method: &str, path: &str) -> (StatusCode, Value) {
     let mut request = app.http.request(method.parse().unwrap(), app.url(path));
@@ -499,4 +507,99 @@ async fn malformed_and_oversized_purge_requests_are_refused_and_delete_nothing()
         assert_error(&answer, status, reason);
     }
     assert_eq!(app.uploads.get(&id).await.unwrap().status, Status::Failed);
+}
+
+#[tokio::test]
+async fn an_admin_bans_lists_and_unbans_a_sha256_and_each_change_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let path = format!("/api/admin/banned/{}", BANNED_HEX.to_uppercase());
+    let (status, body) = app.put(&admin, &path, r#"{"note": "spam"}"#).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_matches("admin-banned.json", &json!({"items": [body.clone()]}));
+    assert_eq!(body["sha256_hex"], BANNED_HEX);
+    assert_eq!(
+        body["sha256"],
+        "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+    );
+    assert_eq!(body["by"], "admin-1");
+    let (status, body) = app.put(&admin, &path, "{}").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a second ban replaces the note: {body}"
+    );
+    assert_eq!(body.get("note"), None, "{body}");
+    let (status, listed) = app.get(&admin, "/api/admin/banned").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_matches("admin-banned.json", &listed);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, one) = app.get(&admin, &path).await;
+    assert_eq!(
+        (status, &one["sha256_hex"]),
+        (StatusCode::OK, &json!(BANNED_HEX))
+    );
+    assert_eq!(app.delete(&admin, &path).await, StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&admin, &path).await, StatusCode::NOT_FOUND);
+    let answer = app.get(&admin, &path).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+    let (_, trail) = app
+        .get(&admin, "/api/audit?since=2000-01-01T00:00:00Z&limit=100")
+        .await;
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["note"].as_str().is_some_and(|n| n.contains(BANNED_HEX)))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["ban", "ban", "unban"], "{trail}");
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_ban_requests_are_refused_and_ban_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin("admin-1");
+    let good = format!("/api/admin/banned/{BANNED_HEX}");
+    for digest in [
+        "abc".to_owned(),
+        format!("{BANNED_HEX}00"),
+        BANNED_HEX.replace('2', "g"),
+        "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=".to_owned(),
+    ] {
+        let path = format!(
+            "/api/admin/banned/{}",
+            digest.replace('+', "%2B").replace('/', "%2F")
+        );
+        let answer = app.put(&admin, &path, "{}").await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_sha256");
+        let answer = send(&app, Some(&admin), "DELETE", &path).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid_sha256");
+    }
+    let big = format!(r#"{{"note": "{}"}}"#, "a".repeat(65 * 1024));
+    for (body, status, reason) in [
+        ("{".to_owned(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (String::new(), StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            json!({"note": "x", "force": true}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+        ),
+        (
+            json!({"note": 5}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            json!({"note": "n".repeat(1001)}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (big, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ] {
+        let answer = app.put(&admin, &good, &body).await;
+        assert_error(&answer, status, reason);
+    }
+    let (_, listed) = app.get(&admin, "/api/admin/banned").await;
+    assert_eq!(listed["items"], json!([]), "nothing was banned");
 }

@@ -151,11 +151,15 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let webhooks = Arc::new(SqliteWebhooks::new(db.clone()));
     let notifications = Arc::new(SqliteNotifications::new(db.clone()));
     let audit = Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(db.clone()));
+    let banned = Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+        db.clone(),
+    ));
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
     let ports = Ports {
         uploads: uploads.clone(),
         restaurants: restaurants.clone(),
         audit: audit.clone(),
+        banned,
         objects: objects.clone(),
         events: outbox.clone() as Arc<dyn EventSink>,
         clock: clock.clone(),

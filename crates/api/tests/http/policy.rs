@@ -42,6 +42,7 @@ async fn owners_and_moderators_read_the_policy_the_server_enforces() {
             "max_side": 4096,
             "max_pixels": 10_000_000,
             "approvals_required": 1,
+            "known_content": "review",
         });
         assert_eq!(
             body,

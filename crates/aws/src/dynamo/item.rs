@@ -30,6 +30,8 @@ pub(crate) const RESTAURANT: &str = "restaurant";
 pub(crate) const SLOT: &str = "slot";
 /// A copy of `restaurant` while the status is in progress: the `in-progress` index's key.
 pub(crate) const IN_PROGRESS_ATTRIBUTE: &str = "in_progress";
+/// The content's SHA-256 (base64): the `by-sha256` index's key, present only once known.
+pub(crate) const SHA256: &str = "sha256";
 
 /// The restaurant of uploads stored before uploads targeted a slot.
 const LEGACY_RESTAURANT: &str = RestaurantId::LEGACY;

@@ -21,7 +21,7 @@ const MAX_PAGES: usize = 10_000;
 const INDEX_LAG: Duration = Duration::from_secs(5);
 
 /// Follows `next` from the first page to the last, checking that no page exceeds `limit`.
-async fn list_all<F, Fut>(check: &str, limit: u32, mut fetch: F) -> Vec<UploadRecord>
+pub(super) async fn list_all<F, Fut>(check: &str, limit: u32, mut fetch: F) -> Vec<UploadRecord>
 where
     F: FnMut(PageRequest) -> Fut,
     Fut: Future<Output = Result<Page<UploadRecord>, UploadsError>>,
@@ -49,7 +49,7 @@ where
 
 /// Lists until every one of `ours` is present (an index may lag), then returns the listing
 /// restricted to `ours`, in listing order; a record listed twice fails at once.
-async fn list_ours<F, Fut>(
+pub(super) async fn list_ours<F, Fut>(
     check: &str,
     limit: u32,
     ours: &[UploadRecord],
@@ -89,7 +89,7 @@ where
     }
 }
 
-fn ids(records: &[UploadRecord]) -> Vec<UploadId> {
+pub(super) fn ids(records: &[UploadRecord]) -> Vec<UploadId> {
     records.iter().map(|r| r.id).collect()
 }
 
@@ -318,7 +318,7 @@ pub async fn a_foreign_page_token_is_refused(uploads: &dyn Uploads) {
 }
 
 /// Walks a new record of `owner` for `target`, created at `created_ms`, along `moves`.
-async fn walked(
+pub(super) async fn walked(
     uploads: &dyn Uploads,
     owner: &OwnerId,
     target: SlotRef,

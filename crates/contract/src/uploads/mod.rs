@@ -4,10 +4,15 @@
 //! Every check uses fresh ids and owners of its own, and listings by status look only at the
 //! check's own records, so the suite also runs on a shared table.
 
+mod content;
 mod listings;
 mod records;
 mod transitions;
 
+pub use content::{
+    list_by_sha256_holds_every_record_of_the_digest,
+    record_sha256_sets_a_missing_digest_once_and_nothing_else,
+};
 pub use listings::{
     a_foreign_page_token_is_refused, list_by_owner_is_newest_first,
     list_by_restaurant_holds_every_record_and_delete_removes_one,
@@ -55,6 +60,8 @@ pub async fn run_all(uploads: &dyn Uploads) {
     a_foreign_page_token_is_refused(uploads).await;
     list_in_progress_holds_exactly_the_open_requests(uploads).await;
     list_by_restaurant_holds_every_record_and_delete_removes_one(uploads).await;
+    record_sha256_sets_a_missing_digest_once_and_nothing_else(uploads).await;
+    list_by_sha256_holds_every_record_of_the_digest(uploads).await;
 }
 
 pub(crate) fn fresh_owner() -> OwnerId {

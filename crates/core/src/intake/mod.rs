@@ -354,6 +354,18 @@ impl Intake {
             }
             _ => gate.verdict,
         };
+        // Banned bytes never reach review. The digest is known here when the client pinned it
+        // or the store reported it; otherwise the sanitize step, which hashes every byte,
+        // checks the list.
+        let verdict = match (verdict, meta.sha256.or(record.sha256)) {
+            (Verdict::Accept { .. }, Some(digest)) if self.is_banned(&upload, &digest).await? => {
+                warn!(%digest, "the bytes are on the banned list");
+                Verdict::Reject {
+                    reason: ReasonCode::BannedContent,
+                }
+            }
+            (verdict, _) => verdict,
+        };
 
         let mut changes = RecordChanges {
             bytes: Some(meta.size),
@@ -409,6 +421,22 @@ impl Intake {
             Ok(received) if same_write(&received) => Claim::Ours(received),
             Ok(current) | Err(current) => Claim::Theirs(current),
         })
+    }
+
+    async fn is_banned(
+        &self,
+        upload: &UploadId,
+        digest: &crate::checksum::ContentSha256,
+    ) -> Result<bool, StepError> {
+        self.ports
+            .banned
+            .get(digest)
+            .await
+            .map(|entry| entry.is_some())
+            .map_err(|source| StepError::Banned {
+                upload: *upload,
+                source,
+            })
     }
 
     async fn start_review(

@@ -57,6 +57,32 @@ pub struct Policy {
     /// How many different moderators must approve before an image is published: 1, or 2 for
     /// four-eyes review (`[logo] approvals_required = 2`). One decline is always final.
     pub approvals_required: u8,
+    /// What happens to bytes that already have a decision (the same SHA-256): `review` (the
+    /// default) puts them before a moderator like any other; `reuse` publishes bytes already
+    /// published, and still live, for the same restaurant without review, and declines bytes
+    /// declined anywhere with the original reason. Banned bytes are refused either way.
+    pub known_content: KnownContent,
+}
+
+/// A slot kind's answer to bytes that already have a decision; see [`Policy::known_content`].
+///
+/// `Review` is the default because reuse lets an image be published with no human looking at
+/// it for this upload: an operator turns it on for a kind knowingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnownContent {
+    #[default]
+    Review,
+    Reuse,
+}
+
+impl KnownContent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KnownContent::Review => "review",
+            KnownContent::Reuse => "reuse",
+        }
+    }
 }
 
 impl Default for Policy {
@@ -74,6 +100,7 @@ impl Default for Policy {
             gate_max_bytes: 64 * KIB,
             gate_first_read_bytes: 64 * KIB,
             approvals_required: 1,
+            known_content: KnownContent::Review,
         }
     }
 }
@@ -146,6 +173,13 @@ impl Policy {
                     self.approvals_required = env
                         .parsed::<u8>(var)?
                         .ok_or_else(|| invalid(&"expected 1 or 2"))?;
+                }
+                "KNOWN_CONTENT" => {
+                    self.known_content = match value {
+                        "review" => KnownContent::Review,
+                        "reuse" => KnownContent::Reuse,
+                        _ => return Err(invalid(&"expected review or reuse").into()),
+                    };
                 }
                 _ => return Err(invalid(&"no such policy setting").into()),
             }

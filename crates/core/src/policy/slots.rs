@@ -254,6 +254,7 @@ pub fn explain_refusal(kind: SlotKind, reason: ReasonCode, policy: &Policy) -> S
 mod tests {
     use super::*;
     use crate::image_type::ImageType;
+    use crate::policy::KnownContent;
 
     #[test]
     fn defaults_differ_by_kind_and_are_valid() {
@@ -307,6 +308,35 @@ mod tests {
         assert_eq!(p.gallery_positions, 4);
         let typo = Env::from_pairs([("VETTED_POLICY_LOGO_MIN_SIDES", "1")]);
         assert!(SlotPolicies::default().with_env(&typo).is_err());
+    }
+
+    #[test]
+    fn known_content_is_review_unless_a_kind_says_reuse() {
+        let p = SlotPolicies::default();
+        assert!(
+            [&p.logo, &p.cover, &p.gallery]
+                .iter()
+                .all(|k| k.known_content == KnownContent::Review)
+        );
+        let p = SlotPolicies::from_toml("[gallery]\nknown_content = \"reuse\"\n").unwrap();
+        assert_eq!(
+            (p.gallery.known_content, p.logo.known_content),
+            (KnownContent::Reuse, KnownContent::Review)
+        );
+        let env = Env::from_pairs([("VETTED_POLICY_LOGO_KNOWN_CONTENT", "reuse")]);
+        let p = SlotPolicies::default().with_env(&env).unwrap();
+        assert_eq!(
+            (p.logo.known_content, p.gallery.known_content),
+            (KnownContent::Reuse, KnownContent::Review)
+        );
+        for bad in ["Reuse", "skip"] {
+            let env = Env::from_pairs([("VETTED_POLICY_KNOWN_CONTENT", bad)]);
+            assert!(
+                SlotPolicies::default().with_env(&env).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        assert!(SlotPolicies::from_toml("[cover]\nknown_content = \"skip\"\n").is_err());
     }
 
     #[test]

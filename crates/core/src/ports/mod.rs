@@ -6,6 +6,7 @@
 
 mod accounts;
 mod audit;
+mod banned;
 mod events;
 mod invitations;
 mod mailer;
@@ -20,6 +21,7 @@ mod workflow;
 
 pub use accounts::{Accounts, ConfirmedAccount, IssuedTokens, TokenIssuer, TokenSubject};
 pub use audit::{AuditError, AuditTrail};
+pub use banned::{BannedContent, BannedError};
 pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use invitations::{Invitation, Invitations, InvitationsError};
 pub use mailer::{Email, MailError, Mailer};

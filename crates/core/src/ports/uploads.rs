@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 
 use super::{BackendError, Retryable};
+use crate::checksum::ContentSha256;
 use crate::ids::{OwnerId, TaskToken, UploadId};
 use crate::record::{Transition, UploadRecord};
 use crate::restaurant::RestaurantId;
@@ -88,6 +89,12 @@ impl Retryable for UploadsError {
 ///   `created_at` first: what a purge of the restaurant must delete.
 /// - Listings page with `PageRequest`: following `next` until it is `None` yields every
 ///   matching record exactly once.
+/// - `record_sha256` sets the record's `sha256` if it has none, atomically, and changes
+///   nothing else (`status` and `status_since` included); a record that has one keeps it. It
+///   returns the record as it now stands, so the caller compares the stored digest with its
+///   own; a missing record is `NotFound`.
+/// - `list_by_sha256` returns the records whose `sha256` is the digest, whatever their status,
+///   newest `created_at` first: the earlier decisions on the same bytes.
 /// - `delete` removes the record and says whether it was there: deleting a record that is not
 ///   there (never was, or deleted already) succeeds with `false`. Afterwards `get` is
 ///   `NotFound`, no listing returns it, and a `transition` of it is `NotFound`.
@@ -131,6 +138,18 @@ pub trait Uploads: Send + Sync {
     async fn list_by_restaurant(
         &self,
         restaurant: &RestaurantId,
+        page: &PageRequest,
+    ) -> Result<Page<UploadRecord>, UploadsError>;
+
+    async fn record_sha256(
+        &self,
+        id: &UploadId,
+        sha256: &ContentSha256,
+    ) -> Result<UploadRecord, UploadsError>;
+
+    async fn list_by_sha256(
+        &self,
+        sha256: &ContentSha256,
         page: &PageRequest,
     ) -> Result<Page<UploadRecord>, UploadsError>;
 

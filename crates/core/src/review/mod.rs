@@ -18,6 +18,7 @@
 
 mod decision;
 mod escalation;
+mod reuse;
 pub mod sanitize;
 mod tasks;
 mod withdraw;
@@ -36,6 +37,7 @@ use crate::service::{Ports, QueueService, StepError};
 
 pub use decision::{DecisionError, DecisionOutcome};
 pub use escalation::{EscalationShares, MAX_ESCALATION_LEVELS};
+pub use reuse::SYSTEM_MODERATOR;
 pub use withdraw::{WITHDRAW_ANSWER, WithdrawError, can_withdraw};
 
 /// The error a worker reports (`SendTaskFailure`) for a task that cannot be done; the

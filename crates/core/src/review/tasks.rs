@@ -140,6 +140,9 @@ impl Review {
                 Ok(bytes) => bytes,
                 Err(step) => return Ok(step),
             };
+            if let Some(step) = self.check_content(&record, &bytes).await? {
+                return Ok(step);
+            }
             let max_alloc = self.max_decode_alloc;
             // Decoding is CPU-bound for up to seconds: keep it off the async executor.
             let started = std::time::Instant::now();
@@ -186,7 +189,7 @@ impl Review {
         })))
     }
 
-    async fn reject_after_sanitize(
+    pub(super) async fn reject_after_sanitize(
         &self,
         record: &UploadRecord,
         reason: ReasonCode,
@@ -276,6 +279,9 @@ impl Review {
         if in_review.task_token.as_ref() != Some(&message.task_token) {
             warn!("a different task token is stored; this message is stale");
             return Ok(Step::Nothing);
+        }
+        if let Some(step) = self.reuse_decision(&in_review).await? {
+            return Ok(step);
         }
         Ok(Step::Wait)
     }

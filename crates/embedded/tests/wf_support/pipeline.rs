@@ -104,6 +104,9 @@ impl Pipeline {
             ports: Ports {
                 uploads: uploads.clone(),
                 restaurants: restaurants.clone(),
+                banned: Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
+                    rig.db.clone(),
+                )),
                 audit: Arc::new(vetted_embedded::sqlite_audit::SqliteAudit::new(
                     rig.db.clone(),
                 )),
