@@ -55,6 +55,18 @@ pub enum ReasonCode {
     /// endpoint) refuses such a body before it is stored, so this means the store did not:
     /// the file is refused rather than trusted.
     ChecksumMismatch,
+    /// The malware scanner found a signature in the file (`REJECTED`; the record's `failure`
+    /// names the signature).
+    Infected,
+    /// The malware scanner cannot scan this file, for example one larger than it accepts
+    /// (`REJECTED`: an unscanned file is never published).
+    ScanUnsupported,
+    /// The scan did not complete: the scanner could not be reached, did not answer in time,
+    /// or the scan task never answered (`FAILED`, not the uploader's fault; redrivable).
+    ScanFailed,
+    /// No scanner is configured and the settings do not let unscanned files proceed
+    /// (`FAILED`, redrivable once a scanner is configured).
+    ScanSkipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -62,7 +74,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 17] = [
+    pub const ALL: [ReasonCode; 21] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -80,6 +92,10 @@ impl ReasonCode {
         ReasonCode::ReencodedTooLarge,
         ReasonCode::ObjectReplaced,
         ReasonCode::ChecksumMismatch,
+        ReasonCode::Infected,
+        ReasonCode::ScanUnsupported,
+        ReasonCode::ScanFailed,
+        ReasonCode::ScanSkipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -101,6 +117,10 @@ impl ReasonCode {
             ReasonCode::ReencodedTooLarge => "reencoded_too_large",
             ReasonCode::ObjectReplaced => "object_replaced",
             ReasonCode::ChecksumMismatch => "checksum_mismatch",
+            ReasonCode::Infected => "infected",
+            ReasonCode::ScanUnsupported => "scan_unsupported",
+            ReasonCode::ScanFailed => "scan_failed",
+            ReasonCode::ScanSkipped => "scan_skipped",
         }
     }
 
@@ -131,6 +151,16 @@ impl ReasonCode {
             }
             ReasonCode::ChecksumMismatch => {
                 "The file that arrived is not the one whose checksum was declared; upload it again."
+            }
+            ReasonCode::Infected => "The malware scanner found something in the file.",
+            ReasonCode::ScanUnsupported => {
+                "The malware scanner cannot scan this file, so it cannot be published."
+            }
+            ReasonCode::ScanFailed => {
+                "The malware scan did not complete; an operator has been alerted."
+            }
+            ReasonCode::ScanSkipped => {
+                "No malware scanner is configured; an operator has been alerted."
             }
         }
     }
