@@ -220,6 +220,8 @@ async fn world() -> World {
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     };
     World {
         _dir: dir,
