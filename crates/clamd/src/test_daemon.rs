@@ -33,6 +33,11 @@ impl TestClamd {
     /// Starts clamd and waits until it answers PING. Panics, naming what to install, when
     /// there is no clamd: a scan test that silently skips would prove nothing.
     pub async fn start() -> TestClamd {
+        Self::start_with_stream_max(TEST_STREAM_MAX_BYTES).await
+    }
+
+    /// [`TestClamd::start`] with another `StreamMaxLength` (the benchmark scans larger files).
+    pub async fn start_with_stream_max(stream_max_bytes: usize) -> TestClamd {
         let binary = find_clamd().unwrap_or_else(|| {
             panic!(
                 "clamd not found: install Debian's clamav-daemon (scripts/test does: apt-get install clamav-daemon)"
@@ -59,7 +64,7 @@ impl TestClamd {
                 db = db.display(),
                 tmp = dir.path().display(),
                 log = dir.path().join("clamd.log").display(),
-                max = TEST_STREAM_MAX_BYTES,
+                max = stream_max_bytes,
             ),
         )
         .expect("writing clamd.conf");
