@@ -15,6 +15,8 @@ mod support;
 
 #[path = "pipeline/email.rs"]
 mod email;
+#[path = "pipeline/scan.rs"]
+mod scan;
 #[path = "pipeline/slow_clients.rs"]
 mod slow_clients;
 
@@ -52,7 +54,7 @@ async fn approve_decline_and_reject_end_to_end_with_every_event_checked() {
     std::fs::write(&config, hook.config_toml()).unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let base = server.base.clone();
@@ -351,7 +353,7 @@ async fn an_endpoint_registered_through_the_admin_api_gets_the_events_it_asked_f
     .unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let created = server

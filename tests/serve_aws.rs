@@ -50,7 +50,7 @@ async fn serve_on_moto(label: &str) -> Option<(Server, tempfile::TempDir)> {
         backend: BackendChoice::Aws,
         endpoint_url: Some(endpoint),
         prefix,
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     Some((server, dir))
@@ -79,7 +79,7 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         endpoint_url: Some(endpoint.clone()),
         prefix: prefix.clone(),
         config: Some(config),
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let base = server.base.clone();
@@ -303,7 +303,7 @@ async fn an_owner_replaces_a_logo_and_a_moderator_rolls_it_back_on_the_aws_backe
         backend: BackendChoice::Aws,
         endpoint_url: Some(endpoint.clone()),
         prefix: prefix.clone(),
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     let ctx = AwsContext::builder()

@@ -68,7 +68,7 @@ impl Server {
     pub async fn start_with(adjust: impl FnOnce(ServeSettings) -> ServeSettings) -> Self {
         init_tracing();
         let data = tempfile::tempdir().expect("a temporary data directory");
-        let settings = adjust(ServeSettings::new(data.path()));
+        let settings = adjust(ServeSettings::unscanned(data.path()));
         let described = format!("{settings:?}");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -24,7 +24,7 @@ use vetted_embedded::workflow::{EmbeddedWorkflow, ExecutionStatus, substitute};
 pub const REVIEW_ASL: &str = include_str!("../../statemachine/review.asl.json");
 
 /// The tasks whose fixed `TimeoutSeconds` the scenarios shorten to [`TASK_TIMEOUT_SECONDS`].
-const SHORTENED: [&str; 2] = ["Sanitize", "Publish"];
+const SHORTENED: [&str; 3] = ["Scan", "Sanitize", "Publish"];
 /// Long enough for the scripted worker to answer in time on a loaded machine, short enough to
 /// run the ASL's `States.Timeout` retries for real. At 3 s a CI run under load (the browser
 /// tests beside it) answered too late: moto timed the answered attempt out and sent a third

@@ -34,7 +34,7 @@ pub struct Scenario {
     /// Each task message the execution sends, in order, with the worker's answer.
     pub script: Vec<(&'static str, Answer)>,
     /// The states it must enter on both engines.
-    pub entered: &'static [&'static str],
+    pub entered: Vec<&'static str>,
     pub status: &'static str,
 }
 
@@ -43,6 +43,101 @@ fn ok(value: Value) -> Answer {
 }
 
 pub fn scenarios() -> Vec<Scenario> {
+    let mut all: Vec<Scenario> = review_scenarios().into_iter().map(scanned_clean).collect();
+    all.extend(scan_scenarios());
+    all
+}
+
+/// Every review starts with the scan: the review scenarios below begin at Sanitize, so each
+/// is played after a clean scan.
+fn scanned_clean(mut scenario: Scenario) -> Scenario {
+    let clean = ok(json!({ "verdict": "clean", "scan": "clean" }));
+    scenario.script.insert(0, ("scan", clean));
+    scenario.entered.splice(0..0, ["Scan", "ScanVerdict"]);
+    scenario
+}
+
+/// The scan's outcomes: clean (every review scenario), infected and unsupported (the worker
+/// has made the record REJECTED and answers `rejected`), error (the worker has made it FAILED
+/// and reports `Vetted.Permanent`), and a scan task that never answers (after its retries,
+/// `ScanNoAnswer` sends it to RecordFailure, never on to Sanitize).
+fn scan_scenarios() -> Vec<Scenario> {
+    use Answer::{Failure, Silence};
+    let rejected = |reason: &str| ok(json!({ "verdict": "rejected", "reason": reason }));
+    vec![
+        Scenario {
+            key: "scan-infected",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![("scan", rejected("infected"))],
+            entered: vec!["Scan", "ScanVerdict", "Rejected"],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "scan-unsupported",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![("scan", rejected("scan_unsupported"))],
+            entered: vec!["Scan", "ScanVerdict", "Rejected"],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "scan-withdrawn",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![("scan", ok(json!({ "verdict": "withdrawn" })))],
+            entered: vec!["Scan", "ScanVerdict", "Withdrawn"],
+            status: "SUCCEEDED",
+        },
+        Scenario {
+            key: "scan-error",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![
+                (
+                    "scan",
+                    Failure("Vetted.Permanent", "scan_failed: clamd did not answer"),
+                ),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: vec!["Scan", "RecordFailure", "Failed"],
+            status: "FAILED",
+        },
+        Scenario {
+            key: "scan-timeout",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![
+                ("scan", Silence),
+                ("scan", Silence),
+                ("scan", Silence),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: vec!["Scan", "ScanNoAnswer", "RecordFailure", "Failed"],
+            status: "FAILED",
+        },
+        Scenario {
+            key: "scan-no-verdict",
+            review_timeout_seconds: 300,
+            escalation: &[],
+            script: vec![
+                ("scan", ok(json!({ "scan": "clean" }))),
+                ("record_failure", ok(json!({ "status": "FAILED" }))),
+            ],
+            entered: vec![
+                "Scan",
+                "ScanVerdict",
+                "UnexpectedAnswer",
+                "RecordFailure",
+                "Failed",
+            ],
+            status: "FAILED",
+        },
+    ]
+}
+
+/// The review after a clean scan.
+fn review_scenarios() -> Vec<Scenario> {
     use Answer::{Failure, Silence};
     let clean = || ok(json!({ "verdict": "clean", "width": 640, "height": 480 }));
     vec![
@@ -55,7 +150,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", ok(json!({ "decision": "approve" }))),
                 ("publish", ok(json!({ "status": "PUBLISHED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -74,7 +169,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", ok(json!({ "decision": "decline" }))),
                 ("decline", ok(json!({ "status": "DECLINED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -92,7 +187,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 "sanitize",
                 ok(json!({ "verdict": "rejected", "reason": "type_mismatch" })),
             )],
-            entered: &["Sanitize", "SanitizeVerdict", "Rejected"],
+            entered: vec!["Sanitize", "SanitizeVerdict", "Rejected"],
             status: "SUCCEEDED",
         },
         // An owner withdrew the request while it was in review: the waiting task is answered
@@ -105,7 +200,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("sanitize", clean()),
                 ("await_decision", ok(json!({ "decision": "withdraw" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -120,7 +215,7 @@ pub fn scenarios() -> Vec<Scenario> {
             review_timeout_seconds: 300,
             escalation: &[],
             script: vec![("sanitize", ok(json!({ "verdict": "withdrawn" })))],
-            entered: &["Sanitize", "SanitizeVerdict", "Withdrawn"],
+            entered: vec!["Sanitize", "SanitizeVerdict", "Withdrawn"],
             status: "SUCCEEDED",
         },
         Scenario {
@@ -132,7 +227,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", Silence),
                 ("expire", ok(json!({ "status": "EXPIRED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -157,7 +252,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", ok(json!({ "decision": "approve" }))),
                 ("publish", ok(json!({ "status": "PUBLISHED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -185,7 +280,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", Silence),
                 ("expire", ok(json!({ "status": "EXPIRED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -218,7 +313,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("await_decision", ok(json!({ "decision": "decline" }))),
                 ("decline", ok(json!({ "status": "DECLINED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -244,7 +339,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("publish", Silence),
                 ("publish", ok(json!({ "status": "PUBLISHED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "AwaitDecision",
@@ -265,7 +360,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
             ],
-            entered: &["Sanitize", "RecordFailure", "Failed"],
+            entered: vec!["Sanitize", "RecordFailure", "Failed"],
             status: "FAILED",
         },
         Scenario {
@@ -279,7 +374,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("sanitize", Silence),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
             ],
-            entered: &["Sanitize", "RecordFailure", "Failed"],
+            entered: vec!["Sanitize", "RecordFailure", "Failed"],
             status: "FAILED",
         },
         Scenario {
@@ -290,7 +385,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("sanitize", ok(json!({ "verdict": "maybe" }))),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "UnexpectedAnswer",
@@ -307,7 +402,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 ("sanitize", ok(json!({}))),
                 ("record_failure", ok(json!({ "status": "FAILED" }))),
             ],
-            entered: &[
+            entered: vec![
                 "Sanitize",
                 "SanitizeVerdict",
                 "UnexpectedAnswer",

@@ -201,6 +201,8 @@ async fn a_throttled_burst_of_uploads_all_reach_review_and_nothing_is_dead_lette
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: MemoryBudget::new(256 * 1024 * 1024),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     });
 
     // The intents first (upload-api records them before any upload can arrive).

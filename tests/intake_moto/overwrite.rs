@@ -266,6 +266,8 @@ fn review_over(ports: Ports, tasks: Arc<dyn vetted_core::ports::TaskResponder>) 
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: MemoryBudget::new(256 * 1024 * 1024),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     }
 }
 

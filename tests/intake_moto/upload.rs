@@ -121,8 +121,9 @@ async fn a_posted_png_is_received_and_its_review_starts() {
         .expect("the execution named after the upload and its version exists");
     let input: serde_json::Value = serde_json::from_str(described.input().unwrap()).unwrap();
     assert_eq!(input["upload_id"], intent.id.to_string());
+    // The review's first task, on the sanitize queue, is the malware scan.
     let task = pipeline.first_sanitize_task().await;
-    assert_eq!(task["task"], "sanitize");
+    assert_eq!(task["task"], "scan");
     assert_eq!(task["upload_id"], intent.id.to_string());
 
     let events = tap.events_for(&intent.id, 1).await;

@@ -98,7 +98,7 @@ async fn a_run_of_uploads_moves_the_scraped_counters_by_exactly_what_it_did() {
     .unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     let base = server.base.clone();

@@ -136,7 +136,7 @@ async fn each_outcome_emails_each_opted_in_owner_once_however_often_it_is_delive
     .unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let base = server.base.clone();
@@ -320,7 +320,7 @@ async fn the_demo_writes_its_mail_to_files_and_says_where() {
     let data = dir.path().join("data");
     let server = Server::start(ServeSettings {
         demo: true,
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let outbox = data.join("outbox-mail");
@@ -373,7 +373,7 @@ async fn each_escalation_level_emails_each_subscribed_moderator_once() {
     .unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(&data)
+        ..ServeSettings::unscanned(&data)
     })
     .await;
     let base = server.base.clone();

@@ -28,7 +28,7 @@ async fn a_dripping_head_and_a_stalled_body_are_closed_while_others_are_answered
     .unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     let owner = server.token("owner-slow", "owner");

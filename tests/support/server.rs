@@ -32,7 +32,7 @@ pub struct Server {
 impl Server {
     /// The embedded backend on `data`, with the command line's defaults.
     pub async fn embedded(data: &Path) -> Server {
-        Self::start(ServeSettings::new(data)).await
+        Self::start(ServeSettings::unscanned(data)).await
     }
 
     /// Starts the server on a free loopback port; panics if it does not start.

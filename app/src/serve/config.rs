@@ -106,6 +106,50 @@ pub struct ServeConfig {
     pub quarantine_retention_days: u64,
     /// `GET /metrics`: who may scrape it.
     pub metrics: MetricsSettings,
+    /// `[scan]`: the malware scanner (clamd) and whether unscanned uploads may proceed.
+    pub scan: ScanTable,
+}
+
+/// `[scan]`: clamd's address (`unix:/path` or `host:port`), how long one scan may take, and
+/// whether an upload proceeds unscanned when no scanner is configured. Unset, that last one is
+/// yes under `--demo` (or `--allow-unscanned`) and no otherwise: production fails closed.
+/// `VETTED_CLAMD`, `VETTED_SCAN_TIMEOUT_SECONDS` and `VETTED_SCAN_ALLOW_SKIPPED` override it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanTable {
+    pub clamd: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub allow_skipped: Option<bool>,
+}
+
+impl ScanTable {
+    /// The settings in force: the file's, overridden by the environment; `demo` is the
+    /// default of `allow_skipped` when neither says.
+    pub fn settings(
+        &self,
+        env: &Env,
+        demo: bool,
+    ) -> anyhow::Result<vetted_core::review::ScanSettings> {
+        use vetted_core::review::scan::{ClamdAddress, DEFAULT_SCAN_TIMEOUT};
+        let mut settings =
+            vetted_core::review::ScanSettings::from_env(env, self.allow_skipped.unwrap_or(demo))?;
+        if settings.clamd.is_none()
+            && let Some(raw) = &self.clamd
+        {
+            let address = raw
+                .parse::<ClamdAddress>()
+                .map_err(|why| anyhow::anyhow!("[scan] clamd = {raw:?}: {why}"))?;
+            settings.clamd = Some(address);
+        }
+        if env.get("VETTED_SCAN_TIMEOUT_SECONDS").is_none() {
+            settings.timeout = match self.timeout_seconds {
+                Some(0) => anyhow::bail!("[scan] timeout_seconds must be above 0"),
+                Some(seconds) => Duration::from_secs(seconds),
+                None => DEFAULT_SCAN_TIMEOUT,
+            };
+        }
+        Ok(settings)
+    }
 }
 
 /// `[metrics]`: `GET /metrics` answers Prometheus text to a scraper that presents this token
@@ -259,6 +303,7 @@ impl Default for ServeConfig {
             mail: MailSettings::default(),
             quarantine_retention_days: 30,
             metrics: MetricsSettings::default(),
+            scan: ScanTable::default(),
         }
     }
 }

@@ -46,9 +46,9 @@ use vetted_core::intake::{Deferral, Intake};
 use vetted_core::maintenance;
 use vetted_core::media::MediaUrls;
 use vetted_core::ports::Webhooks;
-use vetted_core::review::Review;
 use vetted_core::review::sanitize::DEFAULT_MAX_DECODE_ALLOC;
 use vetted_core::review::sanitize::budget::MemoryBudget;
+use vetted_core::review::{Review, Scanning};
 use vetted_core::settings::Env;
 use vetted_core::webhooks::{Endpoint, EndpointId};
 use vetted_core::{Ports, QueueService};
@@ -118,12 +118,18 @@ Settings file (--config), every key optional:
   audience = \"APP_CLIENT_ID\"        # optional; roles come from cognito:groups
   # Dev tokens from `vetted token` (HS256, key under --data) are always accepted.
 
+  [scan]                            # malware scan before review; only clean proceeds
+  clamd = \"unix:/run/clamav/clamd.ctl\"  # or host:port; unset: no scanner (skipped)
+  timeout_seconds = 60              # connect to answer; past it the upload is FAILED
+  allow_skipped = false             # unscanned uploads proceed? default: no (--demo: yes)
+
   [metrics]                         # GET /metrics, Prometheus text; off without a token
   bearer_token = \"a-long-random-string-of-32-or-more-chars\"   # or VETTED_METRICS_TOKEN
 
 Environment: VETTED_POLICY_<SETTING> (e.g. VETTED_POLICY_MAX_BYTES),
 VETTED_REVIEW_TIMEOUT_SECONDS, VETTED_REVIEW_ESCALATION_PERCENT (e.g. 50,90 or none)
-and VETTED_PRESIGN_EXPIRY_SECONDS override the file;
+VETTED_PRESIGN_EXPIRY_SECONDS, VETTED_CLAMD, VETTED_SCAN_TIMEOUT_SECONDS and
+VETTED_SCAN_ALLOW_SKIPPED override the file;
 VETTED_LOG sets the log filter (e.g. debug, or vetted_core=debug,info);
 VETTED_LOG_FORMAT=json (or --log-format json) logs one JSON object a line, each with the
 request's request_id (X-Request-Id) and, where an upload is in scope, its correlation_id.
@@ -186,6 +192,10 @@ pub struct ServeSettings {
     /// Seed sample uploads, good and bad, and print ready owner and moderator tokens.
     #[arg(long)]
     pub demo: bool,
+    /// Let uploads proceed unscanned when no malware scanner is configured (the default
+    /// only with --demo); see [scan] in the settings file.
+    #[arg(long)]
+    pub allow_unscanned: bool,
     /// The URL browsers reach this server at, if it is not http://ADDR (behind a proxy).
     #[arg(long, env = "VETTED_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -201,6 +211,15 @@ pub struct ServeSettings {
 }
 
 impl ServeSettings {
+    /// The defaults, letting uploads proceed unscanned (`--allow-unscanned`): for tests about
+    /// other steps than the scan.
+    pub fn unscanned(data: impl Into<PathBuf>) -> Self {
+        Self {
+            allow_unscanned: true,
+            ..Self::new(data)
+        }
+    }
+
     /// The command line's defaults (embedded backend, no settings file, no demo), on `data`.
     pub fn new(data: impl Into<PathBuf>) -> Self {
         Self {
@@ -208,6 +227,7 @@ impl ServeSettings {
             backend: BackendChoice::Embedded,
             config: None,
             demo: false,
+            allow_unscanned: false,
             public_url: None,
             endpoint_url: None,
             resources: None,
@@ -249,6 +269,7 @@ impl Services {
     fn new(
         pipeline: &Pipeline,
         config: &ServeConfig,
+        scanning: Scanning,
         clock: Arc<dyn Clock>,
         public_url: &str,
     ) -> Self {
@@ -283,6 +304,7 @@ impl Services {
             policies: config.policies.clone(),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
             memory: MemoryBudget::new(config.sanitize_memory_mib * 1024 * 1024),
+            scanning,
         });
         Self {
             ports,

@@ -7,11 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 use vetted_api::auth::{DevKey, Role};
+use vetted_clamd::ClamdScanner;
+use vetted_core::review::{ScanSettings, Scanning};
+use vetted_core::settings::Env;
 use vetted_core::{Clock, SystemClock};
 
 #[cfg(feature = "aws")]
@@ -54,7 +58,15 @@ pub async fn serve(
         }
         BackendChoice::Aws => build_aws(&settings, config.mail.from.as_deref()).await?,
     };
-    let services = Services::new(&pipeline, &config, clock.clone(), &public_url);
+    let scan = config
+        .scan
+        .settings(
+            &Env::from_process(),
+            settings.demo || settings.allow_unscanned,
+        )
+        .context("[scan] settings")?;
+    let scanning = scanning(&scan, settings.allow_unscanned);
+    let services = Services::new(&pipeline, &config, scanning, clock.clone(), &public_url);
     // A child, so that dropping the handle stops this server and nothing else.
     let shutdown = shutdown.child_token();
     let mailer = owner_mail::mailer(&pipeline, &config.mail, &settings.data)?;
@@ -307,5 +319,28 @@ fn metrics_state(
         queues,
         clock,
         token_digest: super::metrics::MetricsState::token_digest(token),
+    }
+}
+
+/// The review's scanner: clamd when an address is configured, else none, with whether an
+/// unscanned upload may proceed (`--allow-unscanned` always lets it).
+fn scanning(settings: &ScanSettings, allow_unscanned: bool) -> Scanning {
+    match &settings.clamd {
+        Some(address) => {
+            info!(clamd = %address, "scanning uploads with clamd");
+            Scanning::with(Arc::new(ClamdScanner::new(
+                address.clone(),
+                settings.timeout,
+            )))
+        }
+        None => {
+            let allow = settings.allow_skipped || allow_unscanned;
+            if allow {
+                warn!("no malware scanner is configured: uploads proceed unscanned (skipped)");
+            } else {
+                warn!("no malware scanner is configured: every upload will fail as scan_skipped");
+            }
+            Scanning::without_scanner(allow)
+        }
     }
 }

@@ -217,6 +217,12 @@ async fn the_review_workflow_runs_on_the_bootstrapped_queues() {
         StartOutcome::AlreadyStarted
     );
 
+    // The scan comes first, on the same queue; clean, it goes on to sanitize.
+    let (_, scan_token) = next_task(&sanitize, "scan", upload).await;
+    workflow
+        .send_task_success(&scan_token, &json!({"verdict": "clean"}))
+        .await
+        .expect("answer the scan");
     let (task, sanitize_token) = next_task(&sanitize, "sanitize", upload).await;
     assert_eq!(task["execution"], name.as_str());
     workflow
@@ -287,6 +293,12 @@ async fn a_review_without_a_decision_times_out_into_expire() {
         workflow.start(&name, &input).await.expect("start"),
         StartOutcome::Started
     );
+    // The scan comes first, on the same queue; clean, it goes on to sanitize.
+    let (_, scan_token) = next_task(&sanitize, "scan", upload).await;
+    workflow
+        .send_task_success(&scan_token, &json!({"verdict": "clean"}))
+        .await
+        .expect("answer the scan");
     let (_, sanitize_token) = next_task(&sanitize, "sanitize", upload).await;
     workflow
         .send_task_success(&sanitize_token, &json!({"verdict": "clean"}))

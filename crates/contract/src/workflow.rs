@@ -32,7 +32,7 @@ pub struct WorkflowUnderTest<'a> {
 const ARRIVAL_LIMIT: Duration = Duration::from_secs(20);
 
 pub async fn run_all(w: WorkflowUnderTest<'_>) {
-    start_sends_the_sanitize_task_once(w).await;
+    start_sends_the_scan_task_once(w).await;
     an_answer_moves_to_the_next_task_and_its_token_is_gone(w).await;
     a_permanent_failure_goes_to_record_failure(w).await;
     a_token_never_issued_is_task_gone(w).await;
@@ -54,6 +54,22 @@ async fn start(check: &str, w: WorkflowUnderTest<'_>, name: &ExecutionName, uplo
         .await
         .unwrap_or_else(|e| panic!("{check}: start failed: {e}"));
     assert_eq!(outcome, StartOutcome::Started, "{check}: a new name starts");
+}
+
+/// Starts `name` and answers its first task, the scan, `clean`: the review goes on to sanitize.
+async fn start_past_scan(
+    check: &str,
+    w: WorkflowUnderTest<'_>,
+    name: &ExecutionName,
+    upload: UploadId,
+) {
+    start(check, w, name, upload).await;
+    let (body, token) = next_task(check, w.sanitize, name).await;
+    assert_task(check, &body, "scan", upload);
+    w.workflow
+        .send_task_success(&token, &json!({ "verdict": "clean", "scan": "clean" }))
+        .await
+        .unwrap_or_else(|e| panic!("{check}: answering the scan failed: {e}"));
 }
 
 /// The next task message of execution `name` on `queue`: its body and its token.
@@ -145,8 +161,8 @@ async fn assert_gone(check: &str, w: WorkflowUnderTest<'_>, token: &TaskToken, w
     );
 }
 
-pub async fn start_sends_the_sanitize_task_once(w: WorkflowUnderTest<'_>) {
-    const CHECK: &str = "start sends the sanitize task once";
+pub async fn start_sends_the_scan_task_once(w: WorkflowUnderTest<'_>) {
+    const CHECK: &str = "start sends the scan task once";
     let _check = Check::start(CHECK);
     let (name, upload) = (fresh_name(), UploadId::generate());
     start(CHECK, w, &name, upload).await;
@@ -166,7 +182,7 @@ pub async fn start_sends_the_sanitize_task_once(w: WorkflowUnderTest<'_>) {
         "{CHECK}: the same name again"
     );
     let (body, token) = next_task(CHECK, w.sanitize, &name).await;
-    assert_task(CHECK, &body, "sanitize", upload);
+    assert_task(CHECK, &body, "scan", upload);
     // Ends the execution so it leaves nothing waiting behind.
     w.workflow
         .send_task_success(
@@ -174,14 +190,14 @@ pub async fn start_sends_the_sanitize_task_once(w: WorkflowUnderTest<'_>) {
             &json!({ "verdict": "rejected", "reason": "truncated" }),
         )
         .await
-        .unwrap_or_else(|e| panic!("{CHECK}: answering sanitize failed: {e}"));
+        .unwrap_or_else(|e| panic!("{CHECK}: answering the scan failed: {e}"));
 }
 
 pub async fn an_answer_moves_to_the_next_task_and_its_token_is_gone(w: WorkflowUnderTest<'_>) {
     const CHECK: &str = "an answer moves to the next task and its token is gone";
     let _check = Check::start(CHECK);
     let (name, upload) = (fresh_name(), UploadId::generate());
-    start(CHECK, w, &name, upload).await;
+    start_past_scan(CHECK, w, &name, upload).await;
     let (_, sanitize) = next_task(CHECK, w.sanitize, &name).await;
     w.workflow
         .send_task_success(&sanitize, &json!({ "verdict": "clean" }))
@@ -208,7 +224,7 @@ pub async fn a_permanent_failure_goes_to_record_failure(w: WorkflowUnderTest<'_>
     const CHECK: &str = "a permanent failure goes to RecordFailure";
     let _check = Check::start(CHECK);
     let (name, upload) = (fresh_name(), UploadId::generate());
-    start(CHECK, w, &name, upload).await;
+    start_past_scan(CHECK, w, &name, upload).await;
     let (_, sanitize) = next_task(CHECK, w.sanitize, &name).await;
     w.workflow
         .send_task_failure(&sanitize, "Vetted.Permanent", "the object is gone")

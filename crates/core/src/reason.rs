@@ -58,6 +58,18 @@ pub enum ReasonCode {
     /// The content's SHA-256 is on the banned list an admin keeps (`/api/admin/banned`): these
     /// exact bytes are refused before any moderator sees them, whatever the slot's policy says.
     BannedContent,
+    /// The malware scanner found a signature in the file (`REJECTED`; the record's `failure`
+    /// names the signature).
+    Infected,
+    /// The malware scanner cannot scan this file, for example one larger than it accepts
+    /// (`REJECTED`: an unscanned file is never published).
+    ScanUnsupported,
+    /// The scan did not complete: the scanner could not be reached, did not answer in time,
+    /// or the scan task never answered (`FAILED`, not the uploader's fault; redrivable).
+    ScanFailed,
+    /// No scanner is configured and the settings do not let unscanned files proceed
+    /// (`FAILED`, redrivable once a scanner is configured).
+    ScanSkipped,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -65,7 +77,7 @@ pub enum ReasonCode {
 pub struct UnknownReason(pub String);
 
 impl ReasonCode {
-    pub const ALL: [ReasonCode; 18] = [
+    pub const ALL: [ReasonCode; 22] = [
         ReasonCode::Empty,
         ReasonCode::TooSmall,
         ReasonCode::Truncated,
@@ -84,6 +96,10 @@ impl ReasonCode {
         ReasonCode::ObjectReplaced,
         ReasonCode::ChecksumMismatch,
         ReasonCode::BannedContent,
+        ReasonCode::Infected,
+        ReasonCode::ScanUnsupported,
+        ReasonCode::ScanFailed,
+        ReasonCode::ScanSkipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +122,10 @@ impl ReasonCode {
             ReasonCode::ObjectReplaced => "object_replaced",
             ReasonCode::ChecksumMismatch => "checksum_mismatch",
             ReasonCode::BannedContent => "banned_content",
+            ReasonCode::Infected => "infected",
+            ReasonCode::ScanUnsupported => "scan_unsupported",
+            ReasonCode::ScanFailed => "scan_failed",
+            ReasonCode::ScanSkipped => "scan_skipped",
         }
     }
 
@@ -138,6 +158,16 @@ impl ReasonCode {
                 "The file that arrived is not the one whose checksum was declared; upload it again."
             }
             ReasonCode::BannedContent => "This exact file is not accepted here.",
+            ReasonCode::Infected => "The malware scanner found something in the file.",
+            ReasonCode::ScanUnsupported => {
+                "The malware scanner cannot scan this file, so it cannot be published."
+            }
+            ReasonCode::ScanFailed => {
+                "The malware scan did not complete; an operator has been alerted."
+            }
+            ReasonCode::ScanSkipped => {
+                "No malware scanner is configured; an operator has been alerted."
+            }
         }
     }
 }

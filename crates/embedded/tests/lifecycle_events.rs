@@ -239,6 +239,8 @@ async fn world() -> World {
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     };
     World {
         _dir: dir,
@@ -598,4 +600,40 @@ async fn a_replayed_upload_after_the_verdict_is_deleted_and_changes_nothing() {
     );
     let _ = stop.send(());
     runner.await.unwrap();
+}
+
+/// The workflow's `ScanNoAnswer` (the scan task timed out on every attempt) reaches
+/// `record_failure` as `Vetted.ScanNoAnswer`: the upload is FAILED as `scan_failed`, never
+/// passed on; any other caught error stays `processing_failed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_that_never_answered_is_recorded_as_scan_failed() {
+    let world = world().await;
+    world.events.crashing.store(false, Ordering::SeqCst);
+    for (error, reason) in [
+        (vetted_core::review::SCAN_NO_ANSWER, ReasonCode::ScanFailed),
+        ("States.Timeout", ReasonCode::ProcessingFailed),
+    ] {
+        let png = vetted_samples::images::png(320, 200);
+        let intent = world
+            .intent(png.len() as u64, Duration::from_secs(3600))
+            .await;
+        world.arrive(&intent, png).await;
+        assert_eq!(
+            world.uploads.get(&intent.id).await.unwrap().status,
+            Status::Received
+        );
+        let message = serde_json::json!({
+            "task": "record_failure",
+            "upload_id": intent.id.to_string(),
+            "execution": "scan-no-answer",
+            // A token the engine never issued: the answer finds nobody waiting, as when the
+            // execution was already told; the record is what matters here.
+            "task_token": "never-issued-token",
+            "error": { "Error": error, "Cause": "no answer" },
+        });
+        deliver(&world.review, &message.to_string()).await;
+        let failed = world.uploads.get(&intent.id).await.unwrap();
+        assert_eq!(failed.status, Status::Failed, "{error}");
+        assert_eq!(failed.reason, Some(reason), "{error}");
+    }
 }

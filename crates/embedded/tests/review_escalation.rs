@@ -175,6 +175,8 @@ async fn a_decision_racing_a_stage_change_is_answered_by_the_next_stage() {
     assert_eq!(
         pipeline.rig.entered(name.as_str()).await,
         [
+            "Scan",
+            "ScanVerdict",
             "Sanitize",
             "SanitizeVerdict",
             "AwaitDecision",

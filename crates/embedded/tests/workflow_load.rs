@@ -66,9 +66,12 @@ fn assert_refused(text: &str, code: &str, state: Option<&str>, field: Option<&st
 #[test]
 fn the_review_definition_loads_with_every_state() {
     let definition = Definition::parse(&review_asl(), &known).unwrap();
-    assert_eq!(definition.start_at(), "Sanitize");
+    assert_eq!(definition.start_at(), "Scan");
     let names: Vec<&str> = definition.state_names().collect();
     for expected in [
+        "Scan",
+        "ScanNoAnswer",
+        "ScanVerdict",
         "Sanitize",
         "SanitizeVerdict",
         "AwaitDecision",

@@ -47,6 +47,12 @@ async fn a_waiting_task_is_answered_after_a_restart() {
             .start(&name("restart-1"), &start(upload))
             .await
             .unwrap();
+        let scan = take(&rig.sanitize, Duration::from_secs(5)).await;
+        assert_eq!(body(&scan)["task"], "scan");
+        rig.engine
+            .send_task_success(&token(&scan), &json!({ "verdict": "clean" }))
+            .await
+            .unwrap();
         token(&take(&rig.sanitize, Duration::from_secs(5)).await)
     };
     let rig = Rig::open(&path, &review_asl(), Arc::new(SystemClock)).await;
@@ -77,10 +83,10 @@ async fn a_pending_retry_fires_after_a_restart() {
             .await
             .unwrap();
         take(&rig.sanitize, Duration::from_secs(5)).await;
-        // Left unanswered past Sanitize's TimeoutSeconds: States.Timeout, which the ASL retries
-        // (it retries no error a worker sends).
+        // The scan, left unanswered past its TimeoutSeconds: States.Timeout, which the ASL
+        // retries (it retries no error a worker sends).
         let timeout: serde_json::Value = serde_json::from_str(REVIEW_ASL).unwrap();
-        let timeout = timeout["States"]["Sanitize"]["TimeoutSeconds"]
+        let timeout = timeout["States"]["Scan"]["TimeoutSeconds"]
             .as_u64()
             .unwrap();
         clock.advance(Duration::from_secs(timeout));
@@ -102,7 +108,7 @@ async fn a_pending_retry_fires_after_a_restart() {
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(
         rig.entered("restart-2").await,
-        ["Sanitize", "SanitizeVerdict", "Rejected"]
+        ["Scan", "ScanVerdict", "Rejected"]
     );
 }
 
@@ -180,7 +186,7 @@ async fn a_message_that_was_never_sent_is_sent_after_a_restart() {
     let rig = Rig::open(&path, &review_asl(), Arc::new(SystemClock)).await;
     rig.engine.tick().await.unwrap();
     let message = take(&rig.sanitize, Duration::from_secs(5)).await;
-    assert_eq!(body(&message)["task"], "sanitize");
+    assert_eq!(body(&message)["task"], "scan");
     let history = rig.engine.history("restart-3").await.unwrap();
     assert!(history.iter().any(|e| e.event_type == "TaskSubmitted"));
     rig.engine.tick().await.unwrap();
@@ -205,7 +211,7 @@ async fn executions_keep_the_definition_they_started_with() {
     };
     // The new definition no longer knows the verdict "clean".
     let mut changed: serde_json::Value = serde_json::from_str(&review_asl()).unwrap();
-    let clean = changed["States"]["SanitizeVerdict"]["Choices"]
+    let clean = changed["States"]["ScanVerdict"]["Choices"]
         .as_array_mut()
         .unwrap()
         .iter_mut()
@@ -217,10 +223,10 @@ async fn executions_keep_the_definition_they_started_with() {
         .send_task_success(&old, &json!({ "verdict": "clean" }))
         .await
         .unwrap();
-    let waiting = take(&rig.review_tasks, Duration::from_secs(5)).await;
+    let waiting = take(&rig.sanitize, Duration::from_secs(5)).await;
     assert_eq!(
         body(&waiting)["task"],
-        "await_decision",
+        "sanitize",
         "the old definition still applies"
     );
     rig.engine
@@ -236,11 +242,6 @@ async fn executions_keep_the_definition_they_started_with() {
     assert_eq!(body(&failure)["task"], "record_failure");
     assert_eq!(
         rig.entered("new-def").await,
-        [
-            "Sanitize",
-            "SanitizeVerdict",
-            "UnexpectedAnswer",
-            "RecordFailure"
-        ]
+        ["Scan", "ScanVerdict", "UnexpectedAnswer", "RecordFailure"]
     );
 }

@@ -52,6 +52,8 @@ async fn an_approved_upload_is_published() {
     assert_eq!(
         pipeline.rig.entered(name.as_str()).await,
         [
+            "Scan",
+            "ScanVerdict",
             "Sanitize",
             "SanitizeVerdict",
             "AwaitDecision",
@@ -113,6 +115,8 @@ async fn a_declined_upload_is_declined() {
     assert_eq!(
         pipeline.rig.entered(name.as_str()).await,
         [
+            "Scan",
+            "ScanVerdict",
             "Sanitize",
             "SanitizeVerdict",
             "AwaitDecision",
@@ -140,7 +144,7 @@ async fn a_sanitized_copy_over_the_size_limit_fails_the_upload_with_its_reason()
     let done = pipeline.rig.finished(name.as_str()).await;
     assert_eq!(
         pipeline.rig.entered(name.as_str()).await,
-        ["Sanitize", "RecordFailure", "Failed"],
+        ["Scan", "ScanVerdict", "Sanitize", "RecordFailure", "Failed"],
         "{done:?}"
     );
     let events: Vec<EventType> = pipeline

@@ -61,11 +61,15 @@ async fn the_review_times_out_after_review_timeout_seconds() {
         review_stages: vetted_core::ports::ReviewStages::without_escalation(60),
     };
     rig.engine.start(&name("timeout-1"), &start).await.unwrap();
-    let sanitize = take(&rig.sanitize, Duration::from_secs(5)).await;
-    rig.engine
-        .send_task_success(&token(&sanitize), &json!({ "verdict": "clean" }))
-        .await
-        .unwrap();
+    // The scan, then sanitize: both clean.
+    for task in ["scan", "sanitize"] {
+        let message = take(&rig.sanitize, Duration::from_secs(5)).await;
+        assert_eq!(body(&message)["task"], task);
+        rig.engine
+            .send_task_success(&token(&message), &json!({ "verdict": "clean" }))
+            .await
+            .unwrap();
+    }
     let waiting = take(&rig.review_tasks, Duration::from_secs(5)).await;
     assert_eq!(body(&waiting)["task"], "await_decision");
 
@@ -100,6 +104,8 @@ async fn the_review_times_out_after_review_timeout_seconds() {
     assert_eq!(
         rig.entered("timeout-1").await,
         [
+            "Scan",
+            "ScanVerdict",
             "Sanitize",
             "SanitizeVerdict",
             "AwaitDecision",

@@ -48,6 +48,12 @@ impl Maintenance {
             review_tasks::Config {
                 common: config.intake.common.clone(),
                 policies: config.intake.policies.clone(),
+                // Maintenance never scans: it only expires and redrives.
+                scan: vetted_core::review::ScanSettings {
+                    clamd: None,
+                    timeout: vetted_core::review::scan::DEFAULT_SCAN_TIMEOUT,
+                    allow_skipped: false,
+                },
             },
         );
         Self {

@@ -69,6 +69,8 @@ async fn real_tasks_are_acknowledged_and_malformed_ones_fail() {
         policies: SlotPolicies::uniform(Policy::default()),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     });
 
     // An upload intake accepted, in review.

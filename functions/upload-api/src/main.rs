@@ -135,8 +135,9 @@ async fn state() -> anyhow::Result<ApiState> {
         tasks: Arc::new(SfnTaskResponder::new(ctx.sfn())),
         policies: config.policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
-        // Decisions only: this function never sanitizes.
+        // Decisions only: this function never sanitizes nor scans.
         memory: MemoryBudget::default(),
+        scanning: vetted_core::review::Scanning::without_scanner(false),
     });
     let verifier = JwksVerifier::new(config.oidc).context("JWKS client")?;
     // Invitations live in the restaurants table.

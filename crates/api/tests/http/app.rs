@@ -176,6 +176,8 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         policies: policies.clone(),
         max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
         memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
+        // No scanner, and unscanned uploads proceed: these tests are about other steps.
+        scanning: vetted_core::review::Scanning::without_scanner(true),
     });
     let state = ApiState::new(ApiParts {
         ports: ports.clone(),

@@ -164,10 +164,29 @@ async fn a_withdrawal_while_sanitize_is_pending_ends_the_review_at_its_next_step
 async fn a_withdrawal_before_the_review_stored_its_token_ends_the_review_at_that_step() {
     let app = spawn_app().await;
     let id = received_upload(&app, "owner-a").await;
-    // Sanitize runs and answers clean; the await_decision task is queued, not yet worked, so
-    // the record is still RECEIVED and no token is stored for the withdrawal to answer.
+    // The scan, then sanitize, run and answer clean; the await_decision task is queued, not
+    // yet worked, so the record is still RECEIVED and no token is stored for the withdrawal
+    // to answer.
     let sanitize = &app.task_queues[0];
-    for message in sanitize.receive(10, Duration::ZERO).await.unwrap() {
+    for task in ["scan", "sanitize"] {
+        // The engine sends the next task once the previous answer is in: wait for it, boundedly.
+        let mut message = None;
+        for _ in 0..50 {
+            message = sanitize
+                .receive(1, Duration::from_millis(200))
+                .await
+                .unwrap()
+                .pop();
+            if message.is_some() {
+                break;
+            }
+        }
+        let message = message.unwrap_or_else(|| panic!("no {task} task was sent"));
+        assert!(
+            message.body.contains(&format!("\"task\":\"{task}\"")),
+            "{}",
+            message.body
+        );
         app.review.handle_message(&message.body).await.unwrap();
         sanitize.ack(&message.receipt).await.unwrap();
     }

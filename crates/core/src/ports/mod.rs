@@ -15,6 +15,7 @@ mod objects;
 mod presign;
 mod queue;
 mod restaurants;
+mod scanner;
 mod uploads;
 mod webhooks;
 mod workflow;
@@ -30,6 +31,7 @@ pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};
 pub use queue::{MAX_SEND_DELAY, QueueError, QueueMessage, QueueStats, Receipt, WorkQueue};
 pub use restaurants::{Removal, Restaurants, RestaurantsError, Rollback};
+pub use scanner::{ScanOutcome, Scanner};
 pub use uploads::{Page, PageRequest, PageToken, Uploads, UploadsError};
 pub use webhooks::{Webhooks, WebhooksError};
 pub use workflow::{

@@ -20,6 +20,7 @@ mod decision;
 mod escalation;
 mod reuse;
 pub mod sanitize;
+pub mod scan;
 mod tasks;
 mod withdraw;
 
@@ -38,6 +39,7 @@ use crate::service::{Ports, QueueService, StepError};
 pub use decision::{DecisionError, DecisionOutcome};
 pub use escalation::{EscalationShares, MAX_ESCALATION_LEVELS};
 pub use reuse::SYSTEM_MODERATOR;
+pub use scan::{SCAN_NO_ANSWER, ScanSettings, Scanning};
 pub use withdraw::{WITHDRAW_ANSWER, WithdrawError, can_withdraw};
 
 /// The error a worker reports (`SendTaskFailure`) for a task that cannot be done; the
@@ -63,6 +65,8 @@ pub const WORKER_ERRORS: &[&str] = &[ERROR_PERMANENT];
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
+    /// The malware scan, before sanitize; see [`scan`].
+    Scan,
     Sanitize,
     AwaitDecision,
     Publish,
@@ -119,6 +123,8 @@ pub struct Review {
     pub max_decode_alloc: u64,
     /// The memory every sanitize of this process shares; one waits while it is spent.
     pub memory: sanitize::budget::MemoryBudget,
+    /// The malware scanner and whether an unscanned upload may proceed.
+    pub scanning: scan::Scanning,
 }
 
 #[async_trait]

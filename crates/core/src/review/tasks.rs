@@ -40,6 +40,7 @@ impl Review {
         let span = tracing::Span::current();
         span.record("upload_id", tracing::field::display(message.upload_id));
         let step = match message.task {
+            TaskKind::Scan => self.scan_step(&message).await,
             TaskKind::Sanitize => self.sanitize_step(&message).await,
             TaskKind::AwaitDecision => self.await_decision_step(&message).await,
             TaskKind::Publish => self.publish_step(&message).await,
@@ -458,8 +459,13 @@ impl Review {
             .as_ref()
             .map_or_else(|| "unknown error".to_owned(), Value::to_string);
         truncate_at_char_boundary(&mut failure, MAX_FAILURE_TEXT);
+        // The scan task never answered: the upload is unscanned, which has its own reason.
+        let reason = match message.error.as_ref().and_then(|e| e.get("Error")) {
+            Some(Value::String(name)) if name == super::SCAN_NO_ANSWER => ReasonCode::ScanFailed,
+            _ => ReasonCode::ProcessingFailed,
+        };
         let changes = RecordChanges {
-            reason: Some(ReasonCode::ProcessingFailed),
+            reason: Some(reason),
             failure: Some(failure),
             ..Default::default()
         };
@@ -492,7 +498,7 @@ impl Review {
     /// The bytes of exactly the write intake examined (its recorded version), or what to answer
     /// instead: the object is gone, or another write replaced it and the examined one cannot be
     /// read any more (then the upload is refused: nothing unexamined is published).
-    async fn examined_bytes(
+    pub(super) async fn examined_bytes(
         &self,
         record: &UploadRecord,
     ) -> Result<Result<bytes::Bytes, Step>, StepError> {
@@ -537,7 +543,7 @@ impl Review {
     }
 }
 
-fn rejected_answer(reason: Option<ReasonCode>) -> Value {
+pub(super) fn rejected_answer(reason: Option<ReasonCode>) -> Value {
     json!({ "verdict": "rejected", "reason": reason })
 }
 

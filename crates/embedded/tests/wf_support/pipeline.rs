@@ -119,6 +119,8 @@ impl Pipeline {
             policies: SlotPolicies::uniform(policy),
             max_decode_alloc: DEFAULT_MAX_DECODE_ALLOC,
             memory: vetted_core::review::sanitize::budget::MemoryBudget::default(),
+            // No scanner, and unscanned uploads proceed: these tests are about other steps.
+            scanning: vetted_core::review::Scanning::without_scanner(true),
         });
         let (stop, watching) = watch::channel(false);
         let engine = rig.engine.clone();

@@ -1,0 +1,70 @@
+//! `ClamdScanner` against a real clamd (Debian's `clamav-daemon`) with a test-written
+//! signature: every outcome the adapter can give, and the timeout that makes a silent
+//! scanner an `error`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::UnixListener;
+use vetted_clamd::ClamdScanner;
+use vetted_clamd::test_daemon::{TEST_MARKER, TEST_SIGNATURE, TEST_STREAM_MAX_BYTES, TestClamd};
+use vetted_core::ports::{ScanOutcome, Scanner};
+use vetted_core::review::scan::ClamdAddress;
+
+const GENEROUS: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_real_clamd_says_clean_infected_and_unsupported() {
+    let clamd = TestClamd::start().await;
+    let scanner = clamd.scanner(GENEROUS);
+
+    let clean = Bytes::from_static(b"just some bytes, nothing to see");
+    assert_eq!(scanner.scan(clean).await, ScanOutcome::Clean);
+
+    // The marker across a chunk boundary: the signature must match the stream, not a chunk.
+    let mut body = vec![b'a'; vetted_clamd::CHUNK_BYTES - 5];
+    body.extend_from_slice(TEST_MARKER);
+    body.extend_from_slice(b"tail");
+    assert_eq!(
+        scanner.scan(body.into()).await,
+        ScanOutcome::Infected {
+            signature: TEST_SIGNATURE.to_owned()
+        }
+    );
+
+    let too_long = vec![0u8; TEST_STREAM_MAX_BYTES + 1024];
+    let outcome = scanner.scan(too_long.into()).await;
+    assert_eq!(outcome.kind(), "unsupported", "{outcome}");
+}
+
+#[tokio::test]
+async fn a_scanner_that_never_answers_is_an_error_not_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silent.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    // Accepts, reads everything, never replies.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let scanner = ClamdScanner::new(ClamdAddress::Unix(path), Duration::from_millis(300));
+    let outcome = scanner.scan(Bytes::from_static(b"anything")).await;
+    assert!(
+        matches!(&outcome, ScanOutcome::Error { why } if why.contains("did not answer")),
+        "{outcome}"
+    );
+}
+
+#[tokio::test]
+async fn no_clamd_at_the_address_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = ClamdScanner::new(
+        ClamdAddress::Unix(dir.path().join("nobody-here.sock")),
+        GENEROUS,
+    );
+    assert_eq!(scanner.scan(Bytes::from_static(b"x")).await.kind(), "error");
+    let tcp = ClamdScanner::new(ClamdAddress::Tcp("127.0.0.1:1".to_owned()), GENEROUS);
+    assert_eq!(tcp.scan(Bytes::from_static(b"x")).await.kind(), "error");
+}
