@@ -333,7 +333,7 @@ async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused() {
     std::fs::write(&config, support::dedup_walk::CONFIG).unwrap();
     let server = Server::start(ServeSettings {
         config: Some(config),
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     support::dedup_walk::reuse_and_ban(&server).await;

@@ -353,7 +353,7 @@ async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused_on_th
         endpoint_url: Some(endpoint),
         prefix,
         config: Some(config),
-        ..ServeSettings::new(dir.path().join("data"))
+        ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
     support::dedup_walk::reuse_and_ban(&server).await;
