@@ -59,17 +59,7 @@ fn event(restaurant: &RestaurantId, event_type: EventType, status: Status) -> Up
 
 /// Every message moto's SES has accepted (from every test sharing the emulator).
 async fn sent_messages(endpoint: &str) -> Vec<Value> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    vetted_contract::emulator::moto_ses_messages(endpoint).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,37 @@ fn decide(endpoint: Option<String>, require: Option<String>) -> Result<Option<St
     Ok(None)
 }
 
+/// Every message moto's SES has accepted, from every test sharing the emulator: moto keeps
+/// them in its model dump, `GET /moto-api/data.json` under `ses` → `Message` (measured on moto
+/// 5.2). The dump walks every model of every service, and it fails (a 500) while another test
+/// is deleting an S3 bucket whose keys it is walking (seen in CI: `MissingBucket` from a key's
+/// `status`), so a failed dump is asked for again, a few times, before the test fails.
+pub async fn moto_ses_messages(endpoint: &str) -> Vec<serde_json::Value> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("{endpoint}/moto-api/data.json");
+    let mut last_error = String::new();
+    for _ in 0..10 {
+        let dump = match reqwest::get(&url).await {
+            Ok(response) => response
+                .json::<serde_json::Value>()
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match dump {
+            Ok(data) => {
+                return data["ses"]["Message"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            Err(error) => last_error = error,
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    panic!("moto's model dump ({url}) failed ten times; the last: {last_error}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::decide;

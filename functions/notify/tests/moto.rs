@@ -32,17 +32,8 @@ fn message(id: &str, body: String) -> SqsMessage {
 
 /// Every message moto's SES has accepted (`/moto-api/data.json`, measured on moto 5.2).
 async fn sent_to(endpoint: &str, address: &str) -> Vec<Value> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+    vetted_contract::emulator::moto_ses_messages(endpoint)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
         .into_iter()
         .filter(|m| m["destinations"]["ToAddresses"] == json!([address]))
         .collect()
