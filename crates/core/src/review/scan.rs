@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::tasks::{Step, rejected_answer};
 use super::{Review, TaskMessage};
 use crate::intake::quarantine;
 use crate::ports::{ScanOutcome, Scanner};
 use crate::reason::ReasonCode;
-use crate::record::{RecordChanges, UploadRecord};
+use crate::record::UploadRecord;
 use crate::service::StepError;
 use crate::settings::{Env, SettingError};
 use crate::status::Status;
@@ -193,27 +193,9 @@ impl Review {
         reason: ReasonCode,
         outcome: &ScanOutcome,
     ) -> Result<Step, StepError> {
-        let changes = RecordChanges {
-            reason: Some(reason),
-            failure: Some(format!("scan: {outcome}")),
-            ..Default::default()
-        };
-        let advanced = self
-            .lifecycle()
-            .advance(record, Status::Rejected, changes)
-            .await?;
-        let rejected = match advanced.reached() {
-            Ok(rejected) => rejected,
-            Err(current) => {
-                return Ok(Step::Fail(format!(
-                    "upload moved to {} meanwhile",
-                    current.status
-                )));
-            }
-        };
-        quarantine(self.objects(), &rejected).await?;
-        warn!(%reason, %outcome, "the scan refused the upload");
-        Ok(Step::Answer(rejected_answer(Some(reason))))
+        let failure = Some(format!("scan: {outcome}"));
+        self.reject(record, reason, failure, "the scan refused the upload")
+            .await
     }
 
     /// `FAILED` with the reason (not the uploader's fault; redrivable); the workflow then hears
@@ -224,23 +206,15 @@ impl Review {
         reason: ReasonCode,
         why: &str,
     ) -> Result<Step, StepError> {
-        let changes = RecordChanges {
-            reason: Some(reason),
-            failure: Some(why.to_owned()),
-            ..Default::default()
-        };
-        let advanced = self
-            .lifecycle()
-            .advance(record, Status::Failed, changes)
-            .await?;
-        if let Err(current) = advanced.reached() {
-            return Ok(Step::Fail(format!(
-                "upload moved to {} meanwhile",
-                current.status
-            )));
-        }
-        warn!(%reason, why, "the upload was not scanned");
-        Ok(Step::Fail(format!("{reason}: {why}")))
+        let cause = format!("{reason}: {why}");
+        self.fail(
+            record,
+            reason,
+            why.to_owned(),
+            cause,
+            "the upload was not scanned",
+        )
+        .await
     }
 }
 

@@ -17,6 +17,11 @@ use crate::restaurant::{OfferOutcome, SlotImage};
 use crate::service::StepError;
 use crate::status::Status;
 
+/// The step's answer when the record left the status the step expected while it worked.
+fn moved_meanwhile(current: &UploadRecord) -> Step {
+    Step::Fail(format!("upload moved to {} meanwhile", current.status))
+}
+
 /// The most of a caught error kept on a failed record.
 const MAX_FAILURE_TEXT: usize = 2048;
 
@@ -195,8 +200,22 @@ impl Review {
         record: &UploadRecord,
         reason: ReasonCode,
     ) -> Result<Step, StepError> {
+        self.reject(record, reason, None, "sanitize refused the image")
+            .await
+    }
+
+    /// `REJECTED` with `reason` (and `failure`, the refusal's detail, when there is one), the
+    /// object quarantined; the workflow hears `rejected`. `refused` is the log line.
+    pub(super) async fn reject(
+        &self,
+        record: &UploadRecord,
+        reason: ReasonCode,
+        failure: Option<String>,
+        refused: &'static str,
+    ) -> Result<Step, StepError> {
         let changes = RecordChanges {
             reason: Some(reason),
+            failure: failure.clone(),
             ..Default::default()
         };
         let advanced = self
@@ -205,27 +224,27 @@ impl Review {
             .await?;
         let rejected = match advanced.reached() {
             Ok(rejected) => rejected,
-            Err(current) => {
-                return Ok(Step::Fail(format!(
-                    "upload moved to {} meanwhile",
-                    current.status
-                )));
-            }
+            Err(current) => return Ok(moved_meanwhile(&current)),
         };
         quarantine(self.objects(), &rejected).await?;
-        warn!(%reason, "sanitize refused the image");
+        warn!(%reason, failure, "{refused}");
         Ok(Step::Answer(rejected_answer(Some(reason))))
     }
 
-    /// The upload was within the limit but its re-encoded copy is not: not the uploader's
-    /// doing, so `FAILED` (redrivable once the limit is raised) with its own reason, not
-    /// `REJECTED`. The workflow then hears a permanent failure; its `RecordFailure` finds the
-    /// record `FAILED` already and keeps the reason.
-    async fn fail_too_large(&self, record: &UploadRecord) -> Result<Step, StepError> {
-        let reason = ReasonCode::ReencodedTooLarge;
+    /// `FAILED` with `reason` and `failure` (not the uploader's fault; redrivable). The workflow
+    /// then hears a permanent failure with `cause`; its `RecordFailure` finds the record
+    /// `FAILED` already and keeps the reason. `failed` is the log line.
+    pub(super) async fn fail(
+        &self,
+        record: &UploadRecord,
+        reason: ReasonCode,
+        failure: String,
+        cause: String,
+        failed: &'static str,
+    ) -> Result<Step, StepError> {
         let changes = RecordChanges {
             reason: Some(reason),
-            failure: Some(reason.describe().to_owned()),
+            failure: Some(failure.clone()),
             ..Default::default()
         };
         let advanced = self
@@ -233,13 +252,25 @@ impl Review {
             .advance(record, Status::Failed, changes)
             .await?;
         if let Err(current) = advanced.reached() {
-            return Ok(Step::Fail(format!(
-                "upload moved to {} meanwhile",
-                current.status
-            )));
+            return Ok(moved_meanwhile(&current));
         }
-        warn!(%reason, "the sanitized copy is over the size limit");
-        Ok(Step::Fail(reason.to_string()))
+        warn!(%reason, failure, "{failed}");
+        Ok(Step::Fail(cause))
+    }
+
+    /// The upload was within the limit but its re-encoded copy is not: not the uploader's
+    /// doing, so `FAILED` (redrivable once the limit is raised) with its own reason, not
+    /// `REJECTED`.
+    async fn fail_too_large(&self, record: &UploadRecord) -> Result<Step, StepError> {
+        let reason = ReasonCode::ReencodedTooLarge;
+        self.fail(
+            record,
+            reason,
+            reason.describe().to_owned(),
+            reason.to_string(),
+            "the sanitized copy is over the size limit",
+        )
+        .await
     }
 
     async fn await_decision_step(&self, message: &TaskMessage) -> Result<Step, StepError> {
