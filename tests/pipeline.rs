@@ -340,6 +340,22 @@ async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused() {
     drop(server);
 }
 
+/// Issue 16, item 2: a 30 MiB multipart upload cut off after two parts resumes from the parts
+/// the embedded endpoint lists, completes, and goes to review (`tests/support/multipart_walk.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_mib_multipart_upload_interrupted_after_two_parts_resumes_and_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, support::multipart_walk::CONFIG).unwrap();
+    let server = Server::start(ServeSettings {
+        config: Some(config),
+        ..ServeSettings::unscanned(dir.path().join("data"))
+    })
+    .await;
+    support::multipart_walk::interrupted_and_resumed(&server).await;
+    drop(server);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_registered_through_the_admin_api_gets_the_events_it_asked_for_signed() {
     let dir = tempfile::tempdir().unwrap();

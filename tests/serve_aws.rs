@@ -360,6 +360,33 @@ async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused_on_th
     drop(server);
 }
 
+/// Issue 16, item 2 on moto: a 30 MiB multipart upload cut off after two parts resumes from
+/// S3's ListParts, completes, and goes to review (`tests/support/multipart_walk.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_mib_multipart_upload_interrupted_after_two_parts_resumes_and_completes_on_the_aws_backend()
+ {
+    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+        return;
+    };
+    let prefix = format!(
+        "multipart-{}",
+        &UploadId::generate().to_string().replace('-', "")[16..]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, support::multipart_walk::CONFIG).unwrap();
+    let server = Server::start(ServeSettings {
+        backend: BackendChoice::Aws,
+        endpoint_url: Some(endpoint),
+        prefix,
+        config: Some(config),
+        ..ServeSettings::unscanned(dir.path().join("data"))
+    })
+    .await;
+    support::multipart_walk::interrupted_and_resumed(&server).await;
+    drop(server);
+}
+
 /// `/api/webhooks` is mounted on the AWS backend too, over the DynamoDB table serve's
 /// bootstrap made: an admin registers an endpoint (its secret shown once) and lists it, and
 /// an inside address is refused, since on AWS the guard is always on.

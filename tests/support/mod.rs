@@ -18,6 +18,7 @@ pub mod dedup_walk;
 pub mod event_tap;
 pub mod events;
 pub mod logo_walk;
+pub mod multipart_walk;
 pub mod process;
 pub mod server;
 pub mod smtp;

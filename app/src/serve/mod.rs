@@ -641,15 +641,18 @@ async fn expire_quarantine(objects: PathBuf, retention: Duration, shutdown: Canc
 }
 
 /// On the embedded backend, hourly (and at start-up): aborts multipart uploads begun more than
-/// a day ago, as the bucket's `AbortIncompleteMultipartUpload` rule does on AWS (its default,
-/// `AbortMultipartDays`, is also one day).
+/// `after` ago, as the bucket's `AbortIncompleteMultipartUpload` rule does on AWS (its default,
+/// `AbortMultipartDays`, is one day): a day, or the multipart intent's lifetime when that is
+/// longer, so that no upload an intent still accepts is aborted.
 async fn abort_stale_multipart_uploads(
     s3: Arc<vetted_s3_endpoint::S3Endpoint>,
     clock: Arc<dyn vetted_core::Clock>,
+    after: Duration,
     shutdown: CancellationToken,
 ) {
     const EVERY: Duration = Duration::from_secs(3600);
     const AFTER: Duration = Duration::from_secs(86_400);
+    let after = after.max(AFTER);
     let mut ticks = tokio::time::interval(EVERY);
     loop {
         tokio::select! {
@@ -660,7 +663,7 @@ async fn abort_stale_multipart_uploads(
             clock
                 .now()
                 .unix_millis()
-                .saturating_sub(AFTER.as_millis() as i64),
+                .saturating_sub(i64::try_from(after.as_millis()).unwrap_or(i64::MAX)),
         );
         match s3.abort_stale_uploads(before).await {
             Ok(0) => {}

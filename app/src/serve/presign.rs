@@ -380,4 +380,56 @@ mod tests {
             S3Target::new("vetted-uploads", "us-east-1", BucketEndpoint::VirtualHosted).unwrap();
         assert!(EndpointPresigner::new(hosted, "A", "S").is_err());
     }
+
+    /// The pair `vetted serve` runs: this signer's part URLs, sent over HTTP to the embedded
+    /// endpoint, which is also the multipart port in process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_embedded_endpoint_with_this_signer_passes_the_multipart_contract() {
+        use std::sync::Arc;
+        use vetted_core::SystemClock;
+        use vetted_embedded::db::Db;
+        use vetted_embedded::fs_store::FsObjectStore;
+        use vetted_embedded::sqlite_queue::{QueueConfig, SqliteWorkQueue};
+        use vetted_s3_endpoint::{Credentials as EndpointCredentials, S3Config, S3Endpoint};
+
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let objects = Arc::new(FsObjectStore::new(dir.path().join("objects")).unwrap());
+        let db = Db::open(dir.path().join("vetted.db")).await.unwrap();
+        let queue = Arc::new(SqliteWorkQueue::new(
+            db,
+            "intake",
+            QueueConfig {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 5,
+            },
+        ));
+        let endpoint = S3Endpoint::new(
+            S3Config::new(
+                "vetted-uploads",
+                "us-east-1",
+                EndpointCredentials {
+                    access_key_id: "AKID".to_owned(),
+                    secret_access_key: "secret".to_owned(),
+                },
+                dir.path().join("spool"),
+                base.clone(),
+            ),
+            objects.clone(),
+            queue,
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let router = endpoint.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let signer = presigner(&format!("{base}/s3"));
+        vetted_contract::multipart::run_all(&vetted_contract::multipart::MultipartStore {
+            multipart: endpoint.as_ref(),
+            signer: &signer,
+            objects: objects.as_ref(),
+            verifies_part_checksums: true,
+        })
+        .await;
+    }
 }

@@ -89,6 +89,8 @@ pub async fn serve(
         objects: pipeline.objects.clone(),
     };
 
+    // No multipart upload an open intent may still complete is aborted as stale.
+    let multipart_lifetime = api.settings.multipart_expires_in + api.settings.intent_grace;
     let mut app = vetted_api::router(api)
         .merge(web::routes())
         .merge(media::routes(media));
@@ -145,6 +147,7 @@ pub async fn serve(
         tasks.spawn(super::abort_stale_multipart_uploads(
             s3.clone(),
             clock.clone(),
+            multipart_lifetime,
             shutdown.clone(),
         ));
     }

@@ -20,6 +20,7 @@ pub mod banned;
 pub mod emulator;
 pub mod events;
 pub mod invitations;
+pub mod multipart;
 pub mod notifications;
 pub mod objects;
 pub mod queue;

@@ -90,6 +90,25 @@ pub fn png_of(kind: PngKind, width: u32, height: u32) -> Vec<u8> {
     out
 }
 
+/// A JPEG of film grain (pseudo-random pixels, which compress poorly) at quality 95: large
+/// in bytes for its size in pixels (about 1.5 bytes a pixel), as a photo straight off a camera
+/// is. The same arguments always give the same bytes.
+pub fn grainy_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let pixels = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .encode_image(&pixels)
+        .expect("encoding to memory cannot fail");
+    out
+}
+
 /// A baseline JPEG.
 pub fn jpeg(width: u16, height: u16) -> Vec<u8> {
     jpeg_of(JpegKind::Baseline, width, height, Vec::new())

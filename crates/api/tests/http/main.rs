@@ -16,6 +16,7 @@ mod four_eyes;
 mod invitations;
 mod jwks;
 mod me;
+mod multipart;
 mod policy;
 mod proxy;
 mod quota;
