@@ -17,6 +17,14 @@ moto 5.2.5 does neither (measured: a PUT and a POST with a wrong checksum both s
 and HeadObject reported no checksum; moto's own code says "TODO: AWS computes the provided
 value and verifies it's the same"). This wrapper checks the body before moto stores it, and
 records the verified checksum on the stored key. Vetted's integrity tests rest on it.
+The same holds for a multipart upload's parts: S3 refuses an UploadPart whose body does not
+have the x-amz-checksum-sha256 its presigned URL signs, and moto 5.2.5 stores it (measured);
+this wrapper checks the part's body first, as for PutObject. And moto names the root element
+of its ListParts answer `ListPartsResponse` where S3 writes `ListPartsResult` (measured: the
+Rust SDK then fails to read the answer, "no error code (HTTP 200)", while boto3 reads it);
+the wrapper renames it. moto's ListParts still reports no part checksums, and lists the
+parts of an upload whatever key the request names, where S3 answers NoSuchUpload.
+
 It also makes moto's Step Functions engine start executions faster, without changing what
 they do. moto 5.2 parses the state machine's definition again for every execution
 (`ExecutionWorker._get_evaluation_entrypoint`, an ANTLR parser written in Python), holding
@@ -137,8 +145,33 @@ def _post_verifying(self, request, bucket_name):
     )
 
 
+_upload_part = S3Response.upload_part
+_list_parts = S3Response.list_parts
+
+
+def _upload_part_verifying(self):
+    pinned = _pinned_sha256(self, self.headers, self.querystring)
+    body = self.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    if pinned is not None and base64.b64encode(hashlib.sha256(body).digest()).decode() != pinned:
+        raise BadDigest()
+    return _upload_part(self)
+
+
+def _list_parts_named_as_s3_names_it(self):
+    status, headers, body = _list_parts(self)
+    if isinstance(body, str):
+        body = body.replace("ListPartsResponse", "ListPartsResult")
+    elif isinstance(body, bytes):
+        body = body.replace(b"ListPartsResponse", b"ListPartsResult")
+    return status, headers, body
+
+
 S3Response.put_object = _put_object_verifying
 S3Response._bucket_response_post = _post_verifying
+S3Response.upload_part = _upload_part_verifying
+S3Response.list_parts = _list_parts_named_as_s3_names_it
 # Pristine parsed programs by definition text; never evaluated, only copied. Bounded, since
 # every test bootstraps a state machine of its own (a definition naming its own queues).
 _PROGRAMS: dict[str, object] = {}

@@ -428,7 +428,6 @@ mod tests {
             multipart: endpoint.as_ref(),
             signer: &signer,
             objects: objects.as_ref(),
-            verifies_part_checksums: true,
         })
         .await;
     }

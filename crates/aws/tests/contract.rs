@@ -35,10 +35,9 @@ async fn s3_object_store_passes_the_object_store_contract() {
     vetted_contract::objects::run_all(&store).await;
 }
 
-/// moto stores a part whatever its `x-amz-checksum-sha256` says (measured, moto 5.1: a part
-/// whose body does not match the signed checksum answers 200), where S3 answers 400
-/// `BadDigest`; so the check that a store refuses such a part runs on the embedded endpoint
-/// only (app/src/serve/presign.rs). moto's ListParts also reports no `ChecksumSHA256`.
+/// Plain moto stores a part whatever its `x-amz-checksum-sha256` says and names its ListParts
+/// answer so that the SDK cannot read it; `scripts/moto_server.py` closes both gaps (see its
+/// header). moto's ListParts still reports no `ChecksumSHA256`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_multipart_passes_the_multipart_contract() {
     let Some(ctx) = common::context().await else {
@@ -60,7 +59,6 @@ async fn s3_multipart_passes_the_multipart_contract() {
         multipart: &multipart,
         signer: &signer,
         objects: &objects,
-        verifies_part_checksums: false,
     })
     .await;
 }

@@ -4,7 +4,10 @@
 //! replaces the first.
 //!
 //! The store must be reachable over HTTP at the URLs the signer makes. Every check uses keys
-//! of its own, so the suite also runs on a shared bucket.
+//! of its own, so the suite also runs on a shared bucket. On moto it needs
+//! `scripts/moto_server.py`, which makes moto check a part's SHA-256 and name its ListParts
+//! answer as S3 does; a part's checksum in a listing is checked where the store reports it
+//! (S3 and the embedded endpoint do, moto does not).
 
 use vetted_core::ports::{
     MIN_PART_BYTES, MultipartError, MultipartUploadId, MultipartUploads, ObjectStore, PartGrant,
@@ -20,9 +23,6 @@ pub struct MultipartStore<'a> {
     pub multipart: &'a dyn MultipartUploads,
     pub signer: &'a dyn UploadSigner,
     pub objects: &'a dyn ObjectStore,
-    /// Whether the store checks a part against its signed SHA-256. S3 and `vetted serve`'s
-    /// endpoint do; moto does not (measured: it stores a part whatever its checksum header).
-    pub verifies_part_checksums: bool,
 }
 
 /// Runs every check.
@@ -31,9 +31,7 @@ pub async fn run_all(store: &MultipartStore<'_>) {
     a_part_sent_again_replaces_the_first(store).await;
     an_aborted_upload_is_gone_and_aborting_again_is_no_error(store).await;
     an_upload_the_store_never_issued_is_no_such_upload(store).await;
-    if store.verifies_part_checksums {
-        a_part_whose_bytes_are_not_the_signed_ones_is_refused(store).await;
-    }
+    a_part_whose_bytes_are_not_the_signed_ones_is_refused(store).await;
 }
 
 fn ok<T, E: std::fmt::Display>(result: Result<T, E>, what: &str) -> T {
@@ -151,13 +149,14 @@ pub async fn parts_sent_through_signed_urls_are_listed_and_completed_into_one_ob
         ),
         "a completed upload is gone"
     );
-    assert!(
-        matches!(
-            store.multipart.complete(&key, &multipart, &parts).await,
-            Err(MultipartError::NoSuchUpload)
-        ),
-        "completing twice finds no upload"
-    );
+    // A second completion (a client that lost the first answer) finds the upload gone, or,
+    // on a store that keeps a completed upload's id for a while (moto does), succeeds again;
+    // either way the object is the same.
+    match store.multipart.complete(&key, &multipart, &parts).await {
+        Ok(()) | Err(MultipartError::NoSuchUpload) => {}
+        Err(other) => panic!("completing twice: {other}"),
+    }
+    assert_eq!(ok(store.objects.get(&key).await, "get again"), object);
 }
 
 pub async fn a_part_sent_again_replaces_the_first(store: &MultipartStore<'_>) {

@@ -92,7 +92,7 @@ pub struct StoredPart {
     /// What CompleteMultipartUpload must name the part by.
     pub etag: String,
     /// The part's checksum as the store reports it. S3 does for an upload begun with the
-    /// SHA256 algorithm; moto does not (measured, moto 5.1).
+    /// SHA256 algorithm; moto does not (measured, moto 5.2.5).
     pub sha256: Option<ContentSha256>,
 }
 

@@ -67,7 +67,7 @@ impl Retryable for SignerError {
 /// - Either way, a store given a pinned checksum refuses a body whose SHA-256 differs.
 /// - `presign_part` returns a PUT URL for one part of a multipart upload, with
 ///   `Content-Length` and `x-amz-checksum-sha256` signed: the store refuses another length or
-///   a body whose SHA-256 differs (moto does not check the part's checksum; measured).
+///   a body whose SHA-256 differs (plain moto does not check it; `scripts/moto_server.py` does).
 /// - `presign_get` returns a URL valid for `expires_in` from now.
 /// - Nothing here writes or reads an object.
 #[async_trait]
