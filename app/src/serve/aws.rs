@@ -99,6 +99,7 @@ pub async fn build(target: AwsTarget<'_>) -> anyhow::Result<Pipeline> {
         workflow: Arc::new(resources.workflow(&ctx)),
         events: Arc::new(resources.event_sink(&ctx)),
         signer: Arc::new(signer),
+        multipart: Arc::new(resources.multipart(&ctx)),
         intake_queue: Arc::new(resources.queue(&ctx, &resources.intake)),
         sanitize_queue: Arc::new(resources.queue(&ctx, &resources.sanitize)),
         review_tasks_queue: Arc::new(resources.queue(&ctx, &resources.review_tasks)),

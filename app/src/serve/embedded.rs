@@ -42,9 +42,12 @@ const CREDENTIALS_FILE: &str = "s3-credentials.json";
 /// A message received this many times without success moves to the dead-letter table.
 const MAX_RECEIVES: u32 = 5;
 
+/// The embedded pipeline under `data`; the upload endpoint takes objects of up to
+/// `largest_upload` bytes (the largest any slot's policy admits; 20 MiB when that is less).
 pub async fn build(
     data: &Path,
     public_url: &str,
+    largest_upload: u64,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Pipeline> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -112,17 +115,19 @@ pub async fn build(
         BucketEndpoint::choose(false, Some(&format!("{public_url}/s3")))?,
     )?;
     let signer = EndpointPresigner::new(target, &keys.access_key_id, &keys.secret_access_key)?;
+    let mut endpoint_config = S3Config::new(
+        BUCKET,
+        REGION,
+        Credentials {
+            access_key_id: keys.access_key_id,
+            secret_access_key: keys.secret_access_key,
+        },
+        data.join("spool").join("s3"),
+        public_url.to_owned(),
+    );
+    endpoint_config.max_object_bytes = endpoint_config.max_object_bytes.max(largest_upload);
     let s3 = S3Endpoint::new(
-        S3Config::new(
-            BUCKET,
-            REGION,
-            Credentials {
-                access_key_id: keys.access_key_id,
-                secret_access_key: keys.secret_access_key,
-            },
-            data.join("spool").join("s3"),
-            public_url.to_owned(),
-        ),
+        endpoint_config,
         objects.clone(),
         intake_queue.clone(),
         clock,
@@ -136,6 +141,7 @@ pub async fn build(
         workflow: engine.clone(),
         events: outbox.clone(),
         signer: Arc::new(signer),
+        multipart: s3.clone(),
         intake_queue,
         sanitize_queue,
         review_tasks_queue,

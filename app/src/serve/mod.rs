@@ -378,6 +378,7 @@ fn api_state(
     Ok(ApiState::new(ApiParts {
         ports: services.ports.clone(),
         signer: pipeline.signer.clone(),
+        multipart: pipeline.multipart.clone(),
         policies: config.policies.clone(),
         auth,
         accounts,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use vetted_api::auth::{DevKey, LocalIssuer};
 use vetted_core::ports::{
-    AuditTrail, BannedContent, EventSink, Mailer, Notifications, ObjectStore, Restaurants,
-    ReviewWorkflow, UploadSigner, Uploads, Webhooks, WorkQueue,
+    AuditTrail, BannedContent, EventSink, Mailer, MultipartUploads, Notifications, ObjectStore,
+    Restaurants, ReviewWorkflow, UploadSigner, Uploads, Webhooks, WorkQueue,
 };
 use vetted_embedded::db::Db;
 use vetted_embedded::outbox::SqliteOutbox;
@@ -28,6 +28,8 @@ pub struct Pipeline {
     pub workflow: Arc<dyn ReviewWorkflow>,
     pub events: Arc<dyn EventSink>,
     pub signer: Arc<dyn UploadSigner>,
+    /// The store's side of multipart uploads: the embedded endpoint in process, or S3.
+    pub multipart: Arc<dyn MultipartUploads>,
     pub intake_queue: Arc<dyn WorkQueue>,
     pub sanitize_queue: Arc<dyn WorkQueue>,
     pub review_tasks_queue: Arc<dyn WorkQueue>,

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use vetted_core::ObjectKey;
 use vetted_core::Timestamp;
 use vetted_core::checksum::CHECKSUM_SHA256_FIELD;
-use vetted_core::ports::{SignerError, UploadGrant, UploadSigner};
+use vetted_core::ports::{PartGrant, SignerError, UploadGrant, UploadSigner};
 use vetted_core::presign::sigv4::{self, SigningKeyCache};
 // The endpoint verifies with the same encoding; the signer is checked independently against
 // AWS's published presigned-GET example in the tests below.
@@ -79,11 +79,12 @@ impl EndpointPresigner {
     }
 
     /// The URL of `key`, presigned for `method` with `headers` (lowercase names, without
-    /// `host`) signed.
+    /// `host`) and the `query` parameters signed.
     fn presign(
         &self,
         method: &str,
         key: &ObjectKey,
+        query: &[(&str, String)],
         headers: &[(&str, String)],
         now: Timestamp,
         expires_in: Duration,
@@ -106,6 +107,10 @@ impl EndpointPresigner {
         let query = query_signature(QuerySigning {
             method,
             path: &path,
+            query: query
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect(),
             headers: signed,
             access_key_id: self.credentials.access_key_id(),
             signing_key: &signing_key,
@@ -122,6 +127,8 @@ struct QuerySigning<'a> {
     method: &'a str,
     /// The URI-encoded path.
     path: &'a str,
+    /// The request's own query parameters (`partNumber`, `uploadId`), not yet encoded.
+    query: Vec<(&'a str, &'a str)>,
     /// Lowercase names and their values, `host` included.
     headers: Vec<(&'a str, &'a str)>,
     access_key_id: &'a str,
@@ -147,18 +154,26 @@ fn query_signature(mut request: QuerySigning<'_>) -> String {
         .collect();
     let date = &request.amz_date[..8];
     let credential = sigv4::credential(request.access_key_id, date, request.region);
-    // Already in canonical order: sorted by name.
-    let query = [
+    let mut parameters = vec![
         ("X-Amz-Algorithm", sigv4::ALGORITHM.to_owned()),
         ("X-Amz-Credential", credential),
         ("X-Amz-Date", request.amz_date.to_owned()),
         ("X-Amz-Expires", request.expires_secs.to_string()),
         ("X-Amz-SignedHeaders", signed_headers.clone()),
-    ]
-    .iter()
-    .map(|(name, value)| format!("{name}={}", uri_encode(value, false)))
-    .collect::<Vec<_>>()
-    .join("&");
+    ];
+    parameters.extend(
+        request
+            .query
+            .iter()
+            .map(|(name, value)| (*name, (*value).to_owned())),
+    );
+    // Canonical order: sorted by name (byte order puts `X-Amz-*` before lowercase names).
+    parameters.sort_unstable();
+    let query = parameters
+        .iter()
+        .map(|(name, value)| format!("{name}={}", uri_encode(value, false)))
+        .collect::<Vec<_>>()
+        .join("&");
     let canonical_request = format!(
         "{}\n{}\n{query}\n{canonical_headers}\n{signed_headers}\n{UNSIGNED_PAYLOAD}",
         request.method, request.path
@@ -195,7 +210,14 @@ impl UploadSigner for EndpointPresigner {
         if let Some(sha256) = &grant.sha256 {
             headers.push((CHECKSUM_SHA256_FIELD, sha256.to_base64()));
         }
-        let url = self.presign("PUT", &grant.key, &headers, grant.now, grant.expires_in)?;
+        let url = self.presign(
+            "PUT",
+            &grant.key,
+            &[],
+            &headers,
+            grant.now,
+            grant.expires_in,
+        )?;
         Ok(PresignedPut {
             url,
             headers: headers
@@ -212,7 +234,34 @@ impl UploadSigner for EndpointPresigner {
         now: Timestamp,
         expires_in: Duration,
     ) -> Result<String, SignerError> {
-        self.presign("GET", key, &[], now, expires_in)
+        self.presign("GET", key, &[], &[], now, expires_in)
+    }
+
+    async fn presign_part(&self, grant: &PartGrant<'_>) -> Result<PresignedPut, SignerError> {
+        let headers = vec![
+            ("content-length", grant.length.to_string()),
+            (CHECKSUM_SHA256_FIELD, grant.sha256.to_base64()),
+        ];
+        let query = [
+            ("partNumber", grant.number.to_string()),
+            ("uploadId", grant.multipart.as_str().to_owned()),
+        ];
+        let url = self.presign(
+            "PUT",
+            grant.key,
+            &query,
+            &headers,
+            grant.now,
+            grant.expires_in,
+        )?;
+        Ok(PresignedPut {
+            url,
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+            expires_at: grant.now.saturating_add(grant.expires_in),
+        })
     }
 }
 
@@ -233,6 +282,7 @@ mod tests {
         let query = query_signature(QuerySigning {
             method: "GET",
             path: "/test.txt",
+            query: vec![],
             headers: vec![("host", "examplebucket.s3.amazonaws.com")],
             access_key_id: "AKIAIOSFODNN7EXAMPLE",
             signing_key: &signing_key,
@@ -267,7 +317,7 @@ mod tests {
             &vetted_core::UploadId::generate(),
         );
         let url = presigner("http://127.0.0.1:80/s3/")
-            .presign("GET", &key, &[], at, Duration::from_secs(60))
+            .presign("GET", &key, &[], &[], at, Duration::from_secs(60))
             .unwrap();
         let prefix = format!(
             "http://127.0.0.1:80/s3/vetted-uploads/{key}?X-Amz-Algorithm=AWS4-HMAC-SHA256\
@@ -299,20 +349,27 @@ mod tests {
         let at = Timestamp::from_unix_millis(1_451_347_200_000);
         let headers = [("if-none-match", "*".to_owned())];
         let url = signer
-            .presign("PUT", &key, &headers, at, Duration::from_secs(300))
+            .presign("PUT", &key, &[], &headers, at, Duration::from_secs(300))
             .unwrap();
         assert!(
             url.contains("&X-Amz-SignedHeaders=host%3Bif-none-match&"),
             "{url}"
         );
         let get = signer
-            .presign("GET", &key, &headers, at, Duration::from_secs(300))
+            .presign("GET", &key, &[], &headers, at, Duration::from_secs(300))
             .unwrap();
         let signature = |url: &str| url.split("X-Amz-Signature=").nth(1).unwrap().to_owned();
         assert_ne!(signature(&url), signature(&get), "the method is signed");
         assert!(
             signer
-                .presign("GET", &key, &[], at, Duration::from_secs(8 * 24 * 3600))
+                .presign(
+                    "GET",
+                    &key,
+                    &[],
+                    &[],
+                    at,
+                    Duration::from_secs(8 * 24 * 3600)
+                )
                 .is_err()
         );
     }

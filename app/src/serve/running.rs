@@ -54,7 +54,12 @@ pub async fn serve(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let pipeline = match settings.backend {
         BackendChoice::Embedded => {
-            embedded::build(&settings.data, &public_url, clock.clone()).await?
+            let largest = vetted_core::SlotKind::ALL
+                .iter()
+                .map(|kind| config.policies.for_kind(*kind).max_bytes)
+                .max()
+                .unwrap_or_default();
+            embedded::build(&settings.data, &public_url, largest, clock.clone()).await?
         }
         BackendChoice::Aws => build_aws(&settings, config.mail.from.as_deref()).await?,
     };

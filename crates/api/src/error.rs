@@ -53,6 +53,9 @@ pub mod reasons {
     pub const TOO_MANY_ATTEMPTS: &str = "too_many_attempts";
     pub const TOO_MANY_INVITATIONS: &str = "too_many_invitations";
     pub const NOT_AWAITING_UPLOAD: &str = "not_awaiting_upload";
+    pub const NOT_MULTIPART: &str = "not_multipart";
+    pub const PARTS_MISSING: &str = "parts_missing";
+    pub const INVALID_PART_NUMBER: &str = "invalid_part_number";
     pub const ALREADY_DECIDED: &str = "already_decided";
     pub const SAME_MODERATOR: &str = "same_moderator";
     pub const CONFLICT_OF_INTEREST: &str = "conflict_of_interest";

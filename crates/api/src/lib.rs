@@ -32,7 +32,9 @@ use axum::Router;
 use axum::extract::FromRef;
 use vetted_core::media::MediaUrls;
 use vetted_core::policy::SlotPolicies;
-use vetted_core::ports::{Notifications, ObjectStore, Restaurants, UploadSigner, Uploads};
+use vetted_core::ports::{
+    MultipartUploads, Notifications, ObjectStore, Restaurants, UploadSigner, Uploads,
+};
 use vetted_core::review::Review;
 use vetted_core::{Clock, Ports};
 
@@ -64,6 +66,8 @@ pub struct ApiState {
     /// Where proxy uploads are written.
     pub objects: Arc<dyn ObjectStore>,
     pub signer: Arc<dyn UploadSigner>,
+    /// Begins, lists, completes and aborts multipart uploads in the upload bucket.
+    pub multipart: Arc<dyn MultipartUploads>,
     pub clock: Arc<dyn Clock>,
     /// The rules of each slot kind.
     pub policies: Arc<SlotPolicies>,
@@ -99,6 +103,8 @@ pub struct ApiParts {
     /// media URLs; the API publishes events only through `review` (decisions) and rollbacks.
     pub ports: Ports,
     pub signer: Arc<dyn UploadSigner>,
+    /// The store's side of multipart uploads: S3 itself, or `vetted serve`'s endpoint.
+    pub multipart: Arc<dyn MultipartUploads>,
     pub policies: SlotPolicies,
     pub auth: Authenticator,
     pub settings: ApiSettings,
@@ -132,6 +138,7 @@ impl ApiState {
             restaurants: parts.ports.restaurants,
             objects: parts.ports.objects,
             signer: parts.signer,
+            multipart: parts.multipart,
             clock: parts.ports.clock,
             policies: Arc::new(parts.policies),
             media: Arc::new(parts.ports.media),

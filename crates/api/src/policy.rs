@@ -63,6 +63,8 @@ pub struct SlotPoliciesView {
     pub gallery: PolicyView,
     /// Gallery slots are `gallery-1` to `gallery-{gallery_positions}`.
     pub gallery_positions: u8,
+    /// A file larger than this is best sent as a multipart upload, in parts of this size.
+    pub multipart_part_bytes: u64,
 }
 
 impl From<&SlotPolicies> for SlotPoliciesView {
@@ -72,6 +74,7 @@ impl From<&SlotPolicies> for SlotPoliciesView {
             cover: PolicyView::from(&policies.cover),
             gallery: PolicyView::from(&policies.gallery),
             gallery_positions: policies.gallery_positions,
+            multipart_part_bytes: crate::settings::DEFAULT_MULTIPART_PART_BYTES,
         }
     }
 }
@@ -105,5 +108,8 @@ impl From<&Policy> for PolicyView {
 }
 
 async fn policy(State(state): State<ApiState>, _caller: AnyCaller) -> Json<SlotPoliciesView> {
-    Json(SlotPoliciesView::from(state.policies.as_ref()))
+    Json(SlotPoliciesView {
+        multipart_part_bytes: state.settings.multipart_part_bytes,
+        ..SlotPoliciesView::from(state.policies.as_ref())
+    })
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 use vetted_core::Policy;
+use vetted_core::ports::{MAX_PART_BYTES, MIN_PART_BYTES};
 use vetted_core::presign::{self, DEFAULT_EXPIRES_IN};
 use vetted_core::settings::{Env, SettingError};
 
@@ -59,6 +60,13 @@ pub struct ApiSettings {
     /// the user's newest 100 records at most, so a cap above 50 is kept only roughly, and a
     /// cap above 100 is none.
     pub max_open_intents: u32,
+    /// A multipart upload's part size: the owner page sends a file larger than one part in
+    /// parts (`method: "multipart"`). 5 MiB (S3's smallest part) to 5 GiB.
+    pub multipart_part_bytes: u64,
+    /// How long a multipart intent stays open, for an upload resumed after a reload or a lost
+    /// connection: its parts' URLs are signed for [`Self::presign_expires_in`] each time they
+    /// are asked for. At most 7 days.
+    pub multipart_expires_in: Duration,
 }
 
 /// 30 a minute, 10 at once: an owner filling a gallery by hand never meets it.
@@ -66,6 +74,11 @@ pub const DEFAULT_UPLOADS_PER_MINUTE: u32 = 30;
 pub const DEFAULT_UPLOAD_BURST: u32 = 10;
 /// A gallery's 12 positions at once, and room to spare.
 pub const DEFAULT_MAX_OPEN_INTENTS: u32 = 20;
+/// 8 MiB parts: a 20 MiB photo in three, each a short retry on a mobile connection.
+pub const DEFAULT_MULTIPART_PART_BYTES: u64 = 8 * 1024 * 1024;
+/// A day to finish a resumable upload; the bucket's lifecycle rule and `vetted serve`'s
+/// maintenance abort what is left after that (see `docs/ARCHITECTURE.md`).
+pub const DEFAULT_MULTIPART_EXPIRES_IN: Duration = Duration::from_secs(24 * 3600);
 
 impl Default for ApiSettings {
     fn default() -> Self {
@@ -78,6 +91,8 @@ impl Default for ApiSettings {
             uploads_per_minute: DEFAULT_UPLOADS_PER_MINUTE,
             upload_burst: DEFAULT_UPLOAD_BURST,
             max_open_intents: DEFAULT_MAX_OPEN_INTENTS,
+            multipart_part_bytes: DEFAULT_MULTIPART_PART_BYTES,
+            multipart_expires_in: DEFAULT_MULTIPART_EXPIRES_IN,
         }
     }
 }
@@ -94,8 +109,9 @@ pub enum SettingsError {
 
 impl ApiSettings {
     /// Overrides from `VETTED_PRESIGN_EXPIRY_SECONDS`, `VETTED_INTENT_GRACE_SECONDS`,
-    /// `VETTED_PROXY_MAX_BYTES`, `VETTED_UPLOADS_PER_MINUTE`, `VETTED_UPLOAD_BURST` and
-    /// `VETTED_MAX_OPEN_INTENTS`; other variables are ignored.
+    /// `VETTED_PROXY_MAX_BYTES`, `VETTED_UPLOADS_PER_MINUTE`, `VETTED_UPLOAD_BURST`,
+    /// `VETTED_MAX_OPEN_INTENTS`, `VETTED_MULTIPART_PART_BYTES` and
+    /// `VETTED_MULTIPART_EXPIRY_SECONDS`; other variables are ignored.
     pub fn with_env(mut self, env: &Env) -> Result<Self, SettingsError> {
         if let Some(expiry) = env.seconds("VETTED_PRESIGN_EXPIRY_SECONDS")? {
             self.presign_expires_in = expiry;
@@ -108,6 +124,11 @@ impl ApiSettings {
             env.parsed_or("VETTED_UPLOADS_PER_MINUTE", self.uploads_per_minute)?;
         self.upload_burst = env.parsed_or("VETTED_UPLOAD_BURST", self.upload_burst)?;
         self.max_open_intents = env.parsed_or("VETTED_MAX_OPEN_INTENTS", self.max_open_intents)?;
+        self.multipart_part_bytes =
+            env.parsed_or("VETTED_MULTIPART_PART_BYTES", self.multipart_part_bytes)?;
+        if let Some(expiry) = env.seconds("VETTED_MULTIPART_EXPIRY_SECONDS")? {
+            self.multipart_expires_in = expiry;
+        }
         Ok(self)
     }
 
@@ -141,6 +162,23 @@ impl ApiSettings {
                 "uploads_per_minute, upload_burst and max_open_intents must be at least 1"
                     .to_owned(),
             ));
+        }
+        if !(MIN_PART_BYTES..=MAX_PART_BYTES).contains(&self.multipart_part_bytes) {
+            return Err(SettingsError::Invalid(format!(
+                "multipart_part_bytes is {}: S3 takes parts of {MIN_PART_BYTES} to \
+                 {MAX_PART_BYTES} bytes",
+                self.multipart_part_bytes
+            )));
+        }
+        if self.multipart_expires_in < self.presign_expires_in
+            || self.multipart_expires_in > presign::MAX_EXPIRES_IN
+        {
+            return Err(SettingsError::Invalid(format!(
+                "multipart_expires_in is {}s: it must be at least the presign expiry ({}s) and \
+                 at most 7 days",
+                self.multipart_expires_in.as_secs(),
+                self.presign_expires_in.as_secs()
+            )));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&self.default_page_size) {
             return Err(SettingsError::Invalid(format!(
@@ -212,6 +250,19 @@ mod tests {
             .with_env(&Env::from_pairs([("VETTED_PRESIGN_EXPIRY_SECONDS", "0")]))
             .unwrap();
         assert!(matches!(zero.check(&policy), Err(SettingsError::Expiry(_))));
+        for (name, value) in [
+            ("VETTED_MULTIPART_PART_BYTES", "1048576"),
+            ("VETTED_MULTIPART_EXPIRY_SECONDS", "60"),
+            ("VETTED_MULTIPART_EXPIRY_SECONDS", "700000"),
+        ] {
+            let settings = ApiSettings::default()
+                .with_env(&Env::from_pairs([(name, value)]))
+                .unwrap();
+            assert!(
+                matches!(settings.check(&policy), Err(SettingsError::Invalid(_))),
+                "{name}={value}"
+            );
+        }
         let err = ApiSettings::default()
             .with_env(&Env::from_pairs([("VETTED_PROXY_MAX_BYTES", "lots")]))
             .unwrap_err();

@@ -100,6 +100,10 @@ impl Resources {
         S3ObjectStore::new(ctx.s3(), &self.bucket)
     }
 
+    pub fn multipart(&self, ctx: &AwsContext) -> crate::s3_multipart::S3Multipart {
+        crate::s3_multipart::S3Multipart::new(ctx.s3(), &self.bucket)
+    }
+
     pub fn uploads(&self, ctx: &AwsContext) -> DynamoUploads {
         DynamoUploads::new(ctx.dynamodb(), &self.table)
     }

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod eventbridge;
 pub mod presign;
 pub mod s3;
+pub mod s3_multipart;
 pub mod ses;
 pub mod sfn;
 pub mod sqs;

@@ -17,7 +17,7 @@ use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use thiserror::Error;
 use vetted_core::ObjectKey;
 use vetted_core::Timestamp;
-use vetted_core::ports::{BackendError, SignerError, UploadGrant, UploadSigner};
+use vetted_core::ports::{BackendError, PartGrant, SignerError, UploadGrant, UploadSigner};
 use vetted_core::presign::sigv4::SigningKeyCache;
 use vetted_core::presign::{
     self, BucketEndpoint, Credentials, PostPolicyRequest, PresignedPost, PresignedPut, S3Target,
@@ -183,6 +183,30 @@ impl UploadSigner for S3Presigner {
             .presigned(config)
             .await
             .map_err(|e| BackendError::permanent("presign PutObject", e))?;
+        Ok(PresignedPut {
+            url: presigned.uri().to_owned(),
+            headers: headers_of(&presigned),
+            expires_at: grant.now.saturating_add(grant.expires_in),
+        })
+    }
+
+    #[tracing::instrument(skip(self, grant), fields(key = %grant.key, part = grant.number))]
+    async fn presign_part(&self, grant: &PartGrant<'_>) -> Result<PresignedPut, SignerError> {
+        let config = presigning_config(grant.now, grant.expires_in)?;
+        let length = i64::try_from(grant.length).unwrap_or(i64::MAX);
+        let number = i32::try_from(grant.number).unwrap_or(i32::MAX);
+        let presigned = self
+            .client
+            .upload_part()
+            .bucket(self.target.bucket())
+            .key(grant.key.as_str())
+            .upload_id(grant.multipart.as_str())
+            .part_number(number)
+            .content_length(length)
+            .checksum_sha256(grant.sha256.to_base64())
+            .presigned(config)
+            .await
+            .map_err(|e| BackendError::permanent("presign UploadPart", e))?;
         Ok(PresignedPut {
             url: presigned.uri().to_owned(),
             headers: headers_of(&presigned),

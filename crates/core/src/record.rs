@@ -15,6 +15,7 @@ use crate::ids::{
     CorrelationId, ExecutionName, ModeratorId, ObjectKey, OwnerId, TaskToken, UploadId,
 };
 use crate::image_type::ImageType;
+use crate::ports::MultipartUploadId;
 use crate::reason::ReasonCode;
 use crate::restaurant::SlotRef;
 use crate::status::{IllegalMove, Status};
@@ -133,6 +134,9 @@ pub enum UploadMethod {
     Put,
     /// Through the API, for clients that cannot upload directly.
     Proxy,
+    /// Resumable: the client sends parts through presigned `UploadPart` URLs, and the API
+    /// completes the upload.
+    Multipart,
 }
 
 /// A moderator's verdict.
@@ -233,6 +237,10 @@ pub struct UploadRecord {
     /// other body), or as the store reported it for the write intake examined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<ContentSha256>,
+    /// The store's multipart upload, for a `multipart` intent; set at creation. Serde skips
+    /// it: it travels between the server and the store only.
+    #[serde(skip)]
+    pub multipart_upload_id: Option<MultipartUploadId>,
 }
 
 impl UploadRecord {
@@ -281,12 +289,19 @@ impl UploadRecord {
             escalation_level: None,
             escalation_levels: None,
             sha256: None,
+            multipart_upload_id: None,
         }
     }
 
     /// The same intent, with the content's SHA-256 the client pinned.
     pub fn with_sha256(mut self, sha256: Option<ContentSha256>) -> Self {
         self.sha256 = sha256;
+        self
+    }
+
+    /// The same intent, for the store's multipart upload `multipart`.
+    pub fn with_multipart_upload_id(mut self, multipart: Option<MultipartUploadId>) -> Self {
+        self.multipart_upload_id = multipart;
         self
     }
 

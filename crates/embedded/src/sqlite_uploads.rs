@@ -122,6 +122,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: "CREATE INDEX uploads_by_sha256 ON uploads (sha256, created_at, id)
               WHERE sha256 IS NOT NULL;",
     },
+    Migration {
+        // The store's multipart upload of a `multipart` intent; rows of earlier versions are
+        // not multipart.
+        version: 10,
+        sql: "ALTER TABLE uploads ADD COLUMN multipart_upload_id TEXT;",
+    },
 ];
 
 /// The statuses [`Status::is_in_progress`] names, as SQL; the partial index repeats it.

@@ -42,6 +42,7 @@ pub mod events;
 pub mod form;
 mod get;
 pub mod multipart;
+mod multipart_port;
 mod post;
 mod post_auth;
 pub mod post_policy;

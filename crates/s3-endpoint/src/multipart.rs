@@ -75,14 +75,14 @@ pub(crate) enum Operation {
 
 /// An upload id this endpoint issued: 32 lowercase hex digits, safe as a directory name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct UploadId(String);
+pub(crate) struct UploadId(pub(crate) String);
 
 impl UploadId {
     fn new() -> Self {
         Self(uuid::Uuid::new_v4().simple().to_string())
     }
 
-    fn parse(raw: &str) -> Result<Self, S3Error> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, S3Error> {
         let valid = raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if valid {
             Ok(Self(raw.to_owned()))
@@ -183,10 +183,10 @@ struct Manifest {
 
 /// A stored part, as its file name records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct StoredPart {
-    number: u32,
-    sha256: ContentSha256,
-    size: u64,
+pub(crate) struct StoredPart {
+    pub(crate) number: u32,
+    pub(crate) sha256: ContentSha256,
+    pub(crate) size: u64,
     modified: Option<std::time::SystemTime>,
     path: PathBuf,
 }
@@ -269,12 +269,7 @@ impl S3Endpoint {
                 self.complete(&upload, &key, context, body).await
             }
             Operation::Abort { upload } => {
-                let upload = UploadId::parse(&upload)?;
-                let dir = self.open_upload(&upload, &key).await?;
-                tokio::fs::remove_dir_all(&dir)
-                    .await
-                    .map_err(|e| io_error(&e))?;
-                tracing::info!(key = %key, upload = %upload.0, "multipart upload aborted");
+                self.abort_upload(&UploadId::parse(&upload)?, &key).await?;
                 let mut response = Response::new(Body::empty());
                 *response.status_mut() = StatusCode::NO_CONTENT;
                 Ok(response)
@@ -283,7 +278,6 @@ impl S3Endpoint {
     }
 
     async fn create_upload(&self, key: &ObjectKey, parts: &Parts) -> Result<Response, S3Error> {
-        let content_type = content_type_of(&parts.headers);
         // The whole object's checksum is not kept; only parts' pinned checksums are checked.
         if let Some(algorithm) = parts.headers.get("x-amz-checksum-algorithm")
             && !algorithm.as_bytes().eq_ignore_ascii_case(b"SHA256")
@@ -293,6 +287,26 @@ impl S3Endpoint {
                 "Only the SHA256 checksum algorithm is supported by this endpoint.",
             ));
         }
+        let upload = self
+            .begin_upload(key, content_type_of(&parts.headers))
+            .await?;
+        let mut xml = String::from(XML_HEAD);
+        xml.push_str(&format!(
+            "<InitiateMultipartUploadResult xmlns=\"{XMLNS}\">"
+        ));
+        push_element(&mut xml, "Bucket", &self.config.bucket);
+        push_element(&mut xml, "Key", key.as_str());
+        push_element(&mut xml, "UploadId", &upload.0);
+        xml.push_str("</InitiateMultipartUploadResult>");
+        Ok(xml_response(StatusCode::OK, xml))
+    }
+
+    /// Starts an upload of `key`: its directory and manifest.
+    pub(crate) async fn begin_upload(
+        &self,
+        key: &ObjectKey,
+        content_type: String,
+    ) -> Result<UploadId, S3Error> {
         let upload = UploadId::new();
         let manifest = Manifest {
             key: key.as_str().to_owned(),
@@ -308,15 +322,31 @@ impl S3Endpoint {
             .await
             .map_err(|e| io_error(&e))?;
         tracing::info!(key = %key, upload = %upload.0, "multipart upload created");
-        let mut xml = String::from(XML_HEAD);
-        xml.push_str(&format!(
-            "<InitiateMultipartUploadResult xmlns=\"{XMLNS}\">"
-        ));
-        push_element(&mut xml, "Bucket", &self.config.bucket);
-        push_element(&mut xml, "Key", key.as_str());
-        push_element(&mut xml, "UploadId", &upload.0);
-        xml.push_str("</InitiateMultipartUploadResult>");
-        Ok(xml_response(StatusCode::OK, xml))
+        Ok(upload)
+    }
+
+    /// Every part of `key`'s upload, one per number, in order.
+    pub(crate) async fn parts_of(
+        &self,
+        upload: &UploadId,
+        key: &ObjectKey,
+    ) -> Result<Vec<StoredPart>, S3Error> {
+        let dir = self.open_upload(upload, key).await?;
+        Ok(latest_parts(stored_parts(&dir).await?))
+    }
+
+    /// Removes `key`'s upload and its parts.
+    pub(crate) async fn abort_upload(
+        &self,
+        upload: &UploadId,
+        key: &ObjectKey,
+    ) -> Result<(), S3Error> {
+        let dir = self.open_upload(upload, key).await?;
+        tokio::fs::remove_dir_all(&dir)
+            .await
+            .map_err(|e| io_error(&e))?;
+        tracing::info!(key = %key, upload = %upload.0, "multipart upload aborted");
+        Ok(())
     }
 
     /// The upload's directory, if it exists and is for `key`.
@@ -452,30 +482,7 @@ impl S3Endpoint {
         body: Body,
     ) -> Result<Response, S3Error> {
         let listed = read_complete_body(body).await?;
-        self.open_upload(upload, key).await?;
-        // Take the upload for this completion alone: a second one finds no upload.
-        let dir = self.upload_dir(upload);
-        let taken = dir.with_extension(&COMPLETING[1..]);
-        tokio::fs::rename(&dir, &taken)
-            .await
-            .map_err(|_| no_such_upload(&upload.0))?;
-        let outcome = self
-            .assemble_and_commit(&taken, &listed, key, context)
-            .await;
-        match &outcome {
-            Ok(_) => {
-                if let Err(error) = tokio::fs::remove_dir_all(&taken).await {
-                    tracing::warn!(upload = %upload.0, %error, "removing a completed upload's parts failed");
-                }
-            }
-            // Refused or failed: the parts stay, so the client can correct the list and retry.
-            Err(_) => {
-                if let Err(error) = tokio::fs::rename(&taken, &dir).await {
-                    tracing::error!(upload = %upload.0, %error, "returning an upload after a failed completion failed");
-                }
-            }
-        }
-        let etag = outcome?;
+        let etag = self.complete_listed(upload, key, &listed, context).await?;
         let mut xml = String::from(XML_HEAD);
         xml.push_str(&format!(
             "<CompleteMultipartUploadResult xmlns=\"{XMLNS}\">"
@@ -496,6 +503,38 @@ impl S3Endpoint {
         push_element(&mut xml, "ETag", &quoted_etag(&etag));
         xml.push_str("</CompleteMultipartUploadResult>");
         Ok(xml_response(StatusCode::OK, xml))
+    }
+
+    /// Completes `key`'s upload from the (number, ETag) pairs listed; the object's ETag.
+    pub(crate) async fn complete_listed(
+        &self,
+        upload: &UploadId,
+        key: &ObjectKey,
+        listed: &[(u32, String)],
+        context: &RequestContext,
+    ) -> Result<String, S3Error> {
+        self.open_upload(upload, key).await?;
+        // Take the upload for this completion alone: a second one finds no upload.
+        let dir = self.upload_dir(upload);
+        let taken = dir.with_extension(&COMPLETING[1..]);
+        tokio::fs::rename(&dir, &taken)
+            .await
+            .map_err(|_| no_such_upload(&upload.0))?;
+        let outcome = self.assemble_and_commit(&taken, listed, key, context).await;
+        match &outcome {
+            Ok(_) => {
+                if let Err(error) = tokio::fs::remove_dir_all(&taken).await {
+                    tracing::warn!(upload = %upload.0, %error, "removing a completed upload's parts failed");
+                }
+            }
+            // Refused or failed: the parts stay, so the client can correct the list and retry.
+            Err(_) => {
+                if let Err(error) = tokio::fs::rename(&taken, &dir).await {
+                    tracing::error!(upload = %upload.0, %error, "returning an upload after a failed completion failed");
+                }
+            }
+        }
+        outcome
     }
 
     /// Checks the listed parts, copies them into one spool file, and commits it; the object's

@@ -51,6 +51,22 @@ impl RequestContext {
         }
     }
 
+    /// The context of a call the server makes in its own process (the multipart port), for
+    /// the event it may announce: from the loopback address, on `key`'s path.
+    pub fn in_process(bucket: &str, key: &ObjectKey) -> Self {
+        let id = uuid::Uuid::new_v4();
+        let bytes = id.as_bytes();
+        let path = format!("/{bucket}/{}", key.as_str());
+        Self {
+            request_id: hex::encode_upper(&bytes[..8]),
+            host_id: hex::encode(bytes),
+            source_ip: "127.0.0.1".to_owned(),
+            path: path.clone(),
+            query: None,
+            resource: path,
+        }
+    }
+
     /// Adds S3's request-id headers.
     pub fn stamp(&self, response: &mut Response) {
         let headers = response.headers_mut();

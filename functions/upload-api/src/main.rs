@@ -17,6 +17,7 @@ use vetted_aws::config::AwsContext;
 use vetted_aws::dynamo::DynamoInvitations;
 use vetted_aws::dynamo::{DynamoNotifications, DynamoWebhooks};
 use vetted_aws::presign::S3Presigner;
+use vetted_aws::s3_multipart::S3Multipart;
 use vetted_aws::sfn::SfnTaskResponder;
 use vetted_core::SystemClock;
 use vetted_core::policy::SlotPolicies;
@@ -158,6 +159,7 @@ async fn state() -> anyhow::Result<ApiState> {
     Ok(ApiState::new(ApiParts {
         ports,
         signer: Arc::new(signer),
+        multipart: Arc::new(S3Multipart::new(ctx.s3(), &config.common.bucket)),
         policies: config.policies,
         auth: Authenticator::new(None, Some(verifier))?,
         settings: config.api,

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use vetted_core::policy::{explain_extension_refusal, explain_refusal};
-use vetted_core::ports::UploadGrant;
+use vetted_core::ports::{MultipartUploadId, UploadGrant};
 use vetted_core::record::{FileName, UploadMethod};
 use vetted_core::{
     ContentSha256, CorrelationId, ImageType, ObjectKey, OwnerId, Policy, ReasonCode, Slot, SlotRef,
@@ -102,6 +102,12 @@ fn check(
         ));
     }
     let method = request.method.unwrap_or_default();
+    if method == UploadMethod::Multipart && sha256.is_some() {
+        return Err(ApiError::bad_request(
+            reasons::INVALID_SHA256,
+            "a multipart upload pins each part's SHA-256 when the part is signed; leave sha256 out",
+        ));
+    }
     // Refused here, before any byte is sent, rather than when the body arrives: on Lambda a
     // body past the cap may not reach the API at all (see `LAMBDA_PROXY_MAX_BYTES`).
     if method == UploadMethod::Proxy && size > settings.proxy_max_bytes {
@@ -141,16 +147,25 @@ pub(super) async fn create_upload(
         length: policy.min_bytes.max(1)..=checked.size,
         sha256: checked.sha256,
         now: state.clock.now(),
-        expires_in: state.settings.presign_expires_in,
+        expires_in: match checked.method {
+            UploadMethod::Multipart => state.settings.multipart_expires_in,
+            _ => state.settings.presign_expires_in,
+        },
     };
     let correlation_id = checked
         .correlation_id
         .clone()
         .unwrap_or_else(|| CorrelationId::of_upload(&upload_id));
     tracing::Span::current().record("correlation_id", tracing::field::display(&correlation_id));
-    let answer = sign(&state, &grant, checked.method, correlation_id).await?;
-    let record = intent(&state, &owner, &grant, checked, &answer);
-    state.uploads.create(&record).await?;
+    let (answer, multipart) = sign(&state, &grant, checked.method, correlation_id).await?;
+    let record =
+        intent(&state, &owner, &grant, checked, &answer).with_multipart_upload_id(multipart);
+    if let Err(error) = state.uploads.create(&record).await {
+        if let Some(multipart) = &record.multipart_upload_id {
+            super::multipart::abort_quietly(&state, &record.key, multipart).await;
+        }
+        return Err(error.into());
+    }
     tracing::info!(
         method = ?record.method,
         size = record.declared_size,
@@ -191,12 +206,13 @@ async fn requested_slot(
     Ok(SlotRef::new(restaurant, slot))
 }
 
+/// The answer for `method`, and for a multipart upload the store's id of the upload begun.
 async fn sign(
     state: &ApiState,
     grant: &UploadGrant,
     method: UploadMethod,
     correlation_id: CorrelationId,
-) -> Result<CreateUploadResponse, ApiError> {
+) -> Result<(CreateUploadResponse, Option<MultipartUploadId>), ApiError> {
     let base = |url: String, expires_at| CreateUploadResponse {
         upload_id: grant.upload_id,
         method,
@@ -205,8 +221,10 @@ async fn sign(
         headers: None,
         expires_at,
         correlation_id: correlation_id.clone(),
+        multipart: None,
     };
-    Ok(match method {
+    let mut begun = None;
+    let answer = match method {
         UploadMethod::Post => {
             let post = state.signer.presign_post(grant).await?;
             let fields = post
@@ -238,7 +256,24 @@ async fn sign(
                 ..base(content_path(&grant.upload_id), expires_at)
             }
         }
-    })
+        UploadMethod::Multipart => {
+            let plan = super::multipart::plan(state, *grant.length.end())?;
+            let multipart = state
+                .multipart
+                .begin(&grant.key, grant.content_type, &grant.upload_id)
+                .await
+                .map_err(super::multipart::store_error)?;
+            begun = Some(multipart);
+            CreateUploadResponse {
+                multipart: Some(plan),
+                ..base(
+                    super::parts_path(&grant.upload_id),
+                    grant.now.saturating_add(grant.expires_in),
+                )
+            }
+        }
+    };
+    Ok((answer, begun))
 }
 
 fn intent(

@@ -75,7 +75,7 @@ pub(super) async fn put_content(
     ))
 }
 
-fn check_intent(state: &ApiState, record: &UploadRecord) -> Result<(), ApiError> {
+pub(super) fn check_intent(state: &ApiState, record: &UploadRecord) -> Result<(), ApiError> {
     if record.status != Status::AwaitingUpload {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -59,6 +59,68 @@ pub struct CreateUploadResponse {
     pub expires_at: Timestamp,
     /// What the upload's events will carry as `correlation_id`.
     pub correlation_id: CorrelationId,
+    /// Multipart only: how the file is cut into parts. `url` is then where parts are asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<PartPlanView>,
+}
+
+/// How a multipart upload's file is cut: part `n` (from 1) is the bytes from
+/// `(n - 1) * part_size`, `part_size` of them but for the last part.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct PartPlanView {
+    pub part_size: u64,
+    pub part_count: u32,
+}
+
+/// `GET /api/uploads/{id}/parts`: the parts the store holds, for resuming.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartList {
+    #[serde(flatten)]
+    pub plan: PartPlanView,
+    /// When the whole upload must be completed.
+    pub expires_at: Timestamp,
+    pub parts: Vec<PartView>,
+}
+
+/// One part the store holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartView {
+    pub number: u32,
+    pub size: u64,
+    /// Absent where the store does not report it.
+    pub sha256: Option<ContentSha256>,
+}
+
+/// `POST /api/uploads/{id}/parts`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignPartsRequest {
+    pub parts: Vec<PartToSign>,
+}
+
+/// One part to sign: its number and the SHA-256 (base64) of its bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartToSign {
+    pub number: u32,
+    pub sha256: String,
+}
+
+/// `200` to `POST /api/uploads/{id}/parts`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedParts {
+    /// When these URLs stop working; ask again for fresh ones.
+    pub expires_at: Timestamp,
+    pub parts: Vec<SignedPart>,
+}
+
+/// Send the part's bytes with `PUT url` and exactly these headers.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedPart {
+    pub number: u32,
+    pub size: u64,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
 }
 
 /// An upload as its owner sees it.

@@ -35,6 +35,9 @@ pub(super) async fn withdraw_upload(
         .withdraw(record.id)
         .await
         .map_err(withdraw_error)?;
+    if let Some(multipart) = &withdrawn.multipart_upload_id {
+        super::multipart::abort_quietly(&state, &withdrawn.key, multipart).await;
+    }
     Ok(Json(UploadView::new(
         &withdrawn,
         &state.policies,

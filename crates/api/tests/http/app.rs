@@ -30,6 +30,7 @@ use vetted_embedded::sqlite_restaurants::SqliteRestaurants;
 use vetted_embedded::sqlite_uploads::SqliteUploads;
 use vetted_embedded::sqlite_webhooks::SqliteWebhooks;
 use vetted_embedded::workflow::{EmbeddedWorkflow, substitute};
+use vetted_s3_endpoint::{Credentials as EndpointCredentials, S3Config, S3Endpoint};
 
 /// The dev key of every test app, so that tests can also sign tokens it must refuse.
 pub const DEV_SECRET: [u8; 32] = [42; 32];
@@ -60,6 +61,9 @@ pub struct AppOptions {
     pub without_live: bool,
     /// What ends the live streams, as `vetted serve`'s shutdown does; never cancelled if `None`.
     pub shutdown: Option<tokio_util::sync::CancellationToken>,
+    /// Sign for the app's own upload endpoint (mounted at `/s3`, as `vetted serve` mounts it),
+    /// so that clients can send what the API signs; `signer` is then ignored.
+    pub sign_for_own_endpoint: bool,
 }
 
 pub struct TestApp {
@@ -78,6 +82,9 @@ pub struct TestApp {
     pub webhooks: Arc<SqliteWebhooks>,
     pub notifications: Arc<SqliteNotifications>,
     pub invitations: Arc<SqliteInvitations>,
+    /// The upload endpoint mounted at `/s3`, and the queue its notifications go to.
+    pub endpoint: Arc<S3Endpoint>,
+    pub intake_queue: Arc<SqliteWorkQueue>,
     /// The workflow's task queues, worked by [`TestApp::pump`].
     pub task_queues: Vec<Arc<SqliteWorkQueue>>,
     _dir: TempDir,
@@ -111,9 +118,14 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let clock = Arc::new(ManualClock::new(
         options.clock_start.unwrap_or_else(|| SystemClock.now()),
     ));
-    let signer = options
-        .signer
-        .unwrap_or_else(|| local_signer("http://127.0.0.1:9/s3"));
+    let largest_upload = policies_max_bytes(&options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let signer = match (options.sign_for_own_endpoint, options.signer) {
+        (true, _) => local_signer(&format!("{base}/s3")),
+        (false, Some(signer)) => signer,
+        (false, None) => local_signer("http://127.0.0.1:9/s3"),
+    };
     let oidc = options.oidc.map(|c| JwksVerifier::new(c).unwrap());
     let auth = Authenticator::new(Some(DevKey::from_secret(&DEV_SECRET)), oidc).unwrap();
     let mut settings = options.settings;
@@ -154,7 +166,26 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let banned = Arc::new(vetted_embedded::sqlite_banned::SqliteBanned::new(
         db.clone(),
     ));
+    let intake_queue = Arc::new(SqliteWorkQueue::new(db.clone(), "intake", queue_config));
     let outbox = Arc::new(SqliteOutbox::new(db, clock.clone()));
+    let mut endpoint_config = S3Config::new(
+        BUCKET,
+        "us-east-1",
+        EndpointCredentials {
+            access_key_id: ACCESS_KEY.to_owned(),
+            secret_access_key: SECRET_KEY.to_owned(),
+        },
+        dir.path().join("spool"),
+        base.clone(),
+    );
+    endpoint_config.max_object_bytes = largest_upload;
+    let endpoint = S3Endpoint::new(
+        endpoint_config,
+        objects.clone(),
+        intake_queue.clone(),
+        clock.clone(),
+    )
+    .unwrap();
     let ports = Ports {
         uploads: uploads.clone(),
         restaurants: restaurants.clone(),
@@ -182,6 +213,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let state = ApiState::new(ApiParts {
         ports: ports.clone(),
         signer,
+        multipart: endpoint.clone(),
         policies,
         auth,
         settings,
@@ -234,12 +266,14 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         .put_member(&restaurant.id, &member(OWNER, MemberRole::Owner))
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = vetted_api::router(state).merge(endpoint.router());
     tokio::spawn(async move {
-        axum::serve(listener, vetted_api::router(state))
-            .await
-            .unwrap();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
     });
     TestApp {
         base,
@@ -256,8 +290,22 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
         webhooks,
         notifications,
         invitations,
+        endpoint,
+        intake_queue,
         task_queues,
         _dir: dir,
+    }
+}
+
+/// The largest file any slot's policy admits: the endpoint's ceiling, as `vetted serve` sets it.
+fn policies_max_bytes(options: &AppOptions) -> u64 {
+    match &options.policies {
+        Some(policies) => vetted_core::SlotKind::ALL
+            .iter()
+            .map(|kind| policies.for_kind(*kind).max_bytes)
+            .max()
+            .unwrap_or(options.policy.max_bytes),
+        None => options.policy.max_bytes,
     }
 }
 

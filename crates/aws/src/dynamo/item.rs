@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
+use vetted_core::ports::MultipartUploadId;
 use vetted_core::record::{FileName, RecordChanges};
 use vetted_core::restaurant::{RestaurantId, Slot, SlotRef};
 use vetted_core::{
@@ -30,6 +31,8 @@ pub(crate) const RESTAURANT: &str = "restaurant";
 pub(crate) const SLOT: &str = "slot";
 /// A copy of `restaurant` while the status is in progress: the `in-progress` index's key.
 pub(crate) const IN_PROGRESS_ATTRIBUTE: &str = "in_progress";
+/// The store's multipart upload of a `multipart` intent; written at creation only.
+pub(crate) const MULTIPART_UPLOAD_ID: &str = "multipart_upload_id";
 /// The content's SHA-256 (base64): the `by-sha256` index's key, present only once known.
 pub(crate) const SHA256: &str = "sha256";
 
@@ -122,6 +125,9 @@ pub(crate) fn to_item(record: &UploadRecord) -> Item {
     }
     if let Some(level) = record.escalation_level {
         item.insert(ESCALATION_LEVEL.to_owned(), n(level));
+    }
+    if let Some(multipart) = &record.multipart_upload_id {
+        item.insert(MULTIPART_UPLOAD_ID.to_owned(), s(multipart.as_str()));
     }
     if record.status.is_in_progress() {
         item.insert(
@@ -307,6 +313,7 @@ pub(crate) fn from_item(item: &Item) -> Result<UploadRecord, BadItem> {
         escalation_level: r.number(ESCALATION_LEVEL)?,
         escalation_levels: r.number("escalation_levels")?,
         sha256: r.parsed("sha256", str::parse::<ContentSha256>)?,
+        multipart_upload_id: r.parsed(MULTIPART_UPLOAD_ID, MultipartUploadId::parse)?,
     })
 }
 

@@ -10,6 +10,7 @@ mod banned;
 mod events;
 mod invitations;
 mod mailer;
+mod multipart;
 mod notifications;
 mod objects;
 mod presign;
@@ -26,6 +27,10 @@ pub use banned::{BannedContent, BannedError};
 pub use events::{EventError, EventFeed, EventSink, FeedPage, RecordedEvent};
 pub use invitations::{Invitation, Invitations, InvitationsError};
 pub use mailer::{Email, MailError, Mailer};
+pub use multipart::{
+    InvalidMultipartUploadId, MAX_PART_BYTES, MAX_PART_NUMBER, MIN_PART_BYTES, MultipartError,
+    MultipartUploadId, MultipartUploads, PartGrant, PartPlan, StoredPart,
+};
 pub use notifications::{Notifications, NotificationsError};
 pub use objects::{ObjectMeta, ObjectStore, StoreError};
 pub use presign::{SignerError, UploadGrant, UploadSigner};

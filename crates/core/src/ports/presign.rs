@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use thiserror::Error;
 
-use super::{BackendError, Retryable};
+use super::{BackendError, PartGrant, Retryable};
 use crate::checksum::ContentSha256;
 use crate::ids::{ObjectKey, UploadId};
 use crate::image_type::ImageType;
@@ -65,6 +65,9 @@ impl Retryable for SignerError {
 ///   existing object cannot be overwritten by replaying the URL. With `grant.sha256`,
 ///   `x-amz-checksum-sha256` is a signed header too.
 /// - Either way, a store given a pinned checksum refuses a body whose SHA-256 differs.
+/// - `presign_part` returns a PUT URL for one part of a multipart upload, with
+///   `Content-Length` and `x-amz-checksum-sha256` signed: the store refuses another length or
+///   a body whose SHA-256 differs (moto does not check the part's checksum; measured).
 /// - `presign_get` returns a URL valid for `expires_in` from now.
 /// - Nothing here writes or reads an object.
 #[async_trait]
@@ -72,6 +75,8 @@ pub trait UploadSigner: Send + Sync {
     async fn presign_post(&self, grant: &UploadGrant) -> Result<PresignedPost, SignerError>;
 
     async fn presign_put(&self, grant: &UploadGrant) -> Result<PresignedPut, SignerError>;
+
+    async fn presign_part(&self, grant: &PartGrant<'_>) -> Result<PresignedPut, SignerError>;
 
     async fn presign_get(
         &self,

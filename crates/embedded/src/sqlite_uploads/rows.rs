@@ -8,6 +8,7 @@ use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use vetted_core::ports::MultipartUploadId;
 use vetted_core::record::FileName;
 use vetted_core::{
     ContentSha256, CorrelationId, ExecutionName, ImageType, ModeratorId, ObjectKey, OwnerId,
@@ -19,10 +20,10 @@ pub(super) const COLUMNS: &str = "id, owner, filename, declared_type, declared_s
     object_key, status, status_since, created_at, expires_at, reason, detected_type, width, \
     height, bytes, object_version, execution_name, task_token, moderator, decision, \
     decline_reason, failure, restaurant, slot, decided_at, correlation_id, first_approver, \
-    escalation_level, escalation_levels, sha256";
+    escalation_level, escalation_levels, sha256, multipart_upload_id";
 
 pub(super) const PLACEHOLDERS: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31";
+     ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32";
 
 pub(super) struct Row;
 
@@ -144,6 +145,7 @@ impl Row {
                 Ok(Value::Integer(i64::from(*v)))
             })?,
             opt(r.sha256.as_ref(), |v| Ok(text(v.to_base64())))?,
+            opt(r.multipart_upload_id.as_ref(), |v| Ok(text(v.as_str())))?,
         ])
     }
 
@@ -189,6 +191,7 @@ impl Row {
             escalation_level: row.get(28)?,
             escalation_levels: row.get(29)?,
             sha256: parse_opt(row, 30, ContentSha256::from_str)?,
+            multipart_upload_id: parse_opt(row, 31, MultipartUploadId::parse)?,
         })
     }
 }
@@ -208,7 +211,8 @@ pub(super) fn update(
 ) -> rusqlite::Result<usize> {
     let values = Row::values(next)?;
     // Columns 8 to 23, 26, 28, 30 and 31 of COLUMNS are the ones a transition may change; the
-    // first seven, the target (24, 25) and the correlation id (27) are fixed at creation, and
+    // first seven, the target (24, 25), the correlation id (27) and the multipart upload (32)
+    // are fixed at creation, and
     // the escalation level (29) changes only through `update_review_stage`.
     let mut stmt = conn.prepare_cached(
         "UPDATE uploads SET status = ?8, status_since = ?9, created_at = ?10, expires_at = ?11,
@@ -216,7 +220,7 @@ pub(super) fn update(
             object_version = ?17, execution_name = ?18, task_token = ?19, moderator = ?20,
             decision = ?21, decline_reason = ?22, failure = ?23, decided_at = ?26,
             first_approver = ?28, escalation_levels = ?30, sha256 = ?31
-         WHERE id = ?1 AND status = ?32",
+         WHERE id = ?1 AND status = ?33",
     )?;
     let mut params: Vec<Value> = values;
     params.push(text(from.as_str()));
