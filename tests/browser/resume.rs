@@ -93,7 +93,8 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
         .wait_for("the upload of big.jpg to be asked for", async || {
             let list = api.get("/api/uploads").await;
             list["items"].as_array()?.iter().find_map(|item| {
-                (item["filename"] == "big.jpg").then(|| item["upload_id"].as_str().unwrap().to_owned())
+                (item["filename"] == "big.jpg")
+                    .then(|| item["upload_id"].as_str().unwrap().to_owned())
             })
         })
         .await;
@@ -110,9 +111,15 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
         "all {part_count} parts arrived before the reload: the connection was not slow enough"
     );
     let saved = owner
-        .js("return localStorage.getItem('vetted.multipart.sofia');", vec![])
+        .js(
+            "return localStorage.getItem('vetted.multipart.sofia');",
+            vec![],
+        )
         .await;
-    let saved = saved.as_str().expect("the page saved the upload").to_owned();
+    let saved = saved
+        .as_str()
+        .expect("the page saved the upload")
+        .to_owned();
     assert!(saved.contains(&upload_id), "{saved}");
     assert!(
         !saved.contains(&token) && !saved.contains("http"),
@@ -126,7 +133,10 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
     signed_in_again(&owner, &link).await;
     assert_eq!(wait_for_slots(&owner).await, "Café Sud");
     let offer = owner
-        .wait_text(&format!(".resumable[data-upload-id='{upload_id}']"), "big.jpg")
+        .wait_text(
+            &format!(".resumable[data-upload-id='{upload_id}']"),
+            "big.jpg",
+        )
         .await;
     assert!(offer.contains("resume"), "{offer:?}");
     owner.screenshot("02-offer-to-resume.png").await;
@@ -134,7 +144,9 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
     owner.js(PART_SPY, vec![]).await;
     choose_slot(&owner, "gallery-1").await;
     pick_file(&owner, &photo).await;
-    let note = owner.wait_text(".transfer .transfer-note", "Resuming").await;
+    let note = owner
+        .wait_text(".transfer .transfer-note", "Resuming")
+        .await;
     let pattern = regex::Regex::new(
         r"^Resuming your upload of big\.jpg: (\d+) of (\d+) parts? (was|were) already sent\.$",
     )
@@ -174,7 +186,10 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
     assert_eq!(listing_after.0, 409, "{}", listing_after.1);
 
     let left = owner
-        .js("return localStorage.getItem('vetted.multipart.sofia');", vec![])
+        .js(
+            "return localStorage.getItem('vetted.multipart.sofia');",
+            vec![],
+        )
         .await;
     assert_eq!(left, Value::Null, "the record stayed after completion");
     assert_eq!(owner.count(".resumable").await, 0);
@@ -187,22 +202,28 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0]["status"], "IN_REVIEW", "{mine:?}");
-    assert_eq!(mine[0]["bytes"].as_u64().or(mine[0]["size"].as_u64()), Some(size));
+    assert_eq!(
+        mine[0]["bytes"].as_u64().or(mine[0]["size"].as_u64()),
+        Some(size)
+    );
     owner.close().await;
 }
 
 /// After a reload: the page signed in from its session, or else signed in by the link again.
 async fn signed_in_again(page: &Page, link: &str) {
     let signed_in = page
-        .wait_for("the reloaded page to show the app or the sign-in", async || {
-            if page.is_displayed("#upload-title").await {
-                Some(true)
-            } else if page.is_displayed("#signin").await {
-                Some(false)
-            } else {
-                None
-            }
-        })
+        .wait_for(
+            "the reloaded page to show the app or the sign-in",
+            async || {
+                if page.is_displayed("#upload-title").await {
+                    Some(true)
+                } else if page.is_displayed("#signin").await {
+                    Some(false)
+                } else {
+                    None
+                }
+            },
+        )
         .await;
     if !signed_in {
         owner_signs_in_by_link(page, link).await;
