@@ -2,7 +2,8 @@
 //! one part in parts through a slow connection (see `throttle`), the page is reloaded once a
 //! part has arrived, the page offers to resume, and picking the same file for the same slot
 //! sends only the parts that were missing, to the same upload, which then goes on to review
-//! like any other. What the page saved in localStorage names the upload, never its token.
+//! like any other. What the page saved in localStorage names the upload, never its token. A
+//! saved upload that can no longer go on is forgotten, and the file starts over.
 
 use std::collections::BTreeSet;
 
@@ -209,6 +210,112 @@ async fn a_large_upload_cut_by_a_reload_resumes_with_the_parts_that_were_missing
     owner.close().await;
 }
 
+/// A saved upload that can no longer go on (here the owner withdrew it) is forgotten when the
+/// same file is picked again: the page says so and sends the file as a new upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_upload_that_cannot_go_on_is_forgotten_and_the_file_starts_over() {
+    let artifacts = artifacts_dir("resume-gone");
+    let server = Server::start(false).await;
+    server
+        .create_restaurant("cafe-sud", "Café Sud", &["sofia"])
+        .await;
+    let driver = Driver::start(&artifacts);
+    let token = server.token("sofia", "owner");
+    let api = Api {
+        base: format!("http://{}", server.addr),
+        token: token.clone(),
+    };
+    let files = tempfile::tempdir().unwrap();
+    let photo = files.path().join("big.jpg");
+    let bytes = grainy_jpeg(3000, 2000);
+    std::fs::write(&photo, &bytes).unwrap();
+    // A modification time in whole seconds, so that the page's File.lastModified is known.
+    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&photo)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+
+    // An upload of this file begun in parts earlier, then withdrawn from the list.
+    let grant = api
+        .post(
+            "/api/uploads",
+            json!({"restaurant": "cafe-sud", "slot": "gallery-2", "filename": "big.jpg",
+                   "content_type": "image/jpeg", "size": bytes.len(), "method": "multipart"}),
+        )
+        .await;
+    let old_id = grant["upload_id"].as_str().unwrap().to_owned();
+    api.post(&format!("/api/uploads/{old_id}/withdraw"), json!({}))
+        .await;
+    let record = json!([{
+        "uploadId": old_id, "restaurant": "cafe-sud", "slot": "gallery-2", "name": "big.jpg",
+        "size": bytes.len(), "lastModified": 1_700_000_000_000_u64, "expiresAt": grant["expires_at"],
+    }]);
+
+    let owner = driver.open("owner", &artifacts).await;
+    let link = format!("{}/#token={token}", server.base);
+    owner_signs_in_by_link(&owner, &link).await;
+    owner
+        .js(
+            "localStorage.setItem('vetted.multipart.sofia', JSON.stringify(arguments[0]));",
+            vec![record],
+        )
+        .await;
+    owner.client.refresh().await.expect("reloading the page");
+    signed_in_again(&owner, &link).await;
+    assert_eq!(wait_for_slots(&owner).await, "Café Sud");
+    owner
+        .wait_text(&format!(".resumable[data-upload-id='{old_id}']"), "big.jpg")
+        .await;
+
+    choose_slot(&owner, "gallery-2").await;
+    pick_file(&owner, &photo).await;
+    let note = owner
+        .wait_text(".transfer .transfer-note", "can no longer be resumed")
+        .await;
+    assert!(
+        note.contains("big.jpg") && note.contains("starts over"),
+        "{note:?}"
+    );
+    owner.screenshot("01-starting-over.png").await;
+    assert_eq!(
+        owner.count(".resumable").await,
+        0,
+        "the gone upload is still offered"
+    );
+
+    let new_id = owner
+        .wait_for("a new row for big.jpg", async || {
+            let ids = owner
+                .js(
+                    "return [...document.querySelectorAll('#upload-list > li')]
+                       .filter((li) => li.querySelector('.upload-name').textContent === 'big.jpg')
+                       .map((li) => li.dataset.uploadId);",
+                    vec![],
+                )
+                .await;
+            ids.as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|id| *id != old_id)
+                .map(str::to_owned)
+        })
+        .await;
+    wait_for_status(&owner, &new_id, "IN_REVIEW").await;
+    wait_for_status(&owner, &old_id, "WITHDRAWN").await;
+    owner.screenshot("02-in-review.png").await;
+    let left = owner
+        .js(
+            "return localStorage.getItem('vetted.multipart.sofia');",
+            vec![],
+        )
+        .await;
+    assert_eq!(left, Value::Null, "a record stayed: {left}");
+    owner.close().await;
+}
+
 /// After a reload: the page signed in from its session, or else signed in by the link again.
 async fn signed_in_again(page: &Page, link: &str) {
     let signed_in = page
@@ -237,17 +344,26 @@ struct Api {
 }
 
 impl Api {
-    async fn get_status(&self, path: &str) -> (u16, Value) {
+    /// Sends `method path` with `body` as JSON (when given); answers the status and the JSON.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let response = reqwest::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+        let mut request = reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(json!(text)))
+    }
+
+    async fn get_status(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, None).await
     }
 
     /// The JSON of a 200 answer; panics on any other.
@@ -255,5 +371,15 @@ impl Api {
         let (status, body) = self.get_status(path).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         body
+    }
+
+    /// The JSON of a 2xx answer; panics on any other.
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.call(reqwest::Method::POST, path, Some(body)).await;
+        assert!(
+            (200..300).contains(&status),
+            "POST {path}: {status} {answer}"
+        );
+        answer
     }
 }
