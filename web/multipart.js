@@ -63,10 +63,14 @@ export function forgetUpload(user, uploadId) {
   writeSaved(user, savedUploads(user).filter((r) => r.uploadId !== uploadId));
 }
 
-/** The saved, unexpired record for `file` going to `target`, if the same file was started there. */
-function findSaved(user, target, file) {
+/**
+ * The saved, unexpired record for `file` going to `target`, if the same file was started there
+ * and is not among the uploads in `busy` (being sent from this tab right now).
+ */
+function findSaved(user, target, file, busy) {
   return savedUploads(user).find(
     (r) =>
+      !busy.has(r.uploadId) &&
       r.restaurant === target.restaurant &&
       r.slot === target.slot &&
       r.name === file.name &&
@@ -127,24 +131,27 @@ async function partsSent(token, uploadId, size) {
 
 /**
  * Sends `file` to `target` in parts, resuming a saved upload of the same file when there is
- * one. `user` names whose records to use; `on` takes the page's callbacks:
+ * one. `user` names whose records to use; `busy`, the ids of uploads this tab is sending now
+ * (the same file picked twice must not send the same parts twice at once); `on` takes the
+ * page's callbacks:
  *
- * - `started({uploadId, partCount, resumed})` once the upload is known, before any part goes;
- *   `resumed` is the number of parts that arrived before, or null for a new upload (and
- *   `restarted` is true when a saved one could not go on);
- * - `progress(sent, total, part, partCount)` as bytes go, counting the parts sent before;
+ * - `started({uploadId, partCount, resumed, restarted})` once the upload is known, before any
+ *   part goes; `resumed` is the number of parts that arrived before, or null for a new upload,
+ *   and `restarted` is true when a saved upload of the file could not go on;
+ * - `progress(sent, total, part, partCount)` as bytes go, counting the parts sent before
+ *   (`part` is null before the first byte).
  *
  * Answers the upload's id once it is complete. Throws an ApiError; the record then stays, so
  * that picking the file again goes on from the last part that arrived.
  */
-export async function sendInParts({ token, user, target, file, contentType, on }) {
+export async function sendInParts({ token, user, busy = new Set(), target, file, contentType, on }) {
   if (!globalThis.crypto?.subtle) {
     throw new ApiError(0, "no_webcrypto",
       "This browser cannot compute the checksums a large file is sent with on this page (it needs a secure, https connection).");
   }
   let upload = null;
   let restarted = false;
-  const saved = findSaved(user, target, file);
+  const saved = findSaved(user, target, file, busy);
   if (saved) {
     const sent = await partsSent(token(), saved.uploadId, file.size);
     if (sent) upload = { uploadId: saved.uploadId, ...sent };

@@ -705,6 +705,7 @@ async function sendLarge(transfer, contentType, bar, percent, showProgress) {
   await sendInParts({
     token: () => session.token(),
     user: recordsOwner(),
+    busy: new Set([...state.transfers].filter((t) => t.active && t !== transfer).map((t) => t.uploadId).filter(Boolean)),
     target,
     file,
     contentType,
