@@ -1,6 +1,7 @@
 // The owner page (`/`): sign in, pick one of your restaurants and one of its slots (the logo,
 // the cover, the gallery positions), see what each slot shows now, pick or drop files, see each
-// refused with the rule it broke or sent with a progress bar, and follow your uploads as they
+// refused with the rule it broke or sent with a progress bar (a large file in parts, which
+// resume after a reload when the same file is picked again), and follow your uploads as they
 // move through the checks and the review. Status changes arrive live over the server's event
 // stream (live.js), and each one reloads the list once; no timer polls while the stream is up.
 // Where the server has no stream (AWS: 404) or while it is down between reconnects, the list
@@ -16,6 +17,7 @@ import { followStream } from "/assets/live.js";
 import { createSession } from "/assets/session.js";
 import { emailToggle } from "/assets/email_toggle.js";
 import { checkFile, checkDimensions, fetchPolicy, readDimensions, requestUpload, postFile } from "/assets/upload.js";
+import { forgetUpload, savedUploads, sendInParts, usesMultipart } from "/assets/multipart.js";
 
 const POLL_FIRST_MS = 2000;
 const POLL_MAX_MS = 30000;
@@ -24,6 +26,7 @@ const PAGE_SIZE = 20;
 
 const list = $("#upload-list");
 const transfersList = $("#transfers");
+const resumables = $("#resumables");
 const restaurantSelect = $("#restaurant-select");
 const slotSelect = $("#slot-select");
 const input = $("#file-input");
@@ -94,6 +97,8 @@ const session = createSession({
     list.replaceChildren();
     transfersList.replaceChildren();
     state.transfers.clear();
+    resumables.replaceChildren();
+    resumables.hidden = true;
     restaurantSelect.replaceChildren();
     slotSelect.replaceChildren();
     $("#slot-board").replaceChildren();
@@ -145,6 +150,7 @@ function showRestaurants() {
   );
   // Rows built before the names arrived show ids; now they can show names.
   render();
+  renderResumables();
   if (none) return;
   // The one chosen last time; else the first the caller owns rather than only works at.
   const remembered = state.restaurants.find((r) => r.id === rememberedRestaurant());
@@ -657,18 +663,23 @@ async function send(file, target) {
   }
   show(transfer, "requesting", "Asking for permission to upload…");
   schedule(0);
+  const bar = h("progress", { max: "100", value: "0", "aria-label": `Sending ${file.name}` });
+  const percent = h("span", { class: "transfer-percent" }, "0%");
+  const showProgress = (sent, total) => {
+    const value = Math.round((sent / total) * 100);
+    bar.value = value;
+    percent.textContent = `${value}% · ${formatBytes(sent)} of ${formatBytes(total)}`;
+  };
   try {
-    const grant = await requestUpload(session.token(), target, file, verdict.contentType);
-    transfer.uploadId = grant.upload_id;
-    const bar = h("progress", { max: "100", value: "0", "aria-label": `Sending ${file.name}` });
-    const percent = h("span", { class: "transfer-percent" }, "0%");
-    show(transfer, "uploading", [h("span", {}, "Sending… "), percent], bar);
-    await postFile(grant, file, (sent, total) => {
-      const value = Math.round((sent / total) * 100);
-      bar.value = value;
-      percent.textContent = `${value}% · ${formatBytes(sent)} of ${formatBytes(total)}`;
-    });
-    state.previews.set(grant.upload_id, URL.createObjectURL(file));
+    if (usesMultipart(policies, file)) {
+      await sendLarge(transfer, verdict.contentType, bar, percent, showProgress);
+    } else {
+      const grant = await requestUpload(session.token(), target, file, verdict.contentType);
+      transfer.uploadId = grant.upload_id;
+      show(transfer, "uploading", [h("span", {}, "Sending… "), percent], bar);
+      await postFile(grant, file, showProgress);
+    }
+    state.previews.set(transfer.uploadId, URL.createObjectURL(file));
     state.transfers.delete(transfer);
     transfer.element.remove();
     announce(`${file.name} sent to the ${slotLabel(target.slot).toLowerCase()}. Checking it now.`);
@@ -676,8 +687,108 @@ async function send(file, target) {
   } catch (error) {
     if (session.refuse(error)) return;
     const verb = transfer.uploadId ? "Sending failed" : "The server refused it";
-    finish(transfer, "failed", `${verb}: ${error.message}`, error.reason);
+    const again = transfer.resumable
+      ? ` The parts already sent are kept: pick ${file.name} again for the ${slotLabel(target.slot).toLowerCase()} to go on from there.`
+      : "";
+    finish(transfer, "failed", `${verb}: ${error.message}${again}`, error.reason);
+    renderResumables();
   }
+}
+
+/**
+ * Sends a file larger than one part in parts (multipart.js), going on from a saved upload of
+ * the same file to the same slot when there is one, and says so.
+ */
+async function sendLarge(transfer, contentType, bar, percent, showProgress) {
+  const { file, target } = transfer;
+  const status = h("span", {}, "Sending… ");
+  await sendInParts({
+    token: () => session.token(),
+    user: recordsOwner(),
+    busy: new Set([...state.transfers].filter((t) => t.active && t !== transfer).map((t) => t.uploadId).filter(Boolean)),
+    target,
+    file,
+    contentType,
+    on: {
+      started: ({ uploadId, partCount, resumed, restarted }) => {
+        transfer.uploadId = uploadId;
+        transfer.resumable = true;
+        const note = resumeNote(file, partCount, resumed, restarted);
+        show(transfer, "uploading", [status, percent], [bar, note]);
+        if (note) announce(note.textContent);
+        render(); // the list hides the row of an upload this tab is sending
+        renderResumables();
+      },
+      progress: (sent, total, part, partCount) => {
+        status.textContent = part ? `Sending part ${part} of ${partCount}… ` : "Sending… ";
+        showProgress(sent, total);
+      },
+    },
+  });
+}
+
+/** What the owner is told when a large upload goes on from where it stopped, or cannot. */
+function resumeNote(file, partCount, resumed, restarted) {
+  let text = null;
+  if (resumed !== null) {
+    const parts = partCount === 1 ? "part was" : "parts were";
+    text = `Resuming your upload of ${file.name}: ${resumed} of ${partCount} ${parts} already sent.`;
+  } else if (restarted) {
+    text = `The earlier upload of ${file.name} can no longer be resumed (it was finished or it expired), so it starts over.`;
+  }
+  return text && h("p", { class: "transfer-note", role: "status" }, text);
+}
+
+// ---- large uploads left unfinished ------------------------------------------------------
+
+/**
+ * Lists the large uploads this browser started and did not finish (a reload, a lost
+ * connection), with how to resume them: pick the same file for the same slot again. Uploads
+ * being sent now are left out.
+ */
+function renderResumables() {
+  const busy = new Set([...state.transfers].map((t) => t.uploadId).filter(Boolean));
+  const records = savedUploads(recordsOwner()).filter((r) => !busy.has(r.uploadId));
+  resumables.replaceChildren(...records.map(resumableItem));
+  resumables.hidden = records.length === 0;
+}
+
+/** Whose saved uploads to use: the signed-in user's (a token without a subject shares one list). */
+function recordsOwner() {
+  return state.user || "anyone";
+}
+
+function resumableItem(record) {
+  const slot = slotLabel(record.slot);
+  return h("li", { class: "resumable", "data-upload-id": record.uploadId, "data-slot": record.slot },
+    h("p", { class: "resumable-text" },
+      `Your upload of ${record.name} (${formatBytes(record.size)}) to ${restaurantName(record.restaurant)} · ${slot} `,
+      "was not finished. Pick the same file again for that slot to resume where it stopped."),
+    h("div", { class: "resumable-actions" },
+      h("button", {
+        type: "button",
+        class: "button small resumable-choose",
+        onclick: () => {
+          if (record.restaurant !== state.restaurant) {
+            // The slots of the other restaurant load first; the owner then picks the file.
+            state.slot = record.slot;
+            chooseRestaurant(record.restaurant);
+            announce(`Now choose ${record.name} again to resume it.`);
+            return;
+          }
+          chooseSlot(record.slot);
+          if (!input.disabled) input.click();
+        },
+      }, `Choose ${record.name} again`),
+      h("button", {
+        type: "button",
+        class: "button small ghost resumable-forget",
+        "aria-label": `Do not resume ${record.name}`,
+        onclick: () => {
+          forgetUpload(recordsOwner(), record.uploadId);
+          renderResumables();
+        },
+      }, "Don’t resume")));
 }
 
 function show(transfer, stateName, statusContent, extra) {
@@ -689,7 +800,7 @@ function show(transfer, stateName, statusContent, extra) {
       h("span", { class: "transfer-size" }, formatBytes(file.size))),
     target.slot && h("p", { class: "transfer-target" }, `For ${restaurantName(target.restaurant)} · ${slotLabel(target.slot)}`),
     h("p", { class: "transfer-status" }, statusContent),
-    extra,
+    ...[extra].flat(),
   ];
   transfer.element.replaceChildren(...parts.filter(Boolean));
 }
@@ -708,6 +819,7 @@ function finish(transfer, stateName, message, reason) {
         state.transfers.delete(transfer);
         transfer.element.remove();
         render();
+        renderResumables();
       },
     }, "×"),
   );

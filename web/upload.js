@@ -1,8 +1,9 @@
 // Sending one file from the owner page: the checks the page makes against the target slot's
 // policy before asking (the API makes them again, and the intake gate then reads the file
 // itself), the request for a presigned POST, and the multipart POST straight to the bucket
-// with progress events. Which types and extensions are allowed, and the limits, are the
-// server's policy (`GET /api/policy`, see `fetchPolicy`), never set here.
+// with progress events; a file larger than one part goes in parts instead (multipart.js).
+// Which types and extensions are allowed, and the limits, are the server's policy
+// (`GET /api/policy`, see `fetchPolicy`), never set here.
 
 import { api, ApiError, formatBytes, formatDimensions, TYPE_NAMES } from "/assets/common.js";
 
@@ -37,9 +38,10 @@ function usablePolicy(policy) {
 
 /**
  * The policies the server enforces, from `GET /api/policy`: `{logo, cover, gallery,
- * gallery_positions}`, each `{allowed_types, allowed_extensions, min_bytes, max_bytes,
- * min_side, max_side, max_pixels, min_aspect?, max_aspect?, min_aspect_ratio?, max_aspect_ratio?}`. Throws an
- * ApiError, also when the answer is not something this page can use.
+ * gallery_positions, multipart_part_bytes?}`, each kind `{allowed_types, allowed_extensions,
+ * min_bytes, max_bytes, min_side, max_side, max_pixels, min_aspect?, max_aspect?,
+ * min_aspect_ratio?, max_aspect_ratio?}`; a file larger than `multipart_part_bytes` goes in
+ * parts. Throws an ApiError, also when the answer is not something this page can use.
  */
 export async function fetchPolicy(token) {
   const { data } = await api(token, "GET", "/api/policy");
@@ -260,7 +262,7 @@ export function postFile(grant, file, onProgress) {
 }
 
 /** The error of an S3-style XML answer (`<Error><Code/><Message/></Error>`). */
-function storageError(status, body) {
+export function storageError(status, body) {
   let code = `http_${status}`;
   let message = `The storage refused the file (HTTP ${status}).`;
   try {

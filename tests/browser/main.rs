@@ -17,6 +17,7 @@ mod harness;
 mod live;
 mod page;
 mod progress;
+mod resume;
 mod slots;
 mod steps;
 mod throttle;

@@ -87,7 +87,7 @@ async fn a_large_upload_shows_its_progress_then_its_status() {
 
 /// A JPEG of film grain (pseudo-random pixels, which compress poorly): large in bytes for
 /// its size in pixels, as a photo straight off a camera is.
-fn grainy_jpeg(width: u32, height: u32) -> Vec<u8> {
+pub fn grainy_jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
     let pixels = image::RgbImage::from_fn(width, height, |_, _| {
         state ^= state << 13;

@@ -59,7 +59,7 @@ pub const PAGES: [WebFile; 2] = [
 ];
 
 /// What the pages load, each at `/assets/{name}`.
-pub const ASSETS: [WebFile; 9] = [
+pub const ASSETS: [WebFile; 10] = [
     asset!("account.js"),
     asset!("app.css"),
     asset!("common.js"),
@@ -67,6 +67,7 @@ pub const ASSETS: [WebFile; 9] = [
     asset!("owner.js"),
     asset!("live.js"),
     asset!("moderate.js"),
+    asset!("multipart.js"),
     asset!("session.js"),
     asset!("upload.js"),
 ];
