@@ -30,7 +30,7 @@ async fn a_large_upload_shows_its_progress_then_its_status() {
 
     let files = tempfile::tempdir().unwrap();
     let photo = files.path().join("dining-room.jpg");
-    let bytes = grainy_jpeg(3000, 2000);
+    let bytes = vetted_samples::images::grainy_jpeg(3000, 2000);
     // Chromium counts bytes as sent once the kernel takes them, and a loopback socket's send
     // buffer takes up to 4 MiB at once: only a larger file shows the bar part way.
     assert!(
@@ -83,22 +83,4 @@ async fn a_large_upload_shows_its_progress_then_its_status() {
     owner.screenshot("02-owner-in-review.png").await;
     println!("the bar was seen at {percent}%");
     owner.close().await;
-}
-
-/// A JPEG of film grain (pseudo-random pixels, which compress poorly): large in bytes for
-/// its size in pixels, as a photo straight off a camera is.
-pub fn grainy_jpeg(width: u32, height: u32) -> Vec<u8> {
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let pixels = image::RgbImage::from_fn(width, height, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let [r, g, b, ..] = state.to_le_bytes();
-        image::Rgb([r, g, b])
-    });
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-        .encode_image(&pixels)
-        .unwrap();
-    out
 }

@@ -10,12 +10,12 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::harness::{Driver, Page, Server, artifacts_dir};
-use crate::progress::grainy_jpeg;
 use crate::steps::{
     choose_slot, owner_signs_in_by_link, pick_file, wait_for_row, wait_for_slots, wait_for_status,
 };
 use crate::support::server::ServeSettings;
 use crate::throttle::Throttle;
+use vetted_samples::images::grainy_jpeg;
 
 /// The gallery takes files up to this size here, above the default, so that the photo spans
 /// more than two parts of the default part size.
