@@ -9,7 +9,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumMode, MetadataDirective};
+use aws_sdk_s3::types::{ChecksumMode, ChecksumType, MetadataDirective};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -67,18 +67,30 @@ impl S3ObjectStore {
                     backend_error("s3:HeadObject", e).into()
                 }
             })?;
+        // A multipart object's SHA-256 is a checksum of its parts' checksums (S3 writes it
+        // "...-3" and says `COMPOSITE`; moto writes it bare, measured), not the content's:
+        // then the content's own is unknown. Its ETag ends in "-{parts}" on both.
+        let etag = head.e_tag.unwrap_or_default();
+        let composite =
+            head.checksum_type == Some(ChecksumType::Composite) || is_multipart_etag(&etag);
         Ok(ObjectMeta {
             size: size_of("s3:HeadObject", head.content_length)?,
-            etag: head.e_tag.unwrap_or_default(),
             version: head.version_id,
             content_type: head.content_type,
-            // A multipart object's checksum is a checksum of its parts' ("...-3"), which does
-            // not parse: then the content's own is unknown.
             sha256: head
                 .checksum_sha256
+                .filter(|_| !composite)
                 .and_then(|checksum| checksum.parse().ok()),
+            etag,
         })
     }
+}
+
+/// Whether an ETag is a multipart object's: `"{hex}-{parts}"`.
+fn is_multipart_etag(etag: &str) -> bool {
+    etag.trim_matches('"')
+        .rsplit_once('-')
+        .is_some_and(|(_, parts)| !parts.is_empty() && parts.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn size_of(operation: &'static str, length: Option<i64>) -> Result<u64, BackendError> {
@@ -345,4 +357,18 @@ impl S3ObjectStore {
 /// versioning).
 fn is_unknown_version(code: Option<&str>) -> bool {
     matches!(code, Some("NoSuchVersion" | "InvalidArgument"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_multipart_etag;
+
+    #[test]
+    fn multipart_etags_are_told_from_plain_ones() {
+        assert!(is_multipart_etag("\"30dcfd3901d1c613b7fb532281748544-2\""));
+        assert!(is_multipart_etag("30dcfd3901d1c613b7fb532281748544-10000"));
+        assert!(!is_multipart_etag("\"79b281060d337b9b2b84ccf390adcf74\""));
+        assert!(!is_multipart_etag("\"abc-\""));
+        assert!(!is_multipart_etag(""));
+    }
 }

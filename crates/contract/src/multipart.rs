@@ -142,6 +142,14 @@ pub async fn parts_sent_through_signed_urls_are_listed_and_completed_into_one_ob
     );
     let meta = ok(store.objects.head(&key).await, "head");
     assert_eq!(meta.content_type.as_deref(), Some("image/png"));
+    if let Some(sha256) = meta.sha256 {
+        let whole = [first.as_slice(), second.as_slice()].concat();
+        assert_eq!(
+            sha256,
+            ContentSha256::of(&whole),
+            "a SHA-256 the store reports is the content's, never one of the parts' checksums"
+        );
+    }
     assert!(
         matches!(
             store.multipart.list_parts(&key, &multipart).await,

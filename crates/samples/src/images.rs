@@ -91,7 +91,7 @@ pub fn png_of(kind: PngKind, width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A JPEG of film grain (pseudo-random pixels, which compress poorly) at quality 95: large
-/// in bytes for its size in pixels (about 1.5 bytes a pixel), as a photo straight off a camera
+/// in bytes for its size in pixels (about 2.4 bytes a pixel), as a photo straight off a camera
 /// is. The same arguments always give the same bytes.
 pub fn grainy_jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
