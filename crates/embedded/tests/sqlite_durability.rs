@@ -253,7 +253,9 @@ async fn migrations_run_once_and_a_newer_schema_is_refused() {
         .collect();
     expected.sort();
     assert_eq!(first, expected);
-    assert!(first.contains(&("uploads".to_owned(), 9)) && first.contains(&("queue".to_owned(), 1)));
+    assert!(
+        first.contains(&("uploads".to_owned(), 10)) && first.contains(&("queue".to_owned(), 1))
+    );
     let db = Db::open(&path).await.unwrap();
     assert_eq!(
         versions(db.clone()).await,

@@ -26,6 +26,10 @@ fn custom_policy() -> Policy {
 async fn owners_and_moderators_read_the_policy_the_server_enforces() {
     let app = spawn_with(AppOptions {
         policy: custom_policy(),
+        settings: vetted_api::ApiSettings {
+            multipart_part_bytes: 6 * 1024 * 1024,
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
@@ -51,6 +55,7 @@ async fn owners_and_moderators_read_the_policy_the_server_enforces() {
                 "cover": one_kind,
                 "gallery": one_kind,
                 "gallery_positions": 12,
+                "multipart_part_bytes": 6 * 1024 * 1024,
             })
         );
     }

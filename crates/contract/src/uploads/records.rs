@@ -1,13 +1,15 @@
 //! Uploads checks: creating and reading records.
 
-use vetted_core::ports::{Uploads, UploadsError};
+use vetted_core::ports::{MultipartUploadId, Uploads, UploadsError};
+use vetted_core::record::UploadMethod;
 use vetted_core::{CorrelationId, Status, Transition, UploadId};
 
 use super::{at, every_field, fresh_owner, intent, intent_for, now_ms, slot_ref};
 use crate::support::Check;
 
-/// `get` returns what `create` stored: a fresh intent, and a record with every field set
-/// (task token included, though serde never carries it). The target slot (restaurant and slot)
+/// `get` returns what `create` stored: a fresh intent, a multipart intent with the store's
+/// upload id, and a record with every field set (task token included, though serde never
+/// carries it or the upload id). The target slot (restaurant and slot)
 /// and the decision time come back as written, for every kind of slot.
 pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
     const CHECK: &str = "uploads::create_then_get_returns_the_record";
@@ -47,7 +49,13 @@ pub async fn create_then_get_returns_the_record(uploads: &dyn Uploads) {
         now_ms(),
     );
     let cover = intent_for(&owner, slot_ref("r1/cover"), now_ms());
-    for record in [&plain, &full, &logo, &cover] {
+    // A multipart intent keeps the store's upload id, which serde never carries.
+    let mut multipart = intent_for(&owner, slot_ref("r1/gallery-2"), now_ms())
+        .with_multipart_upload_id(Some(
+            MultipartUploadId::parse("2~Xq.VkZ_s-3Jw8yQ0f9zTq1bLrN5cVhAe7uPgD4mWo").expect("valid"),
+        ));
+    multipart.method = UploadMethod::Multipart;
+    for record in [&plain, &full, &logo, &cover, &multipart] {
         uploads
             .create(record)
             .await
