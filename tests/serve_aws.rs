@@ -338,26 +338,34 @@ async fn a_body_other_than_the_pinned_sha256_is_refused_on_the_aws_backend() {
 /// upload comes from sanitize, since S3 reports none), and a banned hash is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused_on_the_aws_backend() {
-    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+    let Some((server, _dir)) = unscanned_aws_server("dedup", support::dedup_walk::CONFIG).await
+    else {
         return;
     };
+    support::dedup_walk::reuse_and_ban(&server).await;
+    drop(server);
+}
+
+/// `vetted serve --backend aws` on the emulator under a fresh prefix, with `config` as its
+/// settings file and no scanner required; `None` where the emulator's tests are skipped.
+async fn unscanned_aws_server(name: &str, config: &str) -> Option<(Server, tempfile::TempDir)> {
+    let endpoint = vetted_tests::aws_endpoint()?;
     let prefix = format!(
-        "dedup-{}",
+        "{name}-{}",
         &UploadId::generate().to_string().replace('-', "")[16..]
     );
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("serve.toml");
-    std::fs::write(&config, support::dedup_walk::CONFIG).unwrap();
+    let config_path = dir.path().join("serve.toml");
+    std::fs::write(&config_path, config).unwrap();
     let server = Server::start(ServeSettings {
         backend: BackendChoice::Aws,
         endpoint_url: Some(endpoint),
         prefix,
-        config: Some(config),
+        config: Some(config_path),
         ..ServeSettings::unscanned(dir.path().join("data"))
     })
     .await;
-    support::dedup_walk::reuse_and_ban(&server).await;
-    drop(server);
+    Some((server, dir))
 }
 
 /// Issue 16, item 2 on moto: a 30 MiB multipart upload cut off after two parts resumes from
@@ -365,24 +373,11 @@ async fn identical_bytes_reuse_their_decision_and_a_banned_hash_is_refused_on_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_30_mib_multipart_upload_interrupted_after_two_parts_resumes_and_completes_on_the_aws_backend()
  {
-    let Some(endpoint) = vetted_tests::aws_endpoint() else {
+    let Some((server, _dir)) =
+        unscanned_aws_server("multipart", support::multipart_walk::CONFIG).await
+    else {
         return;
     };
-    let prefix = format!(
-        "multipart-{}",
-        &UploadId::generate().to_string().replace('-', "")[16..]
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("serve.toml");
-    std::fs::write(&config, support::multipart_walk::CONFIG).unwrap();
-    let server = Server::start(ServeSettings {
-        backend: BackendChoice::Aws,
-        endpoint_url: Some(endpoint),
-        prefix,
-        config: Some(config),
-        ..ServeSettings::unscanned(dir.path().join("data"))
-    })
-    .await;
     support::multipart_walk::interrupted_and_resumed(&server).await;
     drop(server);
 }

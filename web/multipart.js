@@ -10,7 +10,7 @@
 // sends only the others. The record goes once the upload is complete.
 
 import { api, ApiError } from "/assets/common.js";
-import { fileSha256, storageError } from "/assets/upload.js";
+import { fileSha256, sendToStorage } from "/assets/upload.js";
 
 /** Parts signed per request to the API: a few, so that their URLs do not expire before use. */
 const SIGN_BATCH = 3;
@@ -231,28 +231,10 @@ async function signParts(token, uploadId, parts) {
 }
 
 /**
- * PUTs one part's bytes to its signed URL with exactly the headers it was signed with.
- * XMLHttpRequest because fetch reports no upload progress: `onProgress(sent)` in bytes of this
- * part. Resolves on 2xx; rejects with an ApiError carrying the storage's `<Code>`.
+ * PUTs one part's bytes to its signed URL with the headers it was signed with;
+ * `onProgress(sent)` in bytes of this part. Rejects with an ApiError carrying the storage's
+ * `<Code>`.
  */
 function putPart(grant, blob, onProgress) {
-  return new Promise((resolve, reject) => {
-    const request = new XMLHttpRequest();
-    request.open("PUT", grant.url);
-    for (const [name, value] of Object.entries(grant.headers || {})) request.setRequestHeader(name, value);
-    request.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) onProgress(event.loaded);
-    });
-    request.addEventListener("load", () => {
-      if (request.status >= 200 && request.status < 300) resolve();
-      else reject(storageError(request.status, request.responseText));
-    });
-    request.addEventListener("error", () =>
-      reject(new ApiError(0, "network", "The connection to the storage was lost while sending.")),
-    );
-    request.addEventListener("timeout", () =>
-      reject(new ApiError(0, "timeout", "Sending took too long and was stopped.")),
-    );
-    request.send(blob);
-  });
+  return sendToStorage("PUT", grant.url, grant.headers, blob, (sent) => onProgress(sent));
 }

@@ -234,16 +234,32 @@ export async function requestUpload(token, target, file, contentType) {
 
 /**
  * Sends the form: every field in the order given, then the file, last, as `file` (S3 ignores
- * fields after the file). XMLHttpRequest because fetch reports no upload progress.
- * `onProgress(sent, total)`; resolves on 2xx, rejects with an ApiError carrying S3's `<Code>`.
+ * fields after the file). `onProgress(sent, total)`; resolves on 2xx, rejects with an ApiError
+ * carrying S3's `<Code>`.
  */
 export function postFile(grant, file, onProgress) {
+  const form = new FormData();
+  for (const field of grant.fields) form.append(field.name, field.value);
+  form.append("file", file, file.name);
+  return sendToStorage("POST", grant.url, {}, form, onProgress);
+}
+
+/** Headers the browser sets itself from the body and the URL, and refuses to be given. */
+const BROWSER_SET = new Set(["content-length", "host"]);
+
+/**
+ * Sends `body` to a presigned storage `url` with `method` and the signed `headers` (those the
+ * browser sets itself, `content-length` and `host`, it computes to the same values).
+ * XMLHttpRequest because fetch reports no upload progress: `onProgress(sent, total)` in bytes.
+ * Resolves on 2xx; rejects with an ApiError carrying the storage's `<Code>`.
+ */
+export function sendToStorage(method, url, headers, body, onProgress) {
   return new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const field of grant.fields) form.append(field.name, field.value);
-    form.append("file", file, file.name);
     const request = new XMLHttpRequest();
-    request.open("POST", grant.url);
+    request.open(method, url);
+    for (const [name, value] of Object.entries(headers || {})) {
+      if (!BROWSER_SET.has(name.toLowerCase())) request.setRequestHeader(name, value);
+    }
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     });
@@ -257,12 +273,12 @@ export function postFile(grant, file, onProgress) {
     request.addEventListener("timeout", () =>
       reject(new ApiError(0, "timeout", "Sending took too long and was stopped. Try again.")),
     );
-    request.send(form);
+    request.send(body);
   });
 }
 
 /** The error of an S3-style XML answer (`<Error><Code/><Message/></Error>`). */
-export function storageError(status, body) {
+function storageError(status, body) {
   let code = `http_${status}`;
   let message = `The storage refused the file (HTTP ${status}).`;
   try {

@@ -122,6 +122,28 @@ impl EndpointPresigner {
     }
 }
 
+impl EndpointPresigner {
+    /// A presigned PUT of `key` with `query` and `headers` signed, and those headers to send.
+    fn presign_put_of(
+        &self,
+        key: &ObjectKey,
+        query: &[(&str, String)],
+        headers: Vec<(&str, String)>,
+        now: Timestamp,
+        expires_in: Duration,
+    ) -> Result<PresignedPut, SignerError> {
+        let url = self.presign("PUT", key, query, &headers, now, expires_in)?;
+        Ok(PresignedPut {
+            url,
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect(),
+            expires_at: now.saturating_add(expires_in),
+        })
+    }
+}
+
 /// One request to sign with SigV4 query parameters.
 struct QuerySigning<'a> {
     method: &'a str,
@@ -210,22 +232,7 @@ impl UploadSigner for EndpointPresigner {
         if let Some(sha256) = &grant.sha256 {
             headers.push((CHECKSUM_SHA256_FIELD, sha256.to_base64()));
         }
-        let url = self.presign(
-            "PUT",
-            &grant.key,
-            &[],
-            &headers,
-            grant.now,
-            grant.expires_in,
-        )?;
-        Ok(PresignedPut {
-            url,
-            headers: headers
-                .into_iter()
-                .map(|(name, value)| (name.to_owned(), value))
-                .collect(),
-            expires_at: grant.now.saturating_add(grant.expires_in),
-        })
+        self.presign_put_of(&grant.key, &[], headers, grant.now, grant.expires_in)
     }
 
     async fn presign_get(
@@ -246,22 +253,7 @@ impl UploadSigner for EndpointPresigner {
             ("partNumber", grant.number.to_string()),
             ("uploadId", grant.multipart.as_str().to_owned()),
         ];
-        let url = self.presign(
-            "PUT",
-            grant.key,
-            &query,
-            &headers,
-            grant.now,
-            grant.expires_in,
-        )?;
-        Ok(PresignedPut {
-            url,
-            headers: headers
-                .into_iter()
-                .map(|(name, value)| (name.to_owned(), value))
-                .collect(),
-            expires_at: grant.now.saturating_add(grant.expires_in),
-        })
+        self.presign_put_of(grant.key, &query, headers, grant.now, grant.expires_in)
     }
 }
 
