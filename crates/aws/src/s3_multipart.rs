@@ -121,7 +121,7 @@ impl MultipartUploads for S3Multipart {
         Ok(parts)
     }
 
-    #[tracing::instrument(skip(self, parts), fields(key = %key, parts = parts.len()))]
+    #[tracing::instrument(skip(self, multipart, parts), fields(key = %key, parts = parts.len()))]
     async fn complete(
         &self,
         key: &ObjectKey,
@@ -154,7 +154,7 @@ impl MultipartUploads for S3Multipart {
         Ok(())
     }
 
-    #[tracing::instrument(skip(self), fields(key = %key))]
+    #[tracing::instrument(skip(self, multipart), fields(key = %key))]
     async fn abort(
         &self,
         key: &ObjectKey,
