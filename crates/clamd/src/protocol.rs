@@ -8,7 +8,7 @@ use vetted_core::ports::ScanOutcome;
 pub const CHUNK_BYTES: usize = 64 * 1024;
 
 /// The most of an answer read; clamd's are one short line.
-const MAX_REPLY: u64 = 4096;
+const MAX_REPLY: usize = 4096;
 
 pub(crate) async fn ping<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
@@ -22,27 +22,46 @@ pub(crate) async fn instream<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     bytes: &[u8],
 ) -> std::io::Result<String> {
+    if let Err(e) = send_instream(&mut stream, bytes).await {
+        // clamd closes the connection once the stream passes its StreamMaxLength, after
+        // writing its refusal, so any write can fail: read that answer rather than report the
+        // broken pipe or the reset.
+        return match read_reply(&mut stream).await {
+            Ok(reply) if !reply.is_empty() => Ok(reply),
+            _ => Err(e),
+        };
+    }
+    read_reply(&mut stream).await
+}
+
+async fn send_instream<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
     stream.write_all(b"zINSTREAM\0").await?;
     for chunk in bytes.chunks(CHUNK_BYTES) {
         let len = u32::try_from(chunk.len()).map_err(std::io::Error::other)?;
         stream.write_all(&len.to_be_bytes()).await?;
-        if let Err(e) = stream.write_all(chunk).await {
-            // clamd closes the connection once the stream passes its StreamMaxLength, after
-            // writing its refusal: read that rather than report the broken pipe.
-            return match read_reply(&mut stream).await {
-                Ok(reply) if !reply.is_empty() => Ok(reply),
-                _ => Err(e),
-            };
-        }
+        stream.write_all(chunk).await?;
     }
     stream.write_all(&0u32.to_be_bytes()).await?;
-    stream.flush().await?;
-    read_reply(&mut stream).await
+    stream.flush().await
 }
 
+/// Reads one answer: up to its NUL, the end of the stream or [`MAX_REPLY`] bytes.
+///
+/// It stops at the NUL rather than reading to the end: when clamd closes a connection whose
+/// input it left unread (a refused oversized stream), the kernel reports the close as a reset
+/// on the read after the answer, and that must not cost the answer itself. A read that fails
+/// before the NUL is an error, whatever part of an answer came before it.
 async fn read_reply<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<String> {
     let mut reply = Vec::new();
-    stream.take(MAX_REPLY).read_to_end(&mut reply).await?;
+    let mut buf = [0u8; 512];
+    while reply.len() < MAX_REPLY && !reply.contains(&0) {
+        match stream.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(e),
+        }
+    }
+    reply.truncate(MAX_REPLY);
     let end = reply.iter().position(|&b| b == 0).unwrap_or(reply.len());
     Ok(String::from_utf8_lossy(&reply[..end]).trim().to_owned())
 }

@@ -68,3 +68,33 @@ async fn no_clamd_at_the_address_is_an_error() {
     let tcp = ClamdScanner::new(ClamdAddress::Tcp("127.0.0.1:1".to_owned()), GENEROUS);
     assert_eq!(tcp.scan(Bytes::from_static(b"x")).await.kind(), "error");
 }
+
+/// What clamd does with an oversized stream, made deterministic: answer, then close with the
+/// client's bytes still unread. Linux reports that close as a reset on the next read, so a
+/// client that reads past the answer's NUL loses it (as one CI run did against the real clamd).
+#[tokio::test]
+async fn an_answer_followed_by_a_close_over_unread_input_is_still_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("refusing.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut command_length_and_one_byte = [0u8; 10 + 4 + 1];
+        stream
+            .read_exact(&mut command_length_and_one_byte)
+            .await
+            .unwrap();
+        stream
+            .write_all(b"INSTREAM size limit exceeded. ERROR\0")
+            .await
+            .unwrap();
+        // Dropped with the rest of the first chunk unread.
+    });
+    let scanner = ClamdScanner::new(ClamdAddress::Unix(path), GENEROUS);
+    let outcome = scanner
+        .scan(vec![0u8; 4 * vetted_clamd::CHUNK_BYTES].into())
+        .await;
+    assert_eq!(outcome.kind(), "unsupported", "{outcome}");
+}
