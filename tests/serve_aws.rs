@@ -243,21 +243,10 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         Duration::from_millis(200),
         "the owner's three emails in moto's SES",
         || async {
-            let data: Value = api
-                .http()
-                .get(format!("{endpoint}/moto-api/data.json"))
-                .send()
+            let mails: Vec<Value> = vetted_contract::emulator::moto_ses_messages(&endpoint)
                 .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
-            let mails: Vec<Value> = data["ses"]["Message"]
-                .as_array()
                 .into_iter()
-                .flatten()
                 .filter(|m| m["destinations"]["ToAddresses"] == serde_json::json!([mail_to]))
-                .cloned()
                 .collect();
             if mails.len() >= 3 {
                 Ok(mails)

@@ -61,12 +61,15 @@ fn decide(endpoint: Option<String>, require: Option<String>) -> Result<Option<St
 
 /// Every message moto's SES has accepted, from every test sharing the emulator: moto keeps
 /// them in its model dump, `GET /moto-api/data.json` under `ses` → `Message` (measured on moto
-/// 5.2). The dump walks every model of every service, and it fails (a 500) while another test
-/// is deleting an S3 bucket whose keys it is walking (seen in CI: `MissingBucket` from a key's
-/// `status`), so a failed dump is asked for again, a few times, before the test fails.
+/// 5.2). Its whole dump walks every model of every service and read every S3 body while other
+/// tests changed them: it failed while another test deleted a bucket (seen in CI:
+/// `MissingBucket` from a key's `status`), and late in a CI run it failed ten times running
+/// ("error decoding response body"). So this asks `scripts/moto_server.py` for SES's models
+/// alone (`?service=ses`, which that wrapper adds), and still asks again, a few times, before
+/// the test fails.
 pub async fn moto_ses_messages(endpoint: &str) -> Vec<serde_json::Value> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{endpoint}/moto-api/data.json");
+    let url = format!("{endpoint}/moto-api/data.json?service=ses");
     let mut last_error = String::new();
     for _ in 0..10 {
         let dump = match reqwest::get(&url).await {
