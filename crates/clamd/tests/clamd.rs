@@ -39,17 +39,14 @@ async fn a_real_clamd_says_clean_infected_and_unsupported() {
 
 #[tokio::test]
 async fn a_scanner_that_never_answers_is_an_error_not_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("silent.sock");
-    let listener = UnixListener::bind(&path).unwrap();
-    // Accepts, reads everything, never replies.
-    tokio::spawn(async move {
+    // Accepts and holds every connection: never reads, never replies.
+    let (_dir, address) = socket_server(|listener| async move {
         let mut held = Vec::new();
         while let Ok((stream, _)) = listener.accept().await {
             held.push(stream);
         }
     });
-    let scanner = ClamdScanner::new(ClamdAddress::Unix(path), Duration::from_millis(300));
+    let scanner = ClamdScanner::new(address, Duration::from_millis(300));
     let outcome = scanner.scan(Bytes::from_static(b"anything")).await;
     assert!(
         matches!(&outcome, ScanOutcome::Error { why } if why.contains("did not answer")),
@@ -76,10 +73,7 @@ async fn no_clamd_at_the_address_is_an_error() {
 async fn an_answer_followed_by_a_close_over_unread_input_is_still_read() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("refusing.sock");
-    let listener = UnixListener::bind(&path).unwrap();
-    tokio::spawn(async move {
+    let (_dir, address) = socket_server(|listener| async move {
         let (mut stream, _) = listener.accept().await.unwrap();
         let mut command_length_and_one_byte = [0u8; 10 + 4 + 1];
         stream
@@ -92,9 +86,23 @@ async fn an_answer_followed_by_a_close_over_unread_input_is_still_read() {
             .unwrap();
         // Dropped with the rest of the first chunk unread.
     });
-    let scanner = ClamdScanner::new(ClamdAddress::Unix(path), GENEROUS);
+    let scanner = ClamdScanner::new(address, GENEROUS);
     let outcome = scanner
         .scan(vec![0u8; 4 * vetted_clamd::CHUNK_BYTES].into())
         .await;
     assert_eq!(outcome.kind(), "unsupported", "{outcome}");
+}
+
+/// A stand-in for clamd: `serve` runs on a Unix socket in a fresh directory, which lasts as
+/// long as the returned guard.
+fn socket_server<F, Serving>(serve: F) -> (tempfile::TempDir, ClamdAddress)
+where
+    F: FnOnce(UnixListener) -> Serving,
+    Serving: std::future::Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("clamd.sock");
+    let listener = UnixListener::bind(&path).expect("a Unix socket in a fresh directory");
+    tokio::spawn(serve(listener));
+    (dir, ClamdAddress::Unix(path))
 }
