@@ -243,8 +243,8 @@ async fn approve_decline_and_reject_on_the_aws_backend() {
         Duration::from_millis(200),
         "the owner's three emails in moto's SES",
         || async {
-            let mails: Vec<Value> = vetted_contract::emulator::moto_ses_messages(&endpoint)
-                .await
+            let mails: Vec<Value> = vetted_contract::emulator::moto_ses_messages_once(&endpoint)
+                .await?
                 .into_iter()
                 .filter(|m| m["destinations"]["ToAddresses"] == serde_json::json!([mail_to]))
                 .collect();

@@ -61,36 +61,38 @@ fn decide(endpoint: Option<String>, require: Option<String>) -> Result<Option<St
 
 /// Every message moto's SES has accepted, from every test sharing the emulator: moto keeps
 /// them in its model dump, `GET /moto-api/data.json` under `ses` → `Message` (measured on moto
-/// 5.2). Its whole dump walks every model of every service and read every S3 body while other
-/// tests changed them: it failed while another test deleted a bucket (seen in CI:
+/// 5.2). Its whole dump walks every model of every service and reads every S3 body while other
+/// tests change them: it failed while another test deleted a bucket (seen in CI:
 /// `MissingBucket` from a key's `status`), and late in a CI run it failed ten times running
 /// ("error decoding response body"). So this asks `scripts/moto_server.py` for SES's models
 /// alone (`?service=ses`, which that wrapper adds), and still asks again, a few times, before
 /// the test fails.
 pub async fn moto_ses_messages(endpoint: &str) -> Vec<serde_json::Value> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = format!("{endpoint}/moto-api/data.json?service=ses");
     let mut last_error = String::new();
     for _ in 0..10 {
-        let dump = match reqwest::get(&url).await {
-            Ok(response) => response
-                .json::<serde_json::Value>()
-                .await
-                .map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        match dump {
-            Ok(data) => {
-                return data["ses"]["Message"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-            }
+        match moto_ses_messages_once(endpoint).await {
+            Ok(messages) => return messages,
             Err(error) => last_error = error,
         }
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
-    panic!("moto's model dump ({url}) failed ten times; the last: {last_error}");
+    panic!("moto's SES dump failed ten times; the last: {last_error}");
+}
+
+/// One request of [`moto_ses_messages`], for a caller that retries on its own terms.
+pub async fn moto_ses_messages_once(endpoint: &str) -> Result<Vec<serde_json::Value>, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = format!("{endpoint}/moto-api/data.json?service=ses");
+    let data = reqwest::get(&url)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .json::<serde_json::Value>()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    Ok(data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
