@@ -1,19 +1,18 @@
 //! Re-encoding: the source's format, at the source's quality (lossy formats), with the kept
 //! colour profile, and never larger than the policy's `max_bytes`.
 //!
-//! JPEG goes through `jpeg-encoder` (AVX2 where the CPU has it, its portable path elsewhere),
-//! lossy WebP through libwebp, PNG and lossless WebP through `image`. A lossy result over the
+//! JPEG goes through libjpeg-turbo (the `mozjpeg` crate's build, at libjpeg-turbo's own
+//! settings; SIMD where it was built with it), lossy WebP through libwebp, PNG and lossless WebP through `image`. A lossy result over the
 //! size limit is encoded again at lower qualities, down to [`MIN_QUALITY`]; a lossless one,
 //! or a lossy one still too large there, is [`ReasonCode::ReencodedTooLarge`].
 
 use std::io::Cursor;
+use std::panic::AssertUnwindSafe;
 
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::codecs::webp::WebPEncoder;
 use image::{ColorType as ColorType8, DynamicImage, ImageEncoder};
-use jpeg_encoder::{ChromaSubsamplingMethod, ColorType, SamplingFactor};
 
-use super::jpeg_halves;
 use crate::image_type::ImageType;
 use crate::reason::ReasonCode;
 
@@ -138,47 +137,68 @@ fn layout(image: DynamicImage, image_type: ImageType, lossy: bool) -> DynamicIma
 }
 
 fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, ReasonCode> {
-    let (color, raw, bytes_per_pixel) = match pixels {
-        DynamicImage::ImageLuma8(i) => (ColorType::Luma, i.as_raw(), 1),
-        DynamicImage::ImageRgb8(i) => (ColorType::Rgb, i.as_raw(), 3),
+    let (color_space, raw) = match pixels {
+        DynamicImage::ImageLuma8(i) => (mozjpeg::ColorSpace::JCS_GRAYSCALE, i.as_raw()),
+        DynamicImage::ImageRgb8(i) => (mozjpeg::ColorSpace::JCS_RGB, i.as_raw()),
         _ => return Err(ReasonCode::Corrupt),
     };
-    let side = |s: u32| u16::try_from(s).map_err(|_| ReasonCode::TooLargeDimensions);
-    let sides = (side(pixels.width())?, side(pixels.height())?);
-    let (h, v) = plan
+    let (width, height) = (pixels.width(), pixels.height());
+    let sampling = plan
         .jpeg_sampling
-        .filter(|&(h, v)| SamplingFactor::from_factors(h, v).is_some())
+        .filter(|&sampling| encodable_sampling(sampling))
         .unwrap_or((2, 2));
-    let sampling = SamplingFactor::from_factors(h, v).unwrap_or(SamplingFactor::F_2_2);
-    let configure = |encoder: &mut jpeg_encoder::Encoder<&mut Vec<u8>>| {
-        encoder.set_quality(quality);
-        encoder.set_sampling_factor(sampling);
-        // Averaged chroma, as libjpeg does: nearest-pixel chroma is faster but aliases edges.
-        encoder.set_chroma_subsampling_method(ChromaSubsamplingMethod::Average);
-        // Not `set_optimized_huffman_tables`: in jpeg-encoder 0.7.1 its output decodes to
-        // garbage in zune-jpeg (image's decoder), which the colour tests caught.
-        if let Some(profile) = &plan.profile {
-            encoder.add_icc_profile(profile)?;
+    let profile = plan.profile.as_deref().filter(|p| !p.is_empty());
+    // libjpeg reports an error by unwinding out of the call (the crate's error manager uses
+    // `resume_unwind`, so no panic message is printed); on pixels just decoded that happens
+    // only when memory runs out, so it is called too large, as a failed allocation is.
+    let encoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut compress = mozjpeg::Compress::new(color_space);
+        // libjpeg-turbo's own behaviour: baseline, the standard Huffman tables and
+        // quantisation tables scaled by the IJG quality, accurate integer DCT, and chroma
+        // downsampled by averaging. (mozjpeg's own defaults, trellis quantisation and
+        // progressive scans, are several times slower.)
+        compress.set_fastest_defaults();
+        compress.set_size(width as usize, height as usize);
+        compress.set_quality(f32::from(quality));
+        if color_space == mozjpeg::ColorSpace::JCS_RGB {
+            compress.set_chroma_sampling_pixel_sizes(sampling, sampling);
         }
-        Ok(())
-    };
-    let pixel_count = u64::from(sides.0) * u64::from(sides.1);
-    // Encoding pixels just decoded fails only if memory runs out; call that too large.
-    let encoded = if pixel_count >= jpeg_halves::MIN_PIXELS {
-        // The MCU: 8 × 8 pixels of grey, or the luminance's sampling factors × 8 of colour.
-        let mcu = match color {
-            ColorType::Luma => (8, 8),
-            _ => (8 * u16::from(h), 8 * u16::from(v)),
-        };
-        jpeg_halves::encode(raw, sides, color, bytes_per_pixel, mcu, &configure)
-    } else {
-        let mut out = Vec::new();
-        let mut encoder = jpeg_encoder::Encoder::new(&mut out, quality);
-        configure(&mut encoder)
-            .and_then(|()| encoder.encode(raw, sides.0, sides.1, color))
-            .map(|()| out)
-    };
-    encoded.map_err(|_| ReasonCode::TooLargeDimensions)
+        let mut started = compress.start_compress(Vec::with_capacity(raw.len() / 8))?;
+        if let Some(profile) = profile {
+            for chunk in icc_markers(profile) {
+                started.write_marker(mozjpeg::Marker::APP(2), &chunk);
+            }
+        }
+        started.write_scanlines(raw)?;
+        started.finish()
+    }));
+    match encoded {
+        Ok(Ok(bytes)) => Ok(bytes),
+        _ => Err(ReasonCode::TooLargeDimensions),
+    }
+}
+
+/// A colour profile as JPEG carries it: `APP2` segments of `ICC_PROFILE\0`, a sequence number
+/// counted from 1, the count, and up to 65,519 bytes of the profile each. (Not the `mozjpeg`
+/// crate's `write_icc_profile`: in 0.10.13 it numbers the segments from 0, and decoders
+/// ignore a profile numbered so; the colour tests caught it.)
+fn icc_markers(profile: &[u8]) -> Vec<Vec<u8>> {
+    const HEADER: &[u8] = b"ICC_PROFILE\0";
+    const MOST_PER_SEGMENT: usize = 65_533 - HEADER.len() - 2;
+    let chunks: Vec<&[u8]> = profile.chunks(MOST_PER_SEGMENT).collect();
+    // The profile is capped far below 255 segments (`icc::MAX_PROFILE_BYTES`).
+    let count = u8::try_from(chunks.len()).unwrap_or(u8::MAX);
+    chunks
+        .iter()
+        .zip(1..=count)
+        .map(|(chunk, number)| [HEADER, &[number, count], chunk].concat())
+        .collect()
+}
+
+/// Luminance sampling factors libjpeg can write with one chroma block per MCU: 1, 2 or 4 each
+/// way, at most 8 luminance blocks (a baseline MCU holds at most 10 blocks in all).
+fn encodable_sampling((h, v): (u8, u8)) -> bool {
+    matches!(h, 1 | 2 | 4) && matches!(v, 1 | 2 | 4) && h * v <= 8
 }
 
 fn webp_lossy(
@@ -278,4 +298,41 @@ fn lossless(
     // Encoding pixels just decoded fails only if memory runs out; call that too large.
     written.map_err(|_| ReasonCode::TooLargeDimensions)?;
     Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_profile_is_split_into_segments_numbered_from_one() {
+        let profile: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let markers = icc_markers(&profile);
+        assert_eq!(markers.len(), 3);
+        let mut joined = Vec::new();
+        for (marker, number) in markers.iter().zip(1u8..) {
+            assert!(
+                marker.len() <= 65_533,
+                "a segment holds at most 65,533 bytes"
+            );
+            assert_eq!(&marker[..12], b"ICC_PROFILE\0");
+            assert_eq!(marker[12..14], [number, 3]);
+            joined.extend_from_slice(&marker[14..]);
+        }
+        assert!(joined == profile);
+        assert_eq!(
+            icc_markers(b"tiny"),
+            vec![b"ICC_PROFILE\0\x01\x01tiny".to_vec()]
+        );
+    }
+
+    #[test]
+    fn only_sampling_libjpeg_can_write_is_kept() {
+        for kept in [(1, 1), (2, 1), (1, 2), (2, 2), (4, 1), (4, 2), (2, 4)] {
+            assert!(encodable_sampling(kept), "{kept:?}");
+        }
+        for refused in [(0, 1), (3, 1), (4, 4), (8, 1), (1, 0)] {
+            assert!(!encodable_sampling(refused), "{refused:?}");
+        }
+    }
 }
