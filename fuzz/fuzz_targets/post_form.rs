@@ -55,8 +55,12 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     runtime().block_on(async move {
         let limits = limits();
-        let Ok((fields, file)) =
-            read_until_file(futures_util::stream::iter(pieces), Some(&content_type), limits).await
+        let Ok((fields, file)) = read_until_file(
+            futures_util::stream::iter(pieces),
+            Some(&content_type),
+            limits,
+        )
+        .await
         else {
             return;
         };
@@ -64,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
             .names()
             .map(|name| name.len() + fields.get(name).map_or(0, str::len))
             .sum();
-        assert!(kept <= limits.max_field_bytes, "kept {kept} bytes of fields");
+        assert!(
+            kept <= limits.max_field_bytes,
+            "kept {kept} bytes of fields"
+        );
         assert!(fields.names().count() <= limits.max_fields);
 
         if let Some(encoded) = fields.get("policy")

@@ -43,5 +43,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let published = image::load_from_memory_with_format(&out.bytes, format)
         .expect("the published copy decodes");
-    assert_eq!((published.width(), published.height()), (out.width, out.height));
+    assert_eq!(
+        (published.width(), published.height()),
+        (out.width, out.height)
+    );
 });
