@@ -149,8 +149,9 @@ fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, Reas
         .unwrap_or((2, 2));
     let profile = plan.profile.as_deref().filter(|p| !p.is_empty());
     // libjpeg reports an error by unwinding out of the call (the crate's error manager uses
-    // `resume_unwind`, so no panic message is printed); on pixels just decoded that happens
-    // only when memory runs out, so it is called too large, as a failed allocation is.
+    // `resume_unwind`, so no panic message is printed, and its C is built with -fexceptions,
+    // so the unwind may cross it); on pixels just decoded that happens only when memory runs
+    // out or a side is over libjpeg's 65,500, so it is called too large.
     let encoded = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut compress = mozjpeg::Compress::new(color_space);
         // libjpeg-turbo's own behaviour: baseline, the standard Huffman tables and
@@ -324,6 +325,24 @@ mod tests {
             icc_markers(b"tiny"),
             vec![b"ICC_PROFILE\0\x01\x01tiny".to_vec()]
         );
+    }
+
+    #[test]
+    fn an_error_inside_libjpeg_is_a_reason_not_an_unwind() {
+        // libjpeg refuses sides over 65,500 by unwinding out of the call; this one is 64 KiB.
+        let too_wide = DynamicImage::ImageLuma8(image::GrayImage::new(65_501, 1));
+        let plan = Plan {
+            lossy: true,
+            max_bytes: u64::MAX,
+            ..Plan::default()
+        };
+        assert_eq!(
+            jpeg(&too_wide, 80, &plan).err(),
+            Some(ReasonCode::TooLargeDimensions)
+        );
+        // The same call on sides it takes still works afterwards.
+        let fine = DynamicImage::ImageLuma8(image::GrayImage::new(64, 1));
+        assert!(jpeg(&fine, 80, &plan).is_ok_and(|bytes| bytes.starts_with(&[0xFF, 0xD8])));
     }
 
     #[test]
