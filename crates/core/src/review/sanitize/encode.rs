@@ -2,9 +2,10 @@
 //! colour profile, and never larger than the policy's `max_bytes`.
 //!
 //! JPEG goes through libjpeg-turbo (the `mozjpeg` crate's build, at libjpeg-turbo's own
-//! settings; SIMD where it was built with it), lossy WebP through libwebp, PNG and lossless WebP through `image`. A lossy result over the
-//! size limit is encoded again at lower qualities, down to [`MIN_QUALITY`]; a lossless one,
-//! or a lossy one still too large there, is [`ReasonCode::ReencodedTooLarge`].
+//! settings; SIMD where it was built with it), lossy WebP through libwebp, PNG and lossless
+//! WebP through `image`. A lossy result over the size limit is encoded again at lower
+//! qualities, down to [`MIN_QUALITY`]; a lossless one, or a lossy one still too large there,
+//! is [`ReasonCode::ReencodedTooLarge`].
 
 use std::io::Cursor;
 use std::panic::AssertUnwindSafe;
@@ -147,7 +148,6 @@ fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, Reas
         .jpeg_sampling
         .filter(|&sampling| encodable_sampling(sampling))
         .unwrap_or((2, 2));
-    let profile = plan.profile.as_deref().filter(|p| !p.is_empty());
     // libjpeg reports an error by unwinding out of the call (the crate's error manager uses
     // `resume_unwind`, so no panic message is printed, and its C is built with -fexceptions,
     // so the unwind may cross it); on pixels just decoded that happens only when memory runs
@@ -165,7 +165,7 @@ fn jpeg(pixels: &DynamicImage, quality: u8, plan: &Plan) -> Result<Vec<u8>, Reas
             compress.set_chroma_sampling_pixel_sizes(sampling, sampling);
         }
         let mut started = compress.start_compress(Vec::with_capacity(raw.len() / 8))?;
-        if let Some(profile) = profile {
+        if let Some(profile) = &plan.profile {
             for chunk in icc_markers(profile) {
                 started.write_marker(mozjpeg::Marker::APP(2), &chunk);
             }
